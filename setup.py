@@ -1,0 +1,33 @@
+"""pmnet_plugin: PM-Net (prototype-memory 3D human mesh recovery) as an MMPose 1.x plugin."""
+from setuptools import find_packages, setup
+
+INSTALL_REQUIRES = [
+    'torch>=2.0',
+    'numpy>=1.23',
+    'mmengine>=0.10.4,<0.12',
+    'mmcv>=2.0.1,<2.2.0',  # mmdet 3.3 asserts mmcv < 2.2; ops are required by mmpose.models
+    'mmdet>=3.1,<3.4',
+    # mmpose itself is installed with --no-deps (its chumpy pin does not build); its real deps follow.
+    'mmpose>=1.1,<1.4',
+    'json_tricks', 'munkres', 'xtcocotools>=1.12', 'scipy', 'matplotlib', 'opencv-python', 'pillow',
+    'smplx>=0.1.28',
+]
+EXTRAS = {
+    'render': ['pyrender>=0.1.45', 'PyOpenGL==3.1.7', 'trimesh'],
+    'data': ['pybullet>=3.2'],
+    'tests': ['pytest'],
+}
+EXTRAS['all'] = sorted({r for reqs in EXTRAS.values() for r in reqs})
+
+setup(
+    name='pmnet_plugin',
+    version='0.1.0',
+    description='PM-Net: prototype memory for monocular 3D human mesh recovery (MMPose plugin)',
+    long_description=open('README.md').read() if __import__('os').path.exists('README.md') else '',
+    long_description_content_type='text/markdown',
+    packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
+    python_requires='>=3.9',
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS,
+    license='Apache-2.0',
+)
