@@ -1,1 +1,11 @@
+"""Inference APIs: build a mesh estimator, run it on person boxes, detect people (MMDet)."""
+from .detection import (DEFAULT_DET_CONFIG, MissingCheckpointError, PersonDetector,
+                        checkpoint_url, mmdet_config_path)
+from .inference import (crop_cam_to_full, crop_cam_to_image, inference_mesh,
+                        init_mesh_model)
 
+__all__ = [
+    'init_mesh_model', 'inference_mesh', 'crop_cam_to_image', 'crop_cam_to_full',
+    'PersonDetector', 'MissingCheckpointError', 'checkpoint_url', 'mmdet_config_path',
+    'DEFAULT_DET_CONFIG'
+]

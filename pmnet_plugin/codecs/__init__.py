@@ -1,1 +1,3 @@
+from .smpl_label import SMPLLabelCodec
 
+__all__ = ['SMPLLabelCodec']

@@ -1,1 +1,11 @@
+from .mesh_eval import (balanced_mean, binned_stats, knn_distance, mesh_rarity, nearest_distance,
+                        pelvis_align, per_sample_mpjpe, per_sample_pve, select_tail,
+                        similarity_procrustes, tail_tag)
 
+__all__ = [
+    'pelvis_align', 'similarity_procrustes', 'per_sample_mpjpe', 'per_sample_pve', 'mesh_rarity',
+    'nearest_distance', 'knn_distance', 'select_tail', 'binned_stats', 'balanced_mean', 'tail_tag'
+]
+from .rarity_plot import plot_error_vs_rarity  # noqa: E402
+
+__all__ += ['plot_error_vs_rarity']

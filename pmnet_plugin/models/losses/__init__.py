@@ -1,1 +1,3 @@
+from .mesh_losses import MeshLoss
 
+__all__ = ['MeshLoss']

@@ -1,1 +1,3 @@
+from .topdown_mesh import TopdownMeshEstimator
 
+__all__ = ['TopdownMeshEstimator']

@@ -1,0 +1,117 @@
+# Everything but the head: ResNet-50 (ImageNet init) on SPIN's mix of real datasets, evaluated on 3DPW test.
+# Leaf configs (`configs/pmnet_res50.py`, `configs/hmr_res50.py`) add `model.head` only. See docs/configs.md.
+_base_ = ['mmpose::_base_/default_runtime.py']
+
+custom_imports = dict(imports=['pmnet_plugin'], allow_failed_imports=False)
+default_scope = 'mmpose'
+
+# ---------------------------------------------------------------- files (docs/design.md default paths)
+body_model = dict(type='SMPLBodyModel', model_path='data/body_models/smpl/SMPL_NEUTRAL.pkl',
+                  joint_regressor_h36m='data/body_models/J_regressor_h36m.npy')
+mean_params = 'data/body_models/smpl_mean_params.npz'
+prototype_file = 'data/prototypes/prototypes_k32.npz'
+data_root = 'data/'  # MMHuman3D layout: data/preprocessed_datasets/*.npz + data/datasets/<name>/ images
+backbone_channels = 2048
+
+# ---------------------------------------------------------------- schedule (SPIN: Adam 5e-5, batch 64)
+# SPIN trains ~ until convergence; the paper does not give an iteration count: 200k iterations, our choice.
+train_cfg = dict(by_epoch=False, max_iters=200_000, val_interval=10_000)
+val_cfg = dict()
+test_cfg = dict()
+optim_wrapper = dict(optimizer=dict(type='Adam', lr=5e-5, weight_decay=0.))
+param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=200_000)]
+auto_scale_lr = dict(base_batch_size=64)
+
+# ---------------------------------------------------------------- runtime
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50),
+    checkpoint=dict(type='CheckpointHook', interval=10_000, by_epoch=False, max_keep_ckpts=3,
+                    save_best='mesh/PA-MPJPE', rule='less'),
+    # PoseVisualizationHook works with our MeshVisualizer (off unless tools/test.py --show-dir)
+    visualization=dict(type='PoseVisualizationHook', enable=False))
+custom_hooks = [dict(type='SyncBuffersHook'), dict(type='NaNGuardHook')]
+log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False, num_digits=6)
+# MMPose's PoseLocalVisualizer imports torchvision, TensorboardVisBackend needs tensorboard: replace both
+visualizer = dict(_delete_=True, type='MeshVisualizer', name='visualizer',
+                  vis_backends=[dict(type='LocalVisBackend')],
+                  smpl_model_path=body_model['model_path'])
+env_cfg = dict(dist_cfg=dict(backend='nccl'))
+
+# ---------------------------------------------------------------- model (the head comes from the leaf config)
+model = dict(
+    type='TopdownMeshEstimator',
+    data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
+                           std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+    backbone=dict(type='ResNet', depth=50,
+                  init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),
+    neck=dict(type='GlobalAveragePooling'),
+    test_cfg=dict(flip_test=False, output_vertices=True))
+
+# ---------------------------------------------------------------- data (pipelines of docs/datasets.md)
+codec = dict(type='SMPLLabelCodec', input_size=(224, 224))
+meta_keys = ('id', 'img_id', 'img_path', 'sample_idx', 'ori_shape', 'img_shape', 'input_size',
+             'input_center', 'input_scale', 'flip', 'flip_direction', 'flip_indices',
+             'dataset_tag', 'clip', 'is_rare')
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale', padding=1.2),
+    dict(type='SMPLRandomFlip', prob=0.5),
+    # SPIN: scale in [0.75, 1.25], rotation in [-30, 30] deg for 40 % of the samples, no shift
+    dict(type='SMPLRandomBBoxTransform', shift_factor=0., scale_factor=(0.75, 1.25),
+         rotate_factor=30., rotate_prob=0.4),
+    dict(type='RandomChannelNoise', noise_factor=0.4),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='PackPoseInputs', meta_keys=meta_keys),
+]
+val_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale', padding=1.2),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='PackPoseInputs', meta_keys=meta_keys),
+]
+
+
+def _spin_set(name, ann):  # noqa: E302  (MMHuman3D names: data/preprocessed_datasets/spin_*.npz)
+    return dict(type='SMPLImageDataset', data_root=data_root, dataset_tag=name,
+                ann_file=f'preprocessed_datasets/{ann}', data_prefix=dict(img=f'datasets/{name}/'))
+
+
+# SPIN's mix: H36M .35, MPI-INF-3DHP .15, LSP .1, LSPET .1, MPII .1, COCO .2
+train_dataloader = dict(
+    batch_size=64,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type='MixedSMPLDataset',
+        datasets=[
+            _spin_set('h36m', 'spin_h36m_train.npz'),
+            _spin_set('mpi_inf_3dhp', 'spin_mpi_inf_3dhp_train.npz'),
+            _spin_set('lsp', 'spin_lsp_train.npz'),
+            _spin_set('lspet', 'spin_hr-lspet_train.npz'),
+            _spin_set('mpii', 'spin_mpii_train.npz'),
+            _spin_set('coco', 'spin_coco_2014_train.npz'),
+        ],
+        ratios=[.35, .15, .1, .1, .1, .2],
+        num_samples=100_000,
+        seed=0,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=64,
+    num_workers=4,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
+    dataset=dict(type='SMPLImageDataset', data_root=data_root, dataset_tag='pw3d',
+                 ann_file='preprocessed_datasets/pw3d_test.npz', data_prefix=dict(img='datasets/pw3d/'),
+                 test_mode=True, pipeline=val_pipeline))
+test_dataloader = val_dataloader
+
+val_evaluator = [
+    dict(type='MeshMetric', body_model=body_model),
+    dict(type='PoseRarity', body_model=body_model, mean_params=mean_params, rarity='mesh'),
+]
+test_evaluator = val_evaluator
+del _spin_set

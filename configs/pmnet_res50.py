@@ -1,0 +1,16 @@
+# PM-Net (Rong, Liu, Loy): the image selects one of K pose prototypes as the starting point of the
+# iterative regressor, on the SPIN mix, ResNet-50. Differs from hmr_res50.py only in `model.head`.
+_base_ = ['./_base_/mesh_res50_spin_mix.py']
+
+model = dict(
+    head=dict(
+        type='PrototypeMemoryHead',
+        in_channels={{_base_.backbone_channels}},
+        body_model={{_base_.body_model}},
+        mean_params={{_base_.mean_params}},
+        num_iters=3,
+        input_size={{_base_.codec.input_size}},
+        loss=dict(type='MeshLoss'),
+        prototype_file={{_base_.prototype_file}},
+        num_prototypes=32,
+        init_mode='top1'))

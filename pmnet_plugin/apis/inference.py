@@ -1,0 +1,322 @@
+"""Top-down mesh inference: build a mesh estimator and run it on image crops.
+
+Mirrors ``mmpose.apis.init_model`` / ``mmpose.apis.inference_topdown`` without importing
+``mmpose.apis`` (which imports torchvision, unavailable beside the CPU torch build used here).
+
+Note:
+    - number of person boxes: N
+    - SMPL joints: 24, SMPL vertices: V = 6890
+"""
+import os.path as osp
+import warnings
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.model.utils import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+from mmengine.structures import InstanceData
+from mmpose.structures import PoseDataSample
+
+# SPIN's rendering focal length for a 224 px crop (see docs/design.md).
+DEFAULT_FOCAL = 5000.0
+
+SMPL24_METAINFO_FILE = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs', '_base_',
+    'datasets', 'smpl24.py')
+
+
+def to_numpy(x) -> np.ndarray:
+    """Converts a tensor (any dtype/device) or array-like to a numpy array (floats as float32)."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+        if x.is_floating_point():
+            x = x.float()
+        return x.numpy()
+    return np.asarray(x)
+
+
+def smpl24_metainfo() -> Dict:
+    """The MMPose dataset metainfo of the 24 SMPL joints (fallback when a model has none).
+
+    Parses ``configs/_base_/datasets/smpl24.py`` when the repository's configs are present,
+    otherwise builds names, flip indices and skeleton from the body-model constants.
+
+    Returns:
+        dict: parsed metainfo with ``skeleton_links``, ``flip_indices``, colours, ...
+    """
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    if osp.isfile(SMPL24_METAINFO_FILE):
+        return parse_pose_metainfo(dict(from_file=SMPL24_METAINFO_FILE))
+    from pmnet_plugin.models.body_models.constants import (SMPL_FLIP_INDICES,
+                                                           SMPL_JOINT_NAMES, SMPL_PARENTS)
+    names = list(SMPL_JOINT_NAMES)
+    links = [(p, j) for j, p in enumerate(SMPL_PARENTS) if p >= 0]
+    return dict(
+        dataset_name='smpl24',
+        num_keypoints=len(names),
+        keypoint_id2name=dict(enumerate(names)),
+        keypoint_name2id={n: i for i, n in enumerate(names)},
+        flip_indices=list(SMPL_FLIP_INDICES),
+        skeleton_links=links,
+        keypoint_colors=np.array([(51, 153, 255)] * len(names), dtype=np.uint8),
+        skeleton_link_colors=np.array([(51, 153, 255)] * len(links), dtype=np.uint8))
+
+
+def dataset_meta_from_config(config: Config) -> Optional[Dict]:
+    """Reads the dataset metainfo of ``config.test_dataloader`` (or train) if any.
+
+    Args:
+        config (Config): The model config.
+
+    Returns:
+        dict | None: parsed metainfo (``mmpose.datasets.datasets.utils.parse_pose_metainfo``)
+        or ``None`` when the config names no dataset with a metainfo.
+    """
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    from mmpose.registry import DATASETS
+    for mode in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
+        try:
+            dataset_cfg = config[mode]['dataset']
+        except (KeyError, TypeError, AttributeError):
+            continue
+        try:
+            if 'metainfo' in dataset_cfg and dataset_cfg['metainfo']:
+                metainfo = dataset_cfg['metainfo']
+            else:
+                cls = dataset_cfg['type'] if isinstance(dataset_cfg['type'], type) \
+                    else DATASETS.get(dataset_cfg['type'])
+                metainfo = getattr(cls, 'METAINFO', None)
+            if metainfo:
+                return parse_pose_metainfo(dict(metainfo))
+        except Exception as e:  # a broken metainfo must not stop inference
+            warnings.warn(f'could not read dataset metainfo from {mode}: {e}')
+    return None
+
+
+def init_mesh_model(config: Union[str, Path, Config],
+                    checkpoint: Optional[str] = None,
+                    device: str = 'cpu',
+                    cfg_options: Optional[dict] = None) -> nn.Module:
+    """Builds a top-down mesh estimator from a config (and loads a checkpoint).
+
+    Args:
+        config (str | Path | Config): Config file or object.
+        checkpoint (str, optional): Checkpoint path. ``None`` keeps the initial weights
+            (backbone ``init_cfg`` is dropped so nothing is downloaded).
+        device (str): Device to put the model on. Defaults to ``'cpu'``.
+        cfg_options (dict, optional): Overrides merged into the config.
+
+    Returns:
+        nn.Module: the estimator in eval mode, with ``cfg`` and ``dataset_meta`` attached
+        (metainfo priority: checkpoint > config > built-in SMPL-24).
+    """
+    if isinstance(config, (str, Path)):
+        config = Config.fromfile(str(config))
+    elif not isinstance(config, Config):
+        raise TypeError(f'config must be a filename or Config, got {type(config)}')
+    if cfg_options:
+        config.merge_from_dict(cfg_options)
+    backbone = config.model.get('backbone', None)
+    if backbone is not None and 'init_cfg' in backbone:
+        backbone.init_cfg = None
+    config.model.train_cfg = None
+
+    init_default_scope(config.get('default_scope', 'mmpose') or 'mmpose')
+    import pmnet_plugin  # noqa: F401  registers our components
+    from mmpose.registry import MODELS
+    model = revert_sync_batchnorm(MODELS.build(config.model))
+
+    dataset_meta = None
+    if checkpoint is not None:
+        ckpt = load_checkpoint(model, checkpoint, map_location='cpu')
+        dataset_meta = ckpt.get('meta', {}).get('dataset_meta', None)
+    if dataset_meta is None:
+        dataset_meta = dataset_meta_from_config(config)
+    if dataset_meta is None or not dataset_meta.get('skeleton_links'):
+        dataset_meta = {**smpl24_metainfo(), **(dataset_meta or {})}
+    model.dataset_meta = dataset_meta
+    model.cfg = config
+    model.to(device)
+    model.eval()
+    return model
+
+
+def ensure_bgr3(img: np.ndarray) -> np.ndarray:
+    """Converts a grayscale (H, W) / (H, W, 1) or BGRA (H, W, 4) uint8 image to BGR (H, W, 3)."""
+    if img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 1):
+        return cv2.cvtColor(img.reshape(img.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if img.ndim == 3 and img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    if img.ndim == 3 and img.shape[2] == 3:
+        return img
+    raise ValueError(f'unsupported image shape {img.shape}')
+
+
+def clip_bboxes(bboxes: np.ndarray, img_shape: Tuple[int, int],
+                min_size: float = 1.0) -> np.ndarray:
+    """Clips xyxy boxes (N, 4+) to the image and drops the empty ones.
+
+    Args:
+        bboxes (np.ndarray): (N, 4) or (N, 5) boxes ``x1, y1, x2, y2[, score]``.
+        img_shape (tuple): ``(H, W)``.
+        min_size (float): minimum width and height (px) kept.
+
+    Returns:
+        np.ndarray: (M, 4 or 5), M <= N.
+    """
+    bboxes = np.asarray(bboxes, dtype=np.float32)
+    if bboxes.size == 0:
+        return bboxes.reshape(0, 4)
+    bboxes = bboxes.reshape(len(bboxes), -1).copy()
+    h, w = img_shape
+    bboxes[:, [0, 2]] = bboxes[:, [0, 2]].clip(0, w)
+    bboxes[:, [1, 3]] = bboxes[:, [1, 3]].clip(0, h)
+    keep = ((bboxes[:, 2] - bboxes[:, 0]) >= min_size) & \
+           ((bboxes[:, 3] - bboxes[:, 1]) >= min_size)
+    return bboxes[keep]
+
+
+def crop_cam_to_image(pred_cam: np.ndarray, center: np.ndarray, scale: np.ndarray,
+                      input_size: Sequence[int] = (224, 224),
+                      focal: float = DEFAULT_FOCAL) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Turns the weak-perspective crop camera into a perspective camera of the image.
+
+    With ``x_crop_norm = s (X + t_xy)`` (docs/design.md) and the crop spanning ``scale`` px of
+    the image around ``center``, a pinhole camera with focal ``f * scale_w / W`` px, principal
+    point ``center`` and translation ``(tx, ty, 2 f / (W s))`` projects the body exactly where
+    the weak-perspective camera does (up to the perspective depth effect), as in SPIN.
+    Scales ``s`` are clipped to >= 1e-3 so untrained models still give a finite camera.
+
+    Args:
+        pred_cam (np.ndarray): (N, 3) ``(s, tx, ty)``.
+        center (np.ndarray): (N, 2) crop centres in image px.
+        scale (np.ndarray): (N, 2) crop sizes ``(w, h)`` in image px.
+        input_size (Sequence[int]): network input ``(W, H)``.
+        focal (float): focal length (px) for the ``W``-px crop.
+
+    Returns:
+        tuple: ``focal_img`` (N,) px, ``princpt`` (N, 2) px, ``transl`` (N, 3) metres.
+    """
+    pred_cam = np.asarray(pred_cam, dtype=np.float64).reshape(-1, 3)
+    s = np.clip(pred_cam[:, 0], 1e-3, None)
+    w_in = float(input_size[0])
+    transl = np.stack([pred_cam[:, 1], pred_cam[:, 2], 2 * focal / (w_in * s)], axis=1)
+    focal_img = focal * np.asarray(scale, dtype=np.float64).reshape(-1, 2)[:, 0] / w_in
+    return focal_img, np.asarray(center, dtype=np.float64).reshape(-1, 2), transl
+
+
+def crop_cam_to_full(pred_cam: np.ndarray, center: np.ndarray, scale: np.ndarray,
+                     img_shape: Tuple[int, int], input_size: Sequence[int] = (224, 224),
+                     focal: float = DEFAULT_FOCAL) -> Tuple[float, np.ndarray]:
+    """Translation of each body in ONE camera of the whole image (4D-Humans' cam_crop_to_full).
+
+    Args:
+        pred_cam (np.ndarray): (N, 3) ``(s, tx, ty)``.
+        center (np.ndarray): (N, 2) crop centres (px).
+        scale (np.ndarray): (N, 2) crop sizes (px).
+        img_shape (tuple): ``(H, W)`` of the image.
+        input_size (Sequence[int]): network input ``(W, H)``.
+        focal (float): focal length for the ``W``-px crop; the image focal is
+            ``focal / W * max(H, W)`` with the principal point at the image centre.
+
+    Returns:
+        tuple: ``focal_full`` (float, px) and ``transl_full`` (N, 3) metres.
+    """
+    h, w = img_shape
+    focal_full = focal / float(input_size[0]) * max(h, w)
+    pred_cam = np.asarray(pred_cam, dtype=np.float64).reshape(-1, 3)
+    center = np.asarray(center, dtype=np.float64).reshape(-1, 2)
+    bs = np.asarray(scale, dtype=np.float64).reshape(-1, 2)[:, 0] * np.clip(
+        pred_cam[:, 0], 1e-3, None)
+    transl = np.stack([
+        pred_cam[:, 1] + 2 * (center[:, 0] - w / 2.) / bs,
+        pred_cam[:, 2] + 2 * (center[:, 1] - h / 2.) / bs,
+        2 * focal_full / bs], axis=1)
+    return focal_full, transl
+
+
+def _add_crop_fields(sample: PoseDataSample) -> None:
+    """Copies the crop ``input_center``/``input_scale`` (1, 2) into ``pred_instances``.
+
+    So the crop survives ``merge_data_samples`` (which keeps only the first metainfo).
+    """
+    inst: InstanceData = sample.pred_instances
+    n = len(inst)
+    for key in ('input_center', 'input_scale'):
+        if key not in inst and key in sample.metainfo:
+            inst.set_field(
+                np.tile(np.asarray(sample.metainfo[key], np.float32).reshape(1, 2), (n, 1)),
+                key)
+
+
+def inference_mesh(model: nn.Module,
+                   img: Union[np.ndarray, str],
+                   bboxes: Optional[Union[List, np.ndarray]] = None,
+                   bbox_format: str = 'xyxy',
+                   batch_size: int = 16) -> List[PoseDataSample]:
+    """Runs a top-down mesh estimator on the person boxes of one image.
+
+    The config's test pipeline is used without ``GenerateTarget`` (it encodes GT labels,
+    which inference does not have).
+
+    Args:
+        model (nn.Module): built by :func:`init_mesh_model`.
+        img (np.ndarray | str): BGR image (H, W, 3) (grayscale/BGRA are converted) or a path.
+        bboxes (np.ndarray | list, optional): (N, 4) boxes (or (N, 5) with scores). ``None``
+            or empty: the whole image is one box.
+        bbox_format (str): ``'xyxy'`` or ``'xywh'``.
+        batch_size (int): crops per forward pass.
+
+    Returns:
+        List[PoseDataSample]: one per box, ``pred_instances`` holding (first dim 1):
+        ``keypoints`` (1, 24, 2) image px, ``keypoint_scores``, ``keypoints_3d`` (1, 24, 3),
+        ``smpl_pose`` (1, 72), ``smpl_betas`` (1, 10), ``pred_cam`` (1, 3), ``vertices``
+        (1, V, 3), ``bboxes``, ``bbox_scores``, ``input_center``/``input_scale`` (1, 2), and for
+        PM-Net ``proto_id`` (1,), ``proto_score`` (1,).
+    """
+    init_default_scope(model.cfg.get('default_scope', 'mmpose') or 'mmpose')
+    # GenerateTarget encodes GT labels (absent at inference): drop it, keep the rest.
+    pipeline = Compose([t for t in model.cfg.test_dataloader.dataset.pipeline
+                        if 'GenerateTarget' not in str(t.get('type', ''))])
+    img_path = None
+    if isinstance(img, (str, Path)):
+        img_path = str(img)
+        img = cv2.imread(img_path, cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise ValueError(f'cannot read image {img_path}')
+    img = ensure_bgr3(img)
+    if img.dtype != np.uint8:
+        img = np.clip(img, 0, 255).astype(np.uint8)
+
+    if bboxes is None or len(bboxes) == 0:
+        h, w = img.shape[:2]
+        bboxes = np.array([[0, 0, w, h]], dtype=np.float32)
+    else:
+        bboxes = np.asarray(bboxes, dtype=np.float32).reshape(len(bboxes), -1)
+        assert bbox_format in {'xyxy', 'xywh'}, f'invalid bbox_format {bbox_format}'
+        if bbox_format == 'xywh':
+            bboxes = bboxes.copy()
+            bboxes[:, 2:4] += bboxes[:, :2]
+
+    data_list = []
+    for bbox in bboxes:
+        info = dict(img=img, img_path=img_path, bbox=bbox[None, :4].astype(np.float32),
+                    bbox_score=np.array([bbox[4] if len(bbox) > 4 else 1.0], np.float32))
+        info.update(model.dataset_meta)
+        data_list.append(pipeline(info))
+
+    results: List[PoseDataSample] = []
+    for start in range(0, len(data_list), max(1, batch_size)):
+        batch = pseudo_collate(data_list[start:start + batch_size])
+        with torch.no_grad():
+            results.extend(model.test_step(batch))
+    for sample in results:
+        _add_crop_fields(sample)
+    return results

@@ -1,0 +1,306 @@
+"""Readers that turn annotation files into columns of SMPL-24 labels.
+
+Two formats are read; both end up as the same dict of per-sample arrays ("columns", N = samples):
+
+========================  =================  ===============================================
+column                    shape / dtype      meaning
+========================  =================  ===============================================
+``img_path``              (N,) str           image path relative to ``data_prefix['img']``
+``bbox``                  (N, 4) float32     x1, y1, x2, y2 in image px
+``bbox_score``            (N,) float32       box confidence
+``keypoints``             (N, 24, 2)         SMPL-24 joints in image px
+``keypoints_visible``     (N, 24)            0/1 (or confidence)
+``keypoints_3d``          (N, 24, 3)         metres, root-relative (pelvis), camera frame
+``keypoints_3d_visible``  (N, 24)            0/1
+``smpl_pose``             (N, 72)            axis-angle, global orient first
+``smpl_betas``            (N, 10)            shape coefficients
+``has_smpl``              (N,) float32       1 where SMPL parameters are labels
+optional: ``clip`` (N,) str, ``is_rare`` (N,) float32, ``frame`` (N,) int64, ``gender`` (N,) str
+========================  =================  ===============================================
+
+**MMHuman3D HumanData** ``.npz`` (``mmhuman3d/data/data_structures/human_data.py``; also what our
+``tools/make_synthetic_dataset.py`` writes). Keys read:
+``image_path`` (N,) str [required]; ``bbox_xywh`` (N, 4|5) [required, 5th column = score];
+``keypoints2d`` (N, K, 3|2) + ``keypoints2d_mask`` (K,) + ``keypoints2d_convention`` (str);
+``keypoints3d`` (N, K, 4|3) + ``keypoints3d_mask`` (K,) + ``keypoints3d_convention``;
+``__keypoints_compressed__`` (bool: keypoints stored only for mask == 1, as MMHuman3D's
+``compress_keypoints_by_mask`` does); ``smpl`` (dict in a 0-d object array: ``global_orient`` (N, 3),
+``body_pose`` (N, 23, 3) or (N, 69), ``betas`` (N, >=10), ``transl`` (N, 3) unused);
+optional ``has_smpl`` (N,) at top level or in ``meta``; ``meta`` (dict: ``gender``, and our extras
+``clip`` (N,), ``is_rare`` (N,), ``frame`` (N,)); ``config`` (str). Files with ``config='pmnet_synthetic'``
+(our writer) that say ``'smpl_24'`` are read as ``'smpl'`` (SMPL order) — a compatibility rule for our
+writer, which should store ``'smpl'``.
+A missing convention key means MMHuman3D's default ``'human_data'`` (190 joints). Convention names follow
+MMHuman3D: ``'smpl'`` = official SMPL-24 order, ``'smpl_24'`` = SPIN's 24 (see keypoint_conventions).
+
+**SPIN** ``.npz`` (SPIN ``datasets/base_dataset.py``): ``imgname`` (N,), ``center`` (N, 2), ``scale`` (N,)
+(box side / 200) [required]; ``part`` (N, 24, 3) 2D in SPIN-24 order; ``S`` (N, 24, 4) 3D in SPIN-24 order;
+``pose`` (N, 72), ``shape`` (N, 10), ``has_smpl`` (N,); ``openpose`` is ignored.
+
+3D joints are made root-relative to the SMPL pelvis when the source has it; otherwise (SPIN-24) to the
+midpoint of the source hips — an approximation we chose; a sample without either gets no 3D weight.
+"""
+import os.path as osp
+from typing import Dict, Optional
+
+import numpy as np
+
+from .keypoint_conventions import KEYPOINT_CONVENTIONS, convert_to_smpl24
+
+Columns = Dict[str, np.ndarray]
+
+
+class AnnotationError(ValueError):
+    """A malformed annotation file (names the file and the key)."""
+
+
+def _fail(path: str, key: str, msg: str) -> None:
+    raise AnnotationError(f'{path}: key {key!r}: {msg}')
+
+
+def _get(data, path: str, key: str, required: bool = True):
+    if key in data:
+        value = data[key]
+        if isinstance(value, np.ndarray) and value.dtype == object and value.ndim == 0:
+            value = value.item()
+        return value
+    if required:
+        _fail(path, key, f'missing (keys present: {sorted(data.keys())})')
+    return None
+
+
+def _check_rows(arr: np.ndarray, n: int, path: str, key: str, tail: tuple = None) -> np.ndarray:
+    arr = np.asarray(arr)
+    if arr.shape[0] != n:
+        _fail(path, key, f'has {arr.shape[0]} rows but the file has {n} samples')
+    if tail is not None and tuple(arr.shape[1:]) not in tail:
+        _fail(path, key, f'has shape {arr.shape}, expected (N, ...) with ... in {tail}')
+    if arr.dtype.kind == 'f' and not np.isfinite(arr).all():
+        bad = np.unique(np.nonzero(~np.isfinite(arr.reshape(n, -1)))[0])
+        _fail(path, key, f'contains NaN/inf in {bad.size} samples (first rows {bad[:5].tolist()})')
+    return arr
+
+
+def _root_relative(kp_src: np.ndarray, convention: str, kp3d: np.ndarray, vis3d: np.ndarray):
+    """Subtract the source's SMPL pelvis, else its hips' midpoint; zero the weight where neither exists.
+
+    Args:
+        kp_src (np.ndarray): (N, K, 4) source 3D joints with confidence, in ``convention``.
+        convention (str): Source convention.
+        kp3d (np.ndarray): (N, 24, 3) joints already mapped to SMPL-24.
+        vis3d (np.ndarray): (N, 24) their visibility.
+    """
+    names = KEYPOINT_CONVENTIONS[convention]
+    if 'pelvis' in names:
+        ids = [names.index('pelvis')]
+    elif 'left_hip_extra' in names and 'right_hip_extra' in names:
+        ids = [names.index('left_hip_extra'), names.index('right_hip_extra')]
+    else:
+        ids = []
+    if ids:
+        root = kp_src[:, ids, :3].mean(1)
+        root_ok = (kp_src[:, ids, 3] > 0).all(1)
+    else:
+        root, root_ok = np.zeros_like(kp3d[:, 0]), np.zeros(len(kp3d), bool)
+    out = (kp3d - root[:, None]).astype(np.float32)
+    vis3d = vis3d * root_ok[:, None]
+    out[vis3d <= 0] = 0.
+    return out, vis3d.astype(np.float32)
+
+
+def _decompress(kp: np.ndarray, mask: np.ndarray, path: str, key: str) -> np.ndarray:
+    idx = np.nonzero(mask > 0)[0]
+    if kp.shape[1] != idx.size:
+        _fail(path, key, f'compressed keypoints have {kp.shape[1]} joints, mask has {idx.size}')
+    full = np.zeros((kp.shape[0], mask.shape[0], kp.shape[2]), dtype=kp.dtype)
+    full[:, idx] = kp
+    return full
+
+
+def _read_keypoints(data, path: str, n: int, dim: int, convention: Optional[str],
+                    approximate: bool, smpl24_is_smpl: bool = False):
+    """Read keypoints{dim}d (+ mask, convention) and convert to SMPL-24 (xy[z], visibility)."""
+    key = f'keypoints{dim}d'
+    kp = _get(data, path, key, required=False)
+    if kp is None:
+        return np.zeros((n, 24, dim), np.float32), np.zeros((n, 24), np.float32), None, None
+    kp = _check_rows(kp, n, path, key).astype(np.float32)
+    if kp.ndim != 3 or kp.shape[2] not in (dim, dim + 1):
+        _fail(path, key, f'has shape {kp.shape}, expected (N, K, {dim}) or (N, K, {dim + 1})')
+    if kp.shape[2] == dim:
+        kp = np.concatenate([kp, np.ones_like(kp[..., :1])], axis=-1)
+    mask = _get(data, path, f'{key}_mask', required=False)
+    conv = convention or _get(data, path, f'{key}_convention', required=False) or 'human_data'
+    conv = str(conv)
+    if smpl24_is_smpl and conv == 'smpl_24':
+        conv = 'smpl'
+    if mask is not None:
+        mask = np.asarray(mask, np.float32).reshape(-1)
+        compressed = _get(data, path, '__keypoints_compressed__', required=False)
+        if bool(compressed) and kp.shape[1] != mask.shape[0]:
+            kp = _decompress(kp, mask, path, key)
+    try:
+        out, valid = convert_to_smpl24(kp, conv, mask, approximate)
+    except (KeyError, ValueError) as err:
+        _fail(path, key, str(err))
+    vis = np.clip(out[..., dim], 0., 1.) * valid[None]
+    if mask is not None:  # the file's mask also applies to the source joints (root lookup)
+        kp = kp.copy()
+        kp[..., dim] *= (mask > 0)[None]
+    return out[..., :dim].astype(np.float32), vis.astype(np.float32), kp, conv
+
+
+def _smpl_columns(path: str, n: int, pose: Optional[np.ndarray], betas: Optional[np.ndarray],
+                  has_smpl: Optional[np.ndarray], pose_key: str, betas_key: str) -> Columns:
+    if pose is None:
+        return dict(smpl_pose=np.zeros((n, 72), np.float32),
+                    smpl_betas=np.zeros((n, 10), np.float32),
+                    has_smpl=np.zeros(n, np.float32))
+    pose = _check_rows(pose, n, path, pose_key).reshape(n, -1).astype(np.float32)
+    if pose.shape[1] != 72:
+        _fail(path, pose_key, f'expected 72 axis-angle values per sample, got {pose.shape[1]}')
+    if betas is None:
+        betas = np.zeros((n, 10), np.float32)
+    betas = _check_rows(betas, n, path, betas_key).reshape(n, -1).astype(np.float32)
+    betas10 = np.zeros((n, 10), np.float32)
+    betas10[:, :min(10, betas.shape[1])] = betas[:, :10]
+    if has_smpl is None:
+        has_smpl = np.ones(n, np.float32)
+    has_smpl = _check_rows(has_smpl, n, path, 'has_smpl').reshape(n).astype(np.float32)
+    return dict(smpl_pose=pose, smpl_betas=betas10, has_smpl=has_smpl)
+
+
+def read_humandata(path: str, convention: Optional[str] = None,
+                   approximate: bool = False) -> Columns:
+    """Read an MMHuman3D HumanData ``.npz`` into SMPL-24 columns (see module docstring).
+
+    Args:
+        path (str): The ``.npz`` file.
+        convention (str, optional): Overrides the file's keypoint conventions (2D and 3D).
+        approximate (bool): Allow stand-in joints when mapping to SMPL-24.
+
+    Returns:
+        dict: Columns of N samples.
+    """
+    with np.load(path, allow_pickle=True) as data:
+        data = {k: data[k] for k in data.files}
+    img_path = np.asarray(_get(data, path, 'image_path')).astype(str).reshape(-1)
+    n = img_path.shape[0]
+    bbox_xywh = _check_rows(_get(data, path, 'bbox_xywh'), n, path, 'bbox_xywh', ((4, ), (5, )))
+    bbox_xywh = bbox_xywh.astype(np.float32)
+    bbox = np.concatenate([bbox_xywh[:, :2], bbox_xywh[:, :2] + bbox_xywh[:, 2:4]], axis=1)
+    score = bbox_xywh[:, 4] if bbox_xywh.shape[1] == 5 else np.ones(n, np.float32)
+    cols = dict(img_path=img_path, bbox=bbox, bbox_score=score.astype(np.float32))
+    # Files of our writer (config 'pmnet_synthetic') label SMPL-ordered joints 'smpl_24', which in
+    # MMHuman3D means SPIN's 24; read them as 'smpl' (the writer should store 'smpl').
+    ours = str(_get(data, path, 'config', required=False) or '') == 'pmnet_synthetic'
+    cols['keypoints'], cols['keypoints_visible'], _, _ = _read_keypoints(
+        data, path, n, 2, convention, approximate, ours)
+    kp3d, vis3d, kp3d_src, conv3d = _read_keypoints(data, path, n, 3, convention, approximate, ours)
+    if kp3d_src is not None:
+        kp3d, vis3d = _root_relative(kp3d_src, conv3d, kp3d, vis3d)
+    cols['keypoints_3d'], cols['keypoints_3d_visible'] = kp3d, vis3d
+
+    meta = _get(data, path, 'meta', required=False) or {}
+    if not isinstance(meta, dict):
+        _fail(path, 'meta', f'expected a dict, got {type(meta).__name__}')
+    smpl = _get(data, path, 'smpl', required=False)
+    has_smpl = _get(data, path, 'has_smpl', required=False)
+    has_smpl = meta.get('has_smpl') if has_smpl is None else has_smpl
+    pose = betas = None
+    if smpl is not None:
+        if not isinstance(smpl, dict):
+            _fail(path, 'smpl', f'expected a dict, got {type(smpl).__name__}')
+        for key in ('global_orient', 'body_pose'):
+            if key not in smpl:
+                _fail(path, f'smpl.{key}', f'missing (smpl keys: {sorted(smpl)})')
+        go = _check_rows(smpl['global_orient'], n, path, 'smpl.global_orient').reshape(n, -1)
+        bp = _check_rows(smpl['body_pose'], n, path, 'smpl.body_pose').reshape(n, -1)
+        pose = np.concatenate([go, bp], axis=1)
+        betas = smpl.get('betas')
+    cols.update(_smpl_columns(path, n, pose, betas, has_smpl, 'smpl.body_pose', 'smpl.betas'))
+
+    for key in ('clip', 'gender'):
+        value = meta.get(key)
+        if value is not None:
+            value = np.asarray(value).astype(str).reshape(-1)
+            cols[key] = np.repeat(value, n) if value.size == 1 else _check_rows(
+                value, n, path, f'meta.{key}')
+    if meta.get('is_rare') is not None:
+        cols['is_rare'] = _check_rows(meta['is_rare'], n, path, 'meta.is_rare').astype(np.float32)
+    if meta.get('frame') is not None:
+        cols['frame'] = _check_rows(meta['frame'], n, path, 'meta.frame').astype(np.int64)
+    return cols
+
+
+def read_spin_npz(path: str, approximate: bool = False) -> Columns:
+    """Read a SPIN-style ``.npz`` (``imgname``, ``center``, ``scale``, ``part``, ``S``, ``pose``...).
+
+    Args:
+        path (str): The ``.npz`` file.
+        approximate (bool): Allow stand-in joints (LSP hips/neck, MPII pelvis) for SMPL's.
+
+    Returns:
+        dict: Columns of N samples.
+    """
+    with np.load(path, allow_pickle=True) as data:
+        data = {k: data[k] for k in data.files}
+    img_path = np.asarray(_get(data, path, 'imgname')).astype(str).reshape(-1)
+    n = img_path.shape[0]
+    center = _check_rows(_get(data, path, 'center'), n, path, 'center', ((2, ), ))
+    scale = _check_rows(_get(data, path, 'scale'), n, path, 'scale').reshape(n)
+    half = (scale * 100.)[:, None]  # SPIN: scale = box side / 200
+    bbox = np.concatenate([center - half, center + half], axis=1).astype(np.float32)
+    cols = dict(img_path=img_path, bbox=bbox, bbox_score=np.ones(n, np.float32))
+    for key, dim, out_key in (('part', 2, 'keypoints'), ('S', 3, 'keypoints_3d')):
+        arr = _get(data, path, key, required=False)
+        if arr is None:
+            cols[out_key] = np.zeros((n, 24, dim), np.float32)
+            cols[out_key + '_visible'] = np.zeros((n, 24), np.float32)
+            continue
+        arr = _check_rows(arr, n, path, key, ((24, dim + 1), )).astype(np.float32)
+        out, valid = convert_to_smpl24(arr, 'spin_24', None, approximate)
+        cols[out_key] = out[..., :dim]
+        cols[out_key + '_visible'] = (np.clip(out[..., dim], 0., 1.) * valid[None]).astype(
+            np.float32)
+        if key == 'S':
+            cols[out_key], cols[out_key + '_visible'] = _root_relative(
+                arr, 'spin_24', cols[out_key], cols[out_key + '_visible'])
+    cols.update(_smpl_columns(path, n, _get(data, path, 'pose', False),
+                              _get(data, path, 'shape', False), _get(data, path, 'has_smpl', False),
+                              'pose', 'shape'))
+    if 'gender' in data:
+        cols['gender'] = np.asarray(data['gender']).astype(str).reshape(-1)
+    return cols
+
+
+def read_annotations(path: str, data_format: str = 'auto', convention: Optional[str] = None,
+                     approximate: bool = False) -> Columns:
+    """Read HumanData or SPIN ``.npz``; ``data_format='auto'`` picks by the keys present.
+
+    Args:
+        path (str): The annotation file.
+        data_format (str): ``'auto'``, ``'humandata'`` or ``'spin'``.
+        convention (str, optional): HumanData keypoint convention override.
+        approximate (bool): Allow stand-in joints when mapping to SMPL-24.
+
+    Returns:
+        dict: Columns of N samples (see module docstring).
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'Annotation file {path!r} does not exist')
+    if data_format == 'auto':
+        with np.load(path, allow_pickle=True) as data:
+            keys = set(data.files)
+        if 'image_path' in keys:
+            data_format = 'humandata'
+        elif 'imgname' in keys:
+            data_format = 'spin'
+        else:
+            raise AnnotationError(f'{path}: neither HumanData (key "image_path") nor SPIN '
+                                  f'(key "imgname") format; keys present: {sorted(keys)}')
+    if data_format == 'humandata':
+        return read_humandata(path, convention, approximate)
+    if data_format == 'spin':
+        return read_spin_npz(path, approximate)
+    raise ValueError(f'Unknown data_format {data_format!r}; use auto, humandata or spin')

@@ -1,0 +1,277 @@
+"""Top-down dataset of single-person crops with SMPL-24 2D/3D joints and SMPL parameters."""
+import os.path as osp
+import warnings
+from copy import deepcopy
+from typing import Callable, List, Optional, Sequence, Union
+
+import numpy as np
+from mmengine.fileio import load
+from mmengine.logging import print_log
+
+from mmpose.datasets.datasets.base import BaseCocoStyleDataset
+from mmpose.registry import DATASETS
+from .humandata import read_annotations
+
+_REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SMPL24_METAINFO_FILE = osp.join(_REPO_ROOT, 'configs', '_base_', 'datasets', 'smpl24.py')
+_LABEL_COLUMNS = ('keypoints', 'keypoints_visible', 'keypoints_3d', 'keypoints_3d_visible',
+                  'smpl_pose', 'smpl_betas', 'has_smpl')
+_METAINFO_KEYS = ('dataset_name', 'upper_body_ids', 'lower_body_ids', 'flip_pairs',
+                  'dataset_keypoint_weights', 'flip_indices', 'skeleton_links')
+
+
+@DATASETS.register_module()
+class SMPLImageDataset(BaseCocoStyleDataset):
+    """Single-person images with SMPL-24 joints and (optionally) SMPL parameters, one sample per person.
+
+    Reads MMHuman3D HumanData or SPIN ``.npz`` files (format: :mod:`pmnet_plugin.datasets.humandata`).
+    Annotations are kept as a few column arrays (not a list of dicts): forked dataloader workers share
+    them copy-on-write, which is what ``serialize_data=True`` achieves in MMEngine, without pickling
+    300k dicts (see ``tools/benchmark_dataset.py``). ``serialize_data`` is accepted for API compatibility.
+
+    Partial labels are expressed by weights: 2D-only samples have ``has_smpl = 0`` and zero 3D visibility.
+
+    Each ``data_info`` holds ``img_path``, ``img_id``, ``id``, ``sample_idx``, ``bbox`` (1, 4) xyxy,
+    ``bbox_score`` (1,), ``keypoints`` (1, 24, 2), ``keypoints_visible`` (1, 24), ``keypoints_3d``
+    (1, 24, 3), ``keypoints_3d_visible`` (1, 24), ``smpl_pose`` (1, 72), ``smpl_betas`` (1, 10),
+    ``has_smpl`` (1,), ``dataset_tag`` and ``clip`` (str), ``is_rare`` (float, where the file has it),
+    ``category_id`` and the MMPose metainfo items (``flip_indices``...).
+
+    Args:
+        ann_file (str): HumanData or SPIN ``.npz`` (relative to ``data_root``).
+        data_format (str): ``'auto'`` (by keys), ``'humandata'`` or ``'spin'``. Defaults to 'auto'.
+        keypoint_convention (str, optional): Overrides HumanData's keypoint conventions.
+        approximate_keypoints (bool): Map stand-in joints (LSP hips, MPII pelvis...) onto SMPL's.
+            Defaults to False.
+        dataset_tag (str, optional): Group name for rarity metrics; defaults to the file's stem.
+        bbox_file (str, optional): COCO-style detections (list of dicts with ``bbox`` xywh, ``score``,
+            and ``file_name``/``img_path`` or ``image_id``) used instead of GT boxes; test mode only.
+            Each detection gets the GT labels of the best-overlapping annotation of its image
+            (``image_id`` = index in the sorted unique image paths of the file).
+        data_root (str, optional): Root for ``ann_file``, ``bbox_file`` and ``data_prefix``.
+        data_prefix (dict): ``dict(img=folder)``. Defaults to ``dict(img='')``.
+        filter_cfg (dict, optional): ``bbox_score_thr`` (float), ``min_keypoints`` (int: minimum
+            visible 2D joints, e.g. 1 drops samples without 2D joints), ``require_smpl`` (bool),
+            ``require_3d`` (bool).
+        check_img_dir (bool): Fail at construction when the image folder is missing. Defaults to True.
+        **kwargs: ``metainfo``, ``indices``, ``pipeline``, ``test_mode``, ``lazy_init``,
+            ``max_refetch``, ``serialize_data`` as in :class:`mmengine.dataset.BaseDataset`.
+    """
+
+    METAINFO: dict = dict(from_file=SMPL24_METAINFO_FILE)
+
+    def __init__(self,
+                 ann_file: str = '',
+                 data_format: str = 'auto',
+                 keypoint_convention: Optional[str] = None,
+                 approximate_keypoints: bool = False,
+                 dataset_tag: Optional[str] = None,
+                 bbox_file: Optional[str] = None,
+                 data_root: Optional[str] = None,
+                 data_prefix: dict = dict(img=''),
+                 filter_cfg: Optional[dict] = None,
+                 indices: Optional[Union[int, Sequence[int]]] = None,
+                 check_img_dir: bool = True,
+                 metainfo: Optional[dict] = None,
+                 serialize_data: bool = True,
+                 pipeline: List[Union[dict, Callable]] = [],
+                 test_mode: bool = False,
+                 lazy_init: bool = False,
+                 max_refetch: int = 1000) -> None:
+        self.data_format = data_format
+        self.keypoint_convention = keypoint_convention
+        self.approximate_keypoints = approximate_keypoints
+        self.dataset_tag = dataset_tag or osp.splitext(osp.basename(ann_file))[0]
+        self.check_img_dir = check_img_dir
+        self.num_bad_images = 0
+        self._cols: dict = {}
+        self._rows = np.zeros(0, np.int64)
+        self._det = None
+        if bbox_file and data_root and not osp.isabs(bbox_file):
+            bbox_file = osp.join(data_root, bbox_file)
+        super().__init__(
+            ann_file=ann_file, bbox_file=bbox_file, data_mode='topdown', metainfo=metainfo,
+            data_root=data_root, data_prefix=data_prefix, filter_cfg=filter_cfg, indices=indices,
+            serialize_data=serialize_data, pipeline=pipeline, test_mode=test_mode,
+            lazy_init=lazy_init, max_refetch=max_refetch)
+
+    # ----------------------------------------------------------------------------- loading
+    def full_init(self) -> None:
+        """Read the columns, filter, subset; no per-sample dicts are built."""
+        if self._fully_initialized:
+            return
+        img_dir = self.data_prefix.get('img', '')
+        if self.check_img_dir and img_dir and not osp.isdir(img_dir):
+            raise FileNotFoundError(f'{self.ann_file}: image folder {img_dir!r} '
+                                    f'(data_prefix["img"]) does not exist')
+        self._cols = read_annotations(self.ann_file, self.data_format, self.keypoint_convention,
+                                      self.approximate_keypoints)
+        uniq, img_id = np.unique(self._cols['img_path'], return_inverse=True)
+        self._cols['img_id'] = img_id.astype(np.int64)
+        rows = np.arange(len(self._cols['img_path']), dtype=np.int64)
+        if self.bbox_file:
+            rows = self._load_detections(uniq)
+        self._rows = self._filter_rows(rows)
+        if self._indices is not None:
+            keep = (np.arange(min(self._indices, len(self._rows))) if isinstance(self._indices, int)
+                    else np.asarray(self._indices, np.int64))
+            self._rows = self._rows[keep]
+            if self._det is not None:
+                self._det = {k: v[keep] for k, v in self._det.items()}
+        self._fully_initialized = True
+
+    def _load_detections(self, uniq_paths: np.ndarray) -> np.ndarray:
+        """Match each detection to the GT row of its image with the largest IoU (-1: none)."""
+        dets = load(self.bbox_file)
+        if not isinstance(dets, list):
+            raise ValueError(f'{self.bbox_file}: expected a list of detections, got {type(dets)}')
+        by_img = {}
+        for row, iid in enumerate(self._cols['img_id']):
+            by_img.setdefault(int(iid), []).append(row)
+        path_to_id = {p: i for i, p in enumerate(uniq_paths)}
+        rows, boxes, scores, img_ids = [], [], [], []
+        for k, det in enumerate(dets):
+            if det.get('category_id', 1) != 1:
+                continue
+            name = det.get('file_name', det.get('img_path'))
+            iid = path_to_id.get(name, -1) if name is not None else int(det.get('image_id', -1))
+            if 'bbox' not in det or iid < 0 or iid >= len(uniq_paths):
+                raise ValueError(f'{self.bbox_file}: detection {k} has no bbox or an unknown '
+                                 f'image ({name or det.get("image_id")})')
+            x, y, w, h = det['bbox'][:4]
+            box = np.array([x, y, x + w, y + h], np.float32)
+            cands = by_img.get(iid, [])
+            best = -1
+            if cands:
+                best = cands[int(np.argmax([_iou(box, self._cols['bbox'][r]) for r in cands]))]
+            rows.append(best)
+            boxes.append(box)
+            scores.append(float(det.get('score', 1.)))
+            img_ids.append(iid)
+        self._det = dict(bbox=np.asarray(boxes, np.float32).reshape(-1, 4),
+                         bbox_score=np.asarray(scores, np.float32),
+                         img_id=np.asarray(img_ids, np.int64),
+                         img_path=uniq_paths[np.asarray(img_ids, np.int64)])
+        return np.asarray(rows, np.int64)
+
+    def _filter_rows(self, rows: np.ndarray) -> np.ndarray:
+        cfg = self.filter_cfg or {}
+        keep = np.ones(len(rows), bool)
+        valid = rows >= 0
+        safe = np.where(valid, rows, 0)
+        c = self._cols
+        if 'bbox_score_thr' in cfg:
+            score = self._det['bbox_score'] if self._det is not None else c['bbox_score'][safe]
+            keep &= score >= cfg['bbox_score_thr']
+        if cfg.get('min_keypoints'):
+            keep &= valid & ((c['keypoints_visible'][safe] > 0).sum(1) >= cfg['min_keypoints'])
+        if cfg.get('require_smpl'):
+            keep &= valid & (c['has_smpl'][safe] > 0)
+        if cfg.get('require_3d'):
+            keep &= valid & (c['keypoints_3d_visible'][safe] > 0).any(1)
+        if self._det is not None:
+            self._det = {k: v[keep] for k, v in self._det.items()}
+        if not keep.any():
+            raise ValueError(f'{self.ann_file}: no samples left after filtering '
+                             f'({len(rows)} before, filter_cfg={cfg})')
+        return rows[keep]
+
+    # ----------------------------------------------------------------------------- access
+    def __len__(self) -> int:
+        if not self._fully_initialized:
+            self.full_init()
+        return len(self._rows)
+
+    def get_subset_(self, indices: Union[Sequence[int], int]) -> None:
+        """In-place subset (``indices``: first n, or a list of positions)."""
+        self._indices = indices
+        keep = (np.arange(min(indices, len(self))) if isinstance(indices, int)
+                else np.asarray(indices, np.int64))
+        self._rows = self._rows[keep]
+        if self._det is not None:
+            self._det = {k: v[keep] for k, v in self._det.items()}
+
+    def get_data_info(self, idx: int) -> dict:
+        """Build the ``data_info`` dict of sample ``idx`` from the columns (see class docstring)."""
+        if not self._fully_initialized:
+            self.full_init()
+        idx = int(idx) % len(self._rows)
+        row = int(self._rows[idx])
+        c = self._cols
+        info = dict(sample_idx=idx, id=row, category_id=1, dataset_tag=self.dataset_tag)
+        if row >= 0:
+            for key in _LABEL_COLUMNS:
+                info[key] = c[key][row][None].copy()
+            info['img_path'] = str(c['img_path'][row])
+            info['img_id'] = int(c['img_id'][row])
+            info['bbox'] = c['bbox'][row][None].copy()
+            info['bbox_score'] = c['bbox_score'][row][None].copy()
+            info['clip'] = str(c['clip'][row]) if 'clip' in c else self.dataset_tag
+            if 'is_rare' in c:
+                info['is_rare'] = float(c['is_rare'][row])
+            if 'frame' in c:
+                info['frame'] = int(c['frame'][row])
+        else:  # a detection without a GT person: labels zero, weights zero
+            for key in _LABEL_COLUMNS:
+                info[key] = np.zeros((1, ) + c[key].shape[1:], np.float32)
+            info['clip'] = self.dataset_tag
+        if self._det is not None:
+            info['img_path'] = str(self._det['img_path'][idx])
+            info['img_id'] = int(self._det['img_id'][idx])
+            info['bbox'] = self._det['bbox'][idx][None].copy()
+            info['bbox_score'] = self._det['bbox_score'][idx][None].copy()
+        info['img_path'] = osp.join(self.data_prefix.get('img', ''), info['img_path'])
+        for key in _METAINFO_KEYS:
+            info[key] = deepcopy(self._metainfo[key])
+        return info
+
+    def prepare_data(self, idx: int):
+        """Run the pipeline on sample ``idx``."""
+        return self.pipeline(self.get_data_info(idx))
+
+    def __getitem__(self, idx: int) -> dict:
+        """Pipeline output of ``idx``; at train time an unreadable image is reported and replaced.
+
+        Only errors raised by MMPose's ``LoadImage`` (its message names the file: "occurs when
+        loading") are caught; anything else propagates. At test time every error propagates.
+        """
+        if not self._fully_initialized:
+            self.full_init()
+        if self.test_mode:
+            return self.prepare_data(idx)
+        for _ in range(self.max_refetch + 1):
+            try:
+                data = self.prepare_data(idx)
+            except Exception as err:  # noqa: BLE001 - filtered to image-loading errors below
+                if 'occurs when loading' not in str(err):
+                    raise
+                self._report_bad_image(idx, err)
+                data = None
+            if data is not None:
+                return data
+            idx = self._rand_another()
+        raise RuntimeError(f'{self.ann_file}: no loadable sample after {self.max_refetch} '
+                           f'retries ({self.num_bad_images} unreadable images)')
+
+    def _report_bad_image(self, idx: int, err: Exception) -> None:
+        self.num_bad_images += 1
+        n = self.num_bad_images
+        if n <= 10 or n % 100 == 0:
+            msg = (f'{self.dataset_tag}: skipped unreadable image of sample {idx} ({err}); '
+                   f'{n} unreadable image(s) so far in this process; using another sample')
+            print_log(msg, logger='current', level=30)
+            warnings.warn(msg)
+
+    @property
+    def columns(self) -> dict:
+        """The raw annotation columns (all rows of the file, before filtering)."""
+        return self._cols
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two xyxy boxes."""
+    w = max(0., min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0., min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.

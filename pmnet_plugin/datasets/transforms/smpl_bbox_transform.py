@@ -1,0 +1,78 @@
+"""Random shift/scale/in-plane rotation of the crop, applied consistently to 3D joints and SMPL."""
+from typing import Dict
+
+import numpy as np
+import torch
+
+from mmpose.datasets.transforms import RandomBBoxTransform
+from mmpose.registry import TRANSFORMS
+from ...utils.rotation import axis_angle_to_matrix, matrix_to_axis_angle
+
+
+def camera_rotation_for_crop(rotation_deg: float) -> np.ndarray:
+    """Camera-frame rotation matching a crop taken with MMPose ``get_warp_matrix(rot=rotation_deg)``.
+
+    ``get_warp_matrix`` maps an image offset ``v`` to ``s * R2(-rot) v`` with ``R2(a) = [[cos a, -sin a],
+    [sin a, cos a]]`` in image coordinates (y down). The camera frame has x right, y down (docs/design.md),
+    so the same content rotation is ``Rz(-rot)`` about the optical axis; it commutes with the perspective
+    (and weak-perspective) projection.
+
+    Args:
+        rotation_deg (float): ``bbox_rotation`` in degrees.
+
+    Returns:
+        np.ndarray: (3, 3) rotation matrix, float32.
+    """
+    a = np.deg2rad(-rotation_deg)
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[c, -s, 0.], [s, c, 0.], [0., 0., 1.]], np.float32)
+
+
+def rotate_smpl_global_orient(smpl_pose: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """Left-multiply the global orientation (first 3 values) of SMPL poses by ``rotation``.
+
+    Args:
+        smpl_pose (np.ndarray): Axis-angle poses, shape (N, 72).
+        rotation (np.ndarray): (3, 3) rotation in the camera frame.
+
+    Returns:
+        np.ndarray: Poses with rotated global orientation, shape (N, 72), float32.
+    """
+    pose = np.array(smpl_pose, np.float32, copy=True)
+    go = axis_angle_to_matrix(torch.from_numpy(pose[:, :3]).double())
+    rot = torch.from_numpy(np.asarray(rotation, np.float64))
+    pose[:, :3] = matrix_to_axis_angle(rot @ go).float().numpy()
+    return pose
+
+
+@TRANSFORMS.register_module()
+class SMPLRandomBBoxTransform(RandomBBoxTransform):
+    """MMPose ``RandomBBoxTransform`` that also rotates 3D joints and the SMPL global orientation.
+
+    The crop shift/scale/rotation is sampled by MMPose (``bbox_rotation`` in degrees, applied to the image
+    and 2D joints later by ``TopdownAffine``); here ``keypoints_3d`` and ``smpl_pose[:, :3]`` get the
+    matching camera rotation :func:`camera_rotation_for_crop`. SPIN-like settings: ``shift_factor=0.,
+    scale_factor=(0.75, 1.25), rotate_factor=30., rotate_prob=0.4`` (SPIN rotates 40% of samples).
+
+    Required Keys: bbox_center, bbox_scale, keypoints_3d (optional), smpl_pose (optional).
+
+    Modified Keys: bbox_center, bbox_scale, keypoints_3d, smpl_pose.
+
+    Added Keys: bbox_rotation.
+
+    Args:
+        **kwargs: Arguments of :class:`mmpose.datasets.transforms.RandomBBoxTransform`.
+    """
+
+    def transform(self, results: Dict) -> Dict:
+        """Sample the crop transform, then rotate the 3D labels to match."""
+        results = super().transform(results)
+        rot_deg = float(results['bbox_rotation'][0])
+        if rot_deg == 0.:
+            return results
+        rot = camera_rotation_for_crop(rot_deg)
+        if results.get('keypoints_3d') is not None:
+            results['keypoints_3d'] = (results['keypoints_3d'] @ rot.T).astype(np.float32)
+        if results.get('smpl_pose') is not None:
+            results['smpl_pose'] = rotate_smpl_global_orient(results['smpl_pose'], rot)
+        return results

@@ -1,0 +1,255 @@
+"""Errors on the rare tail of the pose distribution (PM-Net's evaluation axis)."""
+import json
+import math
+import os
+import os.path as osp
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.logging import print_log
+
+from mmpose.registry import METRICS
+from ..functional import binned_stats, knn_distance, mesh_rarity, plot_error_vs_rarity, select_tail, tail_tag
+from .mesh_metric import ALL_METRICS, MeshMetric
+
+RARITY_KINDS = ('mesh', 'prototype', 'knn')
+RARITY_LABELS = {
+    'mesh': 'mean vertex distance to the mean-pose mesh (mm)',
+    'prototype': 'pose distance to the nearest prototype (chordal)',
+    'knn': 'mean pose distance to the k nearest training poses (chordal)',
+}
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (np.generic, torch.Tensor)):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+@METRICS.register_module(name=['PoseRarity', 'PoseRarityMetric'])
+class PoseRarityMetric(MeshMetric):
+    """MPJPE / PA-MPJPE / PVE on the rarest test poses, on the common rest, and balanced over rarity.
+
+    A rarity score is given to every test sample with SMPL ground truth (``rarity``):
+
+    - ``'mesh'`` (default; Balanced MSE's IHMR axis, which PM-Net uses to define the tail): mean
+      per-vertex distance (mm) between the GT mesh and the mean-params mesh. Both meshes use the
+      identity global orientation and the mean-params betas, so only the body articulation counts
+      (our convention; the meshes are centred on the SMPL pelvis).
+    - ``'prototype'``: pose distance to the nearest prototype of a prototype file (``pose_6d`` (K, 24, 6)),
+      the Euclidean distance of :func:`pmnet_plugin.models.prototypes.pose_features` (square root of the
+      summed squared chordal distance over the 23 body joints, global orient ignored), as in k-means.
+    - ``'knn'``: mean of the same distance to the ``knn_k`` nearest training poses (an inverse k-NN
+      density; ``train_poses`` is a pose npz with ``poses`` (N, 72) or a HumanData npz).
+
+    Reported (``rarity/`` prefix): ``tail{p}_{metric}`` for each tail fraction (the ``ceil(p * N)``
+    highest scores; 10 % and 5 % by default), ``common_{metric}`` (everything outside the largest tail),
+    ``balanced_{metric}`` (mean of the bin means over ``num_bins`` equal-width rarity bins, empty bins
+    skipped; Balanced MSE Sec. 4.2.2), ``all_{metric}``, the same per group value for every metainfo key of
+    ``group_by`` found in the data (``clip=walk_MPJPE``, ``is_rare=1_MPJPE``), and counts. The tail is
+    chosen from the GT alone, so it is the same set for every model; NaN predictions are counted
+    (``num_nan``) and left out of the averages. Samples without SMPL GT have no score (``num_unscored``).
+
+    When ``out_dir`` is set, ``rarity_{model_name}.json`` (per-sample scores and errors) and
+    ``rarity_{model_name}.png`` (binned error vs rarity, with counts) are written there;
+    ``tools/plot_rarity.py`` overlays several such JSONs.
+
+    Args:
+        body_model (dict): ``SMPLBodyModel`` arguments (see :class:`MeshMetric`).
+        mean_params (str, optional): SPIN ``smpl_mean_params.npz``; needed for ``rarity='mesh'``.
+        rarity (str): ``'mesh'``, ``'prototype'`` or ``'knn'``. Defaults to ``'mesh'``.
+        prototypes (str, optional): Prototype ``.npz`` (``tools/build_prototypes.py``), for ``'prototype'``.
+        train_poses (str, optional): Training pose npz, for ``'knn'``.
+        knn_k (int): Neighbours of the k-NN score. Defaults to 10.
+        max_train_poses (int): Training poses kept for k-NN (random subset, seed 0). Defaults to 50000.
+        tail_fractions (Sequence[float]): Defaults to ``(0.1, 0.05)``.
+        num_bins (int): Bins of the balanced average. Defaults to 100.
+        plot_bins (int): Bins of the PNG. Defaults to 20.
+        group_by (Sequence[str]): Metainfo keys to group by. Defaults to ``('clip', 'dataset_tag',
+            'is_rare')``.
+        out_dir (str, optional): Folder for the JSON/PNG; nothing is written when None (default).
+        model_name (str, optional): Name stored in the JSON and used in file names. Defaults to ``'model'``.
+        protocol (str): Joint protocol, see :class:`MeshMetric`. Defaults to ``'auto'``.
+        metrics (Sequence[str]): Defaults to ``('MPJPE', 'PA-MPJPE', 'PVE')``.
+        body_batch_size (int): Defaults to 256.
+        collect_device (str): Defaults to ``'cpu'``.
+        prefix (str, optional): Defaults to ``'rarity'``.
+    """
+    default_prefix: Optional[str] = 'rarity'
+
+    def __init__(self,
+                 body_model: dict,
+                 mean_params: Optional[str] = None,
+                 rarity: str = 'mesh',
+                 prototypes: Optional[str] = None,
+                 train_poses: Optional[str] = None,
+                 knn_k: int = 10,
+                 max_train_poses: int = 50000,
+                 tail_fractions: Sequence[float] = (0.1, 0.05),
+                 num_bins: int = 100,
+                 plot_bins: int = 20,
+                 group_by: Sequence[str] = ('clip', 'dataset_tag', 'is_rare'),
+                 out_dir: Optional[str] = None,
+                 model_name: Optional[str] = None,
+                 protocol: str = 'auto',
+                 metrics: Sequence[str] = ALL_METRICS,
+                 body_batch_size: int = 256,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(body_model=body_model, protocol=protocol, metrics=metrics,
+                         body_batch_size=body_batch_size, collect_device=collect_device, prefix=prefix)
+        if rarity not in RARITY_KINDS:
+            raise ValueError(f'rarity must be one of {RARITY_KINDS}, got {rarity!r}')
+        needed = dict(mesh=('mean_params', mean_params), prototype=('prototypes', prototypes),
+                      knn=('train_poses', train_poses))[rarity]
+        if not needed[1]:
+            raise ValueError(f'rarity={rarity!r} needs the `{needed[0]}` file argument')
+        if not tail_fractions or not all(0 < f <= 1 for f in tail_fractions):
+            raise ValueError(f'tail_fractions must be in (0, 1], got {tail_fractions}')
+        self.rarity = rarity
+        self.mean_params = mean_params
+        self.prototypes = prototypes
+        self.train_poses = train_poses
+        self.knn_k = knn_k
+        self.max_train_poses = max_train_poses
+        self.tail_fractions = tuple(sorted(tail_fractions, reverse=True))
+        self.num_bins = num_bins
+        self.plot_bins = plot_bins
+        self.group_by = tuple(group_by)
+        self.out_dir = out_dir
+        self.model_name = model_name or 'model'
+        self._reference: Optional[np.ndarray] = None  # mean mesh (V, 3) or pose features (M, 207)
+        self._mean_betas: Optional[np.ndarray] = None
+
+    # ------------------------------------------------------------------ rarity scores
+    def _load_reference(self) -> np.ndarray:
+        from pmnet_plugin.models.prototypes import (canonical_rotmats, load_pose_source,
+                                                    load_prototypes, pose_features)
+        from pmnet_plugin.utils.rotation import rot6d_to_matrix
+        if self.rarity == 'mesh':
+            from pmnet_plugin.models.body_models.smpl_io import load_mean_params
+            mp = load_mean_params(self.mean_params)
+            self._mean_betas = mp['betas'].astype(np.float64)
+            body_rot = rot6d_to_matrix(torch.from_numpy(mp['pose_6d'][1:]).float())[None]
+            out = self.run_body(self._mean_betas[None], body_rot, torch.eye(3).reshape(1, 1, 3, 3))
+            return (out['vertices'][0] - out['joints'][0, :1]) * 1000.0
+        if self.rarity == 'prototype':
+            rot = rot6d_to_matrix(torch.from_numpy(load_prototypes(self.prototypes)['pose_6d']).float())
+            return pose_features(canonical_rotmats(rot)).double().numpy()
+        poses = load_pose_source(self.train_poses)['poses']
+        if len(poses) > self.max_train_poses:
+            keep = np.random.default_rng(0).choice(len(poses), self.max_train_poses, replace=False)
+            poses = poses[np.sort(keep)]
+        if len(poses) < self.knn_k:
+            raise ValueError(f'{self.train_poses}: {len(poses)} training poses < knn_k={self.knn_k}')
+        rot = canonical_rotmats(torch.from_numpy(np.asarray(poses, np.float32)))
+        return pose_features(rot).double().numpy()
+
+    def rarity_scores(self, parsed: List[dict]) -> np.ndarray:
+        """Rarity of each parsed sample (NaN without SMPL GT), shape (N,)."""
+        from pmnet_plugin.models.prototypes import canonical_rotmats, pose_features
+        if self._reference is None:
+            self._reference = self._load_reference()
+        scores = np.full(len(parsed), np.nan)
+        idx = [i for i, p in enumerate(parsed) if p['has_smpl']]
+        if not idx:
+            return scores
+        poses = np.stack([parsed[i]['gt_pose'] for i in idx])
+        if self.rarity == 'mesh':
+            betas = np.tile(self._mean_betas, (len(idx), 1))
+            out = self.run_body(betas, poses[:, 3:], np.zeros((len(idx), 3)))
+            verts = (out['vertices'] - out['joints'][:, :1]) * 1000.0
+            scores[idx] = mesh_rarity(verts, self._reference)
+        else:
+            feats = pose_features(canonical_rotmats(torch.from_numpy(poses).float())).double().numpy()
+            k = 1 if self.rarity == 'prototype' else self.knn_k
+            scores[idx] = knn_distance(feats, self._reference, k=k)
+        return scores
+
+    def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
+        """Store per-sample errors and rarity scores of a batch (see :meth:`MeshMetric.process`)."""
+        parsed = [self.parse_sample(ds) for ds in data_samples]
+        records = self.sample_errors(parsed)
+        for rec, score in zip(records, self.rarity_scores(parsed)):
+            rec['rarity'] = float(score)
+        self.results.extend(records)
+
+    # ------------------------------------------------------------------ aggregation
+    @staticmethod
+    def _mean(values: np.ndarray) -> float:
+        values = values[np.isfinite(values)]
+        return float(values.mean()) if len(values) else float('nan')
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        """Tail / common / balanced / grouped errors (mm) and counts; writes JSON/PNG if ``out_dir``."""
+        overall = self.summarize(results)
+        scores = np.array([r['rarity'] for r in results], dtype=np.float64)
+        scored = np.isfinite(scores)
+        if not scored.any():
+            raise ValueError('PoseRarity: no sample has SMPL ground truth, so no rarity can be scored')
+        s = scores[scored]
+        out: Dict[str, float] = {}
+        tails = {f: select_tail(s, f) for f in self.tail_fractions}
+        common = ~tails[self.tail_fractions[0]]
+        for m in self.metrics:
+            errs = np.array([r[m] for r in results], dtype=np.float64)[scored]
+            out[f'all_{m}'] = overall[m]
+            for f, mask in tails.items():
+                out[f'{tail_tag(f)}_{m}'] = self._mean(errs[mask])
+            out[f'common_{m}'] = self._mean(errs[common])
+            ok = np.isfinite(errs)
+            if ok.any():
+                bins = binned_stats(s[ok], errs[ok], self.num_bins, (s.min(), s.max()))
+                out[f'balanced_{m}'] = float(np.nanmean(bins['means']))
+            else:
+                out[f'balanced_{m}'] = float('nan')
+        for key in self.group_by:
+            tags = sorted({str(self._tag(r.get(key))) for r in results if r.get(key) is not None})
+            for tag in tags:
+                sel = [r for r in results if r.get(key) is not None and str(self._tag(r[key])) == tag]
+                for m in self.metrics:
+                    out[f'{key}={tag}_{m}'] = self._mean(np.array([r[m] for r in sel], np.float64))
+                out[f'{key}={tag}_count'] = float(len(sel))
+        out.update(
+            num_samples=overall['num_samples'], num_nan=overall['num_nan'],
+            num_unscored=float((~scored).sum()), mean_rarity=float(s.mean()),
+            **{f'num_{tail_tag(f)}': float(m.sum()) for f, m in tails.items()})
+        if self.out_dir:
+            self.dump(results, out)
+        return out
+
+    @staticmethod
+    def _tag(value: Any) -> Any:
+        if isinstance(value, (bool, np.bool_)):
+            return int(value)
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+
+    def dump(self, results: List[dict], summary: Dict[str, float]) -> Dict[str, str]:
+        """Write ``rarity_{model_name}.json`` and ``.png`` into ``out_dir``.
+
+        Returns:
+            dict: ``json`` and ``png`` paths.
+        """
+        os.makedirs(self.out_dir, exist_ok=True)
+        stem = osp.join(self.out_dir, f'rarity_{self.model_name}')
+        label = RARITY_LABELS[self.rarity].replace('k nearest', f'{self.knn_k} nearest')
+        payload = dict(
+            model_name=self.model_name, rarity=self.rarity, rarity_label=label, protocol=self.protocol,
+            metrics=list(self.metrics), tail_fractions=list(self.tail_fractions), num_bins=self.num_bins,
+            summary={k: _jsonable(v) for k, v in summary.items()},
+            samples=[{k: _jsonable(v) for k, v in r.items()} for r in results])
+        with open(stem + '.json', 'w') as f:
+            json.dump(payload, f, indent=1)
+        metric = self.metrics[0]
+        plot_error_vs_rarity(
+            [dict(label=self.model_name, rarity=[r['rarity'] for r in results],
+                  error=[r[metric] for r in results])],
+            stem + '.png', metric=metric, num_bins=self.plot_bins, rarity_label=label,
+            tail_fraction=self.tail_fractions[0], title=f'{metric} vs pose rarity ({self.rarity})')
+        print_log(f'PoseRarity: wrote {stem}.json and {stem}.png', logger='current')
+        return dict(json=stem + '.json', png=stem + '.png')

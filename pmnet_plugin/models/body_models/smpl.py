@@ -1,0 +1,214 @@
+"""SMPL body model: ``smplx.SMPL`` fed from our own file loader, plus H36M-17, LSP-14 and COCO-17 joints."""
+import contextlib
+import io
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import smplx
+from smplx.lbs import batch_rigid_transform
+import torch
+from mmpose.registry import MODELS
+from torch import Tensor, nn
+
+from ...utils.rotation import axis_angle_to_matrix
+from .constants import (COCO17_BODY_FROM_SMPL, H36M_TO_LSP14, NUM_BETAS, NUM_SMPL_JOINTS,
+                        SMPL_COCO_FACE_VERTEX_IDS)
+from .smpl_io import load_h36m_regressor, load_smpl_model_file
+
+
+@MODELS.register_module()
+class SMPLBodyModel(nn.Module):
+    """SMPL (Loper et al. 2015) as a differentiable layer with the joint sets used for training/evaluation.
+
+    The model file is read by :func:`load_smpl_model_file` (official chumpy ``.pkl`` without chumpy, or
+    ``.npz``) and handed to ``smplx.SMPL`` as a ``data_struct``, so smplx never unpickles anything. All model
+    arrays are non-persistent buffers: they follow ``.to(device)`` but are not written into checkpoints of the
+    networks that own this module (the body model is an asset, not a learned weight).
+
+    Args:
+        model_path (str): Path to ``SMPL_NEUTRAL.pkl`` / ``.npz``.
+        joint_regressor_h36m (str, optional): Path to SPIN's ``J_regressor_h36m.npy`` (17, V). When given,
+            ``forward`` also returns ``joints_h36m``. Defaults to None.
+        face_vertex_ids (Sequence[int], optional): Vertex ids of the COCO nose, left eye, right eye, left ear,
+            right ear. Defaults to the file's ``coco_face_vertex_ids`` key if present, else to the official
+            SMPL ids (smplx ``vertex_ids['smplh']``).
+        num_betas (int): Number of shape coefficients. Defaults to 10.
+        check_finite (bool): Raise on NaN/Inf inputs (costs one device sync per call). Defaults to True.
+
+    Note:
+        - batch size: B
+        - vertices: V (6890 for SMPL)
+    """
+
+    def __init__(self,
+                 model_path: str,
+                 joint_regressor_h36m: Optional[str] = None,
+                 face_vertex_ids: Optional[Sequence[int]] = None,
+                 num_betas: int = NUM_BETAS,
+                 check_finite: bool = True) -> None:
+        super().__init__()
+        arrays = load_smpl_model_file(model_path)
+        self.model_path = model_path
+        self.check_finite = check_finite
+        self.num_betas = num_betas
+        self.is_synthetic = bool(np.asarray(arrays.get('pmnet_synthetic', False)).any())
+        struct = smplx.utils.Struct(**arrays)
+        # smplx prints a warning for every 10-component SMPL model; keep logs clean.
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.smpl = smplx.SMPL(
+                model_path, data_struct=struct, num_betas=num_betas, create_betas=False,
+                create_global_orient=False, create_body_pose=False, create_transl=False)
+        for module in self.smpl.modules():
+            for name in list(module._buffers):
+                module.register_buffer(name, module._buffers.pop(name), persistent=False)
+        # Joints are linear in the shaped vertices: regress the template and the shape directions once.
+        smpl = self.smpl
+        shapedirs = smpl.shapedirs  # (V, 3, nb)
+        self.register_buffer('J_template', smpl.J_regressor @ smpl.v_template, persistent=False)
+        self.register_buffer(
+            'J_shapedirs', torch.einsum('jv,vck->jck', smpl.J_regressor, shapedirs), persistent=False)
+        self.register_buffer('lbs_weights_t', smpl.lbs_weights.T.contiguous(), persistent=False)
+        self.use_posedirs = bool(smpl.posedirs.abs().max() > 0)
+        num_v = int(arrays['v_template'].shape[0])
+
+        if face_vertex_ids is None:
+            if 'coco_face_vertex_ids' in arrays:
+                face_vertex_ids = np.asarray(arrays['coco_face_vertex_ids']).reshape(-1).tolist()
+            else:
+                face_vertex_ids = SMPL_COCO_FACE_VERTEX_IDS
+        face_ids = torch.as_tensor(list(face_vertex_ids), dtype=torch.long)
+        if face_ids.shape != (5, ) or face_ids.min() < 0 or face_ids.max() >= num_v:
+            raise ValueError(f'face_vertex_ids must be 5 vertex ids in [0, {num_v}), got {face_vertex_ids}')
+        self.register_buffer('face_vertex_ids', face_ids, persistent=False)
+        self.register_buffer('coco_body_joint_ids', torch.as_tensor(COCO17_BODY_FROM_SMPL), persistent=False)
+
+        self.has_h36m = joint_regressor_h36m is not None
+        if self.has_h36m:
+            reg = torch.from_numpy(load_h36m_regressor(joint_regressor_h36m, num_v))
+            self.register_buffer('J_regressor_h36m', reg, persistent=False)
+        self.register_buffer('h36m_to_lsp14', torch.as_tensor(H36M_TO_LSP14), persistent=False)
+
+    @property
+    def faces(self) -> np.ndarray:
+        """np.ndarray: Triangle vertex ids, shape (F, 3), int64."""
+        return np.asarray(self.smpl.faces, dtype=np.int64)
+
+    @property
+    def num_vertices(self) -> int:
+        """int: Number of mesh vertices V."""
+        return int(self.smpl.v_template.shape[0])
+
+    def joints_lsp14(self, joints_h36m: Tensor) -> Tensor:
+        """Selects the 14 LSP joints (SPIN's ``H36M_TO_J14``) from H36M-17 joints.
+
+        Args:
+            joints_h36m (Tensor): Shape (B, 17, 3).
+
+        Returns:
+            Tensor: Shape (B, 14, 3).
+        """
+        if joints_h36m.shape[-2:] != (17, 3):
+            raise ValueError(f'joints_lsp14: expected (B, 17, 3), got {tuple(joints_h36m.shape)}')
+        return joints_h36m.index_select(-2, self.h36m_to_lsp14)
+
+    def _to_rotmats(self, x: Tensor, num: int, name: str) -> Tensor:
+        """(B, num, 3, 3) rotation matrices from rotmats or axis-angle inputs."""
+        if not torch.is_tensor(x):
+            raise TypeError(f'{name} must be a torch.Tensor, got {type(x).__name__}')
+        if not x.is_floating_point():
+            raise TypeError(f'{name} must be a floating point tensor, got {x.dtype}')
+        x = x.to(self.smpl.v_template.dtype)
+        b = x.shape[0] if x.dim() else 0
+        if x.shape[1:] == (num, 3, 3) or (num == 1 and x.shape[1:] == (3, 3)):
+            return x.reshape(b, num, 3, 3)
+        if x.shape[1:] == (num * 3, ) or x.shape[1:] == (num, 3):
+            return axis_angle_to_matrix(x.reshape(b, num, 3))
+        raise ValueError(f'{name}: expected ({"B, 1" if num == 1 else f"B, {num}"}, 3, 3) rotation matrices or '
+                         f'(B, {num * 3}) / (B, {num}, 3) axis-angle, got {tuple(x.shape)}')
+
+    def _lbs(self, betas: Tensor, rotmats: Tensor) -> Tuple[Tensor, Tensor]:
+        """Linear blend skinning, numerically identical to ``smplx.lbs.lbs`` with ``pose2rot=False``.
+
+        Faster on CPU than smplx's version: joints come from pre-regressed shape directions, the pose
+        blend shapes are skipped when the model has none, and the per-vertex 4x4 products are elementwise.
+
+        Args:
+            betas (Tensor): Shape (B, nb).
+            rotmats (Tensor): Local joint rotations, shape (B, 24, 3, 3).
+
+        Returns:
+            tuple[Tensor, Tensor]: Vertices TRANSPOSED (B, 3, V) and posed SMPL joints (B, 24, 3).
+        """
+        smpl = self.smpl
+        batch = betas.shape[0]
+        num_v = smpl.v_template.shape[0]
+        v_posed = smpl.v_template + (betas @ smpl.shapedirs.reshape(num_v * 3, -1).T).view(batch, num_v, 3)
+        joints = self.J_template + torch.einsum('bk,jck->bjc', betas, self.J_shapedirs)
+        if self.use_posedirs:
+            eye = torch.eye(3, dtype=rotmats.dtype, device=rotmats.device)
+            feat = (rotmats[:, 1:] - eye).reshape(batch, -1)
+            v_posed = v_posed + (feat @ smpl.posedirs).view(batch, num_v, 3)
+        posed_joints, rel = batch_rigid_transform(rotmats, joints, smpl.parents, dtype=rotmats.dtype)
+        # Blend the (3, 4) rows of the joint transforms per vertex with one matrix product, keeping the
+        # vertex axis last (contiguous) for the elementwise part: (B * 12, 24) @ (24, V) -> (B, 3, 4, V).
+        rows = rel[:, :, :3, :].reshape(batch, NUM_SMPL_JOINTS, 12).transpose(1, 2)
+        blend = (rows.reshape(batch * 12, NUM_SMPL_JOINTS) @ self.lbs_weights_t).view(batch, 3, 4, num_v)
+        v_t = v_posed.transpose(1, 2).contiguous()  # (B, 3, V)
+        vertices_t = (blend[:, :, :3] * v_t[:, None]).sum(2) + blend[:, :, 3]  # (B, 3, V)
+        return vertices_t, posed_joints
+
+    def forward(self,
+                betas: Tensor,
+                body_pose: Tensor,
+                global_orient: Tensor,
+                transl: Optional[Tensor] = None) -> Dict[str, Tensor]:
+        """Poses and shapes the mesh.
+
+        Args:
+            betas (Tensor): Shape coefficients, shape (B, 10).
+            body_pose (Tensor): Rotation matrices (B, 23, 3, 3) or axis-angle (B, 69) / (B, 23, 3).
+            global_orient (Tensor): Rotation matrices (B, 1, 3, 3) / (B, 3, 3) or axis-angle (B, 3).
+            transl (Tensor, optional): Translation added to every output point, shape (B, 3).
+
+        Returns:
+            dict: ``vertices`` (B, V, 3), ``joints`` (B, 24, 3) SMPL joints, ``keypoints_coco`` (B, 17, 3),
+            ``joints_h36m`` (B, 17, 3) when an H36M regressor was given.
+        """
+        rot_body = self._to_rotmats(body_pose, NUM_SMPL_JOINTS - 1, 'body_pose')
+        rot_root = self._to_rotmats(global_orient, 1, 'global_orient')
+        if not torch.is_tensor(betas) or not betas.is_floating_point():
+            raise TypeError(f'betas must be a floating point tensor, got {getattr(betas, "dtype", type(betas))}')
+        if betas.dim() != 2 or betas.shape[1] != self.num_betas:
+            raise ValueError(f'betas: expected (B, {self.num_betas}), got {tuple(betas.shape)}')
+        betas = betas.to(rot_body.dtype)
+        batch = betas.shape[0]
+        if rot_body.shape[0] != batch or rot_root.shape[0] != batch:
+            raise ValueError(f'batch sizes differ: betas {batch}, body_pose {rot_body.shape[0]}, '
+                             f'global_orient {rot_root.shape[0]}')
+        if transl is not None:
+            if transl.shape != (batch, 3):
+                raise ValueError(f'transl: expected ({batch}, 3), got {tuple(transl.shape)}')
+            transl = transl.to(rot_body.dtype)
+        if self.check_finite:
+            for name, t in (('betas', betas), ('body_pose', rot_body), ('global_orient', rot_root),
+                            ('transl', transl)):
+                if t is not None and not bool(torch.isfinite(t).all()):
+                    raise ValueError(f'SMPLBodyModel: {name} contains NaN or Inf values')
+
+        vertices_t, joints = self._lbs(betas, torch.cat([rot_root, rot_body], dim=1))
+        if transl is not None:
+            vertices_t = vertices_t + transl[:, :, None]
+            joints = joints + transl[:, None]
+        vertices = vertices_t.transpose(1, 2).contiguous()
+        face = vertices.index_select(1, self.face_vertex_ids)
+        body = joints.index_select(1, self.coco_body_joint_ids)
+        result = dict(vertices=vertices, joints=joints, keypoints_coco=torch.cat([face, body], dim=1))
+        if self.has_h36m:
+            reg_t = self.J_regressor_h36m.to(vertices.dtype).T
+            result['joints_h36m'] = (vertices_t.reshape(batch * 3, -1) @ reg_t).view(batch, 3, -1).transpose(1, 2)
+        return result
+
+    def extra_repr(self) -> str:
+        return (f'model_path={self.model_path!r}, num_vertices={self.num_vertices}, '
+                f'h36m={self.has_h36m}, synthetic={self.is_synthetic}')
+

@@ -1,0 +1,310 @@
+"""HMR / SPIN baseline head: IEF regression of SMPL from the mean pose."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from mmengine.structures import InstanceData
+from torch import Tensor, nn
+
+from mmpose.models.heads.base_head import BaseHead
+from mmpose.registry import MODELS
+from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
+from pmnet_plugin.utils.rotation import (axis_angle_to_matrix, matrix_to_axis_angle,
+                                         matrix_to_rot6d, rot6d_to_matrix)
+from .ief_regressor import IEFRegressor
+
+DEFAULT_BODY_MODEL = dict(
+    type='SMPLBodyModel',
+    model_path='data/body_models/smpl/SMPL_NEUTRAL.pkl',
+    joint_regressor_h36m='data/body_models/J_regressor_h36m.npy')
+NUM_JOINTS = 24
+
+
+def _fallback_mean_params() -> Dict[str, np.ndarray]:
+    """Mean params used when no file is given: rest body, upright facing the camera."""
+    rot = torch.eye(3).repeat(NUM_JOINTS, 1, 1)
+    rot[0] = axis_angle_to_matrix(torch.tensor([np.pi, 0.0, 0.0]))
+    return dict(pose_6d=matrix_to_rot6d(rot).numpy(), betas=np.zeros(10, np.float32),
+                cam=np.array([0.9, 0.0, 0.0], np.float32))
+
+
+def _to_tensor(x, device) -> Tensor:
+    return torch.as_tensor(np.asarray(x) if not isinstance(x, Tensor) else x,
+                           dtype=torch.float32, device=device)
+
+
+@MODELS.register_module()
+class HMRHead(BaseHead):
+    """HMR baseline head (Kanazawa et al. 2018) in SPIN's form (Kolotouros et al. 2019).
+
+    Starts from the dataset mean SMPL parameters, refines them with :class:`IEFRegressor`
+    (6D rotations, weak-perspective camera), runs an SMPL body model to get joints/vertices and
+    projects joints into the crop. See ``docs/design.md`` for the camera and label conventions.
+
+    Args:
+        in_channels (int): Channels C of the pooled feature (2048 for ResNet-50, 512 for ResNet-18).
+        body_model (dict | nn.Module): Body-model config (``SMPLBodyModel``) or a built module.
+        mean_params (str, optional): SPIN ``smpl_mean_params.npz``. ``None`` = rest pose facing the
+            camera, zero betas, cam (0.9, 0, 0).
+        num_iters (int): IEF iterations. Defaults to 3.
+        hidden_dims (Sequence[int]): IEF MLP widths. Defaults to (1024, 1024).
+        dropout (float): IEF dropout. Defaults to 0.5.
+        activation (bool): ReLU in the IEF MLP (see :class:`IEFRegressor`). Defaults to True.
+        out_init_gain (float): Xavier gain of the IEF output layers. Defaults to 0.01 (SPIN).
+        input_size (tuple): (W, H) of the crop, used when a sample has no ``input_size`` metainfo.
+        loss (dict): Loss config. Defaults to ``dict(type='MeshLoss')``.
+        init_cfg (dict, optional): MMEngine init config.
+
+    Note:
+        - batch size: B
+        - SMPL joints: J = 24
+        - vertices: V (6890 for SMPL)
+    """
+
+    def __init__(self,
+                 in_channels: int = 2048,
+                 body_model: Union[ConfigType, nn.Module] = DEFAULT_BODY_MODEL,
+                 mean_params: Optional[str] = 'data/body_models/smpl_mean_params.npz',
+                 num_iters: int = 3,
+                 hidden_dims: Sequence[int] = (1024, 1024),
+                 dropout: float = 0.5,
+                 activation: bool = True,
+                 out_init_gain: float = 0.01,
+                 input_size: Tuple[int, int] = (224, 224),
+                 loss: ConfigType = dict(type='MeshLoss'),
+                 init_cfg: OptConfigType = None):
+        super().__init__(init_cfg)
+        self.in_channels = in_channels
+        self.input_size = tuple(input_size)
+        self.body_model = body_model if isinstance(body_model, nn.Module) else MODELS.build(
+            body_model)
+        self.loss_module = MODELS.build(loss)
+        if mean_params is None:
+            mean = _fallback_mean_params()
+        else:
+            from pmnet_plugin.models.body_models.smpl_io import load_mean_params
+            mean = load_mean_params(mean_params)
+        self.register_buffer('init_pose6d', _to_tensor(mean['pose_6d'], 'cpu').reshape(1, -1))
+        self.register_buffer('init_betas', _to_tensor(mean['betas'], 'cpu').reshape(1, -1))
+        self.register_buffer('init_cam', _to_tensor(mean['cam'], 'cpu').reshape(1, -1))
+        self.regressor = IEFRegressor(
+            in_channels, num_joints=NUM_JOINTS, num_betas=self.init_betas.shape[1],
+            hidden_dims=hidden_dims, dropout=dropout, num_iters=num_iters,
+            activation=activation, out_init_gain=out_init_gain)
+
+    # ------------------------------------------------------------------ forward
+    def _pool(self, feats: Union[Tensor, Sequence[Tensor]]) -> Tensor:
+        """Take the last feature, average-pool it if spatial, and check its channels."""
+        feat = feats[-1] if isinstance(feats, (list, tuple)) else feats
+        if feat.dim() == 4:
+            feat = feat.mean(dim=(2, 3))
+        if feat.dim() != 2 or feat.shape[1] != self.in_channels:
+            raise ValueError(
+                f'{type(self).__name__}: `in_channels`={self.in_channels} (model.head.in_channels) '
+                f'does not match the backbone/neck feature of shape {tuple(feat.shape)}; set '
+                f'model.head.in_channels={feat.shape[-1] if feat.dim() == 2 else feat.shape[1]}.')
+        return feat
+
+    def _initial_estimate(self, feat: Tensor) -> Dict[str, Tensor]:
+        """Starting point of IEF: the mean parameters (HMR/SPIN).
+
+        Args:
+            feat (Tensor): Pooled feature (B, C).
+
+        Returns:
+            dict: ``pose6d`` (B, 24*6), ``betas`` (B, 10), ``cam`` (B, 3) (+ subclass extras).
+        """
+        B = feat.shape[0]
+        return dict(pose6d=self.init_pose6d.expand(B, -1), betas=self.init_betas.expand(B, -1),
+                    cam=self.init_cam.expand(B, -1))
+
+    def forward(self, feats: Tuple[Tensor]) -> Dict[str, Tensor]:
+        """Regress SMPL parameters.
+
+        Args:
+            feats (Tuple[Tensor]): Multi-level features; the last is used, shape (B, C) or
+                (B, C, H, W).
+
+        Returns:
+            dict: ``pred_pose`` (B, 24, 3, 3), ``pred_betas`` (B, 10), ``pred_cam`` (B, 3)
+            (+ subclass extras).
+        """
+        return self._forward_from_init(self._pool(feats), None)
+
+    def _forward_from_init(self, feat: Tensor, init: Optional[Dict[str, Tensor]]) -> Dict[str,
+                                                                                        Tensor]:
+        init = self._initial_estimate(feat) if init is None else init
+        out = self.regressor(feat, init['pose6d'], init['betas'], init['cam'])
+        B = feat.shape[0]
+        preds = dict(
+            pred_pose=rot6d_to_matrix(out['pose6d'].float().reshape(B, NUM_JOINTS, 6)),
+            pred_betas=out['betas'].float(),
+            pred_cam=out['cam'].float())
+        preds.update({k: v for k, v in init.items() if k not in ('pose6d', 'betas', 'cam')})
+        return preds
+
+    # ------------------------------------------------------------------ geometry
+    def run_body_model(self, pose: Tensor, betas: Tensor) -> Dict[str, Tensor]:
+        """Run the body model in float32 (outside autocast).
+
+        Args:
+            pose (Tensor): Rotation matrices (B, 24, 3, 3).
+            betas (Tensor): Shape (B, 10).
+
+        Returns:
+            dict: The body model's outputs (``vertices`` (B, V, 3), ``joints`` (B, 24, 3), ...).
+        """
+        with torch.autocast(device_type=pose.device.type, enabled=False):
+            pose = pose.float()
+            return self.body_model(betas=betas.float(), body_pose=pose[:, 1:],
+                                   global_orient=pose[:, :1])
+
+    @staticmethod
+    def project(points: Tensor, cam: Tensor) -> Tensor:
+        """Weak-perspective projection to [-1, 1] crop coordinates (``docs/design.md``).
+
+        Args:
+            points (Tensor): 3D points in the body-model frame, shape (B, N, 3).
+            cam (Tensor): ``(s, tx, ty)``, shape (B, 3).
+
+        Returns:
+            Tensor: Shape (B, N, 2).
+        """
+        return cam[:, None, :1] * (points[..., :2] + cam[:, None, 1:])
+
+    # ------------------------------------------------------------------ training
+    @staticmethod
+    def _label(d, name: str, shape: Tuple[int, ...], device) -> Tuple[Tensor, bool]:
+        labels = d.gt_instance_labels
+        if name in labels:
+            return _to_tensor(labels.get(name), device).reshape(shape), True
+        return torch.zeros(shape, device=device), False
+
+    def gather_targets(self, batch_data_samples: OptSampleList, device) -> Dict[str, Tensor]:
+        """Stack the ``gt_instance_labels`` of the batch (first instance of each sample).
+
+        Missing labels give zero tensors with zero weights, so the matching loss is 0.
+
+        Returns:
+            dict: ``keypoints_2d`` (B, 24, 2), ``keypoints_2d_weights`` (B, 24), ``keypoints_3d``
+            (B, 24, 3), ``keypoints_3d_weights`` (B, 24), ``pose_rotmat`` (B, 24, 3, 3), ``pose_aa``
+            (B, 72), ``betas`` (B, 10), ``has_smpl`` (B,).
+        """
+        cols: Dict[str, List[Tensor]] = {}
+        specs = dict(keypoint_labels=(NUM_JOINTS, 2), keypoint_weights=(NUM_JOINTS, ),
+                     keypoints_3d=(NUM_JOINTS, 3), keypoints_3d_weights=(NUM_JOINTS, ),
+                     smpl_pose=(NUM_JOINTS * 3, ), smpl_betas=(self.init_betas.shape[1], ),
+                     has_smpl=())
+        for d in batch_data_samples:
+            found = {}
+            for name, shape in specs.items():
+                val, found[name] = self._label(d, name, shape, device)
+                cols.setdefault(name, []).append(val)
+            if not found['keypoints_3d']:
+                cols['keypoints_3d_weights'][-1] = cols['keypoints_3d_weights'][-1] * 0
+            if not found['keypoint_labels']:
+                cols['keypoint_weights'][-1] = cols['keypoint_weights'][-1] * 0
+            if not found['smpl_pose']:
+                cols['has_smpl'][-1] = cols['has_smpl'][-1] * 0
+        t = {k: torch.stack(v) for k, v in cols.items()}
+        return dict(
+            keypoints_2d=t['keypoint_labels'], keypoints_2d_weights=t['keypoint_weights'],
+            keypoints_3d=t['keypoints_3d'], keypoints_3d_weights=t['keypoints_3d_weights'],
+            pose_aa=t['smpl_pose'],
+            pose_rotmat=axis_angle_to_matrix(t['smpl_pose'].reshape(-1, NUM_JOINTS, 3)),
+            betas=t['smpl_betas'], has_smpl=t['has_smpl'].reshape(-1))
+
+    def _extra_targets(self, preds: Dict[str, Tensor], targets: Dict[str, Tensor],
+                       feat: Tensor) -> Dict[str, Tensor]:
+        """Hook for subclasses (prototype assignment targets); HMR has none."""
+        return {}
+
+    def _preds_for_loss(self, feat: Tensor, targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """Hook: the forward used by :meth:`loss` (subclasses may condition on targets)."""
+        return self._forward_from_init(feat, None)
+
+    def loss(self, feats: Tuple[Tensor], batch_data_samples: OptSampleList,
+             train_cfg: ConfigType = {}) -> dict:
+        """Compute ``loss_*`` terms (see :class:`MeshLoss`) and ``mpjpe`` (mm, for logs).
+
+        Args:
+            feats (Tuple[Tensor]): Features; the last (B, C) is used.
+            batch_data_samples (List[PoseDataSample]): With ``gt_instance_labels``.
+            train_cfg (dict): Unused.
+
+        Returns:
+            dict: Loss scalars and ``mpjpe``.
+        """
+        feat = self._pool(feats)
+        targets = self.gather_targets(batch_data_samples, feat.device)
+        preds = self._preds_for_loss(feat, targets)
+        body = self.run_body_model(preds['pred_pose'], preds['pred_betas'])
+        pred = dict(pose_rotmat=preds['pred_pose'], betas=preds['pred_betas'],
+                    cam=preds['pred_cam'], joints_3d=body['joints'][:, :NUM_JOINTS],
+                    keypoints_2d=self.project(body['joints'][:, :NUM_JOINTS], preds['pred_cam']),
+                    vertices=body['vertices'])
+        if 'proto_logits' in preds:
+            pred['proto_logits'] = preds['proto_logits']
+        if self.loss_module.needs_gt_vertices:
+            with torch.no_grad():
+                targets['vertices'] = self.run_body_model(targets['pose_rotmat'],
+                                                          targets['betas'])['vertices']
+        targets.update(self._extra_targets(preds, targets, feat))
+        losses = self.loss_module(pred, targets)
+        with torch.no_grad():
+            j = pred['joints_3d'] - pred['joints_3d'][:, :1]
+            g = targets['keypoints_3d'] - targets['keypoints_3d'][:, :1]
+            w = targets['keypoints_3d_weights']
+            err = torch.linalg.norm(j - g, dim=-1)
+            losses['mpjpe'] = (err * w).sum() / w.sum().clamp(min=1) * 1000.0
+        return losses
+
+    # ------------------------------------------------------------------ inference
+    def predict(self, feats: Tuple[Tensor], batch_data_samples: OptSampleList,
+                test_cfg: ConfigType = {}) -> List[InstanceData]:
+        """Predict SMPL, joints and (optionally) vertices; every array is float32 numpy.
+
+        Args:
+            feats (Tuple[Tensor]): Features; the last (B, C) is used. No flip test (a mesh head
+                would need SMPL pose flipping; not needed for the paper's protocol).
+            batch_data_samples (List[PoseDataSample]): For ``input_size`` metainfo.
+            test_cfg (dict): ``output_vertices`` (bool, default True).
+
+        Returns:
+            List[InstanceData]: Per sample ``keypoints`` (1, 24, 2) input px, ``keypoint_scores``
+            (1, 24), ``keypoints_3d`` (1, 24, 3) root-relative metres, ``smpl_pose`` (1, 72),
+            ``smpl_betas`` (1, 10), ``pred_cam`` (1, 3), ``vertices`` (1, V, 3) body-model frame
+            (the camera applies to it), ``keypoints_3d_h36m`` (1, 17, 3) root-relative when the body
+            model has an H36M regressor, and subclass extras.
+        """
+        preds = self.forward(feats)
+        body = self.run_body_model(preds['pred_pose'], preds['pred_betas'])
+        joints = body['joints'][:, :NUM_JOINTS].float()
+        kp = self.project(joints, preds['pred_cam'])
+        B = joints.shape[0]
+        out = dict(
+            keypoints_3d=joints - joints[:, :1],
+            smpl_pose=matrix_to_axis_angle(preds['pred_pose']).reshape(B, -1),
+            smpl_betas=preds['pred_betas'], pred_cam=preds['pred_cam'])
+        if test_cfg.get('output_vertices', True):
+            out['vertices'] = body['vertices']
+        if body.get('joints_h36m') is not None:
+            h36m = body['joints_h36m'].float()
+            out['keypoints_3d_h36m'] = h36m - h36m[:, :1]
+        out.update(self._predict_extras(preds))
+        out = {k: v.detach().float().cpu().numpy() for k, v in out.items()}
+        kp = kp.detach().float().cpu().numpy()
+        results = []
+        for i, d in enumerate(batch_data_samples):
+            w, h = d.metainfo.get('input_size', self.input_size)
+            inst = InstanceData()
+            inst.keypoints = ((kp[i:i + 1] + 1.0) * np.array([w, h], np.float32) / 2.0)
+            inst.keypoint_scores = np.ones((1, NUM_JOINTS), np.float32)
+            for k, v in out.items():
+                inst.set_field(v[i:i + 1], k)
+            results.append(inst)
+        return results
+
+    def _predict_extras(self, preds: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """Hook: extra per-sample tensors (B, ...) for :meth:`predict`; HMR has none."""
+        return {}

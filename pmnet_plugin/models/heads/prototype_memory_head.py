@@ -1,0 +1,252 @@
+"""PM-Net head: IEF regression starting from a prototype selected from a memory."""
+import warnings
+from typing import Dict, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mmpose.registry import MODELS
+from pmnet_plugin.models.prototypes import body_chordal_distance, canonical_rotmats, load_prototypes
+from pmnet_plugin.utils.rotation import (average_quaternions, matrix_to_quaternion,
+                                         matrix_to_rot6d, quaternion_to_matrix, rot6d_to_matrix)
+from .hmr_head import NUM_JOINTS, HMRHead
+
+
+@MODELS.register_module()
+class PrototypeMemoryHead(HMRHead):
+    """Prototype-memory head of PM-Net (Rong, Liu, Loy, "Chasing the Tail in Monocular 3D Human
+    Reconstruction With Prototype Memory", IEEE TIP 2022).
+
+    Identical to :class:`HMRHead` except for the IEF starting point: a selector MLP scores K pose
+    prototypes from the pooled feature; IEF refines from the top-1 prototype (``init_mode='top1'``)
+    or from the score-weighted per-joint quaternion (Markley) average of the top-k
+    (``init_mode='blend'``). The selector is trained with an assignment loss whose target is the
+    prototype nearest to the GT pose (summed squared chordal distance of body-joint rotations, the
+    metric of :mod:`pmnet_plugin.models.prototypes`).
+
+    Choices where the paper is silent (all configurable, see ``docs/model.md``):
+
+    - Prototypes are canonicalised (body articulation only), so the initial global orient is the
+      mean-params one and IEF regresses it; betas/cam start from the mean params
+      (``init_shape_cam='mean'``) or the prototype's stored values (``'prototype'``).
+    - ``detach_selection=True``: blend weights are detached, so only the assignment loss trains
+      the selector (the mesh losses cannot push scores towards an "easy" prototype). With False,
+      mesh-loss gradients reach the scores through a straight-through blend gradient.
+    - Blend gradient: the Markley average is computed without grad (``eigh`` backward is undefined
+      for degenerate eigenvalues) and its gradient is that of the sign-aligned normalised linear
+      average (straight-through; exact value, first-order gradient).
+
+    Args:
+        prototype_file (str, optional): ``.npz`` from ``tools/build_prototypes.py``; ``None`` =
+            identity placeholders to be overwritten by a checkpoint.
+        num_prototypes (int): K; must match the file. Defaults to 32.
+        learnable (bool): Prototype poses (and betas/cam with ``init_shape_cam='prototype'``) are
+            ``nn.Parameter`` instead of buffers. Defaults to False.
+        selector_hidden (int): Hidden width of the selector MLP (0 = linear). Defaults to 512.
+        selector_dropout (float): Dropout in the selector. Defaults to 0.
+        init_mode (str): ``'top1'`` or ``'blend'``. Defaults to ``'top1'``.
+        blend_topk (int): Prototypes blended in ``'blend'`` mode. Defaults to 3.
+        detach_selection (bool): See above. Defaults to True.
+        assign_mode (str): ``'hard'`` (CE to the nearest prototype) or ``'soft'`` (KL to
+            ``softmax(-d / assign_temperature)``). Defaults to ``'hard'``.
+        assign_temperature (float): Temperature of the soft target. Defaults to 1.0.
+        init_shape_cam (str): ``'mean'`` or ``'prototype'``. Defaults to ``'mean'``.
+        train_init_from_gt (bool): During training start IEF from the GT-assigned prototype
+            (teacher forcing) instead of the predicted one. Defaults to False.
+        ema_momentum (float, optional): If set, after each training step every assigned prototype
+            moves towards its assigned GT poses: ``avg([proto, gts], weights [m, (1-m)/n...])``.
+            Incompatible with ``learnable``. Under DDP buffers are broadcast from rank 0, so rank 0's
+            update wins. Defaults to None (off).
+        **kwargs: :class:`HMRHead` arguments (``in_channels``, ``body_model``, ``mean_params``,
+            ``num_iters``, ``loss``, ...).
+
+    Note:
+        - batch size: B
+        - prototypes: K
+        - joints: J = 24
+    """
+
+    def __init__(self,
+                 prototype_file: Optional[str] = 'data/prototypes/prototypes_k32.npz',
+                 num_prototypes: int = 32,
+                 learnable: bool = False,
+                 selector_hidden: int = 512,
+                 selector_dropout: float = 0.0,
+                 init_mode: str = 'top1',
+                 blend_topk: int = 3,
+                 detach_selection: bool = True,
+                 assign_mode: str = 'hard',
+                 assign_temperature: float = 1.0,
+                 init_shape_cam: str = 'mean',
+                 train_init_from_gt: bool = False,
+                 ema_momentum: Optional[float] = None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if init_mode not in ('top1', 'blend'):
+            raise ValueError(f'PrototypeMemoryHead: init_mode must be top1|blend, got {init_mode}')
+        if assign_mode not in ('hard', 'soft'):
+            raise ValueError(f'PrototypeMemoryHead: assign_mode must be hard|soft, got {assign_mode}')
+        if init_shape_cam not in ('mean', 'prototype'):
+            raise ValueError('PrototypeMemoryHead: init_shape_cam must be mean|prototype')
+        if learnable and ema_momentum is not None:
+            raise ValueError('PrototypeMemoryHead: ema_momentum and learnable=True are exclusive')
+        self.num_prototypes = num_prototypes
+        self.init_mode = init_mode
+        self.blend_topk = min(blend_topk, num_prototypes)
+        self.detach_selection = detach_selection
+        self.assign_mode = assign_mode
+        self.assign_temperature = assign_temperature
+        self.init_shape_cam = init_shape_cam
+        self.train_init_from_gt = train_init_from_gt
+        self.ema_momentum = ema_momentum
+        protos = self._read_prototypes(prototype_file)
+        for name in ('pose6d', 'betas', 'cam'):
+            value = protos[name]
+            if learnable and (name == 'pose6d' or init_shape_cam == 'prototype'):
+                setattr(self, f'proto_{name}', nn.Parameter(value))
+            else:
+                self.register_buffer(f'proto_{name}', value)
+        self.register_buffer('proto_counts', protos['counts'])
+        if selector_hidden > 0:
+            self.selector = nn.Sequential(
+                nn.Linear(self.in_channels, selector_hidden), nn.ReLU(inplace=True),
+                nn.Dropout(selector_dropout), nn.Linear(selector_hidden, num_prototypes))
+        else:
+            self.selector = nn.Linear(self.in_channels, num_prototypes)
+
+    def _read_prototypes(self, path: Optional[str]) -> Dict[str, Tensor]:
+        K, nb = self.num_prototypes, self.init_betas.shape[1]
+        if path is None:
+            warnings.warn('PrototypeMemoryHead: prototype_file=None, prototypes are identity '
+                          'placeholders until a checkpoint is loaded.')
+            eye = matrix_to_rot6d(torch.eye(3)).repeat(K, NUM_JOINTS, 1)
+            return dict(pose6d=eye, betas=torch.zeros(K, nb), cam=self.init_cam.repeat(K, 1),
+                        counts=torch.zeros(K, dtype=torch.long))
+        d = load_prototypes(path)
+        k_file, j_file = d['pose_6d'].shape[:2]
+        if k_file != K or j_file != NUM_JOINTS:
+            raise ValueError(
+                f'PrototypeMemoryHead: prototype file {path} has K={k_file} prototypes of '
+                f'{j_file} joints, but the config asks num_prototypes={K} with {NUM_JOINTS} '
+                f'joints; rebuild it with tools/build_prototypes.py --k {K} or fix '
+                f'model.head.num_prototypes.')
+        nv = int(d.get('num_vertices', -1))
+        body_nv = getattr(self.body_model, 'num_vertices', nv)
+        if nv > 0 and body_nv != nv:
+            warnings.warn(f'PrototypeMemoryHead: {path} was built for a {nv}-vertex body model, '
+                          f'the head uses {body_nv} vertices.')
+        counts = d.get('counts', torch.zeros(K))
+        return dict(pose6d=torch.as_tensor(d['pose_6d'], dtype=torch.float32),
+                    betas=torch.as_tensor(d['betas'][:, :nb], dtype=torch.float32),
+                    cam=torch.as_tensor(d['cam'], dtype=torch.float32),
+                    counts=torch.as_tensor(counts, dtype=torch.long))
+
+    # ------------------------------------------------------------------ prototypes
+    def prototype_rotmats(self) -> Tensor:
+        """Prototype poses as rotation matrices, shape (K, 24, 3, 3)."""
+        return rot6d_to_matrix(self.proto_pose6d.float())
+
+    def assignment(self, gt_pose_rotmat: Tensor) -> Dict[str, Tensor]:
+        """Nearest prototype of GT poses (global orient canonicalised as in build_prototypes).
+
+        Args:
+            gt_pose_rotmat (Tensor): GT poses, shape (B, 24, 3, 3).
+
+        Returns:
+            dict: ``index`` (B,) long, ``soft`` (B, K) = softmax(-d / T), ``dist`` (B, K).
+        """
+        with torch.no_grad():
+            d = body_chordal_distance(canonical_rotmats(gt_pose_rotmat.float()),
+                                      self.prototype_rotmats())
+        return dict(index=d.argmin(1), soft=F.softmax(-d / self.assign_temperature, 1), dist=d)
+
+    def _blend(self, idx: Tensor, weights: Tensor) -> Tensor:
+        """Per-joint weighted Markley average of prototypes ``idx`` (B, k) with ``weights`` (B, k).
+
+        Returns:
+            Tensor: Rotation matrices (B, 24, 3, 3).
+        """
+        q = matrix_to_quaternion(self.prototype_rotmats())[idx].transpose(1, 2)  # (B, 24, k, 4)
+        w = weights[:, None].expand(-1, NUM_JOINTS, -1)
+        with torch.no_grad():
+            avg = average_quaternions(q.detach(), w.detach())
+        sign = torch.sign((q.detach() * avg[:, :, None]).sum(-1, keepdim=True))
+        lin = F.normalize((w[..., None] * sign * q).sum(2), dim=-1)
+        return quaternion_to_matrix(avg + lin - lin.detach())
+
+    def _initial_estimate(self, feat: Tensor,
+                          forced_index: Optional[Tensor] = None) -> Dict[str, Tensor]:
+        """Select/blend prototypes and build the IEF starting point.
+
+        Args:
+            feat (Tensor): Pooled feature (B, C).
+            forced_index (Tensor, optional): (B,) prototype per sample (teacher forcing), top-1.
+
+        Returns:
+            dict: ``pose6d`` (B, 144), ``betas`` (B, 10), ``cam`` (B, 3), ``proto_logits`` (B, K),
+            ``proto_init_pose`` (B, 24, 3, 3), ``proto_id`` (B,), ``proto_score`` (B,).
+        """
+        B = feat.shape[0]
+        logits = self.selector(feat).float()
+        probs = logits.softmax(-1)
+        score, top1 = probs.max(-1)
+        if forced_index is not None or self.init_mode == 'top1':
+            idx = (top1 if forced_index is None else forced_index)[:, None]
+            weights = torch.ones(B, 1, device=feat.device)
+            rot = self.prototype_rotmats()[idx[:, 0]]
+        else:
+            top_p, idx = probs.topk(self.blend_topk, dim=-1)
+            weights = top_p / top_p.sum(-1, keepdim=True)
+            if self.detach_selection:
+                weights = weights.detach()
+            rot = self._blend(idx, weights)
+        rot = torch.cat([rot6d_to_matrix(self.init_pose6d.reshape(1, NUM_JOINTS, 6)[:, :1]
+                                          ).expand(B, -1, -1, -1), rot[:, 1:]], dim=1)
+        if self.init_shape_cam == 'prototype':
+            betas = (weights[..., None] * self.proto_betas[idx]).sum(1)
+            cam = (weights[..., None] * self.proto_cam[idx]).sum(1)
+        else:
+            betas, cam = self.init_betas.expand(B, -1), self.init_cam.expand(B, -1)
+        return dict(pose6d=matrix_to_rot6d(rot).reshape(B, -1), betas=betas, cam=cam,
+                    proto_logits=logits, proto_init_pose=rot, proto_id=top1, proto_score=score)
+
+    # ------------------------------------------------------------------ training hooks
+    def _preds_for_loss(self, feat: Tensor, targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        assign = self.assignment(targets['pose_rotmat'])
+        targets['_assign'] = assign
+        forced = None
+        if self.train_init_from_gt and self.training:
+            has = targets['has_smpl'] > 0
+            logits_top1 = self.selector(feat).detach().argmax(-1)
+            forced = torch.where(has, assign['index'], logits_top1)
+        init = self._initial_estimate(feat, forced)
+        return self._forward_from_init(feat, init)
+
+    def _extra_targets(self, preds: Dict[str, Tensor], targets: Dict[str, Tensor],
+                       feat: Tensor) -> Dict[str, Tensor]:
+        assign = targets.pop('_assign')
+        if self.training and self.ema_momentum is not None:
+            self._ema_update(targets['pose_rotmat'], assign['index'], targets['has_smpl'])
+        target = assign['index'] if self.assign_mode == 'hard' else assign['soft']
+        return dict(proto_target=target)
+
+    @torch.no_grad()
+    def _ema_update(self, gt_rot: Tensor, index: Tensor, has_smpl: Tensor) -> None:
+        """Move assigned prototypes towards their GT poses (quaternion average)."""
+        m = float(self.ema_momentum)
+        q_gt = matrix_to_quaternion(canonical_rotmats(gt_rot.float()))  # (B, 24, 4)
+        q_proto = matrix_to_quaternion(self.prototype_rotmats())
+        valid = has_smpl > 0
+        for k in torch.unique(index[valid]).tolist():
+            sel = valid & (index == k)
+            n = int(sel.sum())
+            q = torch.cat([q_proto[k][None], q_gt[sel]], 0).transpose(0, 1)  # (24, n+1, 4)
+            w = torch.full((n + 1, ), (1 - m) / n, device=q.device)
+            w[0] = m
+            new = quaternion_to_matrix(average_quaternions(q, w[None].expand(NUM_JOINTS, -1)))
+            new[0] = torch.eye(3, device=new.device)
+            self.proto_pose6d[k] = matrix_to_rot6d(new).to(self.proto_pose6d.dtype)
+
+    def _predict_extras(self, preds: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        return dict(proto_id=preds['proto_id'], proto_score=preds['proto_score'])

@@ -1,0 +1,96 @@
+"""Top-down mesh estimator: image crop -> backbone -> GAP neck -> SMPL head."""
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from mmpose.models.pose_estimators.topdown import TopdownPoseEstimator
+from mmpose.registry import MODELS
+from mmpose.utils.typing import InstanceList, PixelDataList, SampleList
+
+
+def _to_float32_numpy(value):
+    """Tensors (incl. bf16 under AMP) -> float32 numpy; everything else unchanged."""
+    if isinstance(value, Tensor):
+        value = value.detach()
+        if torch.is_floating_point(value):
+            value = value.float()
+        return value.cpu().numpy()
+    return value
+
+
+@MODELS.register_module()
+class TopdownMeshEstimator(TopdownPoseEstimator):
+    """Top-down SMPL mesh recovery (HMR / PM-Net) on MMPose's :class:`TopdownPoseEstimator`.
+
+    ``data_preprocessor -> backbone (e.g. MMPose ResNet) -> neck (GlobalAveragePooling) -> head``
+    where the head is :class:`HMRHead` or :class:`PrototypeMemoryHead` (same contract). Training
+    and the constructor are inherited unchanged (``backbone``, ``neck``, ``head``, ``train_cfg``,
+    ``test_cfg``, ``data_preprocessor``, ``init_cfg``, ``metainfo``).
+
+    ``test_cfg`` keys read by the head: ``output_vertices`` (default True). Flip test is not
+    supported (``test_cfg.flip_test=True`` raises): flipping a mesh prediction needs SMPL pose
+    mirroring, and the paper reports single-pass results.
+
+    ``predict`` maps the head's ``keypoints`` (input px) to image px with the sample's
+    ``input_center`` / ``input_scale`` / ``input_size`` (as MMPose does) and stores every
+    prediction field as float32 numpy in ``pred_instances`` (bf16 AMP safe): ``keypoints``,
+    ``keypoint_scores``, ``keypoints_visible``, ``keypoints_3d``, ``smpl_pose``, ``smpl_betas``,
+    ``pred_cam``, ``vertices`` (when requested), ``proto_id``/``proto_score`` (PM-Net),
+    plus ``bboxes``/``bbox_scores`` copied from ``gt_instances`` when present.
+    """
+
+    def predict(self, inputs: Tensor, data_samples: SampleList) -> SampleList:
+        """Predict meshes for a batch of crops.
+
+        Args:
+            inputs (Tensor): Crops, shape (B, 3, H, W).
+            data_samples (List[PoseDataSample]): With metainfo ``input_center``,
+                ``input_scale``, ``input_size``.
+
+        Returns:
+            List[PoseDataSample]: The samples with ``pred_instances`` set.
+        """
+        if self.test_cfg.get('flip_test', False):
+            raise NotImplementedError('TopdownMeshEstimator: flip_test is not supported for mesh '
+                                      'heads; set test_cfg.flip_test=False.')
+        feats = self.extract_feat(inputs)
+        preds = self.head.predict(feats, data_samples, test_cfg=self.test_cfg)
+        return self.add_pred_to_datasample(preds, None, data_samples)
+
+    def add_pred_to_datasample(self, batch_pred_instances: InstanceList,
+                               batch_pred_fields: Optional[PixelDataList],
+                               batch_data_samples: SampleList) -> SampleList:
+        """Map keypoints to image px and attach predictions.
+
+        Args:
+            batch_pred_instances (List[InstanceData]): Head outputs, ``keypoints`` (1, J, 2) in
+                input px.
+            batch_pred_fields (List[PixelData], optional): Unused (no heatmaps).
+            batch_data_samples (List[PoseDataSample]): The batch.
+
+        Returns:
+            List[PoseDataSample]: ``batch_data_samples`` with ``pred_instances``.
+        """
+        assert len(batch_pred_instances) == len(batch_data_samples)
+        for pred, sample in zip(batch_pred_instances, batch_data_samples):
+            for key, value in list(pred.all_items()):
+                pred.set_field(_to_float32_numpy(value), key)
+            meta = sample.metainfo
+            kp = pred.keypoints.astype(np.float32)
+            if all(k in meta for k in ('input_center', 'input_scale', 'input_size')):
+                size = np.asarray(meta['input_size'], np.float32).reshape(-1)[:2]
+                scale = np.asarray(meta['input_scale'], np.float32).reshape(-1)[:2]
+                center = np.asarray(meta['input_center'], np.float32).reshape(-1)[:2]
+                kp[..., :2] = kp[..., :2] / size * scale + center - 0.5 * scale
+            pred.keypoints = kp
+            if 'keypoints_visible' not in pred:
+                pred.keypoints_visible = pred.keypoint_scores
+            if 'gt_instances' in sample:
+                gt = sample.gt_instances
+                for key in ('bboxes', 'bbox_scores'):
+                    if key in gt:
+                        pred.set_field(_to_float32_numpy(gt.get(key)), key)
+            sample.pred_instances = pred
+        return batch_data_samples

@@ -1,0 +1,395 @@
+"""MeshVisualizer: SMPL mesh overlay + side view + 2D skeleton for PoseDataSamples.
+
+MMPose's ``PoseLocalVisualizer`` lives in ``mmpose.visualization``, which imports torchvision
+(absent beside the CPU torch build used here). So this class subclasses
+``mmengine.visualization.Visualizer`` and re-implements the parts of the PoseLocalVisualizer
+interface that ``PoseVisualizationHook`` and the demo call (``set_dataset_meta``,
+``add_datasample`` with the same arguments). Deviation documented in docs/demo.md.
+
+Note:
+    - instances: N, SMPL joints: K = 24, vertices: V = 6890
+"""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+from mmengine.dist import master_only
+from mmengine.structures import InstanceData
+from mmengine.visualization import Visualizer
+from mmpose.registry import VISUALIZERS
+from mmpose.structures import PoseDataSample
+
+from pmnet_plugin.apis.inference import DEFAULT_FOCAL, crop_cam_to_image, to_numpy
+
+Color = Union[str, Tuple[int, int, int]]
+
+
+def _color_list(color, n: int) -> List:
+    """Expands a colour spec (None, name, (3,), or (n, 3)) into n per-item BGR/RGB tuples."""
+    if color is None or isinstance(color, str):
+        return [color] * n
+    arr = np.asarray(color)
+    if arr.ndim == 1:
+        return [tuple(int(c) for c in arr)] * n
+    if len(arr) != n:
+        raise ValueError(f'{len(arr)} colours for {n} items')
+    return [tuple(int(c) for c in row) for row in arr]
+
+
+def _named_rgb(color) -> Tuple[int, int, int]:
+    """RGB tuple of a colour name or tuple (matplotlib names)."""
+    if isinstance(color, str):
+        from matplotlib.colors import to_rgb
+        return tuple(int(round(255 * c)) for c in to_rgb(color))
+    return tuple(int(c) for c in color)
+
+
+def crop_params(data_sample: PoseDataSample,
+                instances: InstanceData,
+                bbox_padding: float = 1.25) -> Tuple[np.ndarray, np.ndarray]:
+    """Crop centre and size (image px) of every instance.
+
+    Priority: per-instance ``input_center``/``input_scale`` (set by ``inference_mesh``, they
+    survive ``merge_data_samples``) > the sample's metainfo (one instance) > the boxes
+    enlarged by ``bbox_padding`` into squares (MMPose's ``GetBBoxCenterScale`` default).
+
+    Args:
+        data_sample (PoseDataSample): the sample (metainfo).
+        instances (InstanceData): N instances.
+        bbox_padding (float): padding used in the last fallback.
+
+    Returns:
+        tuple: centres (N, 2), sizes (N, 2).
+    """
+    n = len(instances)
+    if 'input_center' in instances and 'input_scale' in instances:
+        return (to_numpy(instances.input_center).reshape(n, 2),
+                to_numpy(instances.input_scale).reshape(n, 2))
+    meta = data_sample.metainfo
+    if n == 1 and 'input_center' in meta and 'input_scale' in meta:
+        return (np.asarray(meta['input_center'], np.float64).reshape(1, 2),
+                np.asarray(meta['input_scale'], np.float64).reshape(1, 2))
+    if 'bboxes' in instances:
+        b = to_numpy(instances.bboxes).reshape(n, 4)
+        center = (b[:, :2] + b[:, 2:]) / 2
+        size = (b[:, 2:] - b[:, :2]).max(axis=1, keepdims=True) * bbox_padding
+        return center, np.repeat(size, 2, axis=1)
+    raise KeyError('no crop information (input_center/input_scale or bboxes) in the sample')
+
+
+@VISUALIZERS.register_module()
+class MeshVisualizer(Visualizer):
+    """Draws predicted SMPL meshes (overlay + side view) and SMPL-24 skeletons.
+
+    Args:
+        name (str): instance name. Defaults to ``'visualizer'``.
+        image (np.ndarray, optional): image to draw on.
+        vis_backends (list[dict], optional): mmengine visualisation backends.
+        save_dir (str, optional): where backends save.
+        bbox_color (Color): box colour. Defaults to ``'green'``.
+        kpt_color (Color | np.ndarray): keypoint colours (overridden by dataset_meta).
+        link_color (Color | np.ndarray, optional): link colours (overridden by dataset_meta).
+        text_color (Color): text colour.
+        skeleton (Sequence, optional): links (overridden by dataset_meta).
+        line_width (int): line width. radius (int): keypoint radius.
+        show_keypoint_weight (bool): unused, kept for PoseLocalVisualizer compatibility.
+        backend (str): ``'opencv'`` or ``'matplotlib'``.
+        alpha (float): keypoint transparency.
+        mesh_color (tuple): RGB of the mesh in [0, 1].
+        focal_length (float): focal (px) of the ``input_size`` crop (SPIN: 5000 for 224).
+        side_view (bool): add the side-view panel. Defaults to ``True``.
+        side_background (tuple): RGB background of the side view.
+        input_size (tuple, optional): network input ``(W, H)`` when metainfo lacks it.
+        renderer (dict, optional): kwargs for ``MeshRenderer`` (built on first use).
+        smpl_model_path (str, optional): SMPL file whose faces are rendered when neither
+            :meth:`set_faces` nor ``dataset_meta['faces']`` provided them (the
+            ``tools/test.py --show-dir`` path).
+    """
+
+    def __init__(self,
+                 name: str = 'visualizer',
+                 image: Optional[np.ndarray] = None,
+                 vis_backends: Optional[List[Dict]] = None,
+                 save_dir: Optional[str] = None,
+                 bbox_color: Color = 'green',
+                 kpt_color: Union[Color, np.ndarray] = 'red',
+                 link_color: Optional[Union[Color, np.ndarray]] = None,
+                 text_color: Color = (255, 255, 255),
+                 skeleton: Optional[Sequence] = None,
+                 line_width: int = 2,
+                 radius: int = 3,
+                 show_keypoint_weight: bool = False,
+                 backend: str = 'opencv',
+                 alpha: float = 1.0,
+                 mesh_color: Tuple[float, float, float] = (0.65, 0.74, 0.86),
+                 focal_length: float = DEFAULT_FOCAL,
+                 side_view: bool = True,
+                 side_background: Tuple[int, int, int] = (255, 255, 255),
+                 input_size: Optional[Tuple[int, int]] = None,
+                 renderer: Optional[Dict] = None,
+                 smpl_model_path: Optional[str] = None):
+        super().__init__(name=name, image=image, vis_backends=vis_backends,
+                         save_dir=save_dir, backend=backend)
+        self.bbox_color = bbox_color
+        self.kpt_color = kpt_color
+        self.link_color = link_color
+        self.text_color = text_color
+        self.skeleton = skeleton
+        self.line_width = line_width
+        self.radius = radius
+        self.show_keypoint_weight = show_keypoint_weight
+        self.alpha = alpha
+        self.mesh_color = tuple(mesh_color)
+        self.focal_length = focal_length
+        self.side_view = side_view
+        self.side_background = tuple(side_background)
+        self.input_size = input_size
+        self.renderer_cfg = dict(renderer or {})
+        self._renderer = None
+        self.faces: Optional[np.ndarray] = None
+        self.smpl_model_path = smpl_model_path
+        self.dataset_meta: Dict = {}
+
+    # ------------------------------------------------------------------ meta
+    def set_dataset_meta(self, dataset_meta: Dict, skeleton_style: str = 'mmpose') -> None:
+        """Takes colours and skeleton from a dataset metainfo (like PoseLocalVisualizer).
+
+        Args:
+            dataset_meta (dict): parsed metainfo; ``faces`` (F, 3) may be included.
+            skeleton_style (str): only ``'mmpose'`` is supported (SMPL-24 has no openpose
+                style); other values fall back to it.
+        """
+        if isinstance(dataset_meta, dict):
+            self.dataset_meta = dataset_meta.copy()
+            self.bbox_color = dataset_meta.get('bbox_color', self.bbox_color)
+            self.kpt_color = dataset_meta.get('keypoint_colors', self.kpt_color)
+            self.link_color = dataset_meta.get('skeleton_link_colors', self.link_color)
+            self.skeleton = dataset_meta.get('skeleton_links', self.skeleton)
+            if dataset_meta.get('faces') is not None:
+                self.faces = np.asarray(dataset_meta['faces'], dtype=np.int64)
+        if self.dataset_meta is None:
+            self.dataset_meta = {}
+
+    def set_faces(self, faces: np.ndarray) -> None:
+        """Sets the mesh triangles (F, 3) used for rendering (``body_model.faces``)."""
+        self.faces = np.asarray(faces, dtype=np.int64)
+
+    def _get_faces(self) -> np.ndarray:
+        """Faces (F, 3): set_faces > dataset_meta['faces'] > the ``smpl_model_path`` file."""
+        if self.faces is None and self.dataset_meta.get('faces') is not None:
+            self.faces = np.asarray(self.dataset_meta['faces'], dtype=np.int64)
+        if self.faces is None and self.smpl_model_path:
+            from pmnet_plugin.models.body_models.smpl_io import load_smpl_model_file
+            self.faces = np.asarray(load_smpl_model_file(self.smpl_model_path)['f'],
+                                    dtype=np.int64)
+        if self.faces is None:
+            raise ValueError('MeshVisualizer needs mesh faces: call set_faces(body.faces), '
+                             "put 'faces' into dataset_meta or pass smpl_model_path")
+        return self.faces
+
+    @property
+    def renderer(self):
+        """The ``MeshRenderer`` (pyrender; OSMesa on CPU), built on first use."""
+        if self._renderer is None:
+            from pmnet_plugin.visualization.renderer import MeshRenderer
+            self._renderer = MeshRenderer(**self.renderer_cfg)
+        return self._renderer
+
+    # --------------------------------------------------------------- drawing
+    def draw_instances_kpts(self, image: np.ndarray, instances: InstanceData,
+                            kpt_thr: float = 0.3, show_kpt_idx: bool = False) -> np.ndarray:
+        """Draws skeletons and keypoints (image px) of N instances.
+
+        Args:
+            image (np.ndarray): RGB (H, W, 3) uint8.
+            instances (InstanceData): with ``keypoints`` (N, K, 2) and optionally
+                ``keypoint_scores``/``keypoints_visible`` (N, K).
+            kpt_thr (float): minimum score drawn.
+            show_kpt_idx (bool): write joint indices.
+
+        Returns:
+            np.ndarray: RGB (H, W, 3) uint8.
+        """
+        img = np.ascontiguousarray(image.copy())
+        if 'keypoints' not in instances:
+            return img
+        kpts_all = to_numpy(instances.get('transformed_keypoints', instances.keypoints))
+        kpts_all = kpts_all.reshape(len(kpts_all), -1, kpts_all.shape[-1])[..., :2]
+        vis_key = 'keypoints_visible' if 'keypoints_visible' in instances else \
+            'keypoint_scores' if 'keypoint_scores' in instances else None
+        vis_all = to_numpy(instances.get(vis_key)).reshape(kpts_all.shape[:2]) if vis_key \
+            else np.ones(kpts_all.shape[:2])
+        k = kpts_all.shape[1]
+        kpt_colors = [_named_rgb(c) if c is not None else None
+                      for c in _color_list(self.kpt_color, k)]
+        links = [tuple(l) for l in (self.skeleton or [])]
+        link_colors = [_named_rgb(c) if c is not None else None
+                       for c in _color_list(self.link_color if self.link_color is not None
+                                            else (255, 255, 255), len(links))]
+        h, w = img.shape[:2]
+        for kpts, vis in zip(kpts_all, vis_all):
+            if not np.isfinite(kpts).all():
+                continue
+            for (a, b), color in zip(links, link_colors):
+                if color is None or max(a, b) >= k or min(vis[a], vis[b]) < kpt_thr:
+                    continue
+                p1, p2 = tuple(int(v) for v in kpts[a]), tuple(int(v) for v in kpts[b])
+                if not all(0 <= p[0] < w and 0 <= p[1] < h for p in (p1, p2)):
+                    continue
+                cv2.line(img, p1, p2, color, self.line_width, cv2.LINE_AA)
+            for j, (pt, color) in enumerate(zip(kpts, kpt_colors)):
+                if color is None or vis[j] < kpt_thr:
+                    continue
+                center = tuple(int(v) for v in pt)
+                cv2.circle(img, center, self.radius, color, -1, cv2.LINE_AA)
+                if show_kpt_idx:
+                    cv2.putText(img, str(j), (center[0] + self.radius, center[1] - self.radius),
+                                cv2.FONT_HERSHEY_SIMPLEX, 0.3, color, 1, cv2.LINE_AA)
+        return img
+
+    def draw_instances_bbox(self, image: np.ndarray, instances: InstanceData) -> np.ndarray:
+        """Draws ``bboxes`` (N, 4) xyxy and, for PM-Net, ``proto #id score`` labels."""
+        img = np.ascontiguousarray(image.copy())
+        if 'bboxes' not in instances:
+            return img
+        color = _named_rgb(self.bbox_color if not isinstance(self.bbox_color, np.ndarray)
+                           else tuple(self.bbox_color))
+        text_color = _named_rgb(self.text_color)
+        boxes = to_numpy(instances.bboxes).reshape(-1, 4)
+        pid = to_numpy(instances.proto_id).reshape(-1) if 'proto_id' in instances else None
+        psc = to_numpy(instances.proto_score).reshape(-1) if 'proto_score' in instances \
+            else None
+        for i, box in enumerate(boxes):
+            x1, y1, x2, y2 = (int(round(v)) for v in box)
+            cv2.rectangle(img, (x1, y1), (x2, y2), color, self.line_width)
+            if pid is not None:
+                label = f'proto {int(pid[i])}' + (f' {psc[i]:.2f}' if psc is not None else '')
+                cv2.putText(img, label, (x1 + 2, max(y1 + 12, 12)), cv2.FONT_HERSHEY_SIMPLEX,
+                            0.4, text_color, 1, cv2.LINE_AA)
+        return img
+
+    def draw_meshes(self, image: np.ndarray, data_sample: PoseDataSample,
+                    instances: InstanceData) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Renders every instance's mesh over the image and in a side view.
+
+        Each body is rendered with the perspective camera equivalent to its weak-perspective
+        ``pred_cam`` in its crop (:func:`crop_cam_to_image`), farthest first (a body's depth
+        in a shared camera is proportional to ``1 / (crop size * s)``).
+
+        Args:
+            image (np.ndarray): RGB (H, W, 3) uint8.
+            data_sample (PoseDataSample): for metainfo (``input_size``, crop).
+            instances (InstanceData): ``vertices`` (N, V, 3), ``pred_cam`` (N, 3).
+
+        Returns:
+            tuple: overlay RGB (H, W, 3), side view RGB (H, W, 3), mesh mask (H, W) bool.
+        """
+        h, w = image.shape[:2]
+        overlay = np.ascontiguousarray(image.copy())
+        side = np.full_like(overlay, self.side_background, dtype=np.uint8)
+        mask = np.zeros((h, w), bool)
+        if 'vertices' not in instances or 'pred_cam' not in instances or len(instances) == 0:
+            return overlay, side, mask
+        faces = self._get_faces()
+        n = len(instances)
+        verts = to_numpy(instances.vertices).reshape(n, -1, 3).astype(np.float64)
+        cams = to_numpy(instances.pred_cam).reshape(n, 3).astype(np.float64)
+        center, scale = crop_params(data_sample, instances)
+        input_size = data_sample.metainfo.get('input_size', self.input_size or (224, 224))
+        focal, princpt, transl = crop_cam_to_image(cams, center, scale, input_size,
+                                                   self.focal_length)
+        order = np.argsort(scale[:, 0] * np.clip(cams[:, 0], 1e-3, None), kind='stable')
+        for i in order:  # far to near: nearer bodies are painted last
+            if not (np.isfinite(verts[i]).all() and np.isfinite(transl[i]).all()):
+                continue
+            v_cam = verts[i] + transl[i]
+            kwargs = dict(focal=float(focal[i]), princpt=tuple(float(p) for p in princpt[i]),
+                          color=self.mesh_color)
+            overlay, m = self.renderer.render(v_cam, faces, img=overlay, **kwargs)
+            mask |= m.astype(bool)
+            if self.side_view:
+                side, _ = self.renderer.render(v_cam, faces, img=side, side_view=True, **kwargs)
+        return overlay, side, mask
+
+    def draw_pred_panels(self, image: np.ndarray, data_sample: PoseDataSample,
+                         kpt_thr: float = 0.3, show_kpt_idx: bool = False,
+                         draw_bbox: bool = True) -> Dict[str, np.ndarray]:
+        """The prediction panels of one image (each RGB (H, W, 3) uint8).
+
+        Args:
+            image (np.ndarray): RGB (H, W, 3) uint8.
+            data_sample (PoseDataSample): with ``pred_instances`` (possibly empty).
+            kpt_thr (float): keypoint score threshold. show_kpt_idx (bool): joint indices.
+            draw_bbox (bool): draw boxes and prototype labels on the keypoint panel.
+
+        Returns:
+            dict: ``keypoints`` (skeletons + boxes), ``overlay`` (meshes over the image),
+            ``side`` (side view), ``mask`` (H, W) bool mesh pixels of the overlay.
+        """
+        pred = data_sample.get('pred_instances', InstanceData())
+        kpt_img = self.draw_instances_kpts(image, pred, kpt_thr, show_kpt_idx)
+        if draw_bbox:
+            kpt_img = self.draw_instances_bbox(kpt_img, pred)
+        overlay, side, mask = self.draw_meshes(image, data_sample, pred)
+        return dict(keypoints=kpt_img, overlay=overlay, side=side, mask=mask)
+
+    @master_only
+    def add_datasample(self,
+                       name: str,
+                       image: np.ndarray,
+                       data_sample: PoseDataSample,
+                       draw_gt: bool = True,
+                       draw_pred: bool = True,
+                       draw_heatmap: bool = False,
+                       draw_bbox: bool = False,
+                       show_kpt_idx: bool = False,
+                       skeleton_style: str = 'mmpose',
+                       show: bool = False,
+                       wait_time: float = 0,
+                       out_file: Optional[str] = None,
+                       kpt_thr: float = 0.3,
+                       step: int = 0) -> np.ndarray:
+        """Draws a sample: [GT keypoints |] predicted keypoints | mesh overlay | side view.
+
+        Same signature as ``PoseLocalVisualizer.add_datasample``; ``draw_heatmap`` and
+        ``skeleton_style`` are accepted and ignored (mesh heads have no heatmaps; SMPL-24
+        has one style). GT meshes are not drawn (GT holds SMPL parameters, not vertices).
+
+        Args:
+            name (str): image identifier. image (np.ndarray): RGB (H, W, 3) uint8.
+            data_sample (PoseDataSample): with ``pred_instances`` (and ``gt_instances``).
+            draw_gt (bool): draw GT keypoints panel. draw_pred (bool): draw predictions.
+            draw_heatmap (bool): ignored. draw_bbox (bool): draw boxes (+ prototype labels).
+            show_kpt_idx (bool): write joint indices. skeleton_style (str): ignored.
+            show (bool): show in a window. wait_time (float): show interval (s).
+            out_file (str, optional): save the drawn image (instead of the backends).
+            kpt_thr (float): keypoint score threshold. step (int): global step.
+
+        Returns:
+            np.ndarray: the drawn RGB image (H, W * panels, 3).
+        """
+        image = np.ascontiguousarray(image[..., :3]).astype(np.uint8)
+        panels = []
+        if draw_gt and 'gt_instances' in data_sample and \
+                'keypoints' in data_sample.gt_instances:
+            gt = self.draw_instances_kpts(image, data_sample.gt_instances, kpt_thr, show_kpt_idx)
+            if draw_bbox:
+                gt = self.draw_instances_bbox(gt, data_sample.gt_instances)
+            panels.append(gt)
+        if draw_pred and 'pred_instances' in data_sample:
+            pred = self.draw_pred_panels(image, data_sample, kpt_thr, show_kpt_idx, draw_bbox)
+            panels.append(pred['keypoints'])
+            if 'vertices' in data_sample.pred_instances:
+                panels.append(pred['overlay'])
+                if self.side_view:
+                    panels.append(pred['side'])
+        drawn = np.concatenate(panels, axis=1) if panels else image.copy()
+        self.set_image(drawn)
+        if show:
+            self.show(drawn, win_name=name, wait_time=wait_time)
+        if out_file is not None:
+            import mmcv
+            mmcv.imwrite(drawn[..., ::-1], out_file)
+        else:
+            self.add_image(name, drawn, step)
+        return self.get_image()

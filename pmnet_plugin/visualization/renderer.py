@@ -1,0 +1,151 @@
+"""Off-screen mesh renderer (pyrender): OSMesa on CPU machines, EGL on GPU machines.
+
+Used by the offline dataset generator (``pmnet_plugin.offline.synth_dataset``) and by the demo's overlays.
+``pyrender`` is imported lazily inside :class:`MeshRenderer`, so importing ``pmnet_plugin`` never needs
+OpenGL. Without ``PYOPENGL_PLATFORM`` set, the renderer sets it to ``osmesa`` (CPU) before importing
+pyrender; on a GPU machine export ``PYOPENGL_PLATFORM=egl`` (see INSTALL_NOTES, "Rendering").
+"""
+import os
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+# OpenCV camera (x right, y down, z forward) -> OpenGL camera (x right, y up, z backward).
+_CV_TO_GL = np.diag([1.0, -1.0, -1.0])
+
+
+class MeshRenderer:
+    """Renders a triangle mesh given in the OpenCV camera frame with a pinhole camera.
+
+    One ``pyrender.OffscreenRenderer`` is kept per instance and re-created when the image size changes.
+    Lighting: ambient + a directional key light + a point fill light placed near the camera, 2 m from the
+    mesh centre (so the look does not depend on how far the camera is); material: non-metallic, rough.
+
+    Args:
+        platform (str, optional): ``PYOPENGL_PLATFORM`` to use when the variable is unset
+            ('osmesa' or 'egl'). Defaults to 'osmesa'.
+        ambient (float): ambient light level. Defaults to 0.25.
+
+    Note:
+        - vertices: V
+        - faces: F
+        - image height / width: H / W
+    """
+
+    def __init__(self, platform: str = 'osmesa', ambient: float = 0.25) -> None:
+        os.environ.setdefault('PYOPENGL_PLATFORM', platform)
+        import pyrender  # noqa: WPS433 (lazy: needs OpenGL)
+        self._pyrender = pyrender
+        self.ambient = float(ambient)
+        self._renderer = None
+        self._size: Tuple[int, int] = (0, 0)
+
+    def _get_renderer(self, width: int, height: int):
+        if self._renderer is None or self._size != (width, height):
+            self.close()
+            self._renderer = self._pyrender.OffscreenRenderer(width, height)
+            self._size = (width, height)
+        return self._renderer
+
+    def close(self) -> None:
+        """Release the OpenGL context (also called on garbage collection)."""
+        if self._renderer is not None:
+            self._renderer.delete()
+            self._renderer = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 (interpreter shutdown)
+            pass
+
+    def render(self,
+               vertices: np.ndarray,
+               faces: np.ndarray,
+               focal: Sequence[float],
+               princpt: Sequence[float],
+               img: Optional[np.ndarray] = None,
+               color: Sequence[float] = (0.65, 0.74, 0.86),
+               side_view: bool = False,
+               img_size: Optional[Tuple[int, int]] = None,
+               light_intensity: float = 3.0,
+               light_dir: Optional[Sequence[float]] = None,
+               alpha: float = 1.0) -> Tuple[np.ndarray, np.ndarray]:
+        """Render the mesh and composite it over ``img``.
+
+        Args:
+            vertices (np.ndarray): (V, 3) in the OpenCV camera frame, metres.
+            faces (np.ndarray): (F, 3) vertex indices.
+            focal (float | Sequence[float]): focal length(s) in px, ``f`` or ``(fx, fy)``.
+            princpt (Sequence[float]): principal point ``(cx, cy)`` in px.
+            img (np.ndarray, optional): (H, W, 3) uint8 RGB background; black when None.
+            color (Sequence[float]): mesh base colour, RGB in [0, 1].
+            side_view (bool): rotate the mesh by 90 deg about the camera's vertical axis around its centre
+                (a view from the person's side). Defaults to False.
+            img_size (Tuple[int, int], optional): ``(W, H)`` when ``img`` is None; defaults to
+                ``(2 cx, 2 cy)``.
+            light_intensity (float): key light intensity; the fill light gets 0.5x. Defaults to 3.0.
+            light_dir (Sequence[float], optional): direction the key light travels, camera frame
+                (OpenCV); defaults to from upper-left behind the camera, ``(0.3, 0.6, 1.0)``.
+            alpha (float): mesh opacity when compositing over ``img``. Defaults to 1.0.
+
+        Returns:
+            tuple:
+            - rgb (np.ndarray): (H, W, 3) uint8 composite.
+            - mask (np.ndarray): (H, W) bool silhouette of the mesh.
+        """
+        pyrender = self._pyrender
+        verts = np.asarray(vertices, dtype=np.float64).reshape(-1, 3)
+        if img is not None:
+            height, width = img.shape[:2]
+        elif img_size is not None:
+            width, height = int(img_size[0]), int(img_size[1])
+        else:
+            width, height = int(round(2 * princpt[0])), int(round(2 * princpt[1]))
+        fx, fy = (float(focal), float(focal)) if np.isscalar(focal) else (float(focal[0]), float(focal[1]))
+        center = verts.mean(0)
+        if side_view:
+            rot_y = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])  # +90 deg about y
+            verts = (verts - center) @ rot_y.T + center
+
+        import trimesh
+        mesh = trimesh.Trimesh(verts @ _CV_TO_GL.T, np.asarray(faces), process=False)
+        material = pyrender.MetallicRoughnessMaterial(
+            metallicFactor=0.0, roughnessFactor=0.7, alphaMode='OPAQUE',
+            baseColorFactor=(float(color[0]), float(color[1]), float(color[2]), 1.0))
+        scene = pyrender.Scene(bg_color=(0.0, 0.0, 0.0, 0.0), ambient_light=(self.ambient, ) * 3)
+        scene.add(pyrender.Mesh.from_trimesh(mesh, material=material, smooth=True))
+
+        depths = verts[:, 2]
+        znear = max(1e-3, 0.5 * float(depths.min())) if depths.min() > 0 else 1e-2
+        camera = pyrender.IntrinsicsCamera(fx, fy, float(princpt[0]), float(princpt[1]),
+                                           znear=znear, zfar=2.0 * float(depths.max()) + 1.0)
+        scene.add(camera, pose=np.eye(4))
+
+        direction = np.asarray(light_dir if light_dir is not None else (0.3, 0.6, 1.0), dtype=np.float64)
+        direction = _CV_TO_GL @ (direction / np.linalg.norm(direction))
+        scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=float(light_intensity)),
+                  pose=_light_pose(direction))
+        fill_pos = _CV_TO_GL @ (center + np.array([-1.0, -1.0, -1.5]) * 2.0 / np.sqrt(5.25))
+        fill_pose = np.eye(4)
+        fill_pose[:3, 3] = fill_pos
+        scene.add(pyrender.PointLight(color=np.ones(3), intensity=2.0 * float(light_intensity)), pose=fill_pose)
+
+        renderer = self._get_renderer(width, height)
+        rgba, depth = renderer.render(scene, flags=pyrender.RenderFlags.RGBA)
+        mask = depth > 0
+        background = np.zeros((height, width, 3), np.uint8) if img is None else np.asarray(img)
+        weight = (mask * float(alpha))[..., None]
+        out = rgba[..., :3].astype(np.float32) * weight + background.astype(np.float32) * (1.0 - weight)
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8), mask
+
+
+def _light_pose(direction: np.ndarray) -> np.ndarray:
+    """4x4 pose whose -z axis (pyrender's light direction) is ``direction`` (OpenGL frame)."""
+    z_axis = -direction / np.linalg.norm(direction)
+    helper = np.array([0.0, 1.0, 0.0]) if abs(z_axis[1]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    x_axis = np.cross(helper, z_axis)
+    x_axis /= np.linalg.norm(x_axis)
+    pose = np.eye(4)
+    pose[:3, :3] = np.stack([x_axis, np.cross(z_axis, x_axis), z_axis], axis=1)
+    return pose

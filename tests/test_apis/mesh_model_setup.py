@@ -1,0 +1,56 @@
+"""Test helper: the offline PM-Net config with the fixture's body model, random weights."""
+import os.path as osp
+
+import numpy as np
+import torch
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+PMNET_CONFIG = osp.join(REPO, 'configs', 'pmnet_res18_synthetic.py')
+
+
+def mesh_config(files: dict) -> Config:
+    """``configs/pmnet_res18_synthetic.py`` pointed at the fixture files (no prototype file).
+
+    Args:
+        files (dict): the ``body_model_files`` fixture.
+
+    Returns:
+        Config: ready for ``init_mesh_model``.
+    """
+    cfg = Config.fromfile(PMNET_CONFIG)
+    cfg.merge_from_dict({
+        'model.head.body_model.model_path': files['model_path'],
+        'model.head.body_model.joint_regressor_h36m': files['h36m_regressor'],
+        'model.head.mean_params': files['mean_params'],
+        'model.head.prototype_file': None,
+    })
+    return cfg
+
+
+def save_random_checkpoint(model: torch.nn.Module, path: str) -> str:
+    """Saves the (randomly initialised) weights in mmengine's checkpoint layout."""
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return path
+
+
+def synthetic_person_image(files: dict, size=(200, 160), box=(40, 30, 120, 190),
+                           seed: int = 0) -> np.ndarray:
+    """A BGR image (H, W, 3) with the procedural body rendered upright inside ``box``."""
+    from pmnet_plugin.models.body_models.smpl_io import load_smpl_model_file
+    from pmnet_plugin.visualization.renderer import MeshRenderer
+    h, w = size
+    rng = np.random.RandomState(seed)
+    yy, xx = np.mgrid[:h, :w]
+    bg = np.stack([xx * 255 // w, yy * 255 // h, np.full_like(xx, 128)], -1).astype(np.uint8)
+    bg = np.clip(bg.astype(int) + rng.randint(-20, 20, bg.shape), 0, 255).astype(np.uint8)
+    data = load_smpl_model_file(files['model_path'])
+    verts = data['v_template'] * np.array([1.0, -1.0, -1.0])
+    verts = verts - verts.mean(0)
+    x1, y1, x2, y2 = box
+    height = np.ptp(verts[:, 1])
+    focal, depth = 1000.0, 1000.0 * height / (y2 - y1)
+    rgb, _ = MeshRenderer().render(verts + np.array([0, 0, depth]), data['f'], focal,
+                                   ((x1 + x2) / 2, (y1 + y2) / 2), img=bg,
+                                   color=(0.9, 0.6, 0.5))
+    return np.ascontiguousarray(rgb[..., ::-1])

@@ -1,0 +1,34 @@
+"""PersonDetector: mmdet config lookup, the missing-checkpoint message, random-init detection."""
+import numpy as np
+import pytest
+
+from pmnet_plugin.apis.detection import (DEFAULT_DET_CONFIG, MissingCheckpointError,
+                                         PersonDetector, checkpoint_url, mmdet_config_path)
+
+RTMDET_URL = ('https://download.openmmlab.com/mmdetection/v3.0/rtmdet/'
+              'rtmdet_tiny_8xb32-300e_coco/rtmdet_tiny_8xb32-300e_coco_20220902_112414-78e30dcc.pth')
+
+
+def test_default_config_and_published_weights():
+    path = mmdet_config_path(DEFAULT_DET_CONFIG)
+    assert path.endswith('rtmdet_tiny_8xb32-300e_coco.py')
+    assert checkpoint_url(path) == RTMDET_URL
+    with pytest.raises(FileNotFoundError):
+        mmdet_config_path('rtmdet/no_such_config.py')
+
+
+def test_missing_checkpoint_says_what_and_where(tmp_path):
+    with pytest.raises(MissingCheckpointError) as err:
+        PersonDetector(DEFAULT_DET_CONFIG, str(tmp_path / 'absent.pth'))
+    msg = str(err.value)
+    assert RTMDET_URL in msg and 'absent.pth' in msg
+    assert '--bbox-file' in msg and '--whole-image' in msg
+
+
+def test_random_init_detector_returns_sorted_person_boxes():
+    det = PersonDetector(DEFAULT_DET_CONFIG, allow_random_init=True)
+    img = np.random.RandomState(0).randint(0, 255, (96, 128, 3)).astype(np.uint8)
+    boxes = det(img, score_thr=0.0, max_persons=5)
+    assert boxes.ndim == 2 and boxes.shape[1] == 5 and 1 <= len(boxes) <= 5
+    assert (np.diff(boxes[:, 4]) <= 0).all()
+    assert det(img, score_thr=1.01).shape == (0, 5)

@@ -1,0 +1,79 @@
+"""Unit tests of the SMPL-aware flip, crop rotation and colour noise."""
+import numpy as np
+import torch
+
+from mmpose.structures.bbox import get_warp_matrix
+from pmnet_plugin.datasets.transforms import (RandomChannelNoise, SMPLRandomBBoxTransform,
+                                              SMPLRandomFlip, camera_rotation_for_crop,
+                                              flip_keypoints_3d, flip_smpl_pose,
+                                              rotate_smpl_global_orient)
+from pmnet_plugin.models.body_models.constants import SMPL_FLIP_INDICES
+from pmnet_plugin.utils.rotation import axis_angle_to_matrix
+
+
+def test_flip_smpl_pose():
+    rng = np.random.default_rng(0)
+    pose = rng.normal(0, .5, (3, 72)).astype(np.float32)
+    flipped = flip_smpl_pose(pose)
+    np.testing.assert_allclose(flip_smpl_pose(flipped), pose)  # involution
+    # left hip (1) gets the mirrored right hip (2): (x, -y, -z)
+    np.testing.assert_allclose(flipped[:, 3:6], pose[:, 6:9] * [1, -1, -1])
+    # R' = M R M with M = diag(-1, 1, 1) for the global orientation
+    m = torch.diag(torch.tensor([-1., 1., 1.]))
+    rot = axis_angle_to_matrix(torch.from_numpy(pose[:, :3]))
+    np.testing.assert_allclose(axis_angle_to_matrix(torch.from_numpy(flipped[:, :3])),
+                               m @ rot @ m, atol=1e-5)
+    torch_flipped = flip_smpl_pose(torch.from_numpy(pose))
+    np.testing.assert_allclose(torch_flipped.numpy(), flipped)
+
+
+def test_flip_transform_3d():
+    rng = np.random.default_rng(1)
+    kp3d = rng.normal(size=(1, 24, 3)).astype(np.float32)
+    vis3d = (rng.uniform(size=(1, 24)) > .3).astype(np.float32)
+    results = dict(img=np.zeros((20, 30, 3), np.uint8), img_shape=(20, 30),
+                   flip_indices=SMPL_FLIP_INDICES, keypoints=rng.uniform(0, 20, (1, 24, 2)),
+                   keypoints_visible=np.ones((1, 24)), keypoints_3d=kp3d.copy(),
+                   keypoints_3d_visible=vis3d.copy(), smpl_pose=np.zeros((1, 72), np.float32))
+    out = SMPLRandomFlip(prob=1.)(results)
+    assert out['flip']
+    np.testing.assert_allclose(out['keypoints_3d'][0, 1], kp3d[0, 2] * [-1, 1, 1])
+    assert out['keypoints_3d_visible'][0, 4] == vis3d[0, 5]
+    np.testing.assert_allclose(flip_keypoints_3d(*flip_keypoints_3d(kp3d, vis3d))[0], kp3d)
+
+
+def test_camera_rotation_matches_warp_matrix():
+    for rot in (-50., 17., 90.):
+        warp = get_warp_matrix(np.array([50., 60.]), np.array([80., 80.]), rot, (224, 224))
+        lin = warp[:, :2] / (224. / 80.)
+        np.testing.assert_allclose(lin, camera_rotation_for_crop(rot)[:2, :2], atol=1e-5)
+
+
+def test_rotate_transform_updates_3d_and_orient():
+    rng = np.random.default_rng(2)
+    pose = rng.normal(0, .4, (1, 72)).astype(np.float32)
+    kp3d = rng.normal(size=(1, 24, 3)).astype(np.float32)
+    t = SMPLRandomBBoxTransform(shift_prob=0., scale_prob=0., rotate_factor=60., rotate_prob=1.)
+    np.random.seed(3)
+    out = t(dict(bbox_center=np.array([[50., 50.]]), bbox_scale=np.array([[80., 80.]]),
+                 keypoints_3d=kp3d.copy(), smpl_pose=pose.copy()))
+    rot = camera_rotation_for_crop(out['bbox_rotation'][0])
+    assert abs(out['bbox_rotation'][0]) > 1.
+    np.testing.assert_allclose(out['keypoints_3d'], kp3d @ rot.T, atol=1e-5)
+    r_new = axis_angle_to_matrix(torch.from_numpy(out['smpl_pose'][:, :3]))
+    r_old = axis_angle_to_matrix(torch.from_numpy(pose[:, :3]))
+    np.testing.assert_allclose(r_new, torch.from_numpy(rot) @ r_old, atol=1e-5)
+    np.testing.assert_allclose(out['smpl_pose'][:, 3:], pose[:, 3:])
+    np.testing.assert_allclose(rotate_smpl_global_orient(pose, np.eye(3)), pose, atol=1e-5)
+
+
+def test_channel_noise():
+    img = np.full((4, 4, 3), 100, np.uint8)
+    np.random.seed(0)
+    out = RandomChannelNoise(noise_factor=0.4)(dict(img=img.copy()))['img']
+    assert out.dtype == np.uint8 and out.shape == img.shape
+    per_channel = out[0, 0].astype(float)
+    assert np.all((per_channel >= 60) & (per_channel <= 140)) and len(set(per_channel)) > 1
+    assert (out == out[0, 0]).all()  # one factor per channel
+    same = RandomChannelNoise(noise_factor=0.4, prob=0.)(dict(img=img.copy()))['img']
+    assert (same == img).all()

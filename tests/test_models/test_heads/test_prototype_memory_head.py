@@ -1,0 +1,159 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from pmnet_plugin.models.heads import PrototypeMemoryHead
+from pmnet_plugin.models.prototypes import build_prototypes, save_prototypes
+from pmnet_plugin.utils.rotation import (axis_angle_to_matrix, matrix_to_quaternion,
+                                         quaternion_to_matrix, rot6d_to_matrix)
+
+K = 4
+
+
+@pytest.fixture(scope='module')
+def proto_file(tmp_path_factory):
+    """K=4 prototypes from 4 well-separated planted pose groups."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 0.6, (K, 72))
+    poses = np.concatenate([c + rng.normal(0, 0.02, (10, 72)) for c in centres])
+    path = str(tmp_path_factory.mktemp('protos') / 'protos_k4.npz')
+    save_prototypes(path, build_prototypes(poses, k=K, seed=0))
+    return path
+
+
+def _head(head_kwargs, proto_file, **kw):
+    return PrototypeMemoryHead(prototype_file=proto_file, num_prototypes=K, selector_hidden=16,
+                               **dict(head_kwargs, **kw))
+
+
+def _plant(head, logits_bias):
+    """Zero IEF residuals and make the selector output ``logits_bias`` regardless of the feature."""
+    for layer in (head.regressor.dec_pose, head.regressor.dec_betas, head.regressor.dec_cam):
+        torch.nn.init.zeros_(layer.weight)
+        torch.nn.init.zeros_(layer.bias)
+    last = head.selector[-1]
+    torch.nn.init.zeros_(last.weight)
+    with torch.no_grad():
+        last.bias.copy_(torch.as_tensor(logits_bias, dtype=torch.float32))
+
+
+def test_forward_contract(head_kwargs, proto_file):
+    head = _head(head_kwargs, proto_file)
+    out = head.forward((torch.randn(3, 32), ))
+    assert out['pred_pose'].shape == (3, 24, 3, 3)
+    assert out['proto_logits'].shape == (3, K)
+    assert out['proto_init_pose'].shape == (3, 24, 3, 3)
+    assert 'proto_pose6d' in dict(head.named_buffers())  # lives in checkpoints
+    assert 'proto_pose6d' in head.state_dict()
+
+
+def test_ief_starts_from_selected_prototype(head_kwargs, proto_file):
+    head = _head(head_kwargs, proto_file).eval()
+    _plant(head, [0.0, 0.0, 5.0, 0.0])
+    out = head.forward((torch.randn(2, 32), ))
+    protos = head.prototype_rotmats()
+    assert torch.allclose(out['pred_pose'][:, 1:], protos[2, 1:].expand(2, -1, -1, -1), atol=1e-5)
+    # global orient comes from the mean params, not from the (canonical) prototype
+    mean_root = rot6d_to_matrix(head.init_pose6d.reshape(24, 6)[0])
+    assert torch.allclose(out['pred_pose'][:, 0], mean_root.expand(2, -1, -1), atol=1e-5)
+    assert (out['proto_id'] == 2).all()
+
+
+def test_blend_equals_hand_computed_average(head_kwargs, proto_file):
+    head = _head(head_kwargs, proto_file, init_mode='blend', blend_topk=2).eval()
+    _plant(head, [math.log(3.0), 0.0, -20.0, -20.0])  # top-2 = (0, 1) with weights 0.75 / 0.25
+    out = head.forward((torch.randn(1, 32), ))
+    q = matrix_to_quaternion(head.prototype_rotmats()).double().numpy()  # (K, 24, 4)
+    for j in range(1, 24):
+        m = 0.75 * np.outer(q[0, j], q[0, j]) + 0.25 * np.outer(q[1, j], q[1, j])
+        avg = np.linalg.eigh(m)[1][:, -1]
+        expected = quaternion_to_matrix(torch.as_tensor(avg)).float()
+        assert torch.allclose(out['proto_init_pose'][0, j], expected, atol=1e-4), j
+    assert torch.allclose(out['pred_pose'][0, 1:], out['proto_init_pose'][0, 1:], atol=1e-5)
+
+
+def test_blend_of_equal_weights_about_one_axis_is_the_mid_angle(head_kwargs, proto_file):
+    head = _head(head_kwargs, proto_file, init_mode='blend', blend_topk=2).eval()
+    _plant(head, [0.0, 0.0, -20.0, -20.0])
+    axis = torch.tensor([0.0, 0.0, 1.0])
+    with torch.no_grad():
+        for k, angle in ((0, 0.2), (1, 1.0)):
+            rot = axis_angle_to_matrix(axis * angle).expand(24, 3, 3)
+            head.proto_pose6d[k] = rot[..., :2].reshape(24, 6)
+    out = head.forward((torch.randn(1, 32), ))
+    expected = axis_angle_to_matrix(axis * 0.6)
+    assert torch.allclose(out['proto_init_pose'][0, 5], expected, atol=1e-5)
+
+
+def test_gradients_reach_features_and_learnable_prototypes(head_kwargs, proto_file,
+                                                            mesh_samples):
+    for mode in ('top1', 'blend'):
+        head = _head(head_kwargs, proto_file, learnable=True, init_mode=mode,
+                     detach_selection=False)
+        assert isinstance(head.proto_pose6d, torch.nn.Parameter)
+        feat = torch.randn(2, 32, requires_grad=True)
+        losses = head.loss((feat, ), mesh_samples(2))
+        assert 'loss_proto' in losses
+        sum(v for k, v in losses.items() if k.startswith('loss_')).backward()
+        assert feat.grad.abs().sum() > 0, mode
+        assert head.proto_pose6d.grad is not None and head.proto_pose6d.grad.abs().sum() > 0
+        assert torch.isfinite(head.proto_pose6d.grad).all(), mode
+        assert head.selector[-1].weight.grad.abs().sum() > 0, mode
+
+
+def test_assignment_target_is_nearest_prototype_ignoring_global_orient(head_kwargs, proto_file):
+    head = _head(head_kwargs, proto_file)
+    gt = head.prototype_rotmats()[[3, 1]].clone()
+    gt[:, 0] = axis_angle_to_matrix(torch.tensor([[math.pi, 0, 0], [0.3, 1.0, 0.0]]))
+    assign = head.assignment(gt)
+    assert assign['index'].tolist() == [3, 1]
+    assert torch.allclose(assign['soft'].sum(-1), torch.ones(2))
+    assert assign['soft'][0].argmax() == 3
+
+
+def test_soft_assignment_and_predict_extras(head_kwargs, proto_file, mesh_samples):
+    head = _head(head_kwargs, proto_file, assign_mode='soft', assign_temperature=2.0)
+    losses = head.loss((torch.randn(2, 32), ), mesh_samples(2))
+    assert torch.isfinite(losses['loss_proto']) and losses['loss_proto'] >= 0
+    head.eval()
+    preds = head.predict((torch.randn(2, 32), ), mesh_samples(2))
+    assert preds[0].proto_id.shape == (1, ) and preds[0].proto_score.shape == (1, )
+    assert 0 < preds[0].proto_score[0] <= 1 and preds[0].proto_score.dtype == np.float32
+
+
+def test_ema_moves_assigned_prototype_towards_gt(head_kwargs, proto_file, mesh_samples):
+    head = _head(head_kwargs, proto_file, ema_momentum=0.5)
+    before = head.prototype_rotmats().clone()
+    target = before[2].clone()
+    target[1:] = axis_angle_to_matrix(torch.tensor([0.0, 0.0, 0.05])) @ target[1:]
+    from pmnet_plugin.utils.rotation import matrix_to_axis_angle
+    pose = matrix_to_axis_angle(target).reshape(1, 72).repeat(2, 1)
+    head.loss((torch.randn(2, 32), ), mesh_samples(2, poses=pose))
+    after = head.prototype_rotmats()
+    dist_before = (before[2, 1:] - target[1:]).norm()
+    dist_after = (after[2, 1:] - target[1:]).norm()
+    assert dist_after < 0.75 * dist_before
+    assert torch.allclose(after[[0, 1, 3]], before[[0, 1, 3]])  # only the assigned one moved
+    head.eval()
+    frozen = head.prototype_rotmats().clone()
+    head.loss((torch.randn(2, 32), ), mesh_samples(2, poses=pose))
+    assert torch.allclose(head.prototype_rotmats(), frozen)  # no update outside training
+
+
+def test_mismatched_prototype_file_is_rejected(head_kwargs, proto_file):
+    with pytest.raises(ValueError, match='K=4'):
+        PrototypeMemoryHead(prototype_file=proto_file, num_prototypes=8, **head_kwargs)
+
+
+def test_teacher_forcing_uses_gt_prototype(head_kwargs, proto_file, mesh_samples):
+    head = _head(head_kwargs, proto_file, train_init_from_gt=True)
+    _plant(head, [5.0, 0.0, 0.0, 0.0])  # the selector prefers prototype 0
+    gt = head.prototype_rotmats()[[3, 3]]
+    from pmnet_plugin.utils.rotation import matrix_to_axis_angle
+    pose = matrix_to_axis_angle(gt).reshape(2, 72)
+    feat = torch.randn(2, 32)
+    targets = head.gather_targets(mesh_samples(2, poses=pose), feat.device)
+    preds = head._preds_for_loss(feat, targets)
+    assert torch.allclose(preds['proto_init_pose'][:, 1:], gt[:, 1:], atol=1e-4)

@@ -1,0 +1,72 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmpose.registry import MODELS
+import pmnet_plugin.models.losses  # noqa: F401  (registers MeshLoss)
+from pmnet_plugin.utils.rotation import axis_angle_to_matrix
+
+
+def _pair(B=2, K=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    rot = axis_angle_to_matrix(torch.randn(B, 24, 3, generator=g) * 0.3)
+    joints = torch.randn(B, 24, 3, generator=g)
+    pred = dict(pose_rotmat=rot, betas=torch.randn(B, 10, generator=g),
+                cam=torch.tensor([[0.9, 0.0, 0.0]] * B), joints_3d=joints,
+                keypoints_2d=torch.rand(B, 24, 2, generator=g),
+                vertices=torch.randn(B, 50, 3, generator=g),
+                proto_logits=torch.randn(B, K, generator=g))
+    target = dict(pose_rotmat=rot.clone(), betas=pred['betas'].clone(),
+                  keypoints_3d=joints - joints[:, :1], keypoints_3d_weights=torch.ones(B, 24),
+                  keypoints_2d=pred['keypoints_2d'].clone(), keypoints_2d_weights=torch.ones(B, 24),
+                  vertices=pred['vertices'].clone(), has_smpl=torch.ones(B),
+                  proto_target=torch.zeros(B, dtype=torch.long))
+    return pred, target
+
+
+def test_perfect_prediction_gives_zero_regression_losses():
+    loss = MODELS.build(dict(type='MeshLoss', vertices_weight=1.0))
+    pred, target = _pair()
+    out = loss(pred, target)
+    for name in ('loss_keypoints_3d', 'loss_keypoints_2d', 'loss_smpl_pose', 'loss_smpl_betas',
+                 'loss_vertices'):
+        assert out[name].item() == pytest.approx(0.0, abs=1e-10), name
+    # SPIN camera regulariser, weight 60
+    assert out['loss_camera'].item() == pytest.approx(60 * torch.exp(torch.tensor(-9.0)).item()**2)
+
+
+def test_masks_and_weights():
+    loss = MODELS.build(dict(type='MeshLoss', keypoints_2d_weight=2.0, camera_weight=0.0))
+    pred, target = _pair()
+    pred['keypoints_2d'][:, 3] += 1.0  # error only on joint 3
+    target['keypoints_2d_weights'][:, 3] = 0.0
+    assert loss(pred, target)['loss_keypoints_2d'].item() == pytest.approx(0.0, abs=1e-10)
+    target['keypoints_2d_weights'][:, 3] = 1.0
+    # mean over labelled entries: 2 samples x 1 joint x 2 coords of error 1 among 2*24*2 entries
+    assert loss(pred, target)['loss_keypoints_2d'].item() == pytest.approx(2.0 * 4 / 96)
+    pred['pose_rotmat'] = pred['pose_rotmat'] * 0
+    target['has_smpl'] = torch.zeros(2)
+    out = loss(pred, target)
+    assert out['loss_smpl_pose'].item() == 0.0 and 'loss_camera' not in out
+
+
+def test_assignment_losses_match_reference():
+    loss = MODELS.build(dict(type='MeshLoss'))
+    pred, target = _pair()
+    ce = F.cross_entropy(pred['proto_logits'], target['proto_target'])
+    assert loss(pred, target)['loss_proto'].item() == pytest.approx(ce.item(), rel=1e-5)
+    target['proto_target'] = F.softmax(pred['proto_logits'], -1)  # soft target == prediction
+    assert loss(pred, target)['loss_proto'].item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_non_finite_term_is_named():
+    loss = MODELS.build(dict(type='MeshLoss'))
+    pred, target = _pair()
+    pred['betas'][0, 0] = float('nan')
+    with pytest.raises(RuntimeError, match='loss_smpl_betas'):
+        loss(pred, target)
+
+
+def test_adversarial_prior_not_implemented():
+    with pytest.raises(NotImplementedError, match='use_adversarial'):
+        MODELS.build(dict(type='MeshLoss', use_adversarial=True))

@@ -1,0 +1,116 @@
+"""Save -> resume with a real MMEngine Runner under torch >= 2.6 (weights_only loading by default)."""
+import io
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+from torch.utils.data import Dataset
+
+import pmnet_plugin  # noqa: F401  (applies the fix at import)
+from pmnet_plugin.utils.checkpoint_compat import allow_mmengine_checkpoints, mmengine_safe_globals
+
+
+class _ToyDataset(Dataset):
+    """Random (x, y) pairs; numpy arrays in ``metainfo`` like an MMPose dataset (saved as dataset_meta)."""
+
+    metainfo = dict(dataset_name='toy', flip_indices=[1, 0], sigmas=np.array([0.1, 0.2], np.float32),
+                    keypoint_colors=np.array([[255, 0, 0], [0, 255, 0]], np.uint8))
+
+    def __init__(self, num: int = 8) -> None:
+        self.x = torch.randn(num, 4, generator=torch.Generator().manual_seed(0))
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, idx):
+        return dict(inputs=self.x[idx], data_samples=self.x[idx].sum(0, keepdim=True))
+
+
+class _ToyModel(BaseModel):
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        out = self.linear(inputs)
+        if mode == 'loss':
+            return dict(loss_mse=((out - data_samples) ** 2).mean())
+        return out
+
+
+def _runner(work_dir: str, max_iters: int, **kwargs) -> Runner:
+    return Runner(
+        model=_ToyModel(), work_dir=work_dir,
+        train_dataloader=dict(dataset=_ToyDataset(), sampler=dict(type='DefaultSampler', shuffle=True),
+                              batch_size=2, num_workers=0, collate_fn=dict(type='default_collate')),
+        optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-2)),
+        param_scheduler=[dict(type='MultiStepLR', milestones=[3], by_epoch=False)],
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False),
+                           logger=dict(type='LoggerHook', interval=1)),
+        log_processor=dict(by_epoch=False), randomness=dict(seed=0), default_scope='mmpose',
+        visualizer=dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')]), **kwargs)
+
+
+@pytest.fixture(scope='module')
+def saved_run(tmp_path_factory):
+    """Trains 4 iterations, checkpoints at 2 and 4; returns (work_dir, final weights)."""
+    work_dir = str(tmp_path_factory.mktemp('compat'))
+    runner = _runner(work_dir, max_iters=4)
+    runner.train()
+    return work_dir, {k: v.clone() for k, v in runner.model.state_dict().items()}
+
+
+def test_checkpoint_needs_only_allowlisted_globals(saved_run):
+    """Every non-tensor global in a real Runner checkpoint is on our allow-list (and nothing else)."""
+    work_dir, _ = saved_run
+    unsafe = set(torch.serialization.get_unsafe_globals_in_checkpoint(osp.join(work_dir, 'iter_4.pth')))
+    names = {f'{g.__module__}.{g.__qualname__}' for g in mmengine_safe_globals()}
+    assert 'mmengine.logging.history_buffer.HistoryBuffer' in unsafe
+    assert unsafe <= names, f'not allow-listed: {unsafe - names}'
+
+
+def test_resume_continues_from_saved_iteration(saved_run, tmp_path):
+    work_dir, final_weights = saved_run
+    ckpt = osp.join(work_dir, 'iter_2.pth')
+    runner = _runner(str(tmp_path), max_iters=4, resume=True, load_from=ckpt)
+    runner.train()  # would raise UnpicklingError ('Unsupported global ... HistoryBuffer') without the fix
+    assert runner.iter == 4
+    # the loss history of iterations 1-2 came from the checkpoint, 3-4 from this run
+    assert list(runner.message_hub.get_scalar('train/loss').data[1]) == [1, 2, 3, 4]
+    assert runner.param_schedulers[0].last_epoch == 4
+    # same seed, same data order, restored optimizer state: the same weights as the uninterrupted run
+    for key, value in runner.model.state_dict().items():
+        torch.testing.assert_close(value, final_weights[key])
+
+
+def test_load_checkpoint_weights_only(saved_run):
+    from mmengine.runner import load_checkpoint
+    work_dir, final_weights = saved_run
+    model = _ToyModel()
+    ckpt = load_checkpoint(model, osp.join(work_dir, 'iter_4.pth'))
+    assert ckpt['meta']['iter'] == 4
+    torch.testing.assert_close(model.linear.weight, final_weights['linear.weight'])
+
+
+class _Arbitrary:
+    pass
+
+
+def test_other_globals_still_refused():
+    """The fix is narrow: unknown classes are still rejected by weights_only loading."""
+    buf = io.BytesIO()
+    torch.save({'x': _Arbitrary()}, buf)
+    buf.seek(0)
+    with pytest.raises(Exception, match='Unsupported global'):
+        torch.load(buf)
+
+
+def test_idempotent():
+    before = len(torch.serialization.get_safe_globals())
+    assert allow_mmengine_checkpoints() == allow_mmengine_checkpoints()
+    assert len(torch.serialization.get_safe_globals()) == before

@@ -1,0 +1,440 @@
+"""Speed and memory of the bare backbone, HMR and PM-Net, measured side by side in ONE run.
+
+    python tools/benchmark.py                                   # res50 pair, cuda if available
+    python tools/benchmark.py --configs configs/hmr_res18_synthetic.py configs/pmnet_res18_synthetic.py \
+        --device cpu --batch-sizes 1 16 --iters 5 --warmup 1 --out-dir outputs/bench_cpu
+    python tools/benchmark.py --device cuda --batch-sizes 1 256 --train-batch-size 128 --compile --profile
+
+Per precision setting (fp32 always; bf16 autocast + channels_last by default on CUDA; ``--compile`` adds a
+compiled setting) and batch size it times, interleaved call by call so machine-load drift hits all alike:
+``bare/backbone`` (the first config's backbone + neck, separately built), and per model ``forward``
+(backbone + head regression), ``forward_smpl`` (+ SMPL body model: joints and 6890 vertices), ``predict``
+(the estimator's ``predict``: + device->host copies and ``InstanceData``; vertices returned) and
+``predict_novert`` (``test_cfg.output_vertices=False``); then one training step (loss + backward +
+optimizer step of the config's optimizer type) per model. Inputs are already normalised float crops (the
+data preprocessor is not timed). Reports the median latency, crops/s, peak memory, ratios (second/first
+config time, model/bare throughput), the GPU targets with PASS/MISS, a time breakdown, the training
+dataloader's images/s (``--workers`` variants, when the offline data exists) and, with ``--profile``,
+torch.profiler tables. Writes ``benchmark.json`` and ``benchmark.md`` to ``--out-dir``.
+"""
+import argparse
+import copy
+import datetime
+import os
+import os.path as osp
+import platform
+import sys
+import time
+
+ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
+sys.path.insert(0, ROOT)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from pmnet_plugin.utils.benchmarking import (PeakMemory, autocast, breakdown,  # noqa: E402
+                                             compute_ratios, evaluate_targets, label_modules,
+                                             summarize_times, synchronize, time_interleaved,
+                                             write_report)
+
+# docs/../INSTALL_NOTES: torchvision ResNet-50, random init, channels_last, lent H100 (crops/s, img/s)
+REFERENCE_H100 = dict(infer_fp32_bs256=7400, infer_bf16_bs256=12600, infer_bf16_compile_bs256=20400,
+                      train_fp32_bs128=2400, train_bf16_bs128=3500)
+PROFILE_LABELS = ('backbone', 'neck', 'head.selector', 'head.regressor', 'head.body_model')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description='Benchmark bare backbone vs HMR vs PM-Net')
+    p.add_argument('--configs', nargs='+', default=['configs/hmr_res50.py', 'configs/pmnet_res50.py'],
+                   help='baseline first (HMR), then the candidate (PM-Net)')
+    p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    p.add_argument('--batch-sizes', nargs='+', type=int, default=[1, 64])
+    p.add_argument('--train-batch-size', type=int, help='default: the largest --batch-sizes (>= 2)')
+    p.add_argument('--no-train', action='store_true', help='skip the training-step measurement')
+    p.add_argument('--iters', type=int, default=20, help='timed calls per measurement (median)')
+    p.add_argument('--warmup', type=int, default=5)
+    p.add_argument('--input-size', type=int, default=224)
+    p.add_argument('--amp', choices=['none', 'bf16', 'fp16'], help='default: bf16 on cuda, none on cpu')
+    p.add_argument('--channels-last', action=argparse.BooleanOptionalAction, help='default: on for cuda')
+    p.add_argument('--compile', action='store_true', help='add a torch.compile setting (backbone/neck/IEF)')
+    p.add_argument('--body-model-dir', help='folder with SMPL_NEUTRAL.{pkl,npz}, J_regressor_h36m.npy, '
+                   'smpl_mean_params.npz (default: config paths; synthetic files if missing)')
+    p.add_argument('--prototype-file', help='default: the config path; random prototypes if missing')
+    p.add_argument('--data-root', help='offline data root for the dataloader benchmark')
+    p.add_argument('--ann-file', help='training annotation file (relative to --data-root)')
+    p.add_argument('--workers', nargs='+', type=int, default=[0, 2])
+    p.add_argument('--loader-batches', type=int, default=20)
+    p.add_argument('--loader-batch-size', type=int, help='default: the config batch size')
+    p.add_argument('--profile', action='store_true', help='torch.profiler tables (largest batch)')
+    p.add_argument('--profile-rows', type=int, default=15)
+    p.add_argument('--out-dir', default='outputs/benchmark')
+    return p.parse_args(argv)
+
+
+# ----------------------------------------------------------------------------- building
+def find_body_model_files(folder: str) -> dict:
+    """Paths of the body-model assets inside ``folder`` (None where absent)."""
+    def first(*names):
+        hits = [osp.join(folder, n) for n in names if osp.isfile(osp.join(folder, n))]
+        return hits[0] if hits else None
+    return dict(model_path=first('smpl/SMPL_NEUTRAL.pkl', 'smpl/SMPL_NEUTRAL.npz', 'SMPL_NEUTRAL.pkl',
+                                 'SMPL_NEUTRAL.npz'),
+                joint_regressor_h36m=first('J_regressor_h36m.npy'),
+                mean_params=first('smpl_mean_params.npz'))
+
+
+def resolve_head_files(head, args, state: dict, notes: list) -> None:
+    """Points ``head`` (a config dict) at existing body-model and prototype files, making them if needed."""
+    bm = head.get('body_model')
+    if isinstance(bm, dict):
+        folder = args.body_model_dir or state.get('body_dir')
+        if folder is None and not osp.isfile(bm.get('model_path', '')):
+            folder = state['body_dir'] = osp.join(args.out_dir, 'body_models')
+            if find_body_model_files(folder)['model_path'] is None:
+                from pmnet_plugin.models.body_models.synthetic import make_synthetic_smpl
+                make_synthetic_smpl(folder, seed=0)
+            notes.append(f'{bm.get("model_path")} not found: used the synthetic SMPL-format body (6890 '
+                         f'vertices, as tools/make_synthetic_smpl.py writes it) in {folder}')
+        if folder is not None:
+            files = find_body_model_files(folder)
+            if files['model_path'] is None:
+                raise FileNotFoundError(f'no SMPL_NEUTRAL.pkl/.npz under {folder}')
+            bm['model_path'] = files['model_path']
+            bm['joint_regressor_h36m'] = files['joint_regressor_h36m']
+            head['mean_params'] = files['mean_params']
+    if head.get('mean_params') and not osp.isfile(head['mean_params']):
+        notes.append(f'{head["mean_params"]} not found: mean params = built-in fallback')
+        head['mean_params'] = None
+    if 'prototype_file' in head or head.get('type') == 'PrototypeMemoryHead':
+        path = args.prototype_file or head.get('prototype_file')
+        if not path or not osp.isfile(path):
+            from pmnet_plugin.models.prototypes import build_prototypes, save_prototypes
+            k = int(head.get('num_prototypes', 32))
+            path = osp.join(args.out_dir, f'random_prototypes_k{k}.npz')
+            if not osp.isfile(path):
+                poses = np.random.default_rng(0).normal(0, 0.3, (16 * k, 72)).astype(np.float32)
+                save_prototypes(path, build_prototypes(poses, k=k, source='random (benchmark)'))
+            notes.append(f'no prototype file: used {k} RANDOM prototypes ({path}); timing does not '
+                         'depend on their values')
+        head['prototype_file'] = path
+
+
+def model_name(head_type: str, path: str, taken) -> str:
+    name = dict(HMRHead='hmr', PrototypeMemoryHead='pmnet').get(head_type, osp.splitext(
+        osp.basename(path))[0])
+    return name if name not in taken else f'{name}_{len(taken)}'
+
+
+class BareBackbone(nn.Module):
+    """The config's backbone + neck alone (the throughput ceiling of the full model)."""
+
+    def __init__(self, backbone: nn.Module, neck) -> None:
+        super().__init__()
+        self.backbone, self.neck = backbone, neck
+
+    def forward(self, x):
+        feats = self.backbone(x)
+        return self.neck(feats) if self.neck is not None else feats
+
+
+def build_models(args, notes: list):
+    """Builds (name -> estimator) for every config and the bare backbone of the first one."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    import pmnet_plugin  # noqa: F401  (registers the components)
+    from mmpose.registry import MODELS
+    init_default_scope('mmpose')
+    models, info, state, bare = {}, {}, {}, None
+    for path in args.configs:
+        cfg = Config.fromfile(path)
+        if isinstance(cfg.model.get('backbone'), dict):
+            cfg.model.backbone.pop('init_cfg', None)  # random init: nothing is downloaded
+        resolve_head_files(cfg.model.head, args, state, notes)
+        model = MODELS.build(cfg.model).to(args.device).eval()
+        name = model_name(cfg.model.head.type, path, models)
+        models[name] = model
+        info[name] = dict(config=path, head=cfg.model.head.type,
+                          params_m=sum(p.numel() for p in model.parameters()) / 1e6,
+                          check_finite=getattr(model.head.body_model, 'check_finite', None))
+        if bare is None:
+            neck = MODELS.build(cfg.model.neck) if cfg.model.get('neck') else None
+            bare = BareBackbone(MODELS.build(cfg.model.backbone), neck).to(args.device).eval()
+            info['bare'] = dict(config=path, head=None, backbone=cfg.model.backbone.type,
+                                depth=cfg.model.backbone.get('depth'),
+                                params_m=sum(p.numel() for p in bare.parameters()) / 1e6)
+        train_opt = cfg.get('optim_wrapper', {}).get('optimizer', dict(type='Adam', lr=1e-4))
+    return bare, models, info, train_opt
+
+
+def make_samples(batch_size: int, size: int, device: str, train: bool):
+    """PoseDataSamples with the metainfo ``predict`` needs and (train) random ``gt_instance_labels``."""
+    from mmengine.structures import InstanceData
+    from mmpose.structures import PoseDataSample
+    g = torch.Generator().manual_seed(batch_size)
+    out = []
+    for i in range(batch_size):
+        ds = PoseDataSample(metainfo=dict(
+            input_size=(size, size), input_center=np.full(2, size / 2, np.float32),
+            input_scale=np.full(2, size, np.float32), img_shape=(size, size), ori_shape=(size, size),
+            id=i, img_id=i, sample_idx=i, img_path=f'bench_{i}.jpg', flip_indices=list(range(24))))
+        ds.gt_instances = InstanceData(bboxes=np.array([[0, 0, size, size]], np.float32),
+                                       bbox_scores=np.ones(1, np.float32))
+        if train:
+            ds.gt_instance_labels = InstanceData(
+                keypoint_labels=torch.rand(1, 24, 2, generator=g) * 2 - 1,
+                keypoint_weights=torch.ones(1, 24), keypoints_3d=torch.randn(1, 24, 3, generator=g) * .3,
+                keypoints_3d_weights=torch.ones(1, 24), smpl_pose=torch.randn(1, 72, generator=g) * .2,
+                smpl_betas=torch.randn(1, 10, generator=g) * .5, has_smpl=torch.ones(1)).to(device)
+        out.append(ds)
+    return out
+
+
+# ----------------------------------------------------------------------------- timed functions
+def bare_fn(bare, x, amp, device):
+    def fn():
+        with torch.no_grad(), autocast(device, amp):
+            return bare(x)
+    return fn
+
+
+def inference_fns(name, model, x, samples, amp, device) -> dict:
+    """Zero-argument callables for every inference mode of one estimator."""
+    head = model.head
+
+    def forward(smpl: bool):
+        def fn():
+            with torch.no_grad(), autocast(device, amp):
+                preds = head.forward(model.extract_feat(x))
+                return head.run_body_model(preds['pred_pose'], preds['pred_betas']) if smpl else preds
+        return fn
+
+    def predict(vertices: bool):
+        def fn():
+            model.test_cfg['output_vertices'] = vertices
+            with torch.no_grad(), autocast(device, amp):
+                return model.predict(x, samples)
+        return fn
+
+    return {(name, 'forward'): forward(False), (name, 'forward_smpl'): forward(True),
+            (name, 'predict'): predict(True), (name, 'predict_novert'): predict(False)}
+
+
+def train_fn(model, x, samples, amp, device, optimizer, bare: bool):
+    """One optimizer step: estimator losses (``mode='loss'``), or the mean feature for the bare backbone."""
+    def fn():
+        optimizer.zero_grad(set_to_none=True)
+        with autocast(device, amp):
+            if bare:
+                feats = model(x)
+                loss = sum(f.float().mean() for f in feats)
+            else:
+                losses = model(x, samples, mode='loss')
+                loss = sum(v for k, v in losses.items() if 'loss' in k)
+        loss.backward()
+        optimizer.step()
+    return fn
+
+
+def apply_setting(modules: dict, setting: dict, originals: dict) -> None:
+    """Memory format and (optionally) torch.compile of backbone / neck / IEF regressor, in place."""
+    fmt = torch.channels_last if setting['channels_last'] else torch.contiguous_format
+    for name, m in modules.items():
+        slots = [(m, 'backbone'), (m, 'neck')] + ([(m.head, 'regressor')] if hasattr(m, 'head') else [])
+        for owner, attr in slots:
+            key = (name, attr)
+            if getattr(owner, attr, None) is None:
+                continue
+            originals.setdefault(key, getattr(owner, attr))
+            setattr(owner, attr, torch.compile(originals[key]) if setting['compile'] else originals[key])
+        m.to(memory_format=fmt)
+
+
+def profile_model(name, fns: dict, device: str, rows: int, out_dir: str) -> dict:
+    """torch.profiler over a few calls of each fn: top ops and per-component (``## label``) totals."""
+    from torch.profiler import ProfilerActivity, profile
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith('cuda') else [])
+    out = {}
+    for kind, fn in fns.items():
+        fn()
+        with profile(activities=acts) as prof:
+            for _ in range(3):
+                fn()
+            synchronize(device)
+        avgs = prof.key_averages()
+        sort = 'self_cuda_time_total' if device.startswith('cuda') else 'self_cpu_time_total'
+        table = avgs.table(sort_by=sort, row_limit=rows)
+        comps = {e.key[3:]: dict(cpu_ms=e.cpu_time_total / 3e3,
+                                 device_ms=getattr(e, 'device_time_total', 0) / 3e3)
+                 for e in avgs if e.key.startswith('## ')}
+        path = osp.join(out_dir, f'profile_{name}_{kind}.txt')
+        with open(path, 'w') as f:
+            f.write(table)
+        print(f'\n=== profile {name} {kind} (per call = total / 3) ===\n{table}')
+        out[kind] = dict(components_ms_per_call=comps, table_file=path)
+    return out
+
+
+# ----------------------------------------------------------------------------- dataloader
+def _leaf_datasets(ds):
+    if 'datasets' in ds:
+        for d in ds['datasets']:
+            yield from _leaf_datasets(d)
+    elif 'dataset' in ds:
+        yield from _leaf_datasets(ds['dataset'])
+    else:
+        yield ds
+
+
+def bench_dataloader(args) -> dict:
+    """Images/s of the first config's ``train_dataloader`` for each ``--workers`` value."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(args.configs[0])
+    dl = cfg.get('train_dataloader')
+    if not dl:
+        return dict(skipped=f'{args.configs[0]} has no train_dataloader')
+    for ds in _leaf_datasets(dl['dataset']):
+        if args.data_root:
+            ds['data_root'] = args.data_root
+        if args.ann_file:
+            ds['ann_file'] = args.ann_file
+        ann = osp.join(ds.get('data_root', '') or '', ds.get('ann_file', '') or '')
+        if not osp.isfile(ann):
+            return dict(skipped=f'offline data not found ({ann}); make it with '
+                        'tools/make_synthetic_dataset.py or pass --data-root/--ann-file')
+    out = dict(config=args.configs[0], runs=[])
+    for workers in args.workers:
+        d = copy.deepcopy(dl)
+        d.update(num_workers=workers, persistent_workers=False)
+        if args.loader_batch_size:
+            d['batch_size'] = args.loader_batch_size
+        loader = Runner.build_dataloader(d)
+        n = min(args.loader_batches, len(loader))
+        t0 = time.perf_counter()
+        it = iter(loader)
+        next(it)
+        t1 = time.perf_counter()
+        for _ in range(n - 1):
+            next(it)
+        t2 = time.perf_counter()
+        bs = d['batch_size']
+        out['runs'].append(dict(workers=workers, batch_size=bs, batches=n, first_batch_s=t1 - t0,
+                                images_per_s=(n - 1) * bs / (t2 - t1) if n > 1 else None,
+                                images_per_s_incl_first=n * bs / (t2 - t0)))
+        del it, loader
+    return out
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    os.makedirs(args.out_dir, exist_ok=True)
+    cuda = args.device.startswith('cuda')
+    amp = args.amp or ('bf16' if cuda else 'none')
+    cl = cuda if args.channels_last is None else args.channels_last
+    settings = [dict(name='fp32' + ('-cl' if cl else ''), amp='none', channels_last=cl, compile=False)]
+    if amp != 'none':
+        settings.append(dict(name=amp + ('-cl' if cl else ''), amp=amp, channels_last=cl, compile=False))
+    if args.compile:
+        settings.append(dict(settings[-1], name=settings[-1]['name'] + '-compile', compile=True))
+    train_bs = args.train_batch_size or max(2, max(args.batch_sizes))
+    bs_max = max(args.batch_sizes)
+    notes = []
+    bare, models, info, opt_cfg = build_models(args, notes)
+    names = list(models)
+    from mmengine.registry import OPTIMIZERS
+    opt_cfg = dict(opt_cfg)
+    opt_cfg.setdefault('type', 'Adam')
+    mem = PeakMemory(args.device)
+    res = dict(inference=[], training=[])
+    originals, size = {}, args.input_size
+    support = {}
+    for s in settings:
+        apply_setting(dict(models, bare=bare), s, originals)
+        fmt = torch.channels_last if s['channels_last'] else torch.contiguous_format
+        for bs in args.batch_sizes:
+            x = torch.randn(bs, 3, size, size, device=args.device).contiguous(memory_format=fmt)
+            samples = make_samples(bs, size, args.device, train=False)
+            fns = {('bare', 'backbone'): bare_fn(bare, x, s['amp'], args.device)}
+            for n, m in models.items():
+                fns.update(inference_fns(n, m, x, samples, s['amp'], args.device))
+            for (n, mode), t in time_interleaved(fns, args.iters, args.warmup, args.device, mem).items():
+                res['inference'].append(dict(model=n, mode=mode, setting=s['name'], batch_size=bs,
+                                             **summarize_times(t.pop('times'), bs), **t))
+            for n, m in models.items():
+                m.test_cfg['output_vertices'] = False
+                with torch.no_grad():
+                    support[n] = 'vertices' not in m.predict(x[:1], samples[:1])[0].pred_instances
+                m.test_cfg['output_vertices'] = True
+            del x, samples, fns
+        if not args.no_train:
+            x = torch.randn(train_bs, 3, size, size, device=args.device).contiguous(memory_format=fmt)
+            samples = make_samples(train_bs, size, args.device, train=True)
+            fns = {}
+            for n, m in dict(bare=bare, **models).items():
+                m.train()
+                opt = OPTIMIZERS.build(dict(opt_cfg, params=m.parameters()))
+                fns[(n, 'train')] = train_fn(m, x, samples, s['amp'], args.device, opt, n == 'bare')
+            for (n, mode), t in time_interleaved(fns, args.iters, args.warmup, args.device, mem).items():
+                res['training'].append(dict(model=n, mode=mode, setting=s['name'], batch_size=train_bs,
+                                            **summarize_times(t.pop('times'), train_bs), **t))
+            for m in dict(bare=bare, **models).values():
+                m.eval()
+            del x, samples, fns
+        if cuda:
+            torch.cuda.empty_cache()
+    for n, ok in support.items():
+        if not ok:
+            notes.append(f'{n}: test_cfg.output_vertices=False is not honoured by predict (vertices still '
+                         'returned): predict_novert equals predict')
+    for n, i in info.items():
+        if i.get('check_finite'):
+            notes.append(f'{n}: SMPLBodyModel.check_finite=True (4 host-device syncs per SMPL call)')
+    snames = [s['name'] for s in settings]
+    profile = {}
+    if args.profile:  # models are still in the last setting
+        s, fmt = settings[-1], (torch.channels_last if settings[-1]['channels_last'] else
+                                torch.contiguous_format)
+        x = torch.randn(bs_max, 3, size, size, device=args.device).contiguous(memory_format=fmt)
+        xt = torch.randn(train_bs, 3, size, size, device=args.device).contiguous(memory_format=fmt)
+        for n, m in models.items():
+            handles = label_modules(m, PROFILE_LABELS)
+            fn = inference_fns(n, m, x, make_samples(bs_max, size, args.device, False), s['amp'],
+                               args.device)[(n, 'predict')]
+            profile[n] = profile_model(n, dict(predict=fn), args.device, args.profile_rows, args.out_dir)
+            if not args.no_train:
+                m.train()
+                opt = OPTIMIZERS.build(dict(opt_cfg, params=m.parameters()))
+                fn = train_fn(m, xt, make_samples(train_bs, size, args.device, True), s['amp'],
+                              args.device, opt, False)
+                profile[n].update(profile_model(n, dict(train=fn), args.device, args.profile_rows,
+                                                args.out_dir))
+                m.eval()
+            for h in handles:
+                h.remove()
+    mem.close()
+    ratios = compute_ratios(res, names, snames, args.batch_sizes, train_bs)
+    report = dict(
+        schema='pmnet-benchmark/1',
+        meta=dict(date_utc=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
+                  command='python ' + ' '.join([osp.relpath(__file__, ROOT)] + list(
+                      sys.argv[1:] if argv is None else argv)),
+                  device=args.device, device_name=torch.cuda.get_device_name(args.device) if cuda
+                  else (platform.processor() or platform.machine()), torch=torch.__version__,
+                  torch_threads=torch.get_num_threads(), cpu_count=os.cpu_count(),
+                  input_size=size, iters=args.iters, warmup=args.warmup, batch_sizes=args.batch_sizes,
+                  train_batch_size=None if args.no_train else train_bs, settings=settings,
+                  memory_kind=mem.kind, optimizer=opt_cfg.get('type'),
+                  reference_bare_resnet50_h100=REFERENCE_H100),
+        models=info, notes=notes, inference=res['inference'], training=res['training'],
+        ratios=ratios, targets=evaluate_targets(ratios, names, snames, bs_max, cuda),
+        breakdown=breakdown(res, names, snames, bs_max), dataloader=bench_dataloader(args),
+        profile=profile)
+    print(write_report(report, args.out_dir))
+    print(f'wrote {osp.join(args.out_dir, "benchmark.json")} and benchmark.md')
+    return report
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,55 @@
+"""Contact sheet of a rendered split: half common, half rare samples, labelled, 2D joints drawn.
+
+    python tools/contact_sheet.py DIR/test.npz --num 16 --out sheet.png
+"""
+import argparse
+import os
+
+import numpy as np
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument('ann', help='DIR/{split}.npz')
+    parser.add_argument('--num', type=int, default=16)
+    parser.add_argument('--cols', type=int, default=4)
+    parser.add_argument('--out', default='sheet.png')
+    parser.add_argument('--no-joints', action='store_true')
+    return parser.parse_args()
+
+
+def pick(clips: np.ndarray, is_rare: np.ndarray, num: int) -> np.ndarray:
+    """``num // 2`` common then ``num - num // 2`` rare indices, cycling through clips for variety."""
+    chosen = []
+    for want, group in ((num // 2, ~is_rare), (num - num // 2, is_rare)):
+        by_clip = [list(np.flatnonzero(group & (clips == c))) for c in np.unique(clips[group])]
+        taken = []
+        while len(taken) < want and any(by_clip):
+            for lst in by_clip:
+                if lst and len(taken) < want:
+                    taken.append(lst.pop(0))
+        chosen += taken
+    return np.asarray(chosen, np.int64)
+
+
+def main() -> None:
+    args = parse_args()
+    import cv2
+
+    from pmnet_plugin.offline.sheet import draw_skeleton, tile
+    from pmnet_plugin.offline.synth_dataset import load_humandata
+    data = load_humandata(args.ann)
+    root = os.path.splitext(args.ann)[0]
+    meta = data['meta']
+    idx = pick(np.asarray(meta['clip']).astype(str), np.asarray(meta['is_rare'], bool), args.num)
+    images, labels = [], []
+    for i in idx:
+        img = cv2.imread(os.path.join(root, str(data['image_path'][i])))[..., ::-1]
+        images.append(img if args.no_joints else draw_skeleton(img, data['keypoints2d'][i]))
+        labels.append(f"{meta['clip'][i]}{' (rare)' if meta['is_rare'][i] else ''}")
+    cv2.imwrite(args.out, tile(images, labels, cols=args.cols)[..., ::-1])
+    print(f'{len(idx)} samples -> {args.out}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,312 @@
+"""PM-Net / HMR demo: SMPL meshes for the people in an image, a folder of images, or a video.
+
+Person boxes come from an MMDetection detector (default: RTMDet-tiny, COCO person), from a
+COCO-style ``--bbox-file``, or ``--whole-image``. Per image it writes ``<stem>_vis.png``
+(skeleton + boxes | mesh overlay | side view), ``<stem>_mesh.png`` (overlay only),
+``<stem>.npz`` and ``<stem>.json`` (SMPL pose/betas, cameras, 3D joints, prototype), and with
+``--save-mesh`` one ``<stem>_person<i>.obj`` per person. See docs/demo.md.
+
+Example:
+    python tools/demo.py configs/pmnet_res18_synthetic.py work_dirs/pmnet/epoch_10.pth \\
+        photo.jpg --whole-image --out-dir vis/
+"""
+import argparse
+import json
+import logging
+import os
+import os.path as osp
+import sys
+import tempfile
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # noqa: E402
+
+IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v')
+logger = logging.getLogger('pmnet_demo')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    from mmengine.config import DictAction
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('config', help='mesh model config')
+    p.add_argument('checkpoint', nargs='?', default=None,
+                   help='mesh model checkpoint (omitted: random weights, smoke tests only)')
+    p.add_argument('input', help='image file, folder of images, or video file')
+    p.add_argument('--out-dir', default='demo_out', help='output folder')
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--det-config', default='rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
+                   help='MMDet config (a file, or relative to mmdet/.mim/configs)')
+    p.add_argument('--det-checkpoint', default=None, help='MMDet checkpoint')
+    p.add_argument('--det-cat-id', type=int, default=0, help='person category id')
+    p.add_argument('--bbox-thr', type=float, default=0.5, help='detection score threshold')
+    p.add_argument('--max-persons', type=int, default=10, help='max people per image (<=0: all)')
+    p.add_argument('--bbox-file', default=None, help='COCO-style json with person boxes')
+    p.add_argument('--whole-image', action='store_true', help='one box = the whole image')
+    p.add_argument('--save-mesh', action='store_true', help='write .obj meshes')
+    p.add_argument('--batch-size', type=int, default=16, help='crops per forward pass')
+    p.add_argument('--kpt-thr', type=float, default=0.3)
+    p.add_argument('--no-side-view', action='store_true')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
+    return p.parse_args(argv)
+
+
+# ----------------------------------------------------------------------------------- io
+def atomic_write(path: str, write: Callable[[str], None]) -> None:
+    """Calls ``write(tmp_path)`` then renames the temp file onto ``path`` (same folder)."""
+    folder, name = osp.split(osp.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f'.{name}.', suffix=osp.splitext(name)[1], dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+def write_image(path: str, rgb: np.ndarray) -> None:
+    def _w(tmp):
+        if not cv2.imwrite(tmp, np.ascontiguousarray(rgb[..., ::-1])):
+            raise IOError(f'cannot write {path}')
+    atomic_write(path, _w)
+
+
+def write_text(path: str, text: str) -> None:
+    def _w(tmp):
+        with open(tmp, 'w') as f:
+            f.write(text)
+    atomic_write(path, _w)
+
+
+def write_npz(path: str, arrays: Dict[str, np.ndarray]) -> None:
+    def _w(tmp):
+        with open(tmp, 'wb') as f:
+            np.savez(f, **arrays)
+    atomic_write(path, _w)
+
+
+def obj_text(vertices: np.ndarray, faces: np.ndarray) -> str:
+    """Wavefront OBJ of a mesh (V, 3) / (F, 3) 0-based."""
+    lines = [f'v {x:.6f} {y:.6f} {z:.6f}' for x, y, z in vertices]
+    lines += [f'f {a + 1} {b + 1} {c + 1}' for a, b, c in faces]
+    return '\n'.join(lines) + '\n'
+
+
+def to_uint8_bgr(img: np.ndarray) -> np.ndarray:
+    """Any image cv2 reads (gray, BGRA, 16-bit) as BGR (H, W, 3) uint8."""
+    from pmnet_plugin.apis.inference import ensure_bgr3
+    if img.dtype == np.uint16:
+        img = (img / 257).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = np.clip(img, 0, 255).astype(np.uint8)
+    return ensure_bgr3(img)
+
+
+def iter_frames(path: str) -> Tuple[int, Iterator[Tuple[str, Optional[np.ndarray]]]]:
+    """Frames of an image, a folder of images or a video.
+
+    Returns:
+        tuple: number of frames (0 if unknown) and an iterator of ``(stem, BGR image or None)``
+        (None: unreadable, logged by the caller).
+    """
+    if osp.isdir(path):
+        files = sorted(f for f in os.listdir(path) if f.lower().endswith(IMG_EXTS))
+        if not files:
+            raise ValueError(f'no images ({", ".join(IMG_EXTS)}) in folder {path}')
+        return len(files), ((osp.splitext(f)[0], cv2.imread(osp.join(path, f),
+                                                             cv2.IMREAD_UNCHANGED))
+                            for f in files)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'input {path} does not exist')
+    ext = osp.splitext(path)[1].lower()
+    stem = osp.splitext(osp.basename(path))[0]
+    if ext in IMG_EXTS:
+        return 1, iter([(stem, cv2.imread(path, cv2.IMREAD_UNCHANGED))])
+    if ext in VIDEO_EXTS:
+        cap = cv2.VideoCapture(path)
+        if not cap.isOpened():
+            raise ValueError(f'cannot open video {path}')
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+
+        def gen():
+            idx = 0
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                yield f'{stem}_{idx:06d}', frame
+                idx += 1
+            cap.release()
+        return count, gen()
+    raise ValueError(f'unsupported file type {ext!r} for {path}: use an image '
+                     f'({", ".join(IMG_EXTS)}), a video ({", ".join(VIDEO_EXTS)}) or a folder')
+
+
+def load_bbox_file(path: str) -> Dict:
+    """Reads COCO-style boxes into ``{key: (N, 5) xyxy+score}``.
+
+    Accepted: a COCO dataset dict (``images`` with ``id``/``file_name`` + ``annotations`` with
+    ``image_id``/``bbox`` xywh [``score``, ``category_id``]), or a COCO results list
+    (``image_id`` = file name, or frame index for videos / position in the sorted folder).
+    Keys are file stems (str) and integer indices; only ``category_id`` 1 (person) is kept.
+    """
+    with open(path) as f:
+        data = json.load(f)
+    if isinstance(data, dict):
+        id2name = {img['id']: img['file_name'] for img in data.get('images', [])}
+        anns = data.get('annotations', [])
+    elif isinstance(data, list):
+        id2name, anns = {}, data
+    else:
+        raise ValueError(f'{path}: expected a COCO dict or a list of detections')
+    boxes: Dict = {}
+    for ann in anns:
+        if ann.get('category_id', 1) != 1 or 'bbox' not in ann:
+            continue
+        key = id2name.get(ann['image_id'], ann['image_id'])
+        if isinstance(key, str):
+            key = osp.splitext(osp.basename(key))[0]
+        x, y, w, h = (float(v) for v in ann['bbox'][:4])
+        boxes.setdefault(key, []).append([x, y, x + w, y + h, float(ann.get('score', 1.0))])
+    return {k: np.asarray(v, np.float32).reshape(-1, 5) for k, v in boxes.items()}
+
+
+# ------------------------------------------------------------------------------ outputs
+def find_faces(model) -> np.ndarray:
+    """Triangles (F, 3) of the body model inside the estimator."""
+    for module in model.modules():
+        faces = getattr(module, 'faces', None)
+        if faces is not None:
+            return np.asarray(faces.cpu() if hasattr(faces, 'cpu') else faces, np.int64)
+    raise AttributeError('the model holds no body model with `faces`')
+
+
+def collect_results(samples, img_shape: Tuple[int, int]) -> Dict[str, np.ndarray]:
+    """Stacks the per-person predictions of one image into (N, ...) arrays."""
+    from pmnet_plugin.apis.inference import crop_cam_to_full, to_numpy
+    keys = ('bboxes', 'bbox_scores', 'smpl_pose', 'smpl_betas', 'pred_cam', 'keypoints',
+            'keypoint_scores', 'keypoints_3d', 'vertices', 'proto_id', 'proto_score',
+            'input_center', 'input_scale')
+    out: Dict[str, List[np.ndarray]] = {}
+    for s in samples:
+        inst = s.pred_instances
+        for k in keys:
+            if k in inst:
+                out.setdefault(k, []).append(to_numpy(inst.get(k)))
+    arrays = {k: np.concatenate(v, axis=0) for k, v in out.items()}
+    if samples and 'pred_cam' in arrays and 'input_center' in arrays:
+        focal, transl = crop_cam_to_full(arrays['pred_cam'], arrays['input_center'],
+                                         arrays['input_scale'], img_shape,
+                                         samples[0].metainfo.get('input_size', (224, 224)))
+        arrays['cam_t_full'] = transl.astype(np.float32)
+        arrays['focal_length_full'] = np.float32(focal)
+    return arrays
+
+
+def to_json(stem: str, img_shape, arrays: Dict[str, np.ndarray]) -> str:
+    persons = []
+    n = len(arrays.get('bboxes', []))
+    for i in range(n):
+        person = {}
+        for k in ('bboxes', 'bbox_scores', 'smpl_pose', 'smpl_betas', 'pred_cam', 'cam_t_full',
+                  'keypoints', 'keypoint_scores', 'keypoints_3d', 'proto_id', 'proto_score'):
+            if k in arrays:
+                v = np.asarray(arrays[k][i])
+                person[k] = v.item() if v.ndim == 0 else v.tolist()
+        persons.append(person)
+    doc = dict(image=stem, height=int(img_shape[0]), width=int(img_shape[1]),
+               focal_length_full=float(arrays.get('focal_length_full', 0.0)),
+               num_persons=n, persons=persons)
+    return json.dumps(doc, indent=1)
+
+
+# --------------------------------------------------------------------------------- main
+def get_boxes(args, stem: str, index: int, img: np.ndarray, detector, bbox_db) -> np.ndarray:
+    """(N, 5) person boxes of one image, clipped to it (empty ones dropped)."""
+    from pmnet_plugin.apis.inference import clip_bboxes
+    h, w = img.shape[:2]
+    if args.whole_image:
+        boxes = np.array([[0, 0, w, h, 1.0]], np.float32)
+    elif bbox_db is not None:
+        boxes = bbox_db.get(stem, bbox_db.get(index, np.zeros((0, 5), np.float32)))
+        if 0 < args.max_persons < len(boxes):  # keep the best-scored, in file order
+            boxes = boxes[np.sort(np.argsort(-boxes[:, 4], kind='stable')[:args.max_persons])]
+    else:
+        boxes = detector(img, args.bbox_thr, args.max_persons)
+    return clip_bboxes(boxes, (h, w))
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
+    from mmengine.structures import InstanceData
+    from mmengine.utils import ProgressBar
+    from mmpose.structures import PoseDataSample, merge_data_samples
+
+    from pmnet_plugin.apis import (MissingCheckpointError, PersonDetector, inference_mesh,
+                                   init_mesh_model)
+    from pmnet_plugin.visualization.mesh_visualizer import MeshVisualizer
+    try:
+        total, frames = iter_frames(args.input)
+        bbox_db = load_bbox_file(args.bbox_file) if args.bbox_file else None
+        detector = None
+        if not args.whole_image and bbox_db is None:
+            detector = PersonDetector(args.det_config, args.det_checkpoint, args.device,
+                                      cat_id=args.det_cat_id)
+    except (MissingCheckpointError, FileNotFoundError, ValueError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    if args.checkpoint is None:
+        logger.warning('no mesh checkpoint given: the model has RANDOM weights')
+    model = init_mesh_model(args.config, args.checkpoint, args.device, args.cfg_options)
+    vis = MeshVisualizer(side_view=not args.no_side_view)
+    vis.set_dataset_meta(model.dataset_meta)
+    faces = find_faces(model)
+    vis.set_faces(faces)
+    os.makedirs(args.out_dir, exist_ok=True)
+
+    progress = ProgressBar(total) if total > 1 else None
+    done = skipped = 0
+    for index, (stem, raw) in enumerate(frames):
+        if progress is not None:
+            progress.update()
+        if raw is None:
+            logger.warning(f'skipping {stem}: unreadable image')
+            skipped += 1
+            continue
+        img = to_uint8_bgr(raw)
+        boxes = get_boxes(args, stem, index, img, detector, bbox_db)
+        samples = inference_mesh(model, img, boxes, batch_size=args.batch_size) \
+            if len(boxes) else []
+        if not samples:
+            logger.warning(f'{stem}: no person box (detector threshold {args.bbox_thr}, '
+                           'or none in --bbox-file); writing the image without meshes')
+        merged = merge_data_samples(samples) if samples else \
+            PoseDataSample(pred_instances=InstanceData())
+        rgb = np.ascontiguousarray(img[..., ::-1])
+        panels = vis.draw_pred_panels(rgb, merged, args.kpt_thr, draw_bbox=True)
+        row = [panels['keypoints'], panels['overlay']] + \
+            ([] if args.no_side_view else [panels['side']])
+        base = osp.join(args.out_dir, stem)
+        write_image(base + '_vis.png', np.concatenate(row, axis=1))
+        write_image(base + '_mesh.png', panels['overlay'])
+        arrays = collect_results(samples, img.shape[:2])
+        write_npz(base + '.npz', arrays)
+        write_text(base + '.json', to_json(stem, img.shape[:2], arrays))
+        if args.save_mesh and 'vertices' in arrays:
+            for i, verts in enumerate(arrays['vertices']):
+                shift = arrays['cam_t_full'][i] if 'cam_t_full' in arrays else 0.0
+                write_text(f'{base}_person{i}.obj', obj_text(verts + shift, faces))
+        done += 1
+    if progress is not None:
+        sys.stdout.write('\n')
+    logger.info(f'processed {done} image(s), skipped {skipped}; outputs in {args.out_dir}')
+    return 0 if done else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Writes the procedural SMPL-format body (offline stand-in for the official SMPL download).
+
+    python tools/make_synthetic_smpl.py --out data/body_models --seed 0
+
+Creates ``<out>/smpl/SMPL_NEUTRAL.pkl`` and ``.npz``, ``<out>/J_regressor_h36m.npy`` and
+``<out>/smpl_mean_params.npz``. Refuses to overwrite real SMPL/SPIN files unless ``--force`` is given.
+"""
+import argparse
+import time
+
+from pmnet_plugin.models.body_models.synthetic import make_synthetic_smpl
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--out', default='data/body_models', help='output folder (default: data/body_models)')
+    parser.add_argument('--seed', type=int, default=0, help='generation seed (default: 0)')
+    parser.add_argument('--force', action='store_true', help='overwrite files that are not synthetic')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    start = time.perf_counter()
+    paths = make_synthetic_smpl(args.out, seed=args.seed, force=args.force)
+    for key, path in paths.items():
+        if key != 'dir':
+            print(f'{key:15s} {path}')
+    print(f'done in {time.perf_counter() - start:.1f} s')
+
+
+if __name__ == '__main__':
+    main()
