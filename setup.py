@@ -14,7 +14,7 @@ INSTALL_REQUIRES = [
 ]
 EXTRAS = {
     'render': ['pyrender>=0.1.45', 'PyOpenGL==3.1.7', 'trimesh'],
-    'data': ['pybullet>=3.2'],
+    'data': ['pybullet>=3.2', 'scikit-image', 'fast_simplification'],
     'tests': ['pytest'],
 }
 EXTRAS['all'] = sorted({r for reqs in EXTRAS.values() for r in reqs})

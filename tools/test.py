@@ -84,7 +84,17 @@ def merge_args(cfg: Config, args: argparse.Namespace, pkl_dump: str = None) -> C
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    set_rarity_out_dir(cfg)
     return cfg
+
+
+def set_rarity_out_dir(cfg: Config) -> None:
+    """Lets ``PoseRarity`` evaluators without ``out_dir`` write their json/plot into the work dir."""
+    evaluator = cfg.get('test_evaluator', None)
+    for ev in evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]:
+        if isinstance(ev, dict) and ev.get('type') in ('PoseRarity', 'PoseRarityMetric') \
+                and ev.get('out_dir', None) is None:
+            ev['out_dir'] = cfg.work_dir
 
 
 def _as_array(value) -> np.ndarray:

@@ -96,12 +96,13 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
-def main(argv=None) -> None:
-    """Builds the Runner from the config and trains."""
+def main(argv=None) -> Runner:
+    """Builds the Runner from the config, trains and returns the Runner."""
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    return runner
 
 
 if __name__ == '__main__':

@@ -125,6 +125,8 @@ class PersonDetector:
             self.model = MODELS.build(config.model)
             if checkpoint is not None and osp.isfile(checkpoint):
                 load_checkpoint(self.model, checkpoint, map_location='cpu')
+            else:  # random weights (tests): the detector's own init (e.g. score bias priors)
+                self.model.init_weights()
             self.pipeline = Compose(pipeline)
         self.model.to(device).eval()
         self.cfg = config

@@ -7,6 +7,7 @@ from typing import Callable, List, Optional, Sequence, Union
 import numpy as np
 from mmengine.fileio import load
 from mmengine.logging import print_log
+from mmengine.registry import DefaultScope
 
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
@@ -89,11 +90,13 @@ class SMPLImageDataset(BaseCocoStyleDataset):
         self._det = None
         if bbox_file and data_root and not osp.isabs(bbox_file):
             bbox_file = osp.join(data_root, bbox_file)
-        super().__init__(
-            ann_file=ann_file, bbox_file=bbox_file, data_mode='topdown', metainfo=metainfo,
-            data_root=data_root, data_prefix=data_prefix, filter_cfg=filter_cfg, indices=indices,
-            serialize_data=serialize_data, pipeline=pipeline, test_mode=test_mode,
-            lazy_init=lazy_init, max_refetch=max_refetch)
+        # Build the pipeline in MMPose's scope also when used outside a Runner (tools, tests).
+        with DefaultScope.overwrite_default_scope('mmpose'):
+            super().__init__(
+                ann_file=ann_file, bbox_file=bbox_file, data_mode='topdown', metainfo=metainfo,
+                data_root=data_root, data_prefix=data_prefix, filter_cfg=filter_cfg,
+                indices=indices, serialize_data=serialize_data, pipeline=pipeline,
+                test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch)
 
     # ----------------------------------------------------------------------------- loading
     def full_init(self) -> None:

@@ -29,13 +29,13 @@ def _smin(a: np.ndarray, b: np.ndarray, k: float) -> np.ndarray:
     return np.minimum(a, b) - h * h * k * 0.25
 
 
-def _sdf_grid(prims: List[Primitive], voxel: float, blend: float) -> Tuple[np.ndarray, np.ndarray]:
-    """Smooth-union SDF sampled on a regular grid; far from every part the field is a positive constant."""
-    margin = 3 * voxel + blend
+def _sdf_grid(prims: List[Primitive], voxel: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Smooth union of the parts' SDFs on a regular grid (exact near the surface, 1.0 far from it)."""
+    margin = 3 * voxel + max(p.blend for p in prims)
     los, his = zip(*(p.bounds(margin) for p in prims))
     lo, hi = np.min(los, axis=0) - voxel, np.max(his, axis=0) + voxel
     shape = np.ceil((hi - lo) / voxel).astype(int) + 1
-    field = np.full(shape, margin, dtype=np.float64)
+    field = np.full(shape, 1.0, dtype=np.float64)
     for prim in prims:
         plo, phi = prim.bounds(margin)
         i0 = np.floor((plo - lo) / voxel).astype(int)
@@ -43,7 +43,7 @@ def _sdf_grid(prims: List[Primitive], voxel: float, blend: float) -> Tuple[np.nd
         axes = [lo[d] + voxel * np.arange(i0[d], i1[d]) for d in range(3)]
         pts = np.stack(np.meshgrid(*axes, indexing='ij'), axis=-1)
         sl = tuple(slice(i0[d], i1[d]) for d in range(3))
-        field[sl] = _smin(field[sl], np.minimum(prim.sdf(pts), margin), blend)
+        field[sl] = _smin(field[sl], prim.sdf(pts), prim.blend)
     return field, lo
 
 
@@ -92,13 +92,21 @@ def _split_longest_edges(verts: np.ndarray, faces: np.ndarray, count: int) -> Tu
 
 def _mesh_from_field(field: np.ndarray, lo: np.ndarray, voxel: float) -> Tuple[np.ndarray, np.ndarray]:
     """Marching cubes + decimation to exactly 6890 vertices / 13776 outward-oriented faces."""
-    import fast_simplification
-    from skimage.measure import marching_cubes
+    try:
+        import fast_simplification
+        from skimage.measure import marching_cubes
+    except ImportError as err:
+        raise ImportError(f'the procedural body needs scikit-image and fast_simplification ({err}); '
+                          'install them with `pip install scikit-image fast_simplification`') from err
     verts, faces, _, _ = marching_cubes(field, level=0.0, spacing=(voxel, ) * 3)
     verts = verts + lo
     faces = faces.astype(np.int64)
     for slack in (0, 40, 200):
-        v, f = fast_simplification.simplify(verts, faces, target_count=NUM_SMPL_FACES - slack, agg=5.0)
+        target = NUM_SMPL_FACES - slack
+        try:
+            v, f = fast_simplification.simplify(verts, faces, target_count=target, agg=5.0)
+        except TypeError:  # fast_simplification < 0.1.7 has no target_count
+            v, f = fast_simplification.simplify(verts, faces, target_reduction=1.0 - target / len(faces), agg=5.0)
         used = np.unique(f)
         remap = np.full(len(v), -1, dtype=np.int64)
         remap[used] = np.arange(len(used))
@@ -213,7 +221,7 @@ def build_synthetic_smpl_arrays(seed: int = 0, voxel: float = 0.008) -> Dict[str
     rng = np.random.default_rng(seed)
     joints = rest_joints(SMPL_JOINT_NAMES)
     prims = body_primitives(joints, SMPL_JOINT_NAMES)
-    field, lo = _sdf_grid(prims, voxel, blend=0.02)
+    field, lo = _sdf_grid(prims, voxel)
     verts, faces = _mesh_from_field(field, lo, voxel)
     soft, weights = _skinning(verts, faces, prims)
     j_reg = _solve_regressor(verts, joints)

@@ -60,10 +60,12 @@ class Primitive:
         b (tuple): Cone end point, or ellipsoid radii.
         radii (tuple): Cone radii at ``a`` and ``b`` (unused for ellipsoids).
         joint (str): SMPL joint moving this part.
+        blend (float): Smooth-union radius with the parts added before it (metres). Defaults to 0.02.
     """
 
-    def __init__(self, kind: str, a, b, radii=(0.0, 0.0), joint: str = 'pelvis') -> None:
+    def __init__(self, kind: str, a, b, radii=(0.0, 0.0), joint: str = 'pelvis', blend: float = 0.02) -> None:
         self.kind = kind
+        self.blend = blend
         self.a = np.asarray(a, dtype=np.float64)
         self.b = np.asarray(b, dtype=np.float64)
         self.radii = np.asarray(radii, dtype=np.float64)
@@ -74,7 +76,7 @@ class Primitive:
         flip = np.array([-1.0, 1.0, 1.0])
         b = self.b * flip if self.kind == 'cone' else self.b
         joint = self.joint.replace('left_', 'right_')
-        return Primitive(self.kind, self.a * flip, b, self.radii, joint)
+        return Primitive(self.kind, self.a * flip, b, self.radii, joint, self.blend)
 
     def bounds(self, margin: float) -> Tuple[np.ndarray, np.ndarray]:
         """Axis-aligned box (lo, hi) containing the part plus ``margin``."""
@@ -118,11 +120,12 @@ def body_primitives(joints: np.ndarray, joint_names: List[str]) -> List[Primitiv
     """
     j = {name: joints[i] for i, name in enumerate(joint_names)}
     c = Primitive
+    torso = 0.08  # large blend: one smooth trunk instead of stacked ellipsoids
     centre = [
-        c('ellipsoid', (0.0, -0.245, 0.010), (0.160, 0.110, 0.110), joint='pelvis'),
-        c('ellipsoid', (0.0, -0.090, 0.020), (0.140, 0.120, 0.100), joint='spine1'),
-        c('ellipsoid', (0.0, 0.050, 0.025), (0.145, 0.120, 0.105), joint='spine2'),
-        c('ellipsoid', (0.0, 0.165, 0.005), (0.160, 0.105, 0.100), joint='spine3'),
+        c('ellipsoid', (0.0, -0.240, 0.010), (0.160, 0.125, 0.108), joint='pelvis', blend=torso),
+        c('ellipsoid', (0.0, -0.090, 0.018), (0.138, 0.150, 0.098), joint='spine1', blend=torso),
+        c('ellipsoid', (0.0, 0.050, 0.022), (0.148, 0.150, 0.104), joint='spine2', blend=torso),
+        c('ellipsoid', (0.0, 0.170, 0.005), (0.165, 0.110, 0.098), joint='spine3', blend=torso),
         c('cone', (0.0, 0.240, -0.010), (0.0, 0.400, 0.010), (0.052, 0.048), joint='neck'),
         c('ellipsoid', (0.0, 0.460, 0.020), (0.077, 0.105, 0.095), joint='head'),
         c('ellipsoid', (0.0, 0.405, 0.055), (0.050, 0.040, 0.050), joint='head'),   # jaw

@@ -1,0 +1,67 @@
+"""The shipped configs parse, keep MMPose's torchvision-only parts out, and HMR/PM-Net differ only in the head."""
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+PAIRS = [('configs/hmr_res50.py', 'configs/pmnet_res50.py'),
+         ('configs/hmr_res18_synthetic.py', 'configs/pmnet_res18_synthetic.py')]
+LEAVES = [c for pair in PAIRS for c in pair]
+
+
+def load(rel: str) -> Config:
+    return Config.fromfile(osp.join(ROOT, rel))
+
+
+@pytest.mark.parametrize('rel', LEAVES)
+def test_config_contract(rel):
+    cfg = load(rel)
+    assert cfg.custom_imports == dict(imports=['pmnet_plugin'], allow_failed_imports=False)
+    assert cfg.default_scope == 'mmpose'
+    assert cfg.model.type == 'TopdownMeshEstimator'
+    # MMPose's PoseLocalVisualizer imports torchvision, TensorboardVisBackend needs tensorboard
+    assert cfg.visualizer.type == 'MeshVisualizer'
+    assert [b.type for b in cfg.visualizer.vis_backends] == ['LocalVisBackend']
+    assert any(h.type == 'NaNGuardHook' for h in cfg.custom_hooks)
+    assert cfg.model.head.in_channels == {50: 2048, 18: 512}[cfg.model.backbone.depth]
+    assert tuple(cfg.model.head.input_size) == tuple(cfg.codec.input_size) == (224, 224)
+    assert {e.type for e in cfg.val_evaluator} == {'MeshMetric', 'PoseRarity'}
+
+
+@pytest.mark.parametrize('hmr,pmnet', PAIRS)
+def test_hmr_and_pmnet_differ_only_in_head(hmr, pmnet):
+    a, b = load(hmr).to_dict(), load(pmnet).to_dict()
+    head_a, head_b = a['model'].pop('head'), b['model'].pop('head')
+    assert (head_a['type'], head_b['type']) == ('HMRHead', 'PrototypeMemoryHead')
+    assert a == b
+    shared = {k: v for k, v in head_a.items() if k != 'type'}
+    assert {k: head_b[k] for k in shared} == shared  # PM-Net only adds arguments
+
+
+def test_spin_mix_base():
+    cfg = load('configs/pmnet_res50.py')
+    mix = cfg.train_dataloader.dataset
+    assert mix.type == 'MixedSMPLDataset'
+    assert mix.ratios == [.35, .15, .1, .1, .1, .2]
+    anns = [d.ann_file for d in mix.datasets]
+    assert anns == ['preprocessed_datasets/spin_h36m_train.npz',
+                    'preprocessed_datasets/spin_mpi_inf_3dhp_train.npz',
+                    'preprocessed_datasets/spin_lsp_train.npz',
+                    'preprocessed_datasets/spin_hr-lspet_train.npz',
+                    'preprocessed_datasets/spin_mpii_train.npz',
+                    'preprocessed_datasets/spin_coco_2014_train.npz']
+    assert cfg.val_dataloader.dataset.ann_file.endswith('pw3d_test.npz')
+    assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=5e-5, weight_decay=0.)
+    assert cfg.train_dataloader.batch_size == 64
+    assert cfg.model.backbone.init_cfg == dict(type='Pretrained', checkpoint='torchvision://resnet50')
+
+
+def test_synthetic_base():
+    cfg = load('configs/pmnet_res18_synthetic.py')
+    assert cfg.model.backbone == dict(type='ResNet', depth=18, init_cfg=None)
+    assert cfg.train_dataloader.dataset.type == 'SMPLImageDataset'
+    assert cfg.train_dataloader.dataset.data_root == 'data/synthetic'
+    assert cfg.test_dataloader.dataset.ann_file == 'test.npz'
+    assert cfg.model.head.prototype_file == 'data/prototypes/prototypes_k32.npz'
+    assert cfg.train_cfg.max_iters <= 1000

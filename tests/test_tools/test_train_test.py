@@ -1,0 +1,152 @@
+"""End to end on a tiny rendered dataset: tools/train.py -> save -> --resume -> tools/test.py for HMR and
+PM-Net, a programmatic head swap, and 2-process CPU DDP through torchrun. 64x64 crops, a few iterations."""
+import json
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(ROOT, 'tools'))
+import test as test_tool  # noqa: E402  (tools/test.py)
+import train as train_tool  # noqa: E402  (tools/train.py)
+
+SIZE = (64, 64)
+NUM_PROTOS = 4
+
+
+@pytest.fixture(scope='module')
+def synth(tmp_path_factory, body_model_files):
+    """8 train + 4 test rendered 64x64 images and a K=4 prototype file built from the train poses."""
+    pytest.importorskip('pyrender')
+    from pmnet_plugin.models.prototypes import build_prototypes, load_pose_source, save_prototypes
+    from pmnet_plugin.offline.synth_dataset import make_synthetic_dataset
+    root = tmp_path_factory.mktemp('synth')
+    data_root = str(root / 'synthetic')
+    make_synthetic_dataset(data_root, num=8, num_test=4, img_size=SIZE[0], seed=0, workers=1,
+                           body_model=body_model_files['model_path'],
+                           pose_library=str(root / 'pose_library.npz'))
+    proto = str(root / 'protos.npz')
+    poses = load_pose_source(osp.join(data_root, 'train.npz'))['poses']
+    save_prototypes(proto, build_prototypes(poses, k=NUM_PROTOS, seed=0))
+    return dict(data_root=data_root, proto=proto, files=body_model_files)
+
+
+def tiny_cfg(rel: str, synth: dict, work_dir: str, max_iters: int = 2) -> Config:
+    """A shipped config pointed at the tiny data, 64x64 crops, batch 2, no workers."""
+    cfg = Config.fromfile(osp.join(ROOT, rel))
+    files = synth['files']
+    paths = dict(model_path=files['model_path'], joint_regressor_h36m=files['h36m_regressor'])
+    head = cfg.model.head
+    head.body_model.update(paths)
+    head.mean_params = files['mean_params']
+    head.input_size = SIZE
+    if 'prototype_file' in head:
+        head.update(prototype_file=synth['proto'], num_prototypes=NUM_PROTOS)
+    for ev in cfg.val_evaluator + cfg.test_evaluator:
+        ev.body_model.update(paths)
+        if 'mean_params' in ev:
+            ev.mean_params = files['mean_params']
+    cfg.visualizer.smpl_model_path = files['model_path']
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg[name]
+        loader.update(batch_size=2, num_workers=0, persistent_workers=False)
+        loader.dataset.data_root = synth['data_root']
+        for t in loader.dataset.pipeline:
+            if 'input_size' in t:
+                t.input_size = SIZE
+            if 'encoder' in t:
+                t.encoder.input_size = SIZE
+    cfg.train_cfg.update(max_iters=max_iters, val_interval=4)
+    cfg.default_hooks.checkpoint.interval = 2
+    cfg.default_hooks.logger.interval = 1
+    cfg.work_dir = work_dir
+    return cfg
+
+
+def dump(cfg: Config, path) -> str:
+    cfg.dump(str(path))
+    return str(path)
+
+
+def loss_history(ckpt: str):
+    hub = torch.load(ckpt, map_location='cpu')['meta']['message_hub']  # weights_only, see checkpoint_compat
+    return list(hub['log_scalars']['train/loss'].data[1])
+
+
+@pytest.mark.parametrize('rel', ['configs/hmr_res18_synthetic.py', 'configs/pmnet_res18_synthetic.py'])
+def test_train_resume_test(rel, synth, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    cfg_path = dump(tiny_cfg(rel, synth, work_dir, max_iters=2), tmp_path / 'cfg.py')
+
+    runner = train_tool.main([cfg_path, '--cfg-options', 'experiment_name=first'])
+    assert runner.iter == 2 and osp.isfile(osp.join(work_dir, 'iter_2.pth'))
+    assert any(h.__class__.__name__ == 'NaNGuardHook' for h in runner.hooks)  # on by default
+    assert loss_history(osp.join(work_dir, 'iter_2.pth')) == [1, 2]
+
+    # --resume without a path: the latest checkpoint of work-dir; then 2 more iterations + validation
+    runner = train_tool.main([cfg_path, '--resume', '--cfg-options', 'train_cfg.max_iters=4',
+                              'experiment_name=resumed'])
+    assert runner.iter == 4
+    ckpt = osp.join(work_dir, 'iter_4.pth')
+    assert loss_history(ckpt) == [1, 2, 3, 4]  # iterations 1-2 were restored, not re-run
+    scores = runner.message_hub.get_scalar('val/mesh/MPJPE')
+    assert np.isfinite(scores.current()), 'validation ran at iteration 4'
+
+    out, preds = str(tmp_path / 'metrics.json'), str(tmp_path / 'preds.npz')
+    metrics = test_tool.main([cfg_path, ckpt, '--work-dir', str(tmp_path / 'test'), '--out', out,
+                              '--dump', preds, '--cfg-options', 'experiment_name=test'])
+    with open(out) as f:
+        saved = json.load(f)
+    assert np.isfinite(saved['mesh/MPJPE']) and saved['mesh/MPJPE'] == pytest.approx(metrics['mesh/MPJPE'])
+    assert any(k.startswith('rarity/') for k in saved)
+    arrays = np.load(preds)
+    assert arrays['smpl_pose'].shape == (4, 72) and arrays['smpl_betas'].shape == (4, 10)
+    assert arrays['keypoints_3d'].shape == (4, 24, 3) and len(arrays['img_path']) == 4
+    assert ('proto_id' in arrays) == ('pmnet' in rel)
+    if 'pmnet' in rel:
+        assert set(arrays['proto_id'].astype(int).ravel()) <= set(range(NUM_PROTOS))
+
+
+def test_swap_head_programmatically(synth, tmp_path):
+    from mmengine.runner import Runner
+    cfg = tiny_cfg('configs/pmnet_res18_synthetic.py', synth, str(tmp_path), max_iters=2)
+    old = cfg.model.head
+    cfg.model.head = dict(type='HMRHead', in_channels=old.in_channels, body_model=old.body_model,
+                          mean_params=old.mean_params, input_size=SIZE)
+    cfg.experiment_name = 'swapped'
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert type(runner.model.head).__name__ == 'HMRHead'
+    losses = runner.message_hub.get_scalar('train/loss').data[0]
+    assert len(losses) == 2 and np.isfinite(losses).all()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_two_processes_cpu(synth, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    cfg = tiny_cfg('configs/pmnet_res18_synthetic.py', synth, work_dir, max_iters=2)
+    cfg_path = dump(cfg, tmp_path / 'cfg.py')
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+           '--master_port', str(_free_port()), osp.join(ROOT, 'tools', 'train.py'), cfg_path,
+           '--launcher', 'pytorch', '--cfg-options', 'env_cfg.dist_cfg.backend=gloo']
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    log = open(next(osp.join(dp, f) for dp, _, fs in os.walk(work_dir) for f in fs if f.endswith('.log'))).read()
+    assert 'Distributed training: True' in log
+    ckpt = torch.load(osp.join(work_dir, 'iter_2.pth'), map_location='cpu')
+    assert ckpt['meta']['iter'] == 2
+    # the prototype memory is a buffer: saved in the checkpoint
+    assert any('proto' in k for k in ckpt['state_dict'])
