@@ -55,6 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--iters', type=int, default=20, help='timed calls per measurement (median)')
     p.add_argument('--warmup', type=int, default=5)
     p.add_argument('--input-size', type=int, default=224)
+    p.add_argument('--threads', type=int, help='torch.set_num_threads (CPU); default: torch default')
     p.add_argument('--amp', choices=['none', 'bf16', 'fp16'], help='default: bf16 on cuda, none on cpu')
     p.add_argument('--channels-last', action=argparse.BooleanOptionalAction, help='default: on for cuda')
     p.add_argument('--compile', action='store_true', help='add a torch.compile setting (backbone/neck/IEF)')
@@ -327,9 +328,19 @@ def bench_dataloader(args) -> dict:
 
 
 # ----------------------------------------------------------------------------- main
+def cpu_name() -> str:
+    try:
+        with open('/proc/cpuinfo') as f:
+            return next(ln.split(':', 1)[1].strip() for ln in f if ln.startswith('model name'))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     os.makedirs(args.out_dir, exist_ok=True)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cuda = args.device.startswith('cuda')
     amp = args.amp or ('bf16' if cuda else 'none')
     cl = cuda if args.channels_last is None else args.channels_last
@@ -390,7 +401,8 @@ def main(argv=None) -> dict:
                          'returned): predict_novert equals predict')
     for n, i in info.items():
         if i.get('check_finite'):
-            notes.append(f'{n}: SMPLBodyModel.check_finite=True (4 host-device syncs per SMPL call)')
+            notes.append(f'{n}: SMPLBodyModel.check_finite=True: 4 isfinite checks per SMPL call, each a '
+                         'host-device sync on GPU')
     snames = [s['name'] for s in settings]
     profile = {}
     if args.profile:  # models are still in the last setting
@@ -421,7 +433,7 @@ def main(argv=None) -> dict:
                   command='python ' + ' '.join([osp.relpath(__file__, ROOT)] + list(
                       sys.argv[1:] if argv is None else argv)),
                   device=args.device, device_name=torch.cuda.get_device_name(args.device) if cuda
-                  else (platform.processor() or platform.machine()), torch=torch.__version__,
+                  else cpu_name(), torch=torch.__version__,
                   torch_threads=torch.get_num_threads(), cpu_count=os.cpu_count(),
                   input_size=size, iters=args.iters, warmup=args.warmup, batch_sizes=args.batch_sizes,
                   train_batch_size=None if args.no_train else train_bs, settings=settings,

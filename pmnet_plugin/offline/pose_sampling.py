@@ -100,7 +100,8 @@ def canonical_to_camera(global_orient: np.ndarray, yaw: np.ndarray) -> np.ndarra
     Returns:
         np.ndarray: (N, 3) axis-angle in the camera frame.
     """
-    turn = Rotation.from_euler('x', np.pi) * Rotation.from_euler('y', np.asarray(yaw, np.float64))
+    yaw = np.asarray(yaw, np.float64).reshape(-1, 1)
+    turn = Rotation.from_rotvec([np.pi, 0.0, 0.0]) * Rotation.from_rotvec(yaw * [0.0, 1.0, 0.0])
     return (turn * Rotation.from_rotvec(np.asarray(global_orient, np.float64))).as_rotvec()
 
 

@@ -7,50 +7,73 @@ training logs as :class:`mmengine.logging.HistoryBuffer` objects backed by numpy
 ``meta['dataset_meta']`` may hold numpy arrays. So ``--resume`` and ``load_checkpoint`` fail with
 ``Weights only load failed ... Unsupported global: mmengine.logging.history_buffer.HistoryBuffer``.
 
-The fix here is the narrowest one: allow-list exactly the classes found in our checkpoints (found by saving
-a real Runner checkpoint and asking ``torch.serialization.get_unsafe_globals_in_checkpoint``), with
-``torch.serialization.add_safe_globals``. Every other global is still refused, no environment variable
-(``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``) is set and site-packages are untouched. It is applied when
-``pmnet_plugin`` is imported (``pmnet_plugin.utils`` is imported first). See ``docs/configs.md``.
+The fix here is the narrowest one: allow-list exactly the globals found in our checkpoints (by saving real
+Runner checkpoints and asking ``torch.serialization.get_unsafe_globals_in_checkpoint``) with
+``torch.serialization.add_safe_globals``: ``HistoryBuffer``; numpy's ``_reconstruct``, ``ndarray``, ``dtype``
+and ``scalar``; and, for the ``builtins.getattr`` that HistoryBuffer's pickled statistics methods refer to, a
+stand-in that resolves only ``HistoryBuffer.min/max/current/mean``. Every other global is still refused, no
+environment variable (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``) is set and site-packages are untouched. It is
+applied when ``pmnet_plugin`` is imported (``pmnet_plugin.utils`` is imported first). See docs/configs.md.
 """
-from typing import List
+import pickle
+from typing import Any, List
 
 import numpy as np
 import torch
 
 _APPLIED: List[object] = []
+# HistoryBuffer's default statistics (mmengine.logging.history_buffer._set_default_statistics)
+_STATISTICS = ('min', 'max', 'current', 'mean')
 
 
 def _numpy_globals() -> List[object]:
-    """The numpy callables/classes that pickled arrays, dtypes and scalars refer to."""
+    """The numpy globals a pickled ``np.ndarray`` / numpy scalar refers to."""
     core = getattr(np, '_core', None) or np.core  # numpy 2 renamed np.core -> np._core
-    multiarray = core.multiarray
-    found = [multiarray._reconstruct, np.ndarray, np.dtype, multiarray.scalar]
-    # numpy >= 1.25 pickles a dtype as its class (numpy.dtypes.Float64DType, ...)
-    for name in ('float64', 'float32', 'float16', 'int64', 'int32', 'int8', 'uint8', 'bool', 'object'):
-        found.append(type(np.dtype(name)))
-    return found
+    return [core.multiarray._reconstruct, np.ndarray, np.dtype, core.multiarray.scalar]
+
+
+def history_buffer_getattr(obj: Any, name: str) -> Any:
+    """Stands in for ``builtins.getattr`` while ``torch.load`` unpickles with ``weights_only=True``.
+
+    ``HistoryBuffer.__getstate__`` pickles its class-level ``_statistics_methods`` dict, whose values
+    (``HistoryBuffer.min``, ...) pickle as ``getattr(HistoryBuffer, 'min')``. Allowing ``getattr`` itself
+    would allow reaching any attribute of any allowed object; this resolves only those statistics.
+
+    Args:
+        obj: Must be :class:`mmengine.logging.HistoryBuffer`.
+        name (str): A statistics method of it (``min``, ``max``, ``current``, ``mean`` or a registered one).
+
+    Returns:
+        The function ``HistoryBuffer.<name>``.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+    allowed = set(_STATISTICS) | set(HistoryBuffer._statistics_methods)
+    if obj is not HistoryBuffer or not isinstance(name, str) or name not in allowed:
+        raise pickle.UnpicklingError(
+            f'checkpoint_compat: refusing getattr({obj!r}, {name!r}) in a weights_only load '
+            f'(only HistoryBuffer statistics {sorted(allowed)} are allowed)')
+    return getattr(HistoryBuffer, name)
 
 
 def mmengine_safe_globals() -> List[object]:
     """Returns the globals an MMEngine Runner checkpoint refers to besides tensors and builtins.
 
     Returns:
-        list: ``HistoryBuffer`` plus the numpy array/dtype/scalar reconstructors. Empty if MMEngine is not
-        installed.
+        list: ``HistoryBuffer``, the numpy array/dtype/scalar reconstructors and
+        ``(history_buffer_getattr, 'builtins.getattr')``. Empty if MMEngine is not installed.
     """
     try:
         from mmengine.logging.history_buffer import HistoryBuffer
     except ImportError:  # pragma: no cover - mmengine is a hard dependency of the plugin
         return []
-    return [HistoryBuffer] + _numpy_globals()
+    return [HistoryBuffer, *_numpy_globals(), (history_buffer_getattr, 'builtins.getattr')]
 
 
 def allow_mmengine_checkpoints() -> List[object]:
     """Adds :func:`mmengine_safe_globals` to torch's ``weights_only`` allow-list (idempotent).
 
-    A no-op on torch < 2.4, which has no ``add_safe_globals`` (and loads with ``weights_only=False`` by
-    default anyway).
+    A no-op on torch < 2.5 (no ``add_safe_globals`` with renamed entries; torch < 2.6 loads with
+    ``weights_only=False`` by default anyway).
 
     Returns:
         list: The globals allow-listed by this process (empty when nothing was needed).
@@ -58,7 +81,7 @@ def allow_mmengine_checkpoints() -> List[object]:
     if _APPLIED:
         return list(_APPLIED)
     add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
-    if add_safe_globals is None:
+    if add_safe_globals is None or not hasattr(torch.serialization, 'get_unsafe_globals_in_checkpoint'):
         return []
     safe = mmengine_safe_globals()
     if safe:

@@ -93,7 +93,7 @@ class MeshVisualizer(Visualizer):
         skeleton (Sequence, optional): links (overridden by dataset_meta).
         line_width (int): line width. radius (int): keypoint radius.
         show_keypoint_weight (bool): unused, kept for PoseLocalVisualizer compatibility.
-        backend (str): ``'opencv'`` or ``'matplotlib'``.
+        backend (str): accepted for PoseLocalVisualizer compatibility; drawing uses OpenCV.
         alpha (float): keypoint transparency.
         mesh_color (tuple): RGB of the mesh in [0, 1].
         focal_length (float): focal (px) of the ``input_size`` crop (SPIN: 5000 for 224).
@@ -129,7 +129,8 @@ class MeshVisualizer(Visualizer):
                  renderer: Optional[Dict] = None,
                  smpl_model_path: Optional[str] = None):
         super().__init__(name=name, image=image, vis_backends=vis_backends,
-                         save_dir=save_dir, backend=backend)
+                         save_dir=save_dir)
+        self.backend = backend  # drawing is always OpenCV here; kept for config compatibility
         self.bbox_color = bbox_color
         self.kpt_color = kpt_color
         self.link_color = link_color

@@ -54,3 +54,20 @@ def synthetic_person_image(files: dict, size=(200, 160), box=(40, 30, 120, 190),
                                    ((x1 + x2) / 2, (y1 + y2) / 2), img=bg,
                                    color=(0.9, 0.6, 0.5))
     return np.ascontiguousarray(rgb[..., ::-1])
+
+
+def random_person_detector():
+    """RTMDet-tiny with random weights, biased to emit valid person boxes (category 0).
+
+    Untrained RTMDet regresses ~0 distances (empty boxes, dropped by its post-processing) and
+    scores all 80 classes alike; positive distance biases and a person score bias fix both.
+    """
+    from pmnet_plugin.apis import DEFAULT_DET_CONFIG, PersonDetector
+    torch.manual_seed(0)
+    det = PersonDetector(DEFAULT_DET_CONFIG, allow_random_init=True)
+    with torch.no_grad():
+        for conv in det.model.bbox_head.rtm_reg:
+            conv.bias.fill_(2.0)
+        for conv in det.model.bbox_head.rtm_cls:
+            conv.bias[0] = 0.0
+    return det

@@ -4,6 +4,7 @@ import pytest
 
 from pmnet_plugin.apis.detection import (DEFAULT_DET_CONFIG, MissingCheckpointError,
                                          PersonDetector, checkpoint_url, mmdet_config_path)
+from mesh_model_setup import random_person_detector
 
 RTMDET_URL = ('https://download.openmmlab.com/mmdetection/v3.0/rtmdet/'
               'rtmdet_tiny_8xb32-300e_coco/rtmdet_tiny_8xb32-300e_coco_20220902_112414-78e30dcc.pth')
@@ -26,9 +27,10 @@ def test_missing_checkpoint_says_what_and_where(tmp_path):
 
 
 def test_random_init_detector_returns_sorted_person_boxes():
-    det = PersonDetector(DEFAULT_DET_CONFIG, allow_random_init=True)
+    det = random_person_detector()
     img = np.random.RandomState(0).randint(0, 255, (96, 128, 3)).astype(np.uint8)
     boxes = det(img, score_thr=0.0, max_persons=5)
     assert boxes.ndim == 2 and boxes.shape[1] == 5 and 1 <= len(boxes) <= 5
     assert (np.diff(boxes[:, 4]) <= 0).all()
+    assert (boxes[:, 2:4] > boxes[:, :2]).all() and (boxes[:, 4] >= 0.4).all()
     assert det(img, score_thr=1.01).shape == (0, 5)

@@ -112,3 +112,26 @@ def test_our_writer_smpl_24_means_smpl_order(tmp_path, hd_writer, hd_arrays):
     np.testing.assert_allclose(ours['keypoints'], truth['_kp24'][..., :2], atol=1e-5)
     other = read_humandata(hd_writer(str(tmp_path), images=False, config=np.array('mmhuman3d'), **kw))
     assert other['keypoints_visible'][0].sum() == 10  # MMHuman3D meaning: SPIN's 24 joints
+
+
+def test_reads_the_offline_writer_format(tmp_path):
+    """Contract with pmnet_plugin.offline.synth_dataset.write_humandata (the offline data writer)."""
+    from pmnet_plugin.offline.synth_dataset import write_humandata
+    rng = np.random.default_rng(3)
+    n = 3
+    params = dict(betas=rng.normal(size=(n, 10)), global_orient=rng.normal(size=(n, 3)),
+                  body_pose=rng.normal(size=(n, 69)), clip=np.array(['walk', 'roll', 'walk']),
+                  is_rare=np.array([False, True, False]), frame=np.arange(n), yaw=np.zeros(n))
+    kp2d = np.concatenate([rng.uniform(0, 100, (n, 24, 2)), np.ones((n, 24, 1))], -1)
+    kp3d = np.concatenate([rng.normal(size=(n, 24, 3)), np.ones((n, 24, 1))], -1)
+    kp3d[:, :, :3] -= kp3d[:, :1, :3]
+    labels = dict(bbox_xywh=np.tile([[10., 10., 50., 80., 1.]], (n, 1)), keypoints2d=kp2d,
+                  keypoints3d=kp3d, transl=np.zeros((n, 3)))
+    path = osp.join(tmp_path, 'train.npz')
+    write_humandata(path, params, labels, img_size=256, focal=5000.)
+    cols = read_annotations(path)
+    np.testing.assert_allclose(cols['keypoints'], kp2d[..., :2], atol=1e-4)  # SMPL order kept
+    np.testing.assert_allclose(cols['keypoints_3d'], kp3d[..., :3], atol=1e-5)
+    np.testing.assert_allclose(cols['smpl_pose'][:, 3:], params['body_pose'], atol=1e-6)
+    assert cols['clip'].tolist() == ['walk', 'roll', 'walk'] and cols['is_rare'].tolist() == [0, 1, 0]
+    assert cols['img_path'][1] == 'images/000001.jpg' and cols['has_smpl'].min() == 1

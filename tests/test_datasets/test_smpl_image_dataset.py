@@ -29,7 +29,8 @@ TEST_PIPELINE = [p for p in TRAIN_PIPELINE
 
 def _build(folder, **kwargs):
     kwargs.setdefault('ann_file', 'ann.npz')
-    return SMPLImageDataset(data_root=folder, data_prefix=dict(img=''), **kwargs)
+    kwargs.setdefault('data_prefix', dict(img=''))
+    return SMPLImageDataset(data_root=folder, **kwargs)
 
 
 def test_data_info_contract(humandata_dir):

@@ -10,6 +10,7 @@ from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
 import pmnet_plugin  # noqa: F401  (applies the fix at import)
+import pmnet_plugin.engine  # noqa: F401  (Runner without torchvision)
 from pmnet_plugin.utils.checkpoint_compat import allow_mmengine_checkpoints, mmengine_safe_globals
 
 
@@ -69,7 +70,8 @@ def test_checkpoint_needs_only_allowlisted_globals(saved_run):
     """Every non-tensor global in a real Runner checkpoint is on our allow-list (and nothing else)."""
     work_dir, _ = saved_run
     unsafe = set(torch.serialization.get_unsafe_globals_in_checkpoint(osp.join(work_dir, 'iter_4.pth')))
-    names = {f'{g.__module__}.{g.__qualname__}' for g in mmengine_safe_globals()}
+    names = {g[1] if isinstance(g, tuple) else f'{g.__module__}.{g.__qualname__}'
+             for g in mmengine_safe_globals()}
     assert 'mmengine.logging.history_buffer.HistoryBuffer' in unsafe
     assert unsafe <= names, f'not allow-listed: {unsafe - names}'
 
@@ -101,13 +103,31 @@ class _Arbitrary:
     pass
 
 
-def test_other_globals_still_refused():
-    """The fix is narrow: unknown classes are still rejected by weights_only loading."""
+class _GetattrOther:
+    """Pickles as ``getattr(HistoryBuffer, 'update')``: not a statistics method."""
+
+    def __reduce__(self):
+        from mmengine.logging import HistoryBuffer
+        return getattr, (HistoryBuffer, 'update')
+
+
+def _roundtrip(obj):
     buf = io.BytesIO()
-    torch.save({'x': _Arbitrary()}, buf)
+    torch.save(obj, buf)
     buf.seek(0)
+    return torch.load(buf)
+
+
+def test_other_globals_still_refused():
+    """The fix is narrow: unknown classes and other getattr targets are still rejected."""
     with pytest.raises(Exception, match='Unsupported global'):
-        torch.load(buf)
+        _roundtrip({'x': _Arbitrary()})
+    with pytest.raises(Exception, match='refusing getattr'):
+        _roundtrip({'x': _GetattrOther()})
+    from mmengine.logging import HistoryBuffer
+    buf = HistoryBuffer()
+    buf.update(3.0)
+    assert _roundtrip({'b': buf})['b'].current() == 3.0
 
 
 def test_idempotent():

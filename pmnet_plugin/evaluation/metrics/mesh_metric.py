@@ -60,7 +60,8 @@ class MeshMetric(BaseMetric):
     only scalars are gathered across ranks, not 6890-vertex meshes.
 
     Args:
-        body_model (dict): ``SMPLBodyModel`` arguments, e.g. ``dict(model_path=..., joint_regressor_h36m=...)``.
+        body_model (dict): ``SMPLBodyModel`` arguments, e.g.
+            ``dict(model_path=..., joint_regressor_h36m=...)``.
             Built lazily on the first :meth:`process` call.
         protocol (str): One of ``'auto'``, ``'h36m_lsp14'``, ``'smpl24'``. Defaults to ``'auto'``.
         metrics (Sequence[str]): Subset of ``('MPJPE', 'PA-MPJPE', 'PVE')``. Defaults to all.

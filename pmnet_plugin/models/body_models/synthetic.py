@@ -279,7 +279,7 @@ def make_synthetic_smpl(out_dir: str, seed: int = 0, force: bool = False) -> Dic
     pkl = dict(arrays, J_regressor=csc_matrix(arrays['J_regressor']), bs_type='lrotmin', bs_style='lbs')
     with open(paths['model_path'], 'wb') as f:
         pickle.dump(pkl, f, protocol=2)
-    np.savez(paths['model_path_npz'], **arrays)
+    np.savez_compressed(paths['model_path_npz'], **arrays)
     np.save(paths['h36m_regressor'], h36m.astype(np.float64))
     pose6d = np.tile(np.array([1.0, 0.0, 0.0, 1.0, 0.0, 0.0]), (NUM_SMPL_JOINTS, 1))
     pose6d[0] = np.diag([1.0, -1.0, -1.0])[:, :2].reshape(6)   # axis-angle (pi, 0, 0)

@@ -49,7 +49,8 @@ def _samples(make_sample, smpl_forward, poses):
 
 
 def _metric(body_model_files, **kwargs):
-    cfg = dict(type='PoseRarity', protocol='smpl24', body_model=dict(model_path=body_model_files['model_path']),
+    cfg = dict(type='PoseRarity', protocol='smpl24',
+               body_model=dict(model_path=body_model_files['model_path']),
                mean_params=body_model_files['mean_params'])
     cfg.update(kwargs)
     return METRICS.build(cfg)
@@ -130,5 +131,5 @@ def test_unscored_and_nan_samples(body_model_files, make_sample, smpl_forward):
     metric.process({}, samples)
     out = metric.evaluate(len(samples))
     assert out['rarity/num_nan'] == 1.0 and out['rarity/num_unscored'] == 1.0
-    assert out['rarity/num_tail50'] == 2.0  # ceil(0.5 * 4 scored samples)
+    assert out['rarity/num_tail50'] == 3.0  # ceil(0.5 * 5 scored samples; the NaN one is scored too)
     assert np.isfinite(out['rarity/tail50_MPJPE']) and np.isfinite(out['rarity/balanced_PVE'])

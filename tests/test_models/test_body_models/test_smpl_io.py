@@ -1,4 +1,6 @@
 """Tests of the SMPL file readers (official chumpy .pkl without chumpy, .npz, SPIN mean params)."""
+import importlib.util
+import io
 import os.path as osp
 import pickle
 import sys
@@ -8,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
+from pmnet_plugin.models.body_models import smpl_io
 from pmnet_plugin.models.body_models.smpl_io import (load_h36m_regressor, load_mean_params,
                                                      load_smpl_model_file)
 
@@ -35,12 +38,8 @@ def test_pkl_and_npz_load_the_same_arrays(body_model_files):
         np.testing.assert_array_equal(pkl[key], npz[key], err_msg=key)
 
 
-@pytest.mark.parametrize('protocol', [0, 2])
-def test_chumpy_pickle_loads_without_chumpy(tmp_path, body_model_files, protocol):
-    assert 'chumpy' not in sys.modules
-    arrays = load_smpl_model_file(body_model_files['model_path_npz'])
-
-    # A stand-in for chumpy.ch.Ch, pickled under that module path, as in the official files.
+def _fake_chumpy():
+    """Registers a stand-in ``chumpy.ch.Ch`` in sys.modules (the caller removes it)."""
     chumpy_mod, ch_mod = types.ModuleType('chumpy'), types.ModuleType('chumpy.ch')
 
     class Ch:
@@ -52,22 +51,44 @@ def test_chumpy_pickle_loads_without_chumpy(tmp_path, body_model_files, protocol
     Ch.__module__, Ch.__qualname__ = 'chumpy.ch', 'Ch'
     ch_mod.Ch = Ch
     chumpy_mod.ch = ch_mod
+    for name in [m for m in sys.modules if m == 'chumpy' or m.startswith('chumpy.')]:
+        del sys.modules[name]  # a real chumpy, if installed, is re-imported on demand
     sys.modules.update({'chumpy': chumpy_mod, 'chumpy.ch': ch_mod})
+    return Ch
+
+
+def test_chumpy_pickle_loads_without_chumpy(tmp_path, body_model_files):
+    """An official-layout file (protocol 2, chumpy arrays, sparse J_regressor) loads without chumpy."""
+    arrays = load_smpl_model_file(body_model_files['model_path_npz'])
+    Ch = _fake_chumpy()
     try:
         official = dict(arrays, shapedirs=Ch(arrays['shapedirs']), v_template=Ch(arrays['v_template']),
                         J_regressor=sparse.csc_matrix(arrays['J_regressor']), bs_style='lbs')
-        path = _write_pkl(tmp_path / f'chumpy_p{protocol}.pkl', official, protocol)
+        path = _write_pkl(tmp_path / 'chumpy.pkl', official, 2)
     finally:
         del sys.modules['chumpy'], sys.modules['chumpy.ch']
     with open(path, 'rb') as f:
         assert b'chumpy.ch' in f.read()
 
     loaded = load_smpl_model_file(path)
-    assert 'chumpy' not in sys.modules
+    if importlib.util.find_spec('chumpy') is None:  # nothing to import: the stand-in did the work
+        assert 'chumpy' not in sys.modules
     np.testing.assert_array_equal(loaded['shapedirs'], arrays['shapedirs'])
     np.testing.assert_array_equal(loaded['v_template'], arrays['v_template'])
     np.testing.assert_array_equal(loaded['J_regressor'], arrays['J_regressor'])
     assert loaded['bs_style'] == 'lbs'
+
+
+@pytest.mark.parametrize('protocol', [0, 1, 2])
+def test_chumpy_stand_in_all_protocols(protocol):
+    """Python-2 era pickles may use any protocol; each one must yield the Ch value as an array."""
+    Ch = _fake_chumpy()
+    try:
+        blob = pickle.dumps({'a': Ch(np.arange(6.0).reshape(2, 3))}, protocol=protocol)
+    finally:
+        del sys.modules['chumpy'], sys.modules['chumpy.ch']
+    raw = smpl_io._NoChumpyUnpickler(io.BytesIO(blob), encoding='latin1').load()
+    np.testing.assert_array_equal(smpl_io._to_numpy(raw['a'], 'a'), np.arange(6.0).reshape(2, 3))
 
 
 def test_missing_file_names_file_folder_and_source(tmp_path):

@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 import pmnet_plugin  # noqa: F401  (registers the components)
@@ -31,8 +32,8 @@ def _samples(batch_size=2):
     return out
 
 
-@pytest.fixture(params=['HMRHead', 'PrototypeMemoryHead'])
-def model(request, body_model_files, tmp_path):
+@pytest.fixture(scope='module', params=['HMRHead', 'PrototypeMemoryHead'])
+def model(request, body_model_files, tmp_path_factory):
     head = dict(
         type=request.param, in_channels=512, hidden_dims=(64, 64),
         body_model=dict(type='SMPLBodyModel', model_path=body_model_files['model_path'],
@@ -40,7 +41,7 @@ def model(request, body_model_files, tmp_path):
         mean_params=body_model_files['mean_params'])
     if request.param == 'PrototypeMemoryHead':
         poses = np.random.default_rng(0).normal(0, 0.3, (20, 72))
-        path = str(tmp_path / 'protos.npz')
+        path = str(tmp_path_factory.mktemp('protos') / 'protos.npz')
         save_prototypes(path, build_prototypes(poses, k=4))
         head.update(prototype_file=path, num_prototypes=4, selector_hidden=16)
     cfg = dict(
@@ -51,10 +52,13 @@ def model(request, body_model_files, tmp_path):
         neck=dict(type='GlobalAveragePooling'),
         head=head,
         test_cfg=dict(output_vertices=True))
+    init_default_scope('mmpose')  # the data preprocessor is built through the default scope
     return MODELS.build(cfg)
 
 
 def test_loss_mode(model):
+    model.train()
+    model.zero_grad()
     inputs = torch.rand(2, 3, SIZE, SIZE)
     losses = model.forward(inputs, _samples(), mode='loss')
     assert 'loss_keypoints_3d' in losses and 'mpjpe' in losses
@@ -100,5 +104,8 @@ def test_predict_under_bf16_autocast_returns_float32(model):
 
 def test_flip_test_is_rejected(model):
     model.test_cfg['flip_test'] = True
-    with pytest.raises(NotImplementedError, match='flip_test'):
-        model.forward(torch.rand(1, 3, SIZE, SIZE), _samples(1), mode='predict')
+    try:
+        with pytest.raises(NotImplementedError, match='flip_test'):
+            model.forward(torch.rand(1, 3, SIZE, SIZE), _samples(1), mode='predict')
+    finally:
+        model.test_cfg['flip_test'] = False
