@@ -351,6 +351,7 @@ def main(argv=None) -> dict:
         settings.append(dict(settings[-1], name=settings[-1]['name'] + '-compile', compile=True))
     train_bs = args.train_batch_size or max(2, max(args.batch_sizes))
     bs_max = max(args.batch_sizes)
+    load_start = os.getloadavg()
     notes = []
     bare, models, info, opt_cfg = build_models(args, notes)
     names = list(models)
@@ -435,6 +436,7 @@ def main(argv=None) -> dict:
                   device=args.device, device_name=torch.cuda.get_device_name(args.device) if cuda
                   else cpu_name(), torch=torch.__version__,
                   torch_threads=torch.get_num_threads(), cpu_count=os.cpu_count(),
+                  load_avg_1_5_15min=dict(start=load_start, end=os.getloadavg()),
                   input_size=size, iters=args.iters, warmup=args.warmup, batch_sizes=args.batch_sizes,
                   train_batch_size=None if args.no_train else train_bs, settings=settings,
                   memory_kind=mem.kind, optimizer=opt_cfg.get('type'),

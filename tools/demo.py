@@ -198,6 +198,8 @@ def collect_results(samples, img_shape: Tuple[int, int]) -> Dict[str, np.ndarray
             if k in inst:
                 out.setdefault(k, []).append(to_numpy(inst.get(k)))
     arrays = {k: np.concatenate(v, axis=0) for k, v in out.items()}
+    if 'proto_id' in arrays:
+        arrays['proto_id'] = np.rint(arrays['proto_id']).astype(np.int64)
     if samples and 'pred_cam' in arrays and 'input_center' in arrays:
         focal, transl = crop_cam_to_full(arrays['pred_cam'], arrays['input_center'],
                                          arrays['input_scale'], img_shape,

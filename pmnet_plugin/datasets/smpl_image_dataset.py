@@ -1,7 +1,7 @@
 """Top-down dataset of single-person crops with SMPL-24 2D/3D joints and SMPL parameters."""
 import os.path as osp
 import warnings
-from copy import deepcopy
+from copy import copy
 from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
@@ -224,8 +224,9 @@ class SMPLImageDataset(BaseCocoStyleDataset):
             info['bbox'] = self._det['bbox'][idx][None].copy()
             info['bbox_score'] = self._det['bbox_score'][idx][None].copy()
         info['img_path'] = osp.join(self.data_prefix.get('img', ''), info['img_path'])
+        # shallow copies (MMPose deep-copies; that was 85% of the time of this method)
         for key in _METAINFO_KEYS:
-            info[key] = deepcopy(self._metainfo[key])
+            info[key] = copy(self._metainfo[key])
         return info
 
     def prepare_data(self, idx: int):

@@ -295,7 +295,9 @@ def write_report(report: dict, out_dir: str) -> str:
     meta = report['meta']
     lines = [f'# Benchmark {meta["date_utc"]}', '',
              f'- device: {meta["device_name"]} ({meta["device"]}), torch {meta["torch"]}, '
-             f'threads {meta["torch_threads"]}, CPU cores {meta["cpu_count"]}',
+             f'threads {meta["torch_threads"]}, CPU cores {meta["cpu_count"]}, load average (1 min) '
+             f'{meta["load_avg_1_5_15min"]["start"][0]:.1f} at start, {meta["load_avg_1_5_15min"]["end"][0]:.1f} '
+             'at end',
              f'- command: `{meta["command"]}`', f'- input {meta["input_size"]}px, iters '
              f'{meta["iters"]} (median), warm-up {meta["warmup"]}, memory: {meta["memory_kind"]}']
     lines += [f'- note: {n}' for n in report['notes']]

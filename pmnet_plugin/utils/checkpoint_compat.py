@@ -9,8 +9,8 @@ training logs as :class:`mmengine.logging.HistoryBuffer` objects backed by numpy
 
 The fix here is the narrowest one: allow-list exactly the globals found in our checkpoints (by saving real
 Runner checkpoints and asking ``torch.serialization.get_unsafe_globals_in_checkpoint``) with
-``torch.serialization.add_safe_globals``: ``HistoryBuffer``; numpy's ``_reconstruct``, ``ndarray``, ``dtype``
-and ``scalar``; and, for the ``builtins.getattr`` that HistoryBuffer's pickled statistics methods refer to, a
+``torch.serialization.add_safe_globals``: ``HistoryBuffer``; numpy's ``_reconstruct``, ``ndarray``, ``dtype``,
+``scalar`` and the dtype classes; and, for the ``builtins.getattr`` that HistoryBuffer's pickled statistics methods refer to, a
 stand-in that resolves only ``HistoryBuffer.min/max/current/mean``. Every other global is still refused, no
 environment variable (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``) is set and site-packages are untouched. It is
 applied when ``pmnet_plugin`` is imported (``pmnet_plugin.utils`` is imported first). See docs/configs.md.
@@ -27,9 +27,18 @@ _STATISTICS = ('min', 'max', 'current', 'mean')
 
 
 def _numpy_globals() -> List[object]:
-    """The numpy globals a pickled ``np.ndarray`` / numpy scalar refers to."""
+    """The numpy globals a pickled ``np.ndarray`` / numpy scalar refers to, plus the dtype classes.
+
+    A pickled dtype is ``np.dtype(...)`` followed by BUILD on the instance, whose type is a per-dtype class
+    (``numpy.dtypes.Float32DType``, ...); torch only BUILDs allow-listed types, so those classes are listed.
+    """
     core = getattr(np, '_core', None) or np.core  # numpy 2 renamed np.core -> np._core
-    return [core.multiarray._reconstruct, np.ndarray, np.dtype, core.multiarray.scalar]
+    dtype_classes = {type(np.dtype(code)) for code in np.typecodes['All'] + 'OSUV'}
+    dtypes_module = getattr(np, 'dtypes', None)  # numpy >= 1.25
+    if dtypes_module is not None:
+        dtype_classes |= {getattr(dtypes_module, n) for n in dir(dtypes_module) if n.endswith('DType')}
+    return [core.multiarray._reconstruct, np.ndarray, np.dtype, core.multiarray.scalar,
+            *sorted(dtype_classes, key=lambda c: c.__name__)]
 
 
 def history_buffer_getattr(obj: Any, name: str) -> Any:

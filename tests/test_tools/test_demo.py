@@ -59,8 +59,9 @@ def test_bbox_file_outputs(setup, tmp_path):
     out = tmp_path / 'out'
     assert _run(setup, setup['img_path'], out, '--bbox-file', str(bbox_file), '--save-mesh') == 0
     arrays = np.load(out / 'person.npz')
-    assert arrays['bboxes'].shape == (2, 5)
-    np.testing.assert_allclose(arrays['bboxes'][1, :4], [w - 30, 0, w, 40])
+    assert arrays['bboxes'].shape == (2, 4) and arrays['bbox_scores'].shape == (2,)
+    np.testing.assert_allclose(arrays['bboxes'][1], [w - 30, 0, w, 40])
+    np.testing.assert_allclose(arrays['bbox_scores'], [0.9, 1.0])
     assert arrays['smpl_pose'].shape == (2, 72) and arrays['smpl_betas'].shape == (2, 10)
     assert arrays['pred_cam'].shape == (2, 3) and arrays['cam_t_full'].shape == (2, 3)
     assert arrays['keypoints_3d'].shape == (2, 24, 3) and arrays['keypoints'].shape == (2, 24, 2)

@@ -157,3 +157,18 @@ def test_teacher_forcing_uses_gt_prototype(head_kwargs, proto_file, mesh_samples
     targets = head.gather_targets(mesh_samples(2, poses=pose), feat.device)
     preds = head._preds_for_loss(feat, targets)
     assert torch.allclose(preds['proto_init_pose'][:, 1:], gt[:, 1:], atol=1e-4)
+
+
+@pytest.mark.parametrize('detach', [True, False])
+def test_detach_selection_controls_mesh_loss_gradient_to_selector(head_kwargs, proto_file,
+                                                                 mesh_samples, detach):
+    kwargs = dict(head_kwargs, loss=dict(type='MeshLoss', proto_weight=0.0))
+    head = _head(kwargs, proto_file, init_mode='blend', blend_topk=2, detach_selection=detach)
+    losses = head.loss((torch.randn(2, 32), ), mesh_samples(2))
+    assert 'loss_proto' not in losses
+    sum(v for k, v in losses.items() if k.startswith('loss_')).backward()
+    grad = head.selector[-1].weight.grad
+    if detach:
+        assert grad is None or grad.abs().sum() == 0
+    else:
+        assert grad is not None and grad.abs().sum() > 0
