@@ -22,7 +22,6 @@ import copy
 import datetime
 import os
 import os.path as osp
-import platform
 import sys
 import time
 
@@ -34,9 +33,9 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from pmnet_plugin.utils.benchmarking import (PeakMemory, autocast, breakdown,  # noqa: E402
-                                             compute_ratios, evaluate_targets, label_modules,
-                                             summarize_times, synchronize, time_interleaved,
-                                             write_report)
+                                             compute_ratios, cpu_name, evaluate_targets,
+                                             label_modules, profile_calls, summarize_times,
+                                             time_interleaved, write_report)
 
 # docs/../INSTALL_NOTES: torchvision ResNet-50, random init, channels_last, lent H100 (crops/s, img/s)
 REFERENCE_H100 = dict(infer_fp32_bs256=7400, infer_bf16_bs256=12600, infer_bf16_compile_bs256=20400,
@@ -251,31 +250,6 @@ def apply_setting(modules: dict, setting: dict, originals: dict) -> None:
         m.to(memory_format=fmt)
 
 
-def profile_model(name, fns: dict, device: str, rows: int, out_dir: str) -> dict:
-    """torch.profiler over a few calls of each fn: top ops and per-component (``## label``) totals."""
-    from torch.profiler import ProfilerActivity, profile
-    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith('cuda') else [])
-    out = {}
-    for kind, fn in fns.items():
-        fn()
-        with profile(activities=acts) as prof:
-            for _ in range(3):
-                fn()
-            synchronize(device)
-        avgs = prof.key_averages()
-        sort = 'self_cuda_time_total' if device.startswith('cuda') else 'self_cpu_time_total'
-        table = avgs.table(sort_by=sort, row_limit=rows)
-        comps = {e.key[3:]: dict(cpu_ms=e.cpu_time_total / 3e3,
-                                 device_ms=getattr(e, 'device_time_total', 0) / 3e3)
-                 for e in avgs if e.key.startswith('## ')}
-        path = osp.join(out_dir, f'profile_{name}_{kind}.txt')
-        with open(path, 'w') as f:
-            f.write(table)
-        print(f'\n=== profile {name} {kind} (per call = total / 3) ===\n{table}')
-        out[kind] = dict(components_ms_per_call=comps, table_file=path)
-    return out
-
-
 # ----------------------------------------------------------------------------- dataloader
 def _leaf_datasets(ds):
     if 'datasets' in ds:
@@ -327,41 +301,10 @@ def bench_dataloader(args) -> dict:
     return out
 
 
-# ----------------------------------------------------------------------------- main
-def cpu_name() -> str:
-    try:
-        with open('/proc/cpuinfo') as f:
-            return next(ln.split(':', 1)[1].strip() for ln in f if ln.startswith('model name'))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
-
-
-def main(argv=None) -> dict:
-    args = parse_args(argv)
-    os.makedirs(args.out_dir, exist_ok=True)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    cuda = args.device.startswith('cuda')
-    amp = args.amp or ('bf16' if cuda else 'none')
-    cl = cuda if args.channels_last is None else args.channels_last
-    settings = [dict(name='fp32' + ('-cl' if cl else ''), amp='none', channels_last=cl, compile=False)]
-    if amp != 'none':
-        settings.append(dict(name=amp + ('-cl' if cl else ''), amp=amp, channels_last=cl, compile=False))
-    if args.compile:
-        settings.append(dict(settings[-1], name=settings[-1]['name'] + '-compile', compile=True))
-    train_bs = args.train_batch_size or max(2, max(args.batch_sizes))
-    bs_max = max(args.batch_sizes)
-    load_start = os.getloadavg()
-    notes = []
-    bare, models, info, opt_cfg = build_models(args, notes)
-    names = list(models)
+def measure(args, bare, models: dict, settings: list, train_bs: int, opt_cfg: dict, mem) -> tuple:
+    """Times every inference mode (interleaved) per setting and batch size, then one training step."""
     from mmengine.registry import OPTIMIZERS
-    opt_cfg = dict(opt_cfg)
-    opt_cfg.setdefault('type', 'Adam')
-    mem = PeakMemory(args.device)
-    res = dict(inference=[], training=[])
-    originals, size = {}, args.input_size
-    support = {}
+    res, support, originals, size = dict(inference=[], training=[]), {}, {}, args.input_size
     for s in settings:
         apply_setting(dict(models, bare=bare), s, originals)
         fmt = torch.channels_last if s['channels_last'] else torch.contiguous_format
@@ -394,8 +337,60 @@ def main(argv=None) -> dict:
             for m in dict(bare=bare, **models).values():
                 m.eval()
             del x, samples, fns
-        if cuda:
+        if args.device.startswith('cuda'):
             torch.cuda.empty_cache()
+    return res, support
+
+
+def run_profile(args, models: dict, s: dict, train_bs: int, opt_cfg: dict) -> dict:
+    """torch.profiler tables of ``predict`` and a training step (largest batch, last setting)."""
+    from mmengine.registry import OPTIMIZERS
+    fmt = torch.channels_last if s['channels_last'] else torch.contiguous_format
+    bs, size, out = max(args.batch_sizes), args.input_size, {}
+    x = torch.randn(bs, 3, size, size, device=args.device).contiguous(memory_format=fmt)
+    xt = torch.randn(train_bs, 3, size, size, device=args.device).contiguous(memory_format=fmt)
+    for n, m in models.items():
+        handles = label_modules(m, PROFILE_LABELS)
+        fn = inference_fns(n, m, x, make_samples(bs, size, args.device, False), s['amp'],
+                           args.device)[(n, 'predict')]
+        out[n + '_predict'] = profile_calls(f'{n}_predict', fn, args.device, args.profile_rows, args.out_dir)
+        if not args.no_train:
+            m.train()
+            opt = OPTIMIZERS.build(dict(opt_cfg, params=m.parameters()))
+            fn = train_fn(m, xt, make_samples(train_bs, size, args.device, True), s['amp'], args.device,
+                          opt, False)
+            out[n + '_train'] = profile_calls(f'{n}_train', fn, args.device, args.profile_rows,
+                                              args.out_dir)
+            m.eval()
+        for h in handles:
+            h.remove()
+    return out
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    os.makedirs(args.out_dir, exist_ok=True)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cuda = args.device.startswith('cuda')
+    amp = args.amp or ('bf16' if cuda else 'none')
+    cl = cuda if args.channels_last is None else args.channels_last
+    settings = [dict(name='fp32' + ('-cl' if cl else ''), amp='none', channels_last=cl, compile=False)]
+    if amp != 'none':
+        settings.append(dict(name=amp + ('-cl' if cl else ''), amp=amp, channels_last=cl, compile=False))
+    if args.compile:
+        settings.append(dict(settings[-1], name=settings[-1]['name'] + '-compile', compile=True))
+    train_bs = args.train_batch_size or max(2, max(args.batch_sizes))
+    bs_max = max(args.batch_sizes)
+    load_start = os.getloadavg()
+    notes = []
+    bare, models, info, opt_cfg = build_models(args, notes)
+    names = list(models)
+    opt_cfg = dict(opt_cfg)
+    opt_cfg.setdefault('type', 'Adam')
+    mem = PeakMemory(args.device)
+    res, support = measure(args, bare, models, settings, train_bs, opt_cfg, mem)
     for n, ok in support.items():
         if not ok:
             notes.append(f'{n}: test_cfg.output_vertices=False is not honoured by predict (vertices still '
@@ -405,27 +400,7 @@ def main(argv=None) -> dict:
             notes.append(f'{n}: SMPLBodyModel.check_finite=True: 4 isfinite checks per SMPL call, each a '
                          'host-device sync on GPU')
     snames = [s['name'] for s in settings]
-    profile = {}
-    if args.profile:  # models are still in the last setting
-        s, fmt = settings[-1], (torch.channels_last if settings[-1]['channels_last'] else
-                                torch.contiguous_format)
-        x = torch.randn(bs_max, 3, size, size, device=args.device).contiguous(memory_format=fmt)
-        xt = torch.randn(train_bs, 3, size, size, device=args.device).contiguous(memory_format=fmt)
-        for n, m in models.items():
-            handles = label_modules(m, PROFILE_LABELS)
-            fn = inference_fns(n, m, x, make_samples(bs_max, size, args.device, False), s['amp'],
-                               args.device)[(n, 'predict')]
-            profile[n] = profile_model(n, dict(predict=fn), args.device, args.profile_rows, args.out_dir)
-            if not args.no_train:
-                m.train()
-                opt = OPTIMIZERS.build(dict(opt_cfg, params=m.parameters()))
-                fn = train_fn(m, xt, make_samples(train_bs, size, args.device, True), s['amp'],
-                              args.device, opt, False)
-                profile[n].update(profile_model(n, dict(train=fn), args.device, args.profile_rows,
-                                                args.out_dir))
-                m.eval()
-            for h in handles:
-                h.remove()
+    profile = run_profile(args, models, settings[-1], train_bs, opt_cfg) if args.profile else {}
     mem.close()
     ratios = compute_ratios(res, names, snames, args.batch_sizes, train_bs)
     report = dict(
@@ -437,12 +412,13 @@ def main(argv=None) -> dict:
                   else cpu_name(), torch=torch.__version__,
                   torch_threads=torch.get_num_threads(), cpu_count=os.cpu_count(),
                   load_avg_1_5_15min=dict(start=load_start, end=os.getloadavg()),
-                  input_size=size, iters=args.iters, warmup=args.warmup, batch_sizes=args.batch_sizes,
+                  input_size=args.input_size, iters=args.iters, warmup=args.warmup,
+                  batch_sizes=args.batch_sizes,
                   train_batch_size=None if args.no_train else train_bs, settings=settings,
                   memory_kind=mem.kind, optimizer=opt_cfg.get('type'),
                   reference_bare_resnet50_h100=REFERENCE_H100),
         models=info, notes=notes, inference=res['inference'], training=res['training'],
-        ratios=ratios, targets=evaluate_targets(ratios, names, snames, bs_max, cuda),
+        ratios=ratios, targets=evaluate_targets(ratios, names, snames, args.batch_sizes, cuda),
         breakdown=breakdown(res, names, snames, bs_max), dataloader=bench_dataloader(args),
         profile=profile)
     print(write_report(report, args.out_dir))

@@ -72,6 +72,11 @@ class Steps:
         print(f'    done in {self.times[name]:.0f} s', flush=True)
 
 
+def tag_of(name: str) -> str:
+    """File-name tag of a model name ('PM-Net' -> 'pmnet')."""
+    return name.lower().replace('-', '')
+
+
 def latest_checkpoint(work_dir: str) -> str:
     """Path of the last checkpoint MMEngine wrote in ``work_dir``."""
     with open(osp.join(ROOT, work_dir, 'last_checkpoint')) as f:
@@ -124,7 +129,7 @@ def main() -> None:
               f'train_dataloader.batch_size={args.batch_size}', f'randomness.seed={args.seed}']
     results = {}
     for name, cfg in MODELS:
-        tag = name.lower().replace('-', '')
+        tag = tag_of(name)
         wd = f'{out}/work_dirs/{tag}'
         steps.run(f'train {name} ({args.iters} iters x {args.batch_size})',
                   [PY, 'tools/train.py', cfg, '--work-dir', wd, '--no-validate'] + common,
@@ -135,14 +140,13 @@ def main() -> None:
                   log=f'{out}/logs/test_{tag}.log')
         with open(osp.join(ROOT, wd, 'metrics.json')) as f:
             results[name] = json.load(f)
-    rarity_files = [f'{out}/work_dirs/{n.lower().replace("-", "")}/rarity_{n.lower().replace("-", "")}.json'
-                    for n, _ in MODELS]
+    rarity_files = [f'{out}/work_dirs/{tag_of(n)}/rarity_{tag_of(n)}.json' for n, _ in MODELS]
     steps.run('error-vs-rarity plot', [PY, 'tools/plot_rarity.py', *rarity_files, '--labels',
                                        *[n for n, _ in MODELS], '--out', f'{out}/error_vs_rarity.png'])
     steps.run('overlays on rare and common test samples',
               [PY, 'tools/overlay_sheet.py', 'data/synthetic/test.npz', '--out', f'{out}/overlays.png',
-               '--models'] + [f'{cfg}={latest_checkpoint(f"{out}/work_dirs/{n.lower().replace("-", "")}")}'
-                              for n, cfg in MODELS],
+               '--labels', *[n for n, _ in MODELS], '--models']
+              + [f'{cfg}={latest_checkpoint(f"{out}/work_dirs/{tag_of(n)}")}' for n, cfg in MODELS],
               log=f'{out}/logs/overlays.log')
     write_report(args, out, results, steps)
 

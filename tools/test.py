@@ -24,6 +24,9 @@ from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.hooks import Hook  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+import pmnet_plugin  # noqa: E402,F401  (registers components; torch>=2.6 checkpoint fix)
+from pmnet_plugin.engine import setup_cpu_distributed  # noqa: E402  (also: NaNGuardHook, no torchvision)
+
 # prediction fields written to a .npz dump (those a head does not produce are skipped)
 DUMP_FIELDS = ('smpl_pose', 'smpl_betas', 'pred_cam', 'keypoints_3d', 'keypoints', 'keypoint_scores',
                'proto_id', 'proto_score', 'vertices')
@@ -153,6 +156,7 @@ def main(argv=None) -> dict:
         else:
             pkl_dump = args.dump
     cfg = merge_args(Config.fromfile(args.config), args, pkl_dump)
+    setup_cpu_distributed(cfg)  # torchrun on a machine without CUDA: gloo, DDP without device ids
     runner = Runner.from_cfg(cfg)
     if args.out:
         runner.register_hook(SaveMetricHook(args.out), 'LOWEST')

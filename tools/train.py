@@ -19,6 +19,9 @@ sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+import pmnet_plugin  # noqa: E402,F401  (registers components; torch>=2.6 checkpoint fix)
+from pmnet_plugin.engine import setup_cpu_distributed  # noqa: E402  (also: NaNGuardHook, no torchvision)
+
 NAN_GUARD = dict(type='NaNGuardHook')
 
 
@@ -100,6 +103,7 @@ def main(argv=None) -> Runner:
     """Builds the Runner from the config, trains and returns the Runner."""
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
+    setup_cpu_distributed(cfg)  # torchrun on a machine without CUDA: gloo, DDP without device ids
     runner = Runner.from_cfg(cfg)
     runner.train()
     return runner

@@ -8,6 +8,7 @@ Note:
     - number of detections: N
 """
 import importlib.util
+import logging
 import os.path as osp
 from pathlib import Path
 from typing import Optional, Union
@@ -126,7 +127,11 @@ class PersonDetector:
             if checkpoint is not None and osp.isfile(checkpoint):
                 load_checkpoint(self.model, checkpoint, map_location='cpu')
             else:  # random weights (tests): the detector's own init (e.g. score bias priors)
-                self.model.init_weights()
+                logging.disable(logging.INFO)  # init_weights logs every parameter
+                try:
+                    self.model.init_weights()
+                finally:
+                    logging.disable(logging.NOTSET)
             self.pipeline = Compose(pipeline)
         self.model.to(device).eval()
         self.cfg = config

@@ -124,7 +124,7 @@ def _read_keypoints(data, path: str, n: int, dim: int, convention: Optional[str]
     kp = _get(data, path, key, required=False)
     if kp is None:
         return np.zeros((n, 24, dim), np.float32), np.zeros((n, 24), np.float32), None, None
-    kp = _check_rows(kp, n, path, key).astype(np.float32)
+    kp = _check_rows(kp, n, path, key).astype(np.float32, copy=False)
     if kp.ndim != 3 or kp.shape[2] not in (dim, dim + 1):
         _fail(path, key, f'has shape {kp.shape}, expected (N, K, {dim}) or (N, K, {dim + 1})')
     if kp.shape[2] == dim:
@@ -144,10 +144,10 @@ def _read_keypoints(data, path: str, n: int, dim: int, convention: Optional[str]
     except (KeyError, ValueError) as err:
         _fail(path, key, str(err))
     vis = np.clip(out[..., dim], 0., 1.) * valid[None]
-    if mask is not None:  # the file's mask also applies to the source joints (root lookup)
+    if mask is not None and (mask <= 0).any():  # the mask also applies to the source joints
         kp = kp.copy()
         kp[..., dim] *= (mask > 0)[None]
-    return out[..., :dim].astype(np.float32), vis.astype(np.float32), kp, conv
+    return np.ascontiguousarray(out[..., :dim]), vis.astype(np.float32, copy=False), kp, conv
 
 
 def _smpl_columns(path: str, n: int, pose: Optional[np.ndarray], betas: Optional[np.ndarray],

@@ -154,8 +154,12 @@ def convert_to_smpl24(keypoints: np.ndarray,
     if keypoints.shape[1] != num_src:
         raise ValueError(f'Convention {convention!r} has {num_src} joints but the keypoints have '
                          f'{keypoints.shape[1]}')
-    out = np.zeros(keypoints.shape[:1] + (24, ) + keypoints.shape[2:], dtype=np.float32)
-    out[:, dst_idx] = keypoints[:, src_idx]
+    identity = num_src == len(dst_idx) == 24 and (dst_idx == np.arange(24)).all()
+    if identity and (src_idx == dst_idx).all():
+        out = np.array(keypoints, dtype=np.float32)  # identity (SMPL order): one copy
+    else:
+        out = np.zeros(keypoints.shape[:1] + (24, ) + keypoints.shape[2:], dtype=np.float32)
+        out[:, dst_idx] = np.take(keypoints, src_idx, axis=1)
     valid = np.zeros(24, dtype=np.float32)
     src_mask = np.ones(num_src, np.float32) if mask is None else np.asarray(mask, np.float32)
     valid[dst_idx] = (src_mask[src_idx] > 0).astype(np.float32)

@@ -194,6 +194,12 @@ class SMPLImageDataset(BaseCocoStyleDataset):
         if self._det is not None:
             self._det = {k: v[keep] for k, v in self._det.items()}
 
+    def get_subset(self, indices: Union[Sequence[int], int]) -> 'SMPLImageDataset':
+        """A subset copy (the columns are shared, not copied)."""
+        sub = copy(self)
+        sub.get_subset_(indices)
+        return sub
+
     def get_data_info(self, idx: int) -> dict:
         """Build the ``data_info`` dict of sample ``idx`` from the columns (see class docstring)."""
         if not self._fully_initialized:

@@ -69,6 +69,7 @@ def make_background(rng: np.random.Generator, size: Sequence[int]) -> np.ndarray
     _shapes(img, rng, int(rng.integers(1, 9)))
     if rng.random() < 0.5:
         img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.5, 3.0)))
-    sigma = rng.uniform(0, 10)
-    noisy = img.astype(np.float32) + rng.normal(0, sigma, size=img.shape).astype(np.float32)
-    return np.clip(noisy, 0, 255).astype(np.uint8)
+    if rng.random() < 0.3:
+        return img
+    noise = rng.standard_normal(size=img.shape, dtype=np.float32) * rng.uniform(1, 10)
+    return np.clip(img + noise, 0, 255).astype(np.uint8)

@@ -86,7 +86,7 @@ def _render_chunk(task: dict) -> Dict[str, np.ndarray]:
         light_dir = (rng.uniform(-0.8, 0.8), rng.uniform(-0.2, 1.0), 1.0)
         rgb, mask = renderer.render(verts, faces, focal, princpt, img=background,
                                     color=random_color(rng, sat=(0.1, 0.7), val=(0.45, 0.95)),
-                                    light_intensity=rng.uniform(2.0, 5.0), light_dir=light_dir)
+                                    light_intensity=rng.uniform(1.5, 4.0), light_dir=light_dir)
         cv2.imwrite(os.path.join(task['img_dir'], f'{idx:06d}.jpg'), rgb[..., ::-1],
                     [cv2.IMWRITE_JPEG_QUALITY, 92])
         kp2d = joints[:, :2] / joints[:, 2:] * focal + princpt

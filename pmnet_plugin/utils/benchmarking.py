@@ -19,8 +19,8 @@ import torch
 
 __all__ = [
     'synchronize', 'autocast', 'PeakMemory', 'time_interleaved', 'summarize_times', 'markdown_table',
-    'target_status', 'label_modules', 'compute_ratios', 'evaluate_targets', 'breakdown', 'write_report',
-    'TARGETS', 'INFER_MODES'
+    'target_status', 'label_modules', 'profile_calls', 'cpu_name', 'compute_ratios', 'evaluate_targets',
+    'breakdown', 'write_report', 'TARGETS', 'INFER_MODES'
 ]
 
 # The GPU targets of issue 7: full-model inference >= 0.9x bare-backbone crops/s (bf16), PM-Net/HMR time
@@ -213,9 +213,63 @@ def label_modules(model: torch.nn.Module, names: Sequence[str]) -> List[object]:
     return handles
 
 
+def profile_calls(name: str, fn: Callable[[], object], device: str, rows: int, out_dir: str) -> dict:
+    """torch.profiler over 3 calls of ``fn`` (after one warm-up call).
+
+    Writes the top-``rows`` op table (by self CUDA time on GPU, self CPU time on CPU) to
+    ``out_dir/profile_<name>.txt``, prints it, and returns the per-call totals of the ``## <label>``
+    ranges set by :func:`label_modules` (time per model component).
+
+    Returns:
+        dict: ``components_ms_per_call`` (label -> ``cpu_ms``, ``device_ms``) and ``table_file``.
+    """
+    from torch.profiler import ProfilerActivity, profile
+    cuda = torch.device(device).type == 'cuda'
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    fn()
+    with profile(activities=acts) as prof:
+        for _ in range(3):
+            fn()
+        synchronize(device)
+    avgs = prof.key_averages()
+    table = avgs.table(sort_by='self_cuda_time_total' if cuda else 'self_cpu_time_total', row_limit=rows)
+    comps = {e.key[3:]: dict(cpu_ms=e.cpu_time_total / 3e3,
+                             device_ms=getattr(e, 'device_time_total', 0) / 3e3)
+             for e in avgs if e.key.startswith('## ')}
+    path = osp.join(out_dir, f'profile_{name}.txt')
+    with open(path, 'w') as f:
+        f.write(table)
+    print(f'\n=== profile {name} (3 calls) ===\n{table}')
+    return dict(components_ms_per_call=comps, table_file=path)
+
+
+def cpu_name() -> str:
+    """The CPU model name (``/proc/cpuinfo``), else ``platform.processor()``."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            return next(ln.split(':', 1)[1].strip() for ln in f if ln.startswith('model name'))
+    except (OSError, StopIteration):
+        import platform
+        return platform.processor() or platform.machine()
+
+
 # ----------------------------------------------------------------------------- analysis and report
-def compute_ratios(res: dict, names: list, settings: list, batch_sizes: list, train_bs) -> list:
-    """Ratios from the measured medians: candidate/baseline time, model/bare throughput."""
+def compute_ratios(res: dict, names: list, settings: list, batch_sizes: list, train_bs: int) -> list:
+    """Ratios computed from the measured medians of one run.
+
+    Args:
+        res (dict): ``inference`` / ``training`` rows (``model``, ``mode``, ``setting``, ``batch_size``,
+            ``latency_ms_median``, ``throughput``); the bare backbone is model ``'bare'``.
+        names (list): Model names, baseline first (HMR), candidate last (PM-Net).
+        settings (list): Setting names.
+        batch_sizes (list): Inference batch sizes.
+        train_bs (int): Training batch size.
+
+    Returns:
+        list[dict]: ``kind`` ``'time_ratio'`` (candidate/baseline median latency) or
+        ``'throughput_ratio'`` (model/bare items/s), with ``name``, ``phase``, ``mode``, ``setting``,
+        ``batch_size``, ``value``.
+    """
     def get(table, **kw):
         hits = [r for r in res[table] if all(r[k] == v for k, v in kw.items())]
         return hits[0] if hits else None
@@ -243,8 +297,17 @@ def compute_ratios(res: dict, names: list, settings: list, batch_sizes: list, tr
     return ratios
 
 
-def evaluate_targets(ratios: list, names: list, settings: list, bs_max: int, cuda: bool) -> list:
-    out = []
+def evaluate_targets(ratios: list, names: list, settings: list, batch_sizes: list, cuda: bool) -> list:
+    """The GPU targets (:data:`TARGETS`) checked against ratios of :func:`compute_ratios`.
+
+    Model/bare inference uses ``predict`` at the largest batch; the candidate/baseline time ratio
+    ``predict`` at the smallest and largest batch and the training step.
+
+    Returns:
+        list[dict]: ``target``, ``what``, ``setting``, ``measured``, ``op``, ``threshold``,
+        ``status`` (PASS/MISS/n/a) and ``applies`` (True only on CUDA; model/bare inference: bf16).
+    """
+    out, bs_max = [], max(batch_sizes)
 
     def pick(**kw):
         hits = [r for r in ratios if all(r[k] == v for k, v in kw.items())]
@@ -261,11 +324,13 @@ def evaluate_targets(ratios: list, names: list, settings: list, bs_max: int, cud
                             measured=pick(kind='throughput_ratio', name=f'{m}/bare', mode='train',
                                           setting=s), applies=cuda))
         if len(names) > 1:
-            for mode in ('predict', 'train'):
-                out.append(dict(target='time_ratio', what=f'{names[-1]}/{names[0]} time ({mode})',
-                                setting=s, measured=pick(kind='time_ratio', mode=mode, setting=s,
-                                                         **({} if mode == 'train' else
-                                                            dict(batch_size=bs_max))), applies=cuda))
+            ratio = f'{names[-1]}/{names[0]}'
+            for bs in sorted({min(batch_sizes), bs_max}):
+                out.append(dict(target='time_ratio', what=f'{ratio} time (predict, bs {bs})', setting=s,
+                                measured=pick(kind='time_ratio', mode='predict', setting=s,
+                                              batch_size=bs), applies=cuda))
+            out.append(dict(target='time_ratio', what=f'{ratio} time (train)', setting=s,
+                            measured=pick(kind='time_ratio', mode='train', setting=s), applies=cuda))
     for t in out:
         t['op'], t['threshold'] = TARGETS[t['target']]
         t['status'] = target_status(t['measured'], t['op'], t['threshold'])
@@ -273,7 +338,12 @@ def evaluate_targets(ratios: list, names: list, settings: list, bs_max: int, cud
 
 
 def breakdown(res: dict, names: list, settings: list, bs: int) -> list:
-    """Where inference time goes (differences of medians, ms per batch)."""
+    """Where inference time goes at batch ``bs``: differences of medians, ms per batch.
+
+    backbone = bare backbone; head regression = forward - bare; SMPL = forward_smpl - forward;
+    post-processing (device->host, numpy, InstanceData) = predict - forward_smpl; vertex output =
+    predict - predict_novert. Noise can make a small difference negative.
+    """
     med = {(r['model'], r['mode'], r['setting']): r['latency_ms_median'] for r in res['inference']
            if r['batch_size'] == bs}
     rows = []
@@ -292,12 +362,13 @@ def breakdown(res: dict, names: list, settings: list, bs: int) -> list:
 
 
 def write_report(report: dict, out_dir: str) -> str:
+    """Writes ``benchmark.md`` and ``benchmark.json`` to ``out_dir``; returns the markdown."""
     meta = report['meta']
+    load = meta['load_avg_1_5_15min']
     lines = [f'# Benchmark {meta["date_utc"]}', '',
              f'- device: {meta["device_name"]} ({meta["device"]}), torch {meta["torch"]}, '
              f'threads {meta["torch_threads"]}, CPU cores {meta["cpu_count"]}, load average (1 min) '
-             f'{meta["load_avg_1_5_15min"]["start"][0]:.1f} at start, {meta["load_avg_1_5_15min"]["end"][0]:.1f} '
-             'at end',
+             f'{load["start"][0]:.1f} at start, {load["end"][0]:.1f} at end',
              f'- command: `{meta["command"]}`', f'- input {meta["input_size"]}px, iters '
              f'{meta["iters"]} (median), warm-up {meta["warmup"]}, memory: {meta["memory_kind"]}']
     lines += [f'- note: {n}' for n in report['notes']]
@@ -335,11 +406,10 @@ def write_report(report: dict, out_dir: str) -> str:
                                     [[r['workers'], r['batch_size'], r['batches'], r['first_batch_s'],
                                       r['images_per_s'] or '-', r['images_per_s_incl_first']]
                                      for r in dl['runs']]))
-    for name, kinds in report.get('profile', {}).items():
-        for kind, p in kinds.items():
-            lines += ['', f'Profile {name} {kind}: components (ms/call) ' + ', '.join(
-                f'{k} {v["cpu_ms"]:.2f} cpu / {v["device_ms"]:.2f} dev'
-                for k, v in p['components_ms_per_call'].items()) + f' — top ops in {p["table_file"]}']
+    for name, p in report.get('profile', {}).items():
+        lines += ['', f'Profile {name}: components (ms/call) ' + ', '.join(
+            f'{k} {v["cpu_ms"]:.2f} cpu / {v["device_ms"]:.2f} dev'
+            for k, v in p['components_ms_per_call'].items()) + f' — top ops in {p["table_file"]}']
     text = '\n'.join(lines) + '\n'
     with open(osp.join(out_dir, 'benchmark.md'), 'w') as f:
         f.write(text)

@@ -18,8 +18,9 @@ class MeshRenderer:
     """Renders a triangle mesh given in the OpenCV camera frame with a pinhole camera.
 
     One ``pyrender.OffscreenRenderer`` is kept per instance and re-created when the image size changes.
-    Lighting: ambient + a directional key light + a point fill light placed near the camera, 2 m from the
-    mesh centre (so the look does not depend on how far the camera is); material: non-metallic, rough.
+    The scene (camera, lights) is kept too; only the mesh node is swapped per call. Lighting: ambient + a
+    directional key light + a point fill light on the camera side, 2 m from the mesh centre (so the look does
+    not depend on how far the camera is); material: non-metallic, rough; smooth (vertex-normal) shading.
 
     Args:
         platform (str, optional): ``PYOPENGL_PLATFORM`` to use when the variable is unset
@@ -39,12 +40,22 @@ class MeshRenderer:
         self.ambient = float(ambient)
         self._renderer = None
         self._size: Tuple[int, int] = (0, 0)
+        self._scene = pyrender.Scene(bg_color=(0.0, 0.0, 0.0, 0.0), ambient_light=(self.ambient, ) * 3)
+        self._camera = pyrender.IntrinsicsCamera(1.0, 1.0, 0.0, 0.0)
+        self._scene.add(self._camera, pose=np.eye(4))
+        self._key = self._scene.add(pyrender.DirectionalLight(color=np.ones(3)))
+        self._fill = self._scene.add(pyrender.PointLight(color=np.ones(3)))
+        self._mesh_node = None
 
     def _get_renderer(self, width: int, height: int):
         if self._renderer is None or self._size != (width, height):
             self.close()
             self._renderer = self._pyrender.OffscreenRenderer(width, height)
             self._size = (width, height)
+            # pyrender keys its shader cache by the current-context object, which PyOpenGL re-creates on
+            # every call under OSMesa: every render would compile (and leak) a program. One renderer owns
+            # one context, so a cache keyed by shaders + defines alone is exact.
+            self._renderer._renderer._program_cache = _single_context_program_cache()
         return self._renderer
 
     def close(self) -> None:
@@ -84,7 +95,7 @@ class MeshRenderer:
                 (a view from the person's side). Defaults to False.
             img_size (Tuple[int, int], optional): ``(W, H)`` when ``img`` is None; defaults to
                 ``(2 cx, 2 cy)``.
-            light_intensity (float): key light intensity; the fill light gets 0.5x. Defaults to 3.0.
+            light_intensity (float): key light intensity; the fill light gets 1.5x at 2 m. Defaults to 3.0.
             light_dir (Sequence[float], optional): direction the key light travels, camera frame
                 (OpenCV); defaults to from upper-left behind the camera, ``(0.3, 0.6, 1.0)``.
             alpha (float): mesh opacity when compositing over ``img``. Defaults to 1.0.
@@ -108,31 +119,36 @@ class MeshRenderer:
             rot_y = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])  # +90 deg about y
             verts = (verts - center) @ rot_y.T + center
 
-        import trimesh
-        mesh = trimesh.Trimesh(verts @ _CV_TO_GL.T, np.asarray(faces), process=False)
         material = pyrender.MetallicRoughnessMaterial(
             metallicFactor=0.0, roughnessFactor=0.7, alphaMode='OPAQUE',
             baseColorFactor=(float(color[0]), float(color[1]), float(color[2]), 1.0))
-        scene = pyrender.Scene(bg_color=(0.0, 0.0, 0.0, 0.0), ambient_light=(self.ambient, ) * 3)
-        scene.add(pyrender.Mesh.from_trimesh(mesh, material=material, smooth=True))
+        faces = np.asarray(faces)
+        verts_gl = verts @ _CV_TO_GL.T
+        prim = pyrender.Primitive(positions=verts_gl.astype(np.float32),
+                                  normals=_vertex_normals(verts_gl, faces).astype(np.float32),
+                                  indices=faces.astype(np.uint32), material=material,
+                                  mode=pyrender.constants.GLTF.TRIANGLES)
+        if self._mesh_node is not None:
+            self._scene.remove_node(self._mesh_node)
+        self._mesh_node = self._scene.add(pyrender.Mesh(primitives=[prim]))
 
         depths = verts[:, 2]
-        znear = max(1e-3, 0.5 * float(depths.min())) if depths.min() > 0 else 1e-2
-        camera = pyrender.IntrinsicsCamera(fx, fy, float(princpt[0]), float(princpt[1]),
-                                           znear=znear, zfar=2.0 * float(depths.max()) + 1.0)
-        scene.add(camera, pose=np.eye(4))
+        cam = self._camera
+        cam.fx, cam.fy, cam.cx, cam.cy = fx, fy, float(princpt[0]), float(princpt[1])
+        cam.znear = max(1e-3, 0.5 * float(depths.min())) if depths.min() > 0 else 1e-2
+        cam.zfar = 2.0 * float(depths.max()) + 1.0
 
         direction = np.asarray(light_dir if light_dir is not None else (0.3, 0.6, 1.0), dtype=np.float64)
         direction = _CV_TO_GL @ (direction / np.linalg.norm(direction))
-        scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=float(light_intensity)),
-                  pose=_light_pose(direction))
-        fill_pos = _CV_TO_GL @ (center + np.array([-1.0, -1.0, -1.5]) * 2.0 / np.sqrt(5.25))
+        self._key.light.intensity = float(light_intensity)
+        self._scene.set_pose(self._key, _light_pose(direction))
         fill_pose = np.eye(4)
-        fill_pose[:3, 3] = fill_pos
-        scene.add(pyrender.PointLight(color=np.ones(3), intensity=2.0 * float(light_intensity)), pose=fill_pose)
+        fill_pose[:3, 3] = _CV_TO_GL @ (center + np.array([1.0, -0.5, -1.5]) * 2.0 / np.sqrt(3.5))
+        self._fill.light.intensity = 1.5 * float(light_intensity)
+        self._scene.set_pose(self._fill, fill_pose)
 
         renderer = self._get_renderer(width, height)
-        rgba, depth = renderer.render(scene, flags=pyrender.RenderFlags.RGBA)
+        rgba, depth = renderer.render(self._scene, flags=pyrender.RenderFlags.RGBA)
         mask = depth > 0
         background = np.zeros((height, width, 3), np.uint8) if img is None else np.asarray(img)
         weight = (mask * float(alpha))[..., None]
@@ -149,3 +165,33 @@ def _light_pose(direction: np.ndarray) -> np.ndarray:
     pose = np.eye(4)
     pose[:3, :3] = np.stack([x_axis, np.cross(z_axis, x_axis), z_axis], axis=1)
     return pose
+
+
+def _vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals, (V, 3)."""
+    tri = verts[faces]
+    face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    normals = np.stack([sum(np.bincount(faces[:, k], face_n[:, c], minlength=len(verts)) for k in range(3))
+                        for c in range(3)], axis=1)
+    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+
+
+def _single_context_program_cache():
+    """A pyrender ``ShaderProgramCache`` that ignores the (unstable under OSMesa) context key."""
+    from pyrender.shader_program import ShaderProgramCache
+
+    class _Cache(ShaderProgramCache):
+
+        def get_program(self, vertex_shader, fragment_shader, geometry_shader=None, defines=None):
+            key = (vertex_shader, fragment_shader, geometry_shader, tuple(sorted((defines or {}).items())))
+            programs = self.__dict__.setdefault('_by_key', {})
+            if key not in programs:
+                programs[key] = super().get_program(vertex_shader, fragment_shader, geometry_shader,
+                                                    defines)
+            return programs[key]
+
+        def clear(self):
+            self.__dict__['_by_key'] = {}
+            super().clear()
+
+    return _Cache()

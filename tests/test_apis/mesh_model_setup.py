@@ -1,5 +1,6 @@
 """Test helper: the offline PM-Net config with the fixture's body model, random weights."""
 import os.path as osp
+from typing import Optional
 
 import numpy as np
 import torch
@@ -56,15 +57,24 @@ def synthetic_person_image(files: dict, size=(200, 160), box=(40, 30, 120, 190),
     return np.ascontiguousarray(rgb[..., ::-1])
 
 
-def random_person_detector():
+def random_person_detector(config_out: Optional[str] = None):
     """RTMDet-tiny with random weights, biased to emit valid person boxes (category 0).
 
     Untrained RTMDet regresses ~0 distances (empty boxes, dropped by its post-processing) and
     scores all 80 classes alike; positive distance biases and a person score bias fix both.
+    The test-time candidate counts are cut (an untrained head makes every anchor a candidate,
+    which takes seconds of NMS on a CPU).
+
+    Args:
+        config_out (str, optional): where to dump the detector config (for ``--det-config``).
     """
-    from pmnet_plugin.apis import DEFAULT_DET_CONFIG, PersonDetector
+    from pmnet_plugin.apis import DEFAULT_DET_CONFIG, PersonDetector, mmdet_config_path
+    cfg = Config.fromfile(mmdet_config_path(DEFAULT_DET_CONFIG))
+    cfg.model.test_cfg.update(score_thr=0.05, nms_pre=200, max_per_img=20)
+    if config_out:
+        cfg.dump(config_out)
     torch.manual_seed(0)
-    det = PersonDetector(DEFAULT_DET_CONFIG, allow_random_init=True)
+    det = PersonDetector(cfg, allow_random_init=True)
     with torch.no_grad():
         for conv in det.model.bbox_head.rtm_reg:
             conv.bias.fill_(2.0)

@@ -2,12 +2,13 @@
 import numpy as np
 import pytest
 
+from mesh_model_setup import random_person_detector
 from pmnet_plugin.apis.detection import (DEFAULT_DET_CONFIG, MissingCheckpointError,
                                          PersonDetector, checkpoint_url, mmdet_config_path)
-from mesh_model_setup import random_person_detector
 
 RTMDET_URL = ('https://download.openmmlab.com/mmdetection/v3.0/rtmdet/'
-              'rtmdet_tiny_8xb32-300e_coco/rtmdet_tiny_8xb32-300e_coco_20220902_112414-78e30dcc.pth')
+              'rtmdet_tiny_8xb32-300e_coco/'
+              'rtmdet_tiny_8xb32-300e_coco_20220902_112414-78e30dcc.pth')
 
 
 def test_default_config_and_published_weights():

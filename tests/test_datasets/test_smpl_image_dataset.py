@@ -139,3 +139,11 @@ def test_bad_images_are_reported_and_skipped(humandata_dir):
     test_ds = _build(humandata_dir, pipeline=TEST_PIPELINE, test_mode=True)
     with pytest.raises(Exception, match='000.jpg'):
         test_ds[0]
+
+
+def test_subsets(humandata_dir):
+    ds = _build(humandata_dir)
+    sub = ds.get_subset([5, 1])
+    assert len(sub) == 2 and len(ds) == 6 and sub.get_data_info(0)['id'] == 5
+    ds.get_subset_(3)
+    assert len(ds) == 3 and ds.get_data_info(2)['id'] == 2

@@ -78,9 +78,9 @@ class TestHelpers:
         assert pick[('time_ratio', 'pmnet/hmr', 'train')] == pytest.approx(41 / 40)
         assert pick[('throughput_ratio', 'hmr/bare', 'predict')] == pytest.approx(0.5)
         assert pick[('throughput_ratio', 'pmnet/bare', 'train')] == pytest.approx(30 / 41)
-        targets = evaluate_targets(ratios, ['hmr', 'pmnet'], ['fp32'], 4, cuda=False)
+        targets = evaluate_targets(ratios, ['hmr', 'pmnet'], ['fp32'], [4], cuda=False)
         by = {(t['target'], t['what']): t for t in targets}
-        assert by[('time_ratio', 'pmnet/hmr time (predict)')]['status'] == 'MISS'
+        assert by[('time_ratio', 'pmnet/hmr time (predict, bs 4)')]['status'] == 'MISS'
         assert by[('time_ratio', 'pmnet/hmr time (train)')]['status'] == 'PASS'
         assert all(not t['applies'] for t in targets)  # GPU targets are informational on CPU
 

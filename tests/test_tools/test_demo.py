@@ -96,10 +96,11 @@ def test_whole_image_folder_with_bad_files(setup, tmp_path):
 
 
 def test_detector_boxes_and_zero_detections(setup, tmp_path):
-    det = random_person_detector()
+    det_cfg = str(tmp_path / 'det.py')
+    det = random_person_detector(det_cfg)
     det_ckpt = save_random_checkpoint(det.model, str(tmp_path / 'det.pth'))
     out = tmp_path / 'out'
-    common = ['--det-checkpoint', det_ckpt, '--max-persons', '2']
+    common = ['--det-config', det_cfg, '--det-checkpoint', det_ckpt, '--max-persons', '2']
     assert _run(setup, setup['img_path'], out, *common, '--bbox-thr', '0.3') == 0
     arrays = np.load(out / 'person.npz')
     assert 1 <= len(arrays['bboxes']) <= 2 and arrays['vertices'].shape[1:] == (6890, 3)

@@ -59,16 +59,21 @@ def _runner(work_dir: str, max_iters: int, **kwargs) -> Runner:
 
 @pytest.fixture(scope='module')
 def saved_run(tmp_path_factory):
-    """Trains 4 iterations, checkpoints at 2 and 4; returns (work_dir, final weights)."""
+    """Trains 4 iterations uninterrupted, checkpoints at 2 and 4; returns its final state."""
     work_dir = str(tmp_path_factory.mktemp('compat'))
     runner = _runner(work_dir, max_iters=4)
     runner.train()
-    return work_dir, {k: v.clone() for k, v in runner.model.state_dict().items()}
+    return dict(work_dir=work_dir, weights={k: v.clone() for k, v in runner.model.state_dict().items()},
+                losses=_losses(runner), last_step=runner.param_schedulers[0].last_step)
+
+
+def _losses(runner) -> np.ndarray:
+    return runner.message_hub.get_scalar('train/loss').data[0]
 
 
 def test_checkpoint_needs_only_allowlisted_globals(saved_run):
     """Every non-tensor global in a real Runner checkpoint is on our allow-list (and nothing else)."""
-    work_dir, _ = saved_run
+    work_dir = saved_run['work_dir']
     registered = torch.serialization.get_safe_globals()
     torch.serialization.clear_safe_globals()  # list what plain torch refuses
     try:
@@ -82,14 +87,16 @@ def test_checkpoint_needs_only_allowlisted_globals(saved_run):
 
 
 def test_resume_continues_from_saved_iteration(saved_run, tmp_path):
-    work_dir, final_weights = saved_run
+    work_dir, final_weights, losses = saved_run['work_dir'], saved_run['weights'], saved_run['losses']
     ckpt = osp.join(work_dir, 'iter_2.pth')
     runner = _runner(str(tmp_path), max_iters=4, resume=True, load_from=ckpt)
     runner.train()  # would raise UnpicklingError ('Unsupported global ... HistoryBuffer') without the fix
     assert runner.iter == 4
-    # the loss history of iterations 1-2 came from the checkpoint, 3-4 from this run
-    assert list(runner.message_hub.get_scalar('train/loss').data[1]) == [1, 2, 3, 4]
-    assert runner.param_schedulers[0].last_epoch == 4
+    # the loss history of iterations 1-2 came from the checkpoint, 3-4 from this run (same data order)
+    np.testing.assert_allclose(_losses(runner), losses, rtol=1e-6)
+    assert len(losses) == 4
+    assert runner.param_schedulers[0].last_step == saved_run['last_step']
+    assert runner.optim_wrapper.get_lr()["lr"][0] == pytest.approx(1e-3)  # milestone 3 was passed
     # same seed, same data order, restored optimizer state: the same weights as the uninterrupted run
     for key, value in runner.model.state_dict().items():
         torch.testing.assert_close(value, final_weights[key])
@@ -97,7 +104,7 @@ def test_resume_continues_from_saved_iteration(saved_run, tmp_path):
 
 def test_load_checkpoint_weights_only(saved_run):
     from mmengine.runner import load_checkpoint
-    work_dir, final_weights = saved_run
+    work_dir, final_weights = saved_run['work_dir'], saved_run['weights']
     model = _ToyModel()
     ckpt = load_checkpoint(model, osp.join(work_dir, 'iter_4.pth'))
     assert ckpt['meta']['iter'] == 4

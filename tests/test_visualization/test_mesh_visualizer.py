@@ -1,5 +1,4 @@
 """MeshVisualizer: mesh overlay at the weak-perspective camera's place, side view, skeleton."""
-import os.path as osp
 import uuid
 
 import cv2
@@ -129,3 +128,27 @@ def test_no_instances_and_missing_faces(body):
     assert not panels['mask'].any()
     with pytest.raises(ValueError, match='faces'):
         vis.draw_meshes(img, _sample(verts), _sample(verts).pred_instances)
+
+
+def test_pose_visualization_hook_draws_meshes(body, body_model_files, tmp_path):
+    """The path of ``tools/test.py --show-dir``: MMPose's hook drives our visualizer."""
+    from types import SimpleNamespace
+
+    from mmpose.engine.hooks import PoseVisualizationHook
+    verts, _ = body
+    vis = MeshVisualizer.get_instance(f'v{uuid.uuid4().hex}',  # as the Runner builds it
+                                      smpl_model_path=body_model_files['model_path'])
+    hook = PoseVisualizationHook(enable=True, out_dir='vis')
+    assert hook._visualizer is vis
+    img_path = str(tmp_path / 'frame.png')
+    cv2.imwrite(img_path, np.full((H, W, 3), 60, np.uint8))
+    sample = _sample(verts)
+    del sample.pred_instances.input_center, sample.pred_instances.input_scale
+    sample.set_metainfo(dict(img_path=img_path, input_center=np.array([110., 120.]),
+                             input_scale=np.array([200., 200.])))
+    runner = SimpleNamespace(work_dir=str(tmp_path), timestamp='t',
+                             test_evaluator=SimpleNamespace(dataset_meta=smpl24_metainfo()))
+    hook.after_test_iter(runner, 0, {}, [sample])
+    out = cv2.imread(str(tmp_path / 't' / 'vis' / 'frame_0.png'))
+    assert out.shape == (H, 3 * W, 3)
+    assert (out[:, W:2 * W] != 60).any(-1).sum() > 500

@@ -9,6 +9,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
+import pmnet_plugin.engine  # noqa: F401  (registers the hook; Runner without torchvision)
 from pmnet_plugin.engine.hooks import NaNGuardHook
 from pmnet_plugin.engine.hooks.nan_guard_hook import NonFiniteLossError
 

@@ -1,0 +1,44 @@
+"""Distributed training/testing on CPU-only machines (gloo) with MMEngine 0.10.x's Runner.
+
+MMEngine's ``init_dist('pytorch')`` always calls ``torch.cuda.set_device(LOCAL_RANK)`` (fails on a CPU-only
+torch build) and ``Runner.wrap_model`` passes ``device_ids=[LOCAL_RANK]`` to DistributedDataParallel (which
+rejects device ids for CPU modules). Without CUDA, :func:`setup_cpu_distributed` starts the process group
+itself (the Runner then skips ``init_dist``) and sets ``model_wrapper_cfg.device_ids=None``.
+"""
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+
+def setup_cpu_distributed(cfg: Config) -> bool:
+    """Prepares ``cfg`` (and the process group) for a torchrun launch without CUDA.
+
+    Only acts when ``cfg.launcher == 'pytorch'`` and CUDA is unavailable; the ``RANK``, ``WORLD_SIZE``,
+    ``MASTER_ADDR`` and ``MASTER_PORT`` variables that torchrun sets are read by ``init_process_group``.
+
+    Args:
+        cfg (Config): The full config (``launcher``, ``env_cfg.dist_cfg``, ``model_wrapper_cfg``,
+            ``find_unused_parameters`` are read/updated in place).
+
+    Returns:
+        bool: Whether anything was changed.
+    """
+    if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
+        return False
+    dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    backend = dist_cfg.pop('backend', 'gloo')
+    if backend != 'gloo':
+        print_log(f'setup_cpu_distributed: no CUDA, using the gloo backend instead of {backend}',
+                  logger='current')
+        backend = 'gloo'
+    if not dist.is_initialized():
+        timeout = dist_cfg.pop('timeout', None)
+        kwargs = {} if timeout is None else dict(timeout=__import__('datetime').timedelta(seconds=timeout))
+        dist.init_process_group(backend=backend, **kwargs)
+    wrapper = dict(cfg.get('model_wrapper_cfg', None) or dict(type='MMDistributedDataParallel'))
+    wrapper.setdefault('device_ids', None)  # a CPU module: DDP takes no device ids
+    wrapper.setdefault('broadcast_buffers', False)  # the Runner's own default
+    wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = wrapper
+    return True
