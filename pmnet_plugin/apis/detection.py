@@ -1,8 +1,9 @@
 """Person detection with an MMDetection model, built through mmdet's registries.
 
-``mmdet.apis`` is not needed (it may pull in torchvision via ``mmdet.visualization``): the
-detector is built with ``mmdet.registry.MODELS`` under the ``mmdet`` default scope and fed by
-its own test pipeline, like ``mmdet.apis.inference_detector`` does.
+Mirrors ``mmdet.apis.init_detector`` + ``inference_detector`` (``mmdet.apis`` does import
+here without torchvision, checked with mmdet 3.3.0) but builds the model and its test pipeline
+once through ``mmdet.registry`` inside ``DefaultScope.overwrite_default_scope('mmdet')``, so the
+``mmpose`` default scope of the mesh model is left untouched between calls.
 
 Note:
     - number of detections: N

@@ -139,8 +139,10 @@ def init_mesh_model(config: Union[str, Path, Config],
         dataset_meta = ckpt.get('meta', {}).get('dataset_meta', None)
     if dataset_meta is None:
         dataset_meta = dataset_meta_from_config(config)
-    if dataset_meta is None or not dataset_meta.get('skeleton_links'):
-        dataset_meta = {**smpl24_metainfo(), **(dataset_meta or {})}
+    if dataset_meta is None or not len(dataset_meta.get('skeleton_links') or []):
+        links = ('skeleton_links', 'skeleton_link_colors')  # taken from SMPL-24
+        dataset_meta = {**smpl24_metainfo(),
+                        **{k: v for k, v in (dataset_meta or {}).items() if k not in links}}
     model.dataset_meta = dataset_meta
     model.cfg = config
     model.to(device)

@@ -55,5 +55,6 @@ def tile(images: Sequence[np.ndarray], labels: Optional[Sequence[str]] = None, c
             cv2.putText(cell, str(labels[i]), (3, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1,
                         cv2.LINE_AA)
         r, c = divmod(i, cols)
-        sheet[r * (height + pad):r * (height + pad) + height, c * (width + pad):c * (width + pad) + width] = cell
+        top, left = r * (height + pad), c * (width + pad)
+        sheet[top:top + height, left:left + width] = cell
     return sheet

@@ -1,10 +1,13 @@
 """Offline long-tail image dataset: SMPL bodies in real mocap poses rendered over procedural backgrounds.
 
 Poses come from the DeepMimic pose library (``pmnet_plugin.offline.deepmimic``); sampling, the time-segment
-train/test split and the camera placement are in ``pmnet_plugin.offline.pose_sampling``. Each sample: a library
-frame (rare/common share fixed per split), a random yaw about the vertical axis, per-joint noise (3 deg),
-betas ~ N(0, 1) clipped to +-2, camera f = 5000 px at the 224 px crop with the body filling 60-85 % of it
-(weak-perspective consistent, docs/design.md), a random background, mesh colour and lighting.
+train/test split and the camera placement are in ``pmnet_plugin.offline.pose_sampling``. Each sample: a
+library frame (rare/common share fixed per split), a random yaw about the vertical axis, per-joint noise
+(3 deg), betas ~ N(0, 1) clipped to +-2, camera f = 5000 px at the 224 px crop with the body filling 60-85 %
+of it (weak-perspective consistent, docs/design.md), a random background, mesh colour and lighting.
+
+Rendering runs in ``workers`` processes started with 'spawn' (a script calling
+:func:`make_synthetic_dataset` with ``workers > 1`` needs the ``if __name__ == '__main__':`` guard).
 
 Output layout (``DIR`` = ``out_dir``)::
 
@@ -28,7 +31,8 @@ arrays: ``data['smpl'].item()``; or use :func:`load_humandata`). N = number of i
 - ``meta`` dict: ``gender`` (N,) str ('neutral'), ``clip`` (N,) str (DeepMimic clip, e.g. 'cartwheel'),
   ``is_rare`` (N,) bool, ``frame`` (N,) int64 (frame in the clip), ``yaw`` (N,) float32 radians,
   ``config``, ``keypoints2d_convention`` and ``keypoints3d_convention`` (copies of the top-level keys).
-- ``config`` = 'pmnet_synthetic'; ``keypoints2d_convention`` = ``keypoints3d_convention`` = 'smpl_24';
+- ``config`` = 'pmnet_synthetic'; ``keypoints2d_convention`` = ``keypoints3d_convention`` = 'smpl' (the
+  official SMPL-24 joint order, MMHuman3D's name for it; MMHuman3D's 'smpl_24' is SPIN's 24 joints);
   ``__data_len__`` = N.
 """
 import multiprocessing as mp
@@ -164,8 +168,8 @@ def write_humandata(path: str, params: Dict[str, np.ndarray], labels: Dict[str, 
                     img_size: int, focal: float) -> None:
     """Write one split's labels in the format of the module docstring."""
     num = len(params['betas'])
-    conventions = dict(config='pmnet_synthetic', keypoints2d_convention='smpl_24',
-                       keypoints3d_convention='smpl_24')
+    conventions = dict(config='pmnet_synthetic', keypoints2d_convention='smpl',
+                       keypoints3d_convention='smpl')
     smpl = dict(global_orient=params['global_orient'].astype(np.float32),
                 body_pose=params['body_pose'].astype(np.float32), betas=params['betas'].astype(np.float32),
                 transl=labels['transl'].astype(np.float32))

@@ -260,13 +260,14 @@ class MeshVisualizer(Visualizer):
         pid = to_numpy(instances.proto_id).reshape(-1) if 'proto_id' in instances else None
         psc = to_numpy(instances.proto_score).reshape(-1) if 'proto_score' in instances \
             else None
+        font = max(0.4, min(img.shape[:2]) / 700)  # readable on large images too
         for i, box in enumerate(boxes):
             x1, y1, x2, y2 = (int(round(v)) for v in box)
             cv2.rectangle(img, (x1, y1), (x2, y2), color, self.line_width)
             if pid is not None:
                 label = f'proto {int(pid[i])}' + (f' {psc[i]:.2f}' if psc is not None else '')
-                cv2.putText(img, label, (x1 + 2, max(y1 + 12, 12)), cv2.FONT_HERSHEY_SIMPLEX,
-                            0.4, text_color, 1, cv2.LINE_AA)
+                cv2.putText(img, label, (x1 + 2, y1 + int(30 * font)), cv2.FONT_HERSHEY_SIMPLEX,
+                            font, text_color, max(1, int(2 * font)), cv2.LINE_AA)
         return img
 
     def draw_meshes(self, image: np.ndarray, data_sample: PoseDataSample,

@@ -35,7 +35,7 @@ def test_files_and_keys(tiny_dataset):
     out, summary = tiny_dataset
     for split, num in (('train', 6), ('test', 4)):
         data = load_humandata(os.path.join(out, f'{split}.npz'))
-        assert data['config'] == 'pmnet_synthetic' and data['keypoints2d_convention'] == 'smpl_24'
+        assert data['config'] == 'pmnet_synthetic' and data['keypoints2d_convention'] == 'smpl'
         assert data['keypoints2d'].shape == (num, 24, 3) and data['keypoints3d'].shape == (num, 24, 4)
         assert data['bbox_xywh'].shape == (num, 5) and data['keypoints2d_mask'].shape == (24, )
         assert data['smpl']['body_pose'].shape == (num, 23, 3) and data['smpl']['transl'].shape == (num, 3)
@@ -88,3 +88,13 @@ def test_keypoints_inside_rendered_silhouette(tiny_dataset, body_model_files):
         # the image on disk has the split's size
         img = cv2.imread(os.path.join(out, 'test', str(data['image_path'][i])))
         assert img.shape == (96, 96, 3)
+
+
+def test_dataset_reader_reads_our_files(tiny_dataset):
+    reader = pytest.importorskip('pmnet_plugin.datasets.humandata')
+    from pmnet_plugin.offline.synth_dataset import load_humandata
+    out, _ = tiny_dataset
+    path = os.path.join(out, 'test.npz')
+    cols, ours = reader.read_humandata(path), load_humandata(path)
+    np.testing.assert_allclose(cols['keypoints'], ours['keypoints2d'][..., :2], atol=1e-4)
+    assert cols['clip'].tolist() == ours['meta']['clip'].tolist()

@@ -144,7 +144,7 @@ def test_ddp_two_processes_cpu(synth, tmp_path):
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     log = open(next(osp.join(dp, f) for dp, _, fs in os.walk(work_dir) for f in fs if f.endswith('.log'))).read()
-    assert 'Distributed training: True' in log
+    assert 'Distributed training: True' in log and 'GPU number: 2' in log  # MMEngine's name for world size
     ckpt = torch.load(osp.join(work_dir, 'iter_2.pth'), map_location='cpu')
     assert ckpt['meta']['iter'] == 2
     # the prototype memory is a buffer: saved in the checkpoint
