@@ -33,7 +33,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from pmnet_plugin.utils.benchmarking import (PeakMemory, autocast, breakdown,  # noqa: E402
-                                             compute_ratios, cpu_name, evaluate_targets,
+                                             INFER_MODES, compute_ratios, cpu_name, evaluate_targets,
                                              label_modules, profile_calls, summarize_times,
                                              time_interleaved, write_report)
 
@@ -51,6 +51,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--batch-sizes', nargs='+', type=int, default=[1, 64])
     p.add_argument('--train-batch-size', type=int, help='default: the largest --batch-sizes (>= 2)')
     p.add_argument('--no-train', action='store_true', help='skip the training-step measurement')
+    p.add_argument('--modes', nargs='+', choices=INFER_MODES, default=list(INFER_MODES),
+                   help='inference modes to time (default: all)')
     p.add_argument('--iters', type=int, default=20, help='timed calls per measurement (median)')
     p.add_argument('--warmup', type=int, default=5)
     p.add_argument('--input-size', type=int, default=224)
@@ -313,10 +315,11 @@ def measure(args, bare, models: dict, settings: list, train_bs: int, opt_cfg: di
             samples = make_samples(bs, size, args.device, train=False)
             fns = {('bare', 'backbone'): bare_fn(bare, x, s['amp'], args.device)}
             for n, m in models.items():
-                fns.update(inference_fns(n, m, x, samples, s['amp'], args.device))
+                fns.update({k: f for k, f in inference_fns(n, m, x, samples, s['amp'], args.device).items()
+                            if k[1] in args.modes})
             for (n, mode), t in time_interleaved(fns, args.iters, args.warmup, args.device, mem).items():
                 res['inference'].append(dict(model=n, mode=mode, setting=s['name'], batch_size=bs,
-                                             **summarize_times(t.pop('times'), bs), **t))
+                                             **summarize_times(t['times'], bs), **t))
             for n, m in models.items():
                 m.test_cfg['output_vertices'] = False
                 with torch.no_grad():
@@ -333,7 +336,7 @@ def measure(args, bare, models: dict, settings: list, train_bs: int, opt_cfg: di
                 fns[(n, 'train')] = train_fn(m, x, samples, s['amp'], args.device, opt, n == 'bare')
             for (n, mode), t in time_interleaved(fns, args.iters, args.warmup, args.device, mem).items():
                 res['training'].append(dict(model=n, mode=mode, setting=s['name'], batch_size=train_bs,
-                                            **summarize_times(t.pop('times'), train_bs), **t))
+                                            **summarize_times(t['times'], train_bs), **t))
             for m in dict(bare=bare, **models).values():
                 m.eval()
             del x, samples, fns

@@ -268,7 +268,8 @@ def compute_ratios(res: dict, names: list, settings: list, batch_sizes: list, tr
     Returns:
         list[dict]: ``kind`` ``'time_ratio'`` (candidate/baseline median latency) or
         ``'throughput_ratio'`` (model/bare items/s), with ``name``, ``phase``, ``mode``, ``setting``,
-        ``batch_size``, ``value``.
+        ``batch_size``, ``value``. Time ratios also carry ``paired_median``: the median over calls of
+        the ratio of neighbouring (interleaved) calls, less sensitive to load drift (rows need ``times``).
     """
     def get(table, **kw):
         hits = [r for r in res[table] if all(r[k] == v for k, v in kw.items())]
@@ -284,9 +285,11 @@ def compute_ratios(res: dict, names: list, settings: list, batch_sizes: list, tr
                     a = get(table, model=base, mode=mode, setting=s, batch_size=bs)
                     b = get(table, model=cand, mode=mode, setting=s, batch_size=bs)
                     if a and b and len(names) > 1:
+                        paired = [tb / ta for ta, tb in zip(a.get('times', []), b.get('times', []))]
                         ratios.append(dict(kind='time_ratio', name=f'{cand}/{base}', phase=table,
                                            mode=mode, setting=s, batch_size=bs,
-                                           value=b['latency_ms_median'] / a['latency_ms_median']))
+                                           value=b['latency_ms_median'] / a['latency_ms_median'],
+                                           paired_median=statistics.median(paired) if paired else None))
                     ref = get(table, model='bare', setting=s, batch_size=bs)
                     for m in names:
                         r = get(table, model=m, mode=mode, setting=s, batch_size=bs)
@@ -349,15 +352,19 @@ def breakdown(res: dict, names: list, settings: list, bs: int) -> list:
     rows = []
     for s in settings:
         for m in names:
-            g = lambda mode: med.get((m, mode, s))  # noqa: E731
-            if None in (g('forward'), g('predict'), med.get(('bare', 'backbone', s))):
+            t = {mode: med.get((m, mode, s)) for mode in INFER_MODES}
+            t['backbone'] = med.get(('bare', 'backbone', s))
+            if t['predict'] is None or t['backbone'] is None:
                 continue
-            bare = med[('bare', 'backbone', s)]
-            rows.append(dict(model=m, setting=s, batch_size=bs, total_predict_ms=g('predict'),
-                             backbone_ms=bare, head_regression_ms=g('forward') - bare,
-                             smpl_ms=g('forward_smpl') - g('forward'),
-                             postprocess_ms=g('predict') - g('forward_smpl'),
-                             vertex_output_ms=g('predict') - g('predict_novert')))
+
+            def diff(a, b):
+                return None if t[a] is None or t[b] is None else t[a] - t[b]
+
+            rows.append(dict(model=m, setting=s, batch_size=bs, total_predict_ms=t['predict'],
+                             backbone_ms=t['backbone'], head_regression_ms=diff('forward', 'backbone'),
+                             smpl_ms=diff('forward_smpl', 'forward'),
+                             postprocess_ms=diff('predict', 'forward_smpl'),
+                             vertex_output_ms=diff('predict', 'predict_novert')))
     return rows
 
 
@@ -380,10 +387,11 @@ def write_report(report: dict, out_dir: str) -> str:
         if rows:
             lines += ['', f'## {table.capitalize()}', '', markdown_table(cols, rows)]
     sel = [r for r in report['ratios'] if r['mode'] in ('predict', 'forward_smpl', 'train')]
-    lines += ['', '## Ratios (same run)', '', markdown_table(
-        ['ratio', 'phase', 'mode', 'setting', 'batch', 'value'],
-        [[r['name'] + (' time' if r['kind'] == 'time_ratio' else ' throughput'), r['phase'], r['mode'],
-          r['setting'], r['batch_size'], r['value']] for r in sel])]
+    lines += ['', '## Ratios (same run; paired = median over calls of neighbouring-call ratios)', '',
+              markdown_table(['ratio', 'phase', 'mode', 'setting', 'batch', 'value', 'paired'],
+                             [[r['name'] + (' time' if r['kind'] == 'time_ratio' else ' throughput'),
+                               r['phase'], r['mode'], r['setting'], r['batch_size'], r['value'],
+                               r.get('paired_median') or '-'] for r in sel])]
     lines += ['', '## Targets (defined for the GPU; "applies" = measured on CUDA in the named precision)',
               '', markdown_table(['what', 'setting', 'measured', 'target', 'status', 'applies'], [
                   [t['what'], t['setting'], t['measured'] if t['measured'] is not None else '-',
@@ -394,7 +402,8 @@ def write_report(report: dict, out_dir: str) -> str:
                 'vertex_output_ms']
         lines += ['', '## Where inference time goes (ms per batch, differences of medians)', '',
                   markdown_table(['model', 'setting', 'batch'] + keys,
-                                 [[b['model'], b['setting'], b['batch_size']] + [b[k] for k in keys]
+                                 [[b['model'], b['setting'], b['batch_size']] +
+                                  ['-' if b[k] is None else b[k] for k in keys]
                                   for b in report['breakdown']])]
     dl = report['dataloader']
     lines += ['', '## Training dataloader', '']

@@ -26,7 +26,7 @@ def _load_tool():
 
 def _row(model, mode, ms, bs=4):
     return dict(model=model, mode=mode, setting='fp32', batch_size=bs, latency_ms_median=ms,
-                throughput=bs / ms * 1e3)
+                throughput=bs / ms * 1e3, times=[ms / 1e3] * 3)
 
 
 class TestHelpers:
@@ -75,6 +75,8 @@ class TestHelpers:
         ratios = compute_ratios(res, ['hmr', 'pmnet'], ['fp32'], [4], 4)
         pick = {(r['kind'], r['name'], r['mode']): r['value'] for r in ratios}
         assert pick[('time_ratio', 'pmnet/hmr', 'predict')] == pytest.approx(1.1)
+        paired = [r['paired_median'] for r in ratios if r['kind'] == 'time_ratio' and r['mode'] == 'predict']
+        assert paired == [pytest.approx(1.1)]
         assert pick[('time_ratio', 'pmnet/hmr', 'train')] == pytest.approx(41 / 40)
         assert pick[('throughput_ratio', 'hmr/bare', 'predict')] == pytest.approx(0.5)
         assert pick[('throughput_ratio', 'pmnet/bare', 'train')] == pytest.approx(30 / 41)
@@ -112,8 +114,9 @@ def test_benchmark_tool_smoke(tmp_path, body_model_files):
         table = {'inference': inf, 'training': {(k, 'train', 2): v for k, v in train.items()}}[r['phase']]
         num, den = r['name'].split('/')
         if r['kind'] == 'time_ratio':
-            want = (table[(num, r['mode'], r['batch_size'])]['latency_ms_median'] /
-                    table[(den, r['mode'], r['batch_size'])]['latency_ms_median'])
+            a, b = table[(den, r['mode'], r['batch_size'])], table[(num, r['mode'], r['batch_size'])]
+            want = b['latency_ms_median'] / a['latency_ms_median']
+            assert r['paired_median'] == pytest.approx(np.median(np.divide(b['times'], a['times'])))
         else:
             ref = table[('bare', 'backbone' if r['phase'] == 'inference' else 'train', r['batch_size'])]
             want = table[(num, r['mode'], r['batch_size'])]['throughput'] / ref['throughput']
