@@ -87,17 +87,20 @@ def merge_args(cfg: Config, args: argparse.Namespace, pkl_dump: str = None) -> C
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    set_rarity_out_dir(cfg)
+    set_rarity_outputs(cfg, osp.splitext(osp.basename(args.config))[0])
     return cfg
 
 
-def set_rarity_out_dir(cfg: Config) -> None:
-    """Lets ``PoseRarity`` evaluators without ``out_dir`` write their json/plot into the work dir."""
+def set_rarity_outputs(cfg: Config, model_name: str) -> None:
+    """``PoseRarity`` evaluators without ``out_dir`` / ``model_name`` write ``rarity_<config name>.json/.png``
+    into the work dir."""
     evaluator = cfg.get('test_evaluator', None)
     for ev in evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]:
-        if isinstance(ev, dict) and ev.get('type') in ('PoseRarity', 'PoseRarityMetric') \
-                and ev.get('out_dir', None) is None:
-            ev['out_dir'] = cfg.work_dir
+        if isinstance(ev, dict) and ev.get('type') in ('PoseRarity', 'PoseRarityMetric'):
+            if ev.get('out_dir', None) is None:
+                ev['out_dir'] = cfg.work_dir
+            if ev.get('model_name', None) is None:
+                ev['model_name'] = model_name
 
 
 def _as_array(value) -> np.ndarray:

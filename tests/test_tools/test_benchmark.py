@@ -126,7 +126,7 @@ def test_benchmark_tool_smoke(tmp_path, body_model_files):
     assert any('RANDOM prototypes' in n for n in data['notes'])
     assert 'not found' in data['dataloader']['skipped']
     md = (out / 'benchmark.md').read_text()
-    for section in ('## Inference', '## Training', '## Ratios (same run)', '## Targets',
+    for section in ('## Inference', '## Training', '## Ratios (same run', '## Targets',
                     '## Where inference time goes', 'SKIPPED'):
         assert section in md
     assert report['breakdown'] and report['breakdown'][0]['batch_size'] == 2

@@ -149,3 +149,37 @@ def test_ddp_two_processes_cpu(synth, tmp_path):
     assert ckpt['meta']['iter'] == 1
     # the prototype memory is a buffer: saved in the checkpoint
     assert any('proto' in k for k in ckpt['state_dict'])
+
+
+def test_train_args_merge():
+    """--amp/--amp-dtype, --resume, --no-validate, --no-nan-guard and --cfg-options land in the config."""
+    rel = osp.join(ROOT, 'configs/hmr_res18_synthetic.py')
+
+    def merged(*argv):
+        args = train_tool.parse_args([rel, *argv])
+        return train_tool.merge_args(Config.fromfile(rel), args)
+
+    cfg = merged('--amp', '--amp-dtype', 'bfloat16', '--resume', 'a/iter_5.pth', '--no-validate')
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.optim_wrapper.dtype == 'bfloat16'
+    assert cfg.optim_wrapper.loss_scale == 1.0  # bf16 needs no loss scaling
+    assert cfg.resume is True and cfg.load_from == 'a/iter_5.pth' and cfg.val_dataloader is None
+    assert merged('--amp').optim_wrapper.loss_scale == 'dynamic'
+    cfg = merged('--resume', '--work-dir', 'w', '--cfg-options', 'train_cfg.max_iters=7')
+    assert cfg.resume is True and cfg.load_from is None and cfg.work_dir == 'w'
+    assert cfg.train_cfg.max_iters == 7
+    assert [h.type for h in cfg.custom_hooks].count('NaNGuardHook') == 1  # not added twice
+    cfg = merged('--no-nan-guard', '--cfg-options', 'custom_hooks=[]')
+    assert cfg.custom_hooks == []
+
+
+def test_test_args_merge():
+    rel = osp.join(ROOT, 'configs/pmnet_res18_synthetic.py')
+    args = test_tool.parse_args([rel, 'x.pth', '--work-dir', 'w', '--show-dir', 'vis'])
+    cfg = test_tool.merge_args(Config.fromfile(rel), args, pkl_dump='d.pkl')
+    assert cfg.load_from == 'x.pth'
+    assert cfg.default_hooks.visualization.enable and cfg.default_hooks.visualization.out_dir == 'vis'
+    assert cfg.test_evaluator[-1] == dict(type='DumpResults', out_file_path='d.pkl')
+    rarity = [e for e in cfg.test_evaluator if e.type == 'PoseRarity']
+    assert rarity and rarity[0].out_dir == 'w' and rarity[0].model_name == 'pmnet_res18_synthetic'
+    with pytest.raises(SystemExit):
+        test_tool.parse_args([rel, 'x.pth', '--dump', 'preds.txt'])
