@@ -1,5 +1,6 @@
 # PM-Net (Rong, Liu, Loy): the image selects one of K pose prototypes as the starting point of the
-# iterative regressor, on the offline dataset, ResNet-18. Differs from hmr_res18_synthetic.py only in `model.head`.
+# iterative regressor, on the offline dataset, ResNet-18. Differs from hmr_res18_synthetic.py only in
+# `model.head`.
 _base_ = ['./_base_/mesh_res18_synthetic.py']
 
 model = dict(

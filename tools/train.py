@@ -72,7 +72,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.amp or args.amp_dtype is not None:
         optim_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if optim_type not in ('OptimWrapper', 'AmpOptimWrapper'):
-            raise ValueError(f'--amp needs optim_wrapper.type OptimWrapper or AmpOptimWrapper, got {optim_type}')
+            raise ValueError('--amp needs optim_wrapper.type OptimWrapper or AmpOptimWrapper, '
+                             f'got {optim_type}')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         dtype = args.amp_dtype or 'float16'
         cfg.optim_wrapper.dtype = dtype

@@ -1,4 +1,4 @@
-"""The shipped configs parse, keep MMPose's torchvision-only parts out, and HMR/PM-Net differ only in the head."""
+"""The shipped configs parse, keep MMPose's torchvision-only parts out; HMR/PM-Net differ only in the head."""
 import os.path as osp
 
 import pytest

@@ -143,7 +143,9 @@ def test_ddp_two_processes_cpu(synth, tmp_path):
            '--launcher', 'pytorch', '--cfg-options', 'env_cfg.dist_cfg.backend=gloo']
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    log = open(next(osp.join(dp, f) for dp, _, fs in os.walk(work_dir) for f in fs if f.endswith('.log'))).read()
+    logs = [osp.join(dp, f) for dp, _, fs in os.walk(work_dir) for f in fs if f.endswith('.log')]
+    with open(logs[0]) as f:
+        log = f.read()
     assert 'Distributed training: True' in log and 'GPU number: 2' in log  # MMEngine's name for world size
     ckpt = torch.load(osp.join(work_dir, 'iter_1.pth'), map_location='cpu')
     assert ckpt['meta']['iter'] == 1
