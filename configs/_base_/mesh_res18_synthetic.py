@@ -37,7 +37,7 @@ val_pipeline = [
 # length with --cfg-options train_cfg.max_iters=... train_cfg.val_interval=...
 max_iters = 300
 train_cfg = dict(by_epoch=False, max_iters=max_iters, val_interval=max_iters)
-# from scratch with a small batch: a larger lr than SPIN's fine-tuning 5e-5 (1e-3 beat 2e-4 in a short trial), linear warm-up
+# from scratch with a small batch: a larger lr than SPIN's fine-tuning 5e-5 (our choice, not tuned), linear warm-up
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3, weight_decay=0.))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
