@@ -24,8 +24,14 @@ def test_config_contract(rel):
     assert cfg.visualizer.type == 'MeshVisualizer'
     assert [b.type for b in cfg.visualizer.vis_backends] == ['LocalVisBackend']
     assert any(h.type == 'NaNGuardHook' for h in cfg.custom_hooks)
-    assert cfg.model.head.in_channels == {50: 2048, 18: 512}[cfg.model.backbone.depth]
-    assert tuple(cfg.model.head.input_size) == tuple(cfg.codec.input_size) == (224, 224)
+    # ResNet's last stage has 8 * base_channels planes (x4 expansion for bottleneck depths)
+    backbone = cfg.model.backbone
+    expansion = 4 if backbone.depth >= 50 else 1
+    assert cfg.model.head.in_channels == 8 * backbone.get('base_channels', 64) * expansion
+    assert tuple(cfg.model.head.input_size) == tuple(cfg.codec.input_size)
+    for pipeline in (cfg.train_dataloader.dataset.pipeline, cfg.test_dataloader.dataset.pipeline):
+        affine = [t for t in pipeline if t.type == 'TopdownAffine']
+        assert [tuple(t.input_size) for t in affine] == [tuple(cfg.codec.input_size)]
     assert {e.type for e in cfg.val_evaluator} == {'MeshMetric', 'PoseRarity'}
 
 
@@ -54,12 +60,15 @@ def test_spin_mix_base():
     assert cfg.val_dataloader.dataset.ann_file.endswith('pw3d_test.npz')
     assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=5e-5, weight_decay=0.)
     assert cfg.train_dataloader.batch_size == 64
+    assert tuple(cfg.codec.input_size) == (224, 224)
     assert cfg.model.backbone.init_cfg == dict(type='Pretrained', checkpoint='torchvision://resnet50')
 
 
 def test_synthetic_base():
     cfg = load('configs/pmnet_res18_synthetic.py')
-    assert cfg.model.backbone == dict(type='ResNet', depth=18, init_cfg=None)
+    # CPU budget: half-width ResNet-18 from scratch at 96 px (see the config's comments)
+    assert cfg.model.backbone == dict(type='ResNet', depth=18, base_channels=32, init_cfg=None)
+    assert tuple(cfg.codec.input_size) == (96, 96)
     assert cfg.train_dataloader.dataset.type == 'SMPLImageDataset'
     assert cfg.train_dataloader.dataset.data_root == 'data/synthetic'
     assert cfg.test_dataloader.dataset.ann_file == 'test.npz'
