@@ -1,11 +1,15 @@
 """All training losses of the mesh heads in one registered module."""
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.func import functional_call
 
 from mmpose.registry import MODELS
+from mmpose.utils.typing import ConfigType
+from pmnet_plugin.models.discriminators import (RealPoseSampler, discriminator_accuracy,
+                                                lsgan_discriminator_loss, lsgan_encoder_loss)
 
 
 def _masked_mean(err: Tensor, weights: Tensor) -> Tensor:
@@ -26,7 +30,7 @@ def _masked_mean(err: Tensor, weights: Tensor) -> Tensor:
 
 @MODELS.register_module()
 class MeshLoss(nn.Module):
-    """SPIN-style SMPL regression losses plus the PM-Net prototype assignment loss.
+    """SPIN-style SMPL regression losses, the PM-Net assignment loss, HMR's optional GAN prior.
 
     Default weights are SPIN's (``keypoint_loss_weight=5``, ``pose_loss_weight=1``,
     ``beta_loss_weight=0.001``, ``cam_loss_weight=60``, ``shape_loss_weight=0``), with SPIN's
@@ -45,7 +49,18 @@ class MeshLoss(nn.Module):
         camera_weight (float): SPIN's regulariser ``exp(-10 s)^2`` keeping the scale positive.
         proto_weight (float): Prototype assignment; hard target (B,) -> cross-entropy, soft target
             (B, K) -> KL(target || softmax(logits)); only where ``has_smpl``.
-        use_adversarial (bool): HMR's adversarial pose prior. Not implemented (raises).
+        use_adversarial (bool): HMR's adversarial prior (Kanazawa et al. 2018): builds
+            ``discriminator`` and a :class:`RealPoseSampler` on ``real_pose_file``; needs
+            ``adversarial_weight > 0``. Defaults to False.
+        adversarial_weight (float): Weight of ``loss_adv``, the LSGAN encoder term
+            ``E[sum_k (D_k(fake) - 1)^2]`` computed with D's parameters detached, so it only trains
+            the regressor. Defaults to 0 (off).
+        discriminator_weight (float): Weight of ``loss_disc``, the LSGAN discriminator term
+            ``E[sum_k (D_k(real) - 1)^2] + E[sum_k D_k(fake)^2]`` on detached predictions, so it
+            only trains D. Both terms go into the one total loss / optimiser step (HMR also updates
+            encoder and D simultaneously from one forward). Defaults to 1 (HMR's ``d_loss_weight``).
+        discriminator (dict): Discriminator config. Defaults to ``SMPLPoseDiscriminator``.
+        real_pose_file (str): Real SMPL poses for D (pose library or HumanData npz).
         check_finite (bool): Raise ``RuntimeError`` naming the term when a loss is NaN/inf.
     """
 
@@ -58,12 +73,19 @@ class MeshLoss(nn.Module):
                  camera_weight: float = 60.0,
                  proto_weight: float = 1.0,
                  use_adversarial: bool = False,
+                 adversarial_weight: float = 0.0,
+                 discriminator_weight: float = 1.0,
+                 discriminator: ConfigType = dict(type='SMPLPoseDiscriminator'),
+                 real_pose_file: str = 'data/mocap/pose_library.npz',
                  check_finite: bool = True):
         super().__init__()
-        if use_adversarial:
-            raise NotImplementedError(
-                'MeshLoss(use_adversarial=True): the adversarial pose prior of HMR is not '
-                'implemented in pmnet_plugin; set use_adversarial=False (SPIN also trains without).')
+        if use_adversarial != (adversarial_weight > 0):
+            raise ValueError(
+                f'MeshLoss: use_adversarial={use_adversarial} needs adversarial_weight '
+                f'{"> 0" if use_adversarial else "= 0"}, got {adversarial_weight}.')
+        self.discriminator = MODELS.build(discriminator) if use_adversarial else None
+        self.real_poses = RealPoseSampler(
+            real_pose_file, self.discriminator.num_betas) if use_adversarial else None
         self.weights = dict(
             keypoints_3d=keypoints_3d_weight,
             keypoints_2d=keypoints_2d_weight,
@@ -71,7 +93,9 @@ class MeshLoss(nn.Module):
             smpl_betas=betas_weight,
             vertices=vertices_weight,
             camera=camera_weight,
-            proto=proto_weight)
+            proto=proto_weight,
+            adv=adversarial_weight,
+            disc=discriminator_weight)
         self.check_finite = check_finite
 
     @property
@@ -92,7 +116,8 @@ class MeshLoss(nn.Module):
                 (B, V, 3) and ``proto_target`` (B,) long or (B, K) probabilities.
 
         Returns:
-            dict: ``loss_<term>`` scalars, already multiplied by their weights.
+            dict: ``loss_<term>`` scalars, already multiplied by their weights; with
+            ``use_adversarial`` also ``loss_adv``, ``loss_disc`` and ``acc_disc`` (for logs).
         """
         w = self.weights
         pred = {k: v.float() if torch.is_floating_point(v) else v for k, v in pred.items()}
@@ -120,13 +145,41 @@ class MeshLoss(nn.Module):
         if w['proto'] > 0 and 'proto_logits' in pred and 'proto_target' in target:
             losses['proto'] = self._assignment_loss(pred['proto_logits'], target['proto_target'],
                                                     has_smpl)
+        acc = None
+        if self.discriminator is not None:
+            losses['adv'], losses['disc'], acc = self._adversarial_losses(pred['pose_rotmat'],
+                                                                          pred['betas'])
         out = {}
         for name, value in losses.items():
             value = value * w[name]
             if self.check_finite and not torch.isfinite(value).all():
                 raise RuntimeError(f'MeshLoss: loss term "loss_{name}" is not finite ({value}).')
             out[f'loss_{name}'] = value
+        if acc is not None:
+            out['acc_disc'] = acc
         return out
+
+    def _adversarial_losses(self, pose_rotmat: Tensor, betas: Tensor) -> Tuple[Tensor, ...]:
+        """HMR's LSGAN terms on the final predictions against a random real batch.
+
+        Args:
+            pose_rotmat (Tensor): Predicted poses (B, 24, 3, 3); global orient is not scored.
+            betas (Tensor): Predicted betas (B, 10).
+
+        Returns:
+            tuple: Encoder term (gradient to the predictions only), discriminator term (gradient
+            to D's parameters only), D's accuracy on this batch (no gradient). Unweighted.
+        """
+        D = self.discriminator
+        fake_pose, B = pose_rotmat[:, 1:], pose_rotmat.shape[0]
+        with torch.autocast(device_type=pose_rotmat.device.type, enabled=False):
+            real_pose, real_betas = self.real_poses.sample(B)
+            frozen = {name: p.detach() for name, p in D.named_parameters()}
+            encoder = lsgan_encoder_loss(functional_call(D, frozen, (fake_pose, betas)))
+            logits = D(torch.cat([real_pose, fake_pose.detach()]),
+                       torch.cat([real_betas, betas.detach()]))
+            disc = lsgan_discriminator_loss(logits[:B], logits[B:])
+        return encoder, disc, discriminator_accuracy(logits[:B], logits[B:])
 
     @staticmethod
     def _assignment_loss(logits: Tensor, target: Tensor, mask: Optional[Tensor]) -> Tensor:

@@ -27,7 +27,10 @@ class TopdownMeshEstimator(TopdownPoseEstimator):
     ``data_preprocessor -> backbone (e.g. MMPose ResNet) -> neck (GlobalAveragePooling) -> head``
     where the head is :class:`HMRHead` or :class:`PrototypeMemoryHead` (same contract). Training
     and the constructor are inherited unchanged (``backbone``, ``neck``, ``head``, ``train_cfg``,
-    ``test_cfg``, ``data_preprocessor``, ``init_cfg``, ``metainfo``).
+    ``test_cfg``, ``data_preprocessor``, ``init_cfg``, ``metainfo``). With HMR's adversarial
+    prior on (``MeshLoss(use_adversarial=True)``) the discriminator lives in the head's loss module
+    and is updated by the same optim-wrapper step: its loss only reaches its own parameters and the
+    encoder's adversarial loss only the encoder (``docs/model.md``), so no ``train_step`` override.
 
     ``test_cfg`` keys read by the head: ``output_vertices`` (default True). Flip test is not
     supported (``test_cfg.flip_test=True`` raises): flipping a mesh prediction needs SMPL pose

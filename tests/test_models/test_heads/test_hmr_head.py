@@ -93,3 +93,20 @@ def test_spatial_feature_is_pooled(head_kwargs):
     a = head.forward((fmap, ))['pred_pose']
     b = head.forward((fmap.mean((2, 3)), ))['pred_pose']
     assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_adversarial_prior_in_head_loss(head_kwargs, mesh_samples, real_pose_file):
+    loss_cfg = dict(type='MeshLoss', use_adversarial=True, adversarial_weight=1.0,
+                    real_pose_file=real_pose_file)
+    head = HMRHead(**dict(head_kwargs, loss=loss_cfg))
+    assert any(k.startswith('loss_module.discriminator.') for k in head.state_dict())
+    feat = torch.randn(2, 32, requires_grad=True)
+    losses = head.loss((feat, ), mesh_samples(2))
+    for name in ('loss_adv', 'loss_disc', 'acc_disc'):
+        assert torch.isfinite(losses[name]), name
+    losses['loss_adv'].backward(retain_graph=True)
+    assert feat.grad.abs().sum() > 0
+    feat.grad = None
+    losses['loss_disc'].backward()
+    assert feat.grad is None  # D's term does not reach the encoder
+    assert head.loss_module.discriminator.pose_mlp[-1].weight.grad.abs().sum() > 0

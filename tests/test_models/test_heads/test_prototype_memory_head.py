@@ -172,3 +172,12 @@ def test_detach_selection_controls_mesh_loss_gradient_to_selector(head_kwargs, p
         assert grad is None or grad.abs().sum() == 0
     else:
         assert grad is not None and grad.abs().sum() > 0
+
+
+def test_adversarial_prior_in_pmnet_loss(head_kwargs, proto_file, mesh_samples, real_pose_file):
+    loss_cfg = dict(type='MeshLoss', use_adversarial=True, adversarial_weight=1.0,
+                    real_pose_file=real_pose_file)
+    head = _head(head_kwargs, proto_file, loss=loss_cfg)
+    losses = head.loss((torch.randn(2, 32), ), mesh_samples(2))
+    assert {'loss_adv', 'loss_disc', 'loss_proto'} <= set(losses)
+    assert torch.isfinite(losses['loss_adv']) and torch.isfinite(losses['loss_disc'])

@@ -67,6 +67,36 @@ def test_non_finite_term_is_named():
         loss(pred, target)
 
 
-def test_adversarial_prior_not_implemented():
-    with pytest.raises(NotImplementedError, match='use_adversarial'):
+def test_adversarial_flag_needs_weight():
+    with pytest.raises(ValueError, match='adversarial_weight'):
         MODELS.build(dict(type='MeshLoss', use_adversarial=True))
+    with pytest.raises(ValueError, match='adversarial_weight'):
+        MODELS.build(dict(type='MeshLoss', adversarial_weight=1.0))
+    off = MODELS.build(dict(type='MeshLoss'))
+    assert off.discriminator is None and 'loss_adv' not in off(*_pair())
+
+
+def test_adversarial_gradients_are_separated(real_pose_file):
+    """D's parameters learn only from loss_disc, the predictions only from loss_adv."""
+    loss = MODELS.build(dict(type='MeshLoss', use_adversarial=True, adversarial_weight=0.5,
+                             discriminator_weight=2.0, real_pose_file=real_pose_file))
+    d_params = list(loss.discriminator.parameters())
+    aa = (torch.randn(3, 24, 3) * 0.3).requires_grad_()
+    pred, target = _pair(B=3)
+    pred['pose_rotmat'] = axis_angle_to_matrix(aa)
+    pred['betas'] = pred['betas'].clone().requires_grad_()
+    out = loss(pred, target)
+    assert {'loss_adv', 'loss_disc', 'acc_disc'} <= set(out)
+    assert torch.isfinite(out['loss_adv']) and torch.isfinite(out['loss_disc'])
+    assert 0.0 <= out['acc_disc'].item() <= 1.0 and not out['acc_disc'].requires_grad
+
+    out['loss_adv'].backward(retain_graph=True)
+    assert aa.grad.abs().sum() > 0 and pred['betas'].grad.abs().sum() > 0
+    assert aa.grad[:, 0].abs().sum() == 0  # global orient is not judged
+    assert all(p.grad is None for p in d_params)
+
+    aa.grad, pred['betas'].grad = None, None
+    out['loss_disc'].backward()
+    assert aa.grad is None and pred['betas'].grad is None
+    assert all(p.grad is not None for p in d_params)
+    assert sum(p.grad.abs().sum() for p in d_params) > 0

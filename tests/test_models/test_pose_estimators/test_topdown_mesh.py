@@ -109,3 +109,30 @@ def test_flip_test_is_rejected(model):
             model.forward(torch.rand(1, 3, SIZE, SIZE), _samples(1), mode='predict')
     finally:
         model.test_cfg['flip_test'] = False
+
+
+def test_train_step_updates_discriminator_with_one_optim_wrapper(body_model_files,
+                                                                 real_pose_file):
+    from mmengine.optim import OptimWrapper
+    init_default_scope('mmpose')
+    model = MODELS.build(dict(
+        type='TopdownMeshEstimator',
+        data_preprocessor=dict(type='PoseDataPreprocessor'),
+        backbone=dict(type='ResNet', depth=18, out_indices=(3, )),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='HMRHead', in_channels=512, hidden_dims=(64, 64),
+                  body_model=dict(type='SMPLBodyModel',
+                                  model_path=body_model_files['model_path']),
+                  mean_params=body_model_files['mean_params'],
+                  loss=dict(type='MeshLoss', use_adversarial=True, adversarial_weight=1.0,
+                            real_pose_file=real_pose_file))))
+    D = model.head.loss_module.discriminator
+    before_d = D.pose_mlp[-1].weight.detach().clone()
+    before_enc = model.head.regressor.dec_pose.weight.detach().clone()
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
+    data = dict(inputs=[torch.randint(0, 255, (3, SIZE, SIZE), dtype=torch.uint8)] * 2,
+                data_samples=_samples())
+    log_vars = model.train_step(data, wrapper)
+    assert {'loss', 'loss_adv', 'loss_disc', 'acc_disc'} <= set(log_vars)
+    assert not torch.equal(D.pose_mlp[-1].weight, before_d)
+    assert not torch.equal(model.head.regressor.dec_pose.weight, before_enc)
