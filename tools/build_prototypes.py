@@ -6,19 +6,24 @@ Example::
         --out data/prototypes/prototypes_k32.npz --balanced --seed 0
 """
 import argparse
+import os
 import os.path as osp
 import sys
 from typing import List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from pmnet_plugin.models.prototypes import (build_prototypes, load_pose_source,  # noqa: E402
-                                            save_prototypes)
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from pmnet_plugin.models.prototypes import (build_prototypes, data_mean_params,  # noqa: E402
+                                            load_pose_source, save_prototypes)
 
 
 def build_prototype_file(poses: str, out: str, k: int = 32, balanced: bool = False, seed: int = 0,
                          mean_params: Optional[str] = None, balance_alpha: float = 1.0,
-                         num_vertices: int = 6890, verbose: bool = True) -> dict:
+                         num_vertices: int = 6890, verbose: bool = True,
+                         write_mean_params: Optional[str] = None) -> dict:
     """Python entry point (used by the quickstart): cluster ``poses`` and write ``out``.
 
     Args:
@@ -31,6 +36,8 @@ def build_prototype_file(poses: str, out: str, k: int = 32, balanced: bool = Fal
         balance_alpha (float): Balancing strength (0 = uniform, 1 = fully balanced).
         num_vertices (int): Body-model vertex count recorded in the file.
         verbose (bool): Print cluster sizes / rare fractions.
+        write_mean_params (str, optional): Also write SPIN-format mean params whose body pose is the
+            mean of ``poses`` (global orientation and camera from ``mean_params``, which is then required).
 
     Returns:
         dict: The arrays written to ``out``.
@@ -39,7 +46,17 @@ def build_prototype_file(poses: str, out: str, k: int = 32, balanced: bool = Fal
     cam = None
     if mean_params:
         from pmnet_plugin.models.body_models.smpl_io import load_mean_params
-        cam = load_mean_params(mean_params)['cam']
+        from pmnet_plugin.utils.rotation import rot6d_to_matrix
+        ref = load_mean_params(mean_params)
+        cam = ref['cam']
+    if write_mean_params:
+        if not mean_params:
+            raise ValueError('--write-mean-params needs --mean-params (global orientation and camera)')
+        orient = rot6d_to_matrix(torch.as_tensor(ref['pose_6d'][0])).numpy()
+        os.makedirs(osp.dirname(osp.abspath(write_mean_params)), exist_ok=True)
+        np.savez(write_mean_params, **data_mean_params(src['poses'], orient, cam))
+        if verbose:
+            print(f'wrote {write_mean_params} (mean body pose of {len(src["poses"])} poses)')
     protos = build_prototypes(
         src['poses'], k=k, balanced=balanced, seed=seed, betas=src.get('betas'),
         is_rare=src.get('is_rare'), cam=cam, balance_alpha=balance_alpha,
@@ -60,6 +77,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--mean-params', default=None, help='smpl_mean_params.npz (camera init)')
     p.add_argument('--num-vertices', type=int, default=6890)
+    p.add_argument('--write-mean-params', default=None,
+                   help='also write smpl_mean_params.npz with the mean body pose of --poses')
     return p.parse_args(argv)
 
 
@@ -67,7 +86,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     a = parse_args(argv)
     build_prototype_file(a.poses, a.out, k=a.k, balanced=a.balanced, seed=a.seed,
                          mean_params=a.mean_params, balance_alpha=a.balance_alpha,
-                         num_vertices=a.num_vertices)
+                         num_vertices=a.num_vertices, write_mean_params=a.write_mean_params)
 
 
 if __name__ == '__main__':

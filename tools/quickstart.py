@@ -4,13 +4,14 @@ Steps (each skipped when its output already exists, unless ``--fresh``):
     1. procedural body model in the SMPL file format      -> data/body_models/
     2. pose library retargeted from pybullet's mocap clips -> data/mocap/pose_library.npz
     3. long-tailed rendered dataset (train) + balanced test -> data/synthetic/
-    4. prototypes by balanced k-means on the training poses -> data/prototypes/prototypes_k32.npz
+    4. prototypes by balanced k-means on the training poses -> data/prototypes/prototypes_k32.npz, and the
+       training set's mean pose as SPIN-format mean params -> data/synthetic/smpl_mean_params.npz
     5. train HMR and PM-Net (offline ResNet-18 configs) with the same number of iterations and batch size
     6. test both with MeshMetric + PoseRarity, plot error vs rarity, render overlays of rare/common samples
     7. write ``outputs/quickstart/report.md``
 
 Usage:
-    python tools/quickstart.py [--iters 500] [--num-train 2000] [--num-test 400] [--fresh]
+    python tools/quickstart.py [--iters 400] [--num-train 2000] [--num-test 400] [--fresh]
 """
 import argparse
 import json
@@ -23,6 +24,9 @@ import time
 from typing import Dict, List
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# SPIN-format mean params whose body pose is the mean of the training poses (SPIN's file is data-driven too;
+# the generated body model's own file holds the rest T-pose). Both heads and PoseRarity use it.
+MEAN = 'data/synthetic/smpl_mean_params.npz'
 PY = sys.executable
 MODELS = (('HMR', 'configs/hmr_res18_synthetic.py'), ('PM-Net', 'configs/pmnet_res18_synthetic.py'))
 METRIC_ROWS = (('all', 'mesh/{}'), ('common clips', 'rarity/is_rare=0_{}'),
@@ -37,7 +41,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument('--num-train', type=int, default=2000, help='rendered training images')
     p.add_argument('--num-test', type=int, default=400, help='rendered test images')
     p.add_argument('--rare-fraction', type=float, default=0.05, help='rare share of the training split')
-    p.add_argument('--iters', type=int, default=500, help='training iterations per model (equal budget)')
+    p.add_argument('--iters', type=int, default=400, help='training iterations per model (equal budget)')
     p.add_argument('--batch-size', type=int, default=16)
     p.add_argument('--k', type=int, default=32, help='number of prototypes')
     p.add_argument('--seed', type=int, default=0)
@@ -108,7 +112,7 @@ def main() -> None:
             shutil.rmtree(osp.join(ROOT, d), ignore_errors=True)
     os.makedirs(osp.join(ROOT, out, 'logs'), exist_ok=True)
     proto = f'data/prototypes/prototypes_k{args.k}.npz'
-    steps = Steps(total=5 + 2 * len(MODELS) + 2)
+    steps = Steps(total=6 + 2 * len(MODELS) + 2)
     steps.run('body model (procedural, SMPL file format)',
               [PY, 'tools/make_synthetic_smpl.py', '--out', 'data/body_models', '--seed', str(args.seed)],
               skip_if='data/body_models/smpl/SMPL_NEUTRAL.pkl')
@@ -132,10 +136,14 @@ def main() -> None:
     steps.run(f'prototypes (balanced k-means, K={args.k})',
               [PY, 'tools/build_prototypes.py', '--poses', 'data/synthetic/train.npz', '--k', str(args.k),
                '--balanced', '--seed', str(args.seed), '--out', proto,
-               '--mean-params', 'data/body_models/smpl_mean_params.npz'],
-              skip_if=None if args.fresh else proto, log=f'{out}/logs/prototypes.log')
+               '--mean-params', 'data/body_models/smpl_mean_params.npz', '--write-mean-params', MEAN],
+              skip_if=proto if osp.exists(osp.join(ROOT, MEAN)) else None, log=f'{out}/logs/prototypes.log')
+    steps.run('starting-point error: mean pose vs nearest prototype',
+              [PY, 'tools/prototype_coverage.py', 'data/synthetic/test.npz', proto, '--mean-params', MEAN,
+               '--out', f'{out}/starting_points.md'])
     common = ['--cfg-options', f'train_cfg.max_iters={args.iters}', f'train_cfg.val_interval={args.iters}',
-              f'train_dataloader.batch_size={args.batch_size}', f'randomness.seed={args.seed}']
+              f'train_dataloader.batch_size={args.batch_size}', f'randomness.seed={args.seed}',
+              f'model.head.mean_params={MEAN}']
     results = {}
     for name, cfg in MODELS:
         tag = tag_of(name)
@@ -145,7 +153,8 @@ def main() -> None:
                   log=f'{out}/logs/train_{tag}.log')
         steps.run(f'test {name}', [PY, 'tools/test.py', cfg, latest_checkpoint(wd), '--work-dir', wd,
                                    '--out', f'{wd}/metrics.json', '--cfg-options',
-                                   f'test_evaluator.1.model_name={tag}'],
+                                   f'test_evaluator.1.model_name={tag}', f'model.head.mean_params={MEAN}',
+                                   f'test_evaluator.1.mean_params={MEAN}'],
                   log=f'{out}/logs/test_{tag}.log')
         with open(osp.join(ROOT, wd, 'metrics.json')) as f:
             results[name] = json.load(f)
@@ -174,6 +183,10 @@ def write_report(args: argparse.Namespace, out: str, results: Dict[str, dict], s
         'A few CPU minutes of training from scratch is far from convergence: read the numbers as a '
         'reproducible small-budget comparison, not as the paper\'s result.', '',
         metrics_table(results), '',
+        'Where each head starts (no training involved; `tools/prototype_coverage.py`): the error of the '
+        'training-set mean pose (HMR\'s start) and of the nearest prototype (PM-Net\'s start if its selector '
+        'were perfect), with GT global orientation and shape:', '',
+        open(osp.join(ROOT, out, 'starting_points.md')).read(), '',
         '![error vs rarity](error_vs_rarity.png)', '',
         'Test renders (contact sheet): ![renders](test_renders.png)', '',
         'Predicted meshes on rare and common test samples: ![overlays](overlays.png)', '',

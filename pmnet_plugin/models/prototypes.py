@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from pmnet_plugin.utils.rotation import (average_quaternions, axis_angle_to_matrix,
-                                         matrix_to_quaternion, matrix_to_rot6d,
+                                         matrix_to_quaternion, matrix_to_rot6d, rot6d_to_matrix,
                                          quaternion_to_matrix)
 
 __all__ = [
@@ -258,6 +258,29 @@ def build_prototypes(poses: np.ndarray, k: int = 32, balanced: bool = False, see
             for j in np.argsort(-rare_fraction):
                 print(f'  proto {j:3d}: n={counts[j]:6d} rare={rare_fraction[j]:.2f}')
     return out
+
+
+def data_mean_params(poses: np.ndarray, global_orient: np.ndarray, cam: np.ndarray) -> Dict[str, np.ndarray]:
+    """SPIN-format mean parameters whose body pose is the mean of ``poses``.
+
+    SPIN's ``smpl_mean_params.npz`` holds a mean pose computed from training data; this computes ours the
+    same way from any pose set (the one-cluster case of :func:`build_prototypes`: per-joint Markley
+    quaternion average of the canonicalised poses), so an HMR baseline trained on that data starts from
+    its real mean rather than from the rest T-pose.
+
+    Args:
+        poses (np.ndarray): Axis-angle poses, shape (N, 72).
+        global_orient (np.ndarray): Rotation matrix (3, 3) of the mean's global orientation.
+        cam (np.ndarray): Mean weak-perspective camera, shape (3,).
+
+    Returns:
+        dict: ``pose`` (144,) = 24 x 6D, ``shape`` (10,) zeros, ``cam`` (3,) — the file's arrays.
+    """
+    rot = torch.from_numpy(build_prototypes(poses, k=1)['pose_6d']).double()
+    rot = rot6d_to_matrix(rot)[0]  # (24, 3, 3)
+    rot[0] = torch.as_tensor(global_orient, dtype=torch.float64)
+    return dict(pose=matrix_to_rot6d(rot).reshape(-1).float().numpy(), shape=np.zeros(10, np.float32),
+                cam=np.asarray(cam, np.float32).reshape(3))
 
 
 def save_prototypes(path: str, protos: Dict[str, np.ndarray]) -> None:

@@ -115,3 +115,22 @@ def test_cli_writes_prototype_file(tmp_path, capsys):
     assert str(d['method']) == 'balanced_kmeans' and int(d['num_samples']) == len(poses)
     root = axis_angle_to_matrix(torch.zeros(3))
     assert torch.allclose(rot6d_to_matrix(torch.as_tensor(d['pose_6d'][:, 0])), root, atol=1e-6)
+
+
+def test_data_mean_params_is_the_mean_body_pose_in_spin_format(tmp_path):
+    """Identical body poses average to themselves; the file loads as SPIN mean params."""
+    from pmnet_plugin.models.body_models import load_mean_params
+    from pmnet_plugin.models.prototypes import data_mean_params
+    rng = np.random.default_rng(0)
+    body = rng.normal(0, 0.3, (1, 69)).astype(np.float32)
+    orients = rng.normal(0, 1.0, (5, 3)).astype(np.float32)  # global orient must not matter
+    poses = np.concatenate([orients, np.repeat(body, 5, 0)], 1)
+    orient = axis_angle_to_matrix(torch.tensor([[np.pi, 0., 0.]])).numpy()[0]
+    params = data_mean_params(poses, orient, np.array([0.9, 0., 0.]))
+    np.savez(tmp_path / 'mean.npz', **params)
+    loaded = load_mean_params(str(tmp_path / 'mean.npz'))
+    rot = rot6d_to_matrix(torch.as_tensor(loaded['pose_6d']))
+    expected = axis_angle_to_matrix(torch.as_tensor(body.reshape(23, 3)))
+    assert torch.allclose(rot[1:], expected, atol=1e-5)
+    assert torch.allclose(rot[0], torch.as_tensor(orient), atol=1e-5)
+    np.testing.assert_allclose(loaded['cam'], [0.9, 0., 0.])
