@@ -25,6 +25,7 @@ from mmengine.hooks import Hook  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import pmnet_plugin  # noqa: E402,F401  (registers components; torch>=2.6 checkpoint fix)
+from pmnet_plugin.utils.tensor_utils import to_numpy  # noqa: E402
 from pmnet_plugin.engine import setup_cpu_distributed  # noqa: E402  (also: NaNGuardHook, no torchvision)
 
 # prediction fields written to a .npz dump (those a head does not produce are skipped)
@@ -103,12 +104,6 @@ def set_rarity_outputs(cfg: Config, model_name: str) -> None:
                 ev['model_name'] = model_name
 
 
-def _as_array(value) -> np.ndarray:
-    if hasattr(value, 'detach'):
-        value = value.detach().float().cpu().numpy() if value.is_floating_point() else value.cpu().numpy()
-    return np.asarray(value)
-
-
 def samples_to_arrays(samples: List[Dict], with_vertices: bool = False) -> Dict[str, np.ndarray]:
     """Stacks the predictions of ``DumpResults``' data-sample dicts, one row per instance.
 
@@ -126,7 +121,7 @@ def samples_to_arrays(samples: List[Dict], with_vertices: bool = False) -> Dict[
         num = None
         for name in fields:
             if name in pred:
-                arr = _as_array(pred[name])
+                arr = to_numpy(pred[name])
                 num = arr.shape[0] if num is None else num
                 rows.setdefault(name, []).append(arr)
         for name in DUMP_META:

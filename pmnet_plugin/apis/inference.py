@@ -24,22 +24,14 @@ from mmengine.runner import load_checkpoint
 from mmengine.structures import InstanceData
 from mmpose.structures import PoseDataSample
 
+from pmnet_plugin.utils.tensor_utils import to_numpy  # noqa: F401  (re-exported for the visualizer/demo)
+
 # SPIN's rendering focal length for a 224 px crop (see docs/design.md).
 DEFAULT_FOCAL = 5000.0
 
 SMPL24_METAINFO_FILE = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs', '_base_',
     'datasets', 'smpl24.py')
-
-
-def to_numpy(x) -> np.ndarray:
-    """Converts a tensor (any dtype/device) or array-like to a numpy array (floats as float32)."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu()
-        if x.is_floating_point():
-            x = x.float()
-        return x.numpy()
-    return np.asarray(x)
 
 
 def smpl24_metainfo() -> Dict:

@@ -9,24 +9,16 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from mmpose.registry import METRICS
+from ...utils.tensor_utils import to_numpy
 from ..functional import per_sample_mpjpe, per_sample_pve
 
 ALL_METRICS = ('MPJPE', 'PA-MPJPE', 'PVE')
 PROTOCOLS = ('auto', 'h36m_lsp14', 'smpl24')
 
 
-def to_numpy(x: Any) -> Optional[np.ndarray]:
-    """Tensor / array / list -> float64 numpy array (None stays None)."""
-    if x is None:
-        return None
-    if isinstance(x, torch.Tensor):
-        x = x.detach().float().cpu().numpy()
-    return np.asarray(x, dtype=np.float64)
-
-
 def _first_instance(x: Any, ndim: int, key: str) -> Optional[np.ndarray]:
     """Select the single instance of a per-instance array, checking there is exactly one."""
-    arr = to_numpy(x)
+    arr = to_numpy(x, np.float64)
     if arr is None:
         return None
     if arr.ndim == ndim + 1:
