@@ -18,25 +18,11 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def pick(clips: np.ndarray, is_rare: np.ndarray, num: int) -> np.ndarray:
-    """``num // 2`` common then ``num - num // 2`` rare indices, cycling through clips for variety."""
-    chosen = []
-    for want, group in ((num // 2, ~is_rare), (num - num // 2, is_rare)):
-        by_clip = [list(np.flatnonzero(group & (clips == c))) for c in np.unique(clips[group])]
-        taken = []
-        while len(taken) < want and any(by_clip):
-            for lst in by_clip:
-                if lst and len(taken) < want:
-                    taken.append(lst.pop(0))
-        chosen += taken
-    return np.asarray(chosen, np.int64)
-
-
 def main() -> None:
     args = parse_args()
     import cv2
 
-    from pmnet_plugin.offline.sheet import draw_skeleton, tile
+    from pmnet_plugin.offline.sheet import draw_skeleton, pick, tile
     from pmnet_plugin.offline.synth_dataset import load_humandata
     data = load_humandata(args.ann)
     root = os.path.splitext(args.ann)[0]

@@ -1,7 +1,8 @@
 """Side-by-side mesh overlays of several models on rare and common samples of a HumanData test split.
 
-Rows are samples (half from rare clips, half from common ones, as flagged by ``meta['is_rare']``), columns
-are the input crop and one overlay per model, each labelled with the model's name and the sample's clip.
+Rows are samples (half from rare clips, half from common ones, as flagged by ``meta['is_rare']``, cycling
+through the clips), columns are the input crop and one overlay per model, each labelled with the model's
+name (and the chosen prototype for PM-Net) and the sample's clip.
 
 Usage:
     python tools/overlay_sheet.py data/synthetic/test.npz --out overlays.png \
@@ -20,32 +21,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 os.environ.setdefault('PYOPENGL_PLATFORM', 'osmesa')
 
 from pmnet_plugin.apis import init_mesh_model, inference_mesh  # noqa: E402
+from pmnet_plugin.offline.sheet import pick, tile  # noqa: E402
+from pmnet_plugin.offline.synth_dataset import load_humandata  # noqa: E402
 from pmnet_plugin.visualization import MeshVisualizer  # noqa: E402
-
-
-def pick_samples(ann: str, num: int, seed: int = 0):
-    """Returns (image paths, xyxy boxes, clip names, rare flags) of ``num`` samples, half rare."""
-    data = np.load(ann, allow_pickle=True)
-    meta = data['meta'].item() if data['meta'].shape == () else dict(data['meta'])
-    rare = np.asarray(meta['is_rare'], bool)
-    clips = np.asarray(meta['clip']).astype(str)
-    rng = np.random.default_rng(seed)
-    idx_rare = rng.permutation(np.flatnonzero(rare))[:num // 2]
-    idx_common = rng.permutation(np.flatnonzero(~rare))[:num - len(idx_rare)]
-    idx = np.concatenate([idx_common, idx_rare])
-    root = osp.join(osp.dirname(ann), osp.splitext(osp.basename(ann))[0])
-    paths = [osp.join(root, str(p)) for p in data['image_path'][idx]]
-    xywh = data['bbox_xywh'][idx, :4].astype(np.float32)
-    boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
-    return paths, boxes, clips[idx], rare[idx]
-
-
-def label(img: np.ndarray, text: str) -> np.ndarray:
-    """Writes ``text`` in the top-left corner of an RGB image (copy)."""
-    img = img.copy()
-    cv2.putText(img, text, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(img, text, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
-    return img
 
 
 def main() -> None:
@@ -55,32 +33,38 @@ def main() -> None:
     p.add_argument('--labels', nargs='+', help='one label per model (default: config names)')
     p.add_argument('--num', type=int, default=8, help='samples (half rare, half common)')
     p.add_argument('--out', default='overlays.png')
-    p.add_argument('--seed', type=int, default=0)
     args = p.parse_args()
 
     pairs = [m.split('=', 1) for m in args.models]
-    labels = args.labels or [osp.splitext(osp.basename(c))[0] for c, _ in pairs]
-    paths, boxes, clips, rare = pick_samples(args.ann, args.num, args.seed)
-    images = [cv2.cvtColor(cv2.imread(pth), cv2.COLOR_BGR2RGB) for pth in paths]
-    columns = [[label(img, f'{c} ({"rare" if r else "common"})') for img, c, r in zip(images, clips, rare)]]
-    for (cfg, ckpt), name in zip(pairs, labels):
+    names = args.labels or [osp.splitext(osp.basename(c))[0] for c, _ in pairs]
+    data = load_humandata(args.ann)
+    clips = np.asarray(data['meta']['clip']).astype(str)
+    rare = np.asarray(data['meta']['is_rare'], bool)
+    idx = pick(clips, rare, args.num)
+    root = osp.splitext(args.ann)[0]
+    paths = [osp.join(root, str(data['image_path'][i])) for i in idx]
+    xywh = data['bbox_xywh'][idx, :4].astype(np.float32)
+    boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
+    images = [cv2.imread(pth)[..., ::-1] for pth in paths]
+
+    cells = {(r, 0): (img, f'{clips[i]} ({"rare" if rare[i] else "common"})')
+             for r, (img, i) in enumerate(zip(images, idx))}
+    for c, ((cfg, ckpt), name) in enumerate(zip(pairs, names), start=1):
         model = init_mesh_model(cfg, ckpt, device='cpu')
         vis = MeshVisualizer(side_view=False)
         vis.set_dataset_meta(model.dataset_meta)
         vis.set_faces(model.head.body_model.faces)
-        col = []
-        for img, pth, box in zip(images, paths, boxes):
+        for r, (img, pth, box) in enumerate(zip(images, paths, boxes)):
             sample = inference_mesh(model, pth, bboxes=box[None])[0]
-            overlay = vis.draw_pred_panels(img, sample, draw_bbox=False)['overlay']
-            extra = ''
+            label = name
             if 'proto_id' in sample.pred_instances:
-                extra = f' p{int(np.asarray(sample.pred_instances.proto_id).reshape(-1)[0])}'
-            col.append(label(overlay, name + extra))
-        columns.append(col)
-    rows = [np.concatenate([col[i] for col in columns], axis=1) for i in range(len(images))]
-    sheet = np.concatenate(rows, axis=0)
+                label += f' p{int(np.asarray(sample.pred_instances.proto_id).reshape(-1)[0])}'
+            cells[r, c] = (vis.draw_pred_panels(img, sample, draw_bbox=False)['overlay'], label)
+    cols = 1 + len(pairs)
+    order = [cells[r, c] for r in range(len(images)) for c in range(cols)]
+    sheet = tile([im for im, _ in order], [lb for _, lb in order], cols=cols)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    cv2.imwrite(args.out, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(args.out, sheet[..., ::-1])
     print(f'wrote {args.out} ({len(images)} samples x {len(pairs)} models)')
 
 

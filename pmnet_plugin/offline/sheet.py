@@ -31,6 +31,20 @@ def draw_skeleton(img: np.ndarray, keypoints: np.ndarray, radius: int = 2) -> np
     return out
 
 
+def pick(clips: np.ndarray, is_rare: np.ndarray, num: int) -> np.ndarray:
+    """``num // 2`` common then ``num - num // 2`` rare indices, cycling through clips for variety."""
+    chosen = []
+    for want, group in ((num // 2, ~is_rare), (num - num // 2, is_rare)):
+        by_clip = [list(np.flatnonzero(group & (clips == c))) for c in np.unique(clips[group])]
+        taken = []
+        while len(taken) < want and any(by_clip):
+            for lst in by_clip:
+                if lst and len(taken) < want:
+                    taken.append(lst.pop(0))
+        chosen += taken
+    return np.asarray(chosen, np.int64)
+
+
 def tile(images: Sequence[np.ndarray], labels: Optional[Sequence[str]] = None, cols: int = 4,
          pad: int = 2) -> np.ndarray:
     """Grid of equally sized RGB images with an optional label in the top-left corner of each.
