@@ -6,6 +6,9 @@ __all__ = [
     'pelvis_align', 'similarity_procrustes', 'per_sample_mpjpe', 'per_sample_pve', 'mesh_rarity',
     'nearest_distance', 'knn_distance', 'select_tail', 'binned_stats', 'balanced_mean', 'tail_tag'
 ]
+from .learning_diagnostics import (constant_baseline_mpjpe, prediction_spread,  # noqa: E402
+                                   selector_accuracy, spread_ratio)
 from .rarity_plot import plot_error_vs_rarity  # noqa: E402
 
-__all__ += ['plot_error_vs_rarity']
+__all__ += ['plot_error_vs_rarity', 'constant_baseline_mpjpe', 'prediction_spread', 'selector_accuracy',
+            'spread_ratio']
