@@ -135,7 +135,7 @@ class SMPLImageDataset(BaseCocoStyleDataset):
         self._cols = read_annotations(self.ann_file, self.data_format, self.keypoint_convention)
         labels = to_joint_set(self._cols, self.joint_set, self.openpose_weight, self.rename_keypoints)
         self.supervision = labels.pop('stats')
-        check_claims(self.ann_file, self._cols, labels, self.joint_set)
+        check_claims(self.ann_file, self._cols, self.supervision, self.joint_set)
         self._cols.update(labels)  # the file's joints are replaced by those that supervise
         print_log(format_report(self.dataset_tag, self.ann_file, len(self._cols['img_path']),
                                 self.joint_set, self.supervision), logger='current')

@@ -77,12 +77,14 @@ def to_joint_set(cols: dict, joint_set: str, openpose_weight: float = 0.,
         if dim == 3:
             root = root_indices(list(sub_names), vis)
             has_root = root[:, 0] >= 0
-            safe = np.where(has_root[:, None], root, 0)
-            centre = 0.5 * (np.take_along_axis(kp, safe[:, :1, None], 1)
-                            + np.take_along_axis(kp, safe[:, 1:, None], 1))
-            kp = np.where(has_root[:, None, None], kp - centre, 0.).astype(np.float32)
+            out['root'] = np.full(root.shape, -1, np.int64)
+            if idx.size:
+                safe = np.where(has_root[:, None], root, 0)
+                centre = 0.5 * (np.take_along_axis(kp, safe[:, :1, None], 1)
+                                + np.take_along_axis(kp, safe[:, 1:, None], 1))
+                kp = np.where(has_root[:, None, None], kp - centre, 0.).astype(np.float32)
+                out['root'] = np.where(has_root[:, None], idx[safe], -1)
             vis = vis * has_root[:, None]
-            out['root'] = np.where(has_root[:, None], idx[safe] if idx.size else safe, -1)
             stats['root_missing'] = int((labelled.any(1) & ~has_root).sum())
         out[key], out[f'{key}_visible'], out[f'index_{dim}d'] = kp, vis.astype(np.float32), idx
         out[f'{key}_names'] = sub_names
@@ -112,19 +114,18 @@ def _unsupervised(file_names: np.ndarray, labelled: np.ndarray, vis: np.ndarray,
     return reasons
 
 
-def check_claims(path: str, cols: dict, labels: dict, joint_set: str) -> None:
+def check_claims(path: str, cols: dict, stats: dict, joint_set: str) -> None:
     """Raise when a label the file has (its key is present) supervises nothing.
 
     Args:
         path (str): The annotation file (named in the error).
         cols (dict): Reader output (``*_key`` say which file keys the labels came from).
-        labels (dict): Output of :func:`to_joint_set`.
+        stats (dict): ``stats`` of :func:`to_joint_set`.
         joint_set (str): The joint set (named in the error).
 
     Raises:
         AnnotationError: Naming the file, the key and why nothing reaches the loss.
     """
-    stats = labels['stats']
     for dim, key in ((2, 'keypoints'), (3, 'keypoints_3d')):
         file_key = str(cols[f'{key}_key'])
         if not file_key or stats[f'supervised_{dim}d'] > 0:
