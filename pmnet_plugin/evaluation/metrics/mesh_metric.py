@@ -13,7 +13,7 @@ from mmengine.logging import print_log
 
 from mmpose.registry import METRICS
 from ...utils.tensor_utils import to_numpy
-from ..functional import per_sample_mpjpe, per_sample_pve
+from ..functional import labelled_h36m_joints, per_sample_mpjpe, per_sample_pve
 
 ALL_METRICS = ('MPJPE', 'PA-MPJPE', 'PVE')
 PROTOCOLS = ('auto', 'h36m_lsp14', 'smpl24', 'h36m_joints_lsp14', 'h36m_joints_17')
@@ -47,7 +47,8 @@ class MeshMetric(BaseMetric):
         - ``'h36m_joints_lsp14'`` / ``'h36m_joints_17'`` (Human3.6M protocols 1 and 2, SPIN's
           ``eval.py``): the GT is the labelled H36M joints of the sample (``gt_instances.keypoints_3d``,
           looked up by name in the sample's ``joint_set``: ``keypoint_conventions.H36M_SPIN_KEYPOINTS``,
-          i.e. Human3.6M's own joints), the prediction the H36M regressor applied to the predicted
+          or ``H36M_KEYPOINTS`` for a file in MMHuman3D's naming, i.e. Human3.6M's own 17 joints in the
+          order of ``J_regressor_h36m``), the prediction the H36M regressor applied to the predicted
           vertices; both centred on the H36M pelvis; 14 LSP joints (SPIN) or all 17.
         - ``'smpl24'``: the 24 SMPL joints (prediction: ``pred_instances.keypoints_3d``), centred on the
           SMPL pelvis (joint 0). Samples without SMPL GT fall back to ``gt_instances.keypoints_3d``.
@@ -271,7 +272,7 @@ class MeshMetric(BaseMetric):
             tuple | None: ``(pred (J, 3), gt (J, 3), mask (J,), pred_pelvis (3,), gt_pelvis (3,))`` or
             None when the sample lacks the GT the protocol needs.
         """
-        from pmnet_plugin.datasets.keypoint_conventions import H36M_SPIN_KEYPOINTS, get_keypoint_names
+        from pmnet_plugin.datasets.keypoint_conventions import get_keypoint_names
         from pmnet_plugin.models.body_models.constants import H36M_TO_LSP14
         if self.protocol == 'smpl24':
             if gt is not None:
@@ -291,10 +292,8 @@ class MeshMetric(BaseMetric):
         else:
             if p['gt_joints'] is None:
                 return None
-            lookup = {n: i for i, n in enumerate(get_keypoint_names(p['joint_set']))}
-            ids = np.array([lookup.get(n, -1) for n in H36M_SPIN_KEYPOINTS])
-            gj = np.where((ids >= 0)[:, None], p['gt_joints'][np.maximum(ids, 0)], 0.)
-            w = np.where(ids >= 0, p['gt_joints_w'][np.maximum(ids, 0)], 0.)
+            gj, w = labelled_h36m_joints(p['gt_joints'], p['gt_joints_w'],
+                                         get_keypoint_names(p['joint_set']))
             if w[0] <= 0 or not (w[rows] > 0).any():
                 return None
         return pj[rows], gj[rows], w[rows] > 0, pj[0], gj[0]
