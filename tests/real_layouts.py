@@ -71,7 +71,7 @@ def _bbox(n):
     return np.tile(np.array([[4., 4., 36., 40., 1.]], np.float32), (n, 1))
 
 
-def write_h36m(folder: str, n: int = 4, seed: int = 0) -> dict:
+def write_h36m(folder: str, n: int = 4, seed: int = 0, filename: str = 'h36m_mosh_train.npz') -> dict:
     """``h36m_mosh_train.npz`` in MMHuman3D's layout (see module docstring)."""
     rng = np.random.default_rng(seed)
     kp2d, kp3d = _labels(rng, n, 17, centre_joint=0)
@@ -79,7 +79,7 @@ def write_h36m(folder: str, n: int = 4, seed: int = 0) -> dict:
     k2, mask = _human_data(H36M_KEYPOINTS, np.concatenate([kp2d, one], -1))
     k3, _ = _human_data(H36M_KEYPOINTS, np.concatenate([kp3d, one], -1))
     smpl = _smpl(rng, n)
-    path = osp.join(folder, 'h36m_mosh_train.npz')
+    path = osp.join(folder, filename)
     _dump(path, image_path=_images(n), bbox_xywh=_bbox(n), keypoints2d_mask=mask, keypoints3d_mask=mask,
           keypoints2d=k2, keypoints3d=k3, cam_param={'S1': {'H': 1000, 'W': 1000}}, config='h36m',
           smpl=smpl)
@@ -113,16 +113,20 @@ def _spin_arrays(rng, n):
     return part, S, openpose.astype(np.float32), names, kp2d, kp3d
 
 
-def write_spin_converted(folder: str, n: int = 4, seed: int = 2) -> dict:
-    """``spin_mpi_inf_3dhp_train.npz`` as MMHuman3D's ``SpinConverter`` writes it (see module docstring)."""
+def write_spin_converted(folder: str, n: int = 4, seed: int = 2, mode: str = 'mpi_inf_3dhp',
+                         filename: str = 'spin_mpi_inf_3dhp_train.npz', with_3d: bool = True) -> dict:
+    """A ``SpinConverter`` output for ``mode`` (see module docstring); ``with_3d=False``: a 2D set."""
     rng = np.random.default_rng(seed)
     part, S, openpose, names, kp2d, kp3d = _spin_arrays(rng, n)
     k2, mask2 = _human_data(OPENPOSE_25_KEYPOINTS + SPIN_24_KEYPOINTS, np.concatenate([openpose, part], 1))
-    k3, mask3 = _human_data(SPIN_24_KEYPOINTS, S)
-    path = osp.join(folder, 'spin_mpi_inf_3dhp_train.npz')
-    _dump(path, image_path=_images(n), bbox_xywh=_bbox(n), keypoints2d_mask=mask2, keypoints2d=k2,
-          keypoints3d_mask=mask3, keypoints3d=k3, config='mpi_inf_3dhp')
-    return dict(path=path, names2d=names, names3d=names, kp2d=kp2d, kp3d=kp3d, openpose=openpose)
+    items = dict(image_path=_images(n), bbox_xywh=_bbox(n), keypoints2d_mask=mask2, keypoints2d=k2,
+                 config=mode)
+    if with_3d:
+        items['keypoints3d'], items['keypoints3d_mask'] = _human_data(SPIN_24_KEYPOINTS, S)
+    path = osp.join(folder, filename)
+    _dump(path, **items)
+    return dict(path=path, names2d=names, names3d=names if with_3d else [], kp2d=kp2d, kp3d=kp3d,
+                openpose=openpose)
 
 
 def write_spin_npz(folder: str, n: int = 4, seed: int = 3) -> dict:
@@ -135,12 +139,13 @@ def write_spin_npz(folder: str, n: int = 4, seed: int = 3) -> dict:
     return dict(path=path, names2d=names, names3d=names, kp2d=kp2d, kp3d=kp3d, openpose=openpose)
 
 
-def write_pw3d(folder: str, genders=('m', 'f', 'm', 'f'), seed: int = 4) -> dict:
+def write_pw3d(folder: str, genders=('m', 'f', 'm', 'f'), seed: int = 4,
+               filename: str = 'pw3d_test.npz') -> dict:
     """``pw3d_test.npz`` of MMHuman3D's ``Pw3dConverter``: SMPL parameters, ``meta.gender``, no keypoints."""
     rng = np.random.default_rng(seed)
     n = len(genders)
     smpl = _smpl(rng, n)
-    path = osp.join(folder, 'pw3d_test.npz')
+    path = osp.join(folder, filename)
     _dump(path, image_path=_images(n), bbox_xywh=_bbox(n), smpl=smpl,
           meta=dict(gender=np.array(genders)), cam_param=[{'H': 1920, 'W': 1080}] * n, config='3dpw')
     return dict(path=path, smpl=smpl, genders=list(genders))

@@ -98,20 +98,28 @@ def to_joint_set(cols: dict, joint_set: str, openpose_weight: float = 0.,
 
 
 def _unsupervised(file_names: np.ndarray, labelled: np.ndarray, vis: np.ndarray,
-                  kept: np.ndarray, lookup: dict, source_ok: dict, op_weight: float) -> List[str]:
-    """Why each labelled joint of the file does not supervise (one entry per joint name)."""
-    reasons = []
+                  kept: np.ndarray, lookup: dict, source_ok: dict,
+                  op_weight: float) -> Dict[str, List[str]]:
+    """The labelled joints of the file that do not supervise, grouped by the reason."""
+    reasons: Dict[str, List[str]] = {}
     kept = set(kept.tolist())
     for j, name in enumerate(file_names):
         if not labelled[:, j].any():
             continue
         if name not in lookup:
-            reasons.append(f'{name} (not in the joint set)')
+            why = 'not in the joint set'
         elif not source_ok[name]:
-            reasons.append(f'{name} (no regression source on the mesh)')
+            why = 'no regression source on the mesh'
         elif name in kept and name.endswith('_openpose') and op_weight == 0:
-            reasons.append(f'{name} (OpenPose detection, openpose_weight=0)')
+            why = 'OpenPose detections, openpose_weight=0'
+        else:
+            continue
+        reasons.setdefault(why, []).append(str(name))
     return reasons
+
+
+def _describe(reasons: Dict[str, List[str]]) -> str:
+    return '; '.join(f'{why}: {", ".join(names)}' for why, names in reasons.items())
 
 
 def check_claims(path: str, cols: dict, stats: dict, joint_set: str) -> None:
@@ -130,7 +138,7 @@ def check_claims(path: str, cols: dict, stats: dict, joint_set: str) -> None:
         file_key = str(cols[f'{key}_key'])
         if not file_key or stats[f'supervised_{dim}d'] > 0:
             continue
-        why = '; '.join(stats[f'unsupervised_{dim}d'][:8]) or 'no sample labels any joint'
+        why = _describe(stats[f'unsupervised_{dim}d']) or 'no sample labels any joint'
         if dim == 3 and stats['root_missing']:
             why = (f'no sample has a root joint ({" | ".join(_root_names())}) among the joints of set '
                    f'{joint_set!r} that it labels; {why}')
@@ -156,7 +164,7 @@ def format_report(tag: str, path: str, n: int, joint_set: str, stats: dict) -> s
              f'SMPL parameters {stats["smpl"]:.2f}']
     for dim in (2, 3):
         if stats[f'unsupervised_{dim}d']:
-            lines.append(f'  {dim}D joints without loss: {", ".join(stats[f"unsupervised_{dim}d"])}')
+            lines.append(f'  {dim}D joints without loss ({_describe(stats[f"unsupervised_{dim}d"])})')
     if stats['root_missing']:
         lines.append(f'  {stats["root_missing"]} samples with 3D joints but no root joint '
                      f'({" | ".join(_root_names())}): their 3D joints get no loss')

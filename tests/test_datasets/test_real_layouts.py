@@ -8,7 +8,7 @@ import pytest
 
 from pmnet_plugin.datasets import AnnotationError, MixedSMPLDataset, SMPLImageDataset
 from pmnet_plugin.datasets.keypoint_conventions import (HUMAN_DATA_KEYPOINTS, MMHUMAN3D_H36M_TO_SPIN,
-                                                        MPI_INF_3DHP_KEYPOINTS)
+                                                        MPI_INF_3DHP_KEYPOINTS, OPENPOSE_25_KEYPOINTS)
 from pmnet_plugin.datasets.supervision import format_report
 from real_layouts import (write_h36m, write_mpi_inf_3dhp, write_pw3d, write_spin_converted,
                           write_spin_npz)
@@ -81,8 +81,8 @@ def test_mpi_inf_3dhp_28_joints(tmp_path):
     sup = ds.supervision
     assert (sup['labelled_2d'], sup['supervised_2d'], sup['labelled_3d'], sup['supervised_3d']) == \
         (28, 21, 28, 21)
-    assert sorted(sup['unsupervised_3d']) == sorted(f'{n} (no regression source on the mesh)'
-                                                    for n in only_3dhp)
+    assert sorted(sup['unsupervised_3d']['no regression source on the mesh']) == sorted(only_3dhp)
+    assert list(sup['unsupervised_3d']) == ['no regression source on the mesh']
     kept = [n for n in MPI_INF_3DHP_KEYPOINTS if n not in only_3dhp]
     _assert_values(ds, truth, kept, kept, ['pelvis_extra'])
 
@@ -95,7 +95,7 @@ def test_spin_layouts(tmp_path, writer):
     # 17 GT joints + 25 OpenPose detections labelled; detections weigh 0 (SPIN's openpose_train_weight)
     assert (sup['labelled_2d'], sup['supervised_2d'], sup['labelled_3d'], sup['supervised_3d']) == \
         (42, 17, 17, 17)
-    assert len(sup['unsupervised_2d']) == 25 and 'openpose_weight=0' in sup['unsupervised_2d'][0]
+    assert sup['unsupervised_2d'] == {'OpenPose detections, openpose_weight=0': OPENPOSE_25_KEYPOINTS}
     _assert_values(ds, truth, truth['names2d'], truth['names3d'], ['pelvis_extra'])
     with_op = _dataset(truth, openpose_weight=0.5)
     assert with_op.supervision['supervised_2d'] == 42
