@@ -56,7 +56,8 @@ def to_joint_set(cols: dict, joint_set: str, openpose_weight: float = 0.,
         dict: ``keypoints`` (N, M2, 2), ``keypoints_visible`` (N, M2), ``keypoints_names`` (M2,),
         ``index_2d`` (M2,) into the set, ``keypoints_3d`` (N, M3, 3) root-relative,
         ``keypoints_3d_visible`` (N, M3), ``keypoints_3d_names`` (M3,), ``index_3d`` (M3,), ``root``
-        (N, 2) set indices of each sample's root joints (-1: none) and ``stats``
+        (N, 2) set indices of each sample's root joints (-1: none), ``keypoints_in_order`` and
+        ``keypoints_3d_in_order`` (0-d bool: the indices are 0..M-1) and ``stats``
         (labelled and supervised joints per sample, SMPL share, joints left out and why; see
         :func:`format_report`).
     """
@@ -88,6 +89,7 @@ def to_joint_set(cols: dict, joint_set: str, openpose_weight: float = 0.,
             stats['root_missing'] = int((labelled.any(1) & ~has_root).sum())
         out[key], out[f'{key}_visible'], out[f'index_{dim}d'] = kp, vis.astype(np.float32), idx
         out[f'{key}_names'] = sub_names
+        out[f'{key}_in_order'] = np.array(bool((idx == np.arange(idx.size)).all()))
         stats[f'labelled_{dim}d'] = float(labelled.sum(1).mean()) if labelled.size else 0.
         stats[f'supervised_{dim}d'] = float((vis > 0).sum(1).mean()) if vis.size else 0.
         stats[f'unsupervised_{dim}d'] = _unsupervised(file_names, labelled, vis, sub_names, lookup,
@@ -171,6 +173,10 @@ def format_report(tag: str, path: str, n: int, joint_set: str, stats: dict) -> s
     return '\n'.join(lines)
 
 
+_SCATTER = (('keypoints', 'keypoints_visible', 'index_2d', 'keypoints_in_order', 2),
+            ('keypoints_3d', 'keypoints_3d_visible', 'index_3d', 'keypoints_3d_in_order', 3))
+
+
 def scatter_row(labels: dict, row: int, num_joints: int) -> Dict[str, np.ndarray]:
     """The labels of one sample in joint-set order (``row = -1``: an unlabelled detection).
 
@@ -178,19 +184,22 @@ def scatter_row(labels: dict, row: int, num_joints: int) -> Dict[str, np.ndarray
         dict: ``keypoints`` (1, K, 2), ``keypoints_visible`` (1, K), ``keypoints_3d`` (1, K, 3),
         ``keypoints_3d_visible`` (1, K) and ``keypoints_3d_root`` (1, K) weights of the root joints.
     """
-    out = dict(keypoints=np.zeros((1, num_joints, 2), np.float32),
-               keypoints_visible=np.zeros((1, num_joints), np.float32),
-               keypoints_3d=np.zeros((1, num_joints, 3), np.float32),
-               keypoints_3d_visible=np.zeros((1, num_joints), np.float32),
-               keypoints_3d_root=np.zeros((1, num_joints), np.float32))
-    if row < 0:
-        return out
-    for key, dim in (('keypoints', 2), ('keypoints_3d', 3)):
-        idx = labels[f'index_{dim}d']
-        out[key][0, idx] = labels[key][row]
-        out[f'{key}_visible'][0, idx] = labels[f'{key}_visible'][row]
-    root = labels['root'][row]
-    if root[0] >= 0:
-        np.add.at(out['keypoints_3d_root'][0], root, 0.5)
+    out = {}
+    for key, vis_key, idx_key, order_key, dim in _SCATTER:
+        idx = labels[idx_key]
+        if row >= 0 and len(idx) == num_joints and labels[order_key]:
+            out[key] = labels[key][row][None].copy()  # the file has the set's joints in its order
+            out[vis_key] = labels[vis_key][row][None].copy()
+            continue
+        out[key] = np.zeros((1, num_joints, dim), np.float32)
+        out[vis_key] = np.zeros((1, num_joints), np.float32)
+        if row >= 0:
+            out[key][0, idx] = labels[key][row]
+            out[vis_key][0, idx] = labels[vis_key][row]
+    root = np.zeros((1, num_joints), np.float32)
+    if row >= 0 and labels['root'][row, 0] >= 0:
+        first, second = labels['root'][row]
+        root[0, first] += 0.5
+        root[0, second] += 0.5
+    out['keypoints_3d_root'] = root
     return out
-
