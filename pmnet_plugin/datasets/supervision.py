@@ -8,7 +8,7 @@ joints (as indices into the set), makes the 3D joints relative to each sample's 
 (``keypoint_conventions.ROOT_CANDIDATES``, the dataset's own pelvis first) and counts what is left;
 :func:`check_claims` raises when a label the file has reaches no loss at all.
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import numpy as np
 

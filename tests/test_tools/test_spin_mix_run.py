@@ -1,4 +1,4 @@
-"""configs/pmnet_res50.py as shipped, on files in MMHuman3D's SPIN layouts: the mix trains with every
+"""configs/{hmr,pmnet}_res50.py as shipped, on files in MMHuman3D's SPIN layouts: the mix trains with every
 labelled joint supervised and validates on 3DPW with gendered GT. Backbone and crop shrunk for the CPU."""
 import os.path as osp
 
@@ -27,7 +27,7 @@ def _write_mix(data_root):
         write_images(osp.join(data_root, 'datasets', name), 4)
 
 
-@pytest.mark.parametrize('rel', ['configs/pmnet_res50.py'])
+@pytest.mark.parametrize('rel', ['configs/hmr_res50.py', 'configs/pmnet_res50.py'])
 def test_spin_mix_config_trains_and_validates(rel, tmp_path, body_model_files):
     data_root = str(tmp_path / 'data') + '/'
     _write_mix(data_root)
@@ -38,7 +38,9 @@ def test_spin_mix_config_trains_and_validates(rel, tmp_path, body_model_files):
     gendered = dict(male=files['model_path_male'], female=files['model_path_female'])
     cfg.model.backbone = dict(type='ResNet', depth=18, base_channels=8, init_cfg=None)
     cfg.model.head.update(in_channels=64, input_size=SIZE, mean_params=files['mean_params'],
-                          prototype_file=None, num_prototypes=4, hidden_dims=(32, ))
+                          hidden_dims=(32, ))
+    if 'prototype_file' in cfg.model.head:
+        cfg.model.head.update(prototype_file=None, num_prototypes=4)
     cfg.model.head.body_model.update(paths)
     for ev in cfg.val_evaluator:
         ev.body_model.update(paths)

@@ -19,6 +19,7 @@ ALL_METRICS = ('MPJPE', 'PA-MPJPE', 'PVE')
 PROTOCOLS = ('auto', 'h36m_lsp14', 'smpl24', 'h36m_joints_lsp14', 'h36m_joints_17')
 _H36M_PROTOCOLS = ('h36m_lsp14', 'h36m_joints_lsp14', 'h36m_joints_17')
 GENDERS = {'m': 'male', 'male': 'male', 'f': 'female', 'female': 'female'}
+_WARNED_GENDERED: set = set()
 
 
 def _first_instance(x: Any, ndim: int, key: str) -> Optional[np.ndarray]:
@@ -114,25 +115,25 @@ class MeshMetric(BaseMetric):
         self.gendered_paths = self._check_gendered(dict(gendered_body_models or {}))
 
     def _check_gendered(self, paths: Dict[str, str]) -> Dict[str, str]:
-        """Keep the gendered model paths if all exist; otherwise warn loudly and use the neutral model."""
-        if not paths:
-            self.gendered_gt = None
-            return {}
-        unknown = set(paths) - {'male', 'female'}
-        if unknown:
+        """Keep the gendered model paths if both exist; otherwise warn (once per file set) and use neutral."""
+        self.gendered_gt = None if not paths else bool(
+            set(paths) == {'male', 'female'} and all(osp.isfile(p) for p in paths.values()))
+        if self.gendered_gt is not False:
+            return paths
+        if not set(paths) <= {'male', 'female'}:
             raise ValueError(f'gendered_body_models keys must be "male" and "female", got {sorted(paths)}')
-        missing = [p for p in paths.values() if not osp.isfile(p)]
-        self.gendered_gt = not missing and len(paths) == 2
-        if not self.gendered_gt:
+        key = tuple(sorted(paths.items()))
+        if key not in _WARNED_GENDERED:
+            _WARNED_GENDERED.add(key)
             from pmnet_plugin.models.body_models.constants import OBTAIN_HINTS
-            msg = (f'{type(self).__name__}: gendered SMPL model(s) {missing or sorted(paths)} not found, so '
-                   'GT meshes use the NEUTRAL model: the numbers are NOT comparable with published '
-                   '3DPW tables (SPIN/HMR compute GT with the gendered models). To obtain them: '
-                   f'{OBTAIN_HINTS["gendered_smpl"]}.')
+            missing = [p for p in paths.values() if not osp.isfile(p)] or ['male and female paths']
+            msg = (f'{type(self).__name__}: gendered SMPL model(s) {missing} not found, so GT meshes of '
+                   'male/female samples use the NEUTRAL model: the numbers are NOT comparable with '
+                   'published 3DPW tables (SPIN/HMR compute GT with the gendered models). To obtain '
+                   f'them: {OBTAIN_HINTS["gendered_smpl"]}.')
             print_log(msg, logger='current', level=logging.WARNING)
             warnings.warn(msg)
-            return {}
-        return paths
+        return {}
 
     # ------------------------------------------------------------------ body model (lazy)
     @property
