@@ -156,7 +156,7 @@ def main() -> None:
     steps = Steps(total=6 + len(args.seeds) * (3 * len(MODELS) + 1) + 2)
     steps.run('body model (procedural, SMPL file format)',
               [PY, 'tools/make_synthetic_smpl.py', '--out', 'data/body_models', '--seed', '0'],
-              skip_if='data/body_models/smpl/SMPL_NEUTRAL.pkl')
+              skip_if='data/body_models/J_regressor_extra.npy')
     steps.run('pose library from pybullet mocap', [PY, 'tools/prepare_mocap.py', '--out',
               'data/mocap/pose_library.npz'], skip_if='data/mocap/pose_library.npz')
     data_args = dict(num=args.num_train, num_test=args.num_test, rare=args.rare_fraction, img_size=args.img_size,

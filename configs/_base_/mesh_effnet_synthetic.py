@@ -6,12 +6,16 @@
 # heatmaps. Measured choices: docs/learning.md.
 _base_ = ['./mesh_res18_synthetic.py']
 
-backbone_channels = 1280
+# written by tools/quickstart.py (tools/build_prototypes.py) next to the rendered data
+mean_params = 'data/synthetic/smpl_mean_params.npz'
+prototype_file = 'data/synthetic/prototypes_k32.npz'
+
 codec = dict(type='SMPLLabelCodec', input_size=(128, 128))
+# No horizontal flip: the part-coloured suit has different left and right colours, so a mirrored image shows
+# the person's left limbs in right-limb colours and contradicts the unflipped images (docs/learning.md).
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale', padding=1.2),
-    dict(type='SMPLRandomFlip', prob=0.5),
     dict(type='SMPLRandomBBoxTransform', shift_factor=0., scale_factor=(0.8, 1.2),
          rotate_factor=30., rotate_prob=0.4),
     dict(type='RandomChannelNoise', noise_factor=0.4),
@@ -45,16 +49,28 @@ default_hooks = dict(
 log_processor = dict(window_size=25)
 
 # ---------------------------------------------------------------- model
+num_keypoints = 24
 model = dict(
     data_preprocessor=dict(type='PoseDataPreprocessor', mean=[127.5] * 3, std=[127.5] * 3,
                            bgr_to_rgb=True),
     backbone=dict(_delete_=True, type='EfficientNetLite', out_indices=(4, 7), frozen_stages=2),
-    neck=None,  # the mesh head average-pools the last output; the aux head needs the stride-16 map
-    aux_head=dict(type='KeypointHeatmapAuxHead', in_channels=112, in_index=0, out_channels=24,
-                  deconv_out_channels=(64, ), deconv_kernel_sizes=(4, ), sigma=1.0,
+    # heatmaps from the stride-16 map; the head gets the pooled last feature + the joints' soft-argmax
+    # locations and peaks (1280 + 3 * 24)
+    neck=dict(_delete_=True, type='KeypointHeatmapNeck', in_channels=112, last_channels=1280,
+              num_keypoints=num_keypoints, in_index=0, deconv_out_channels=(64, )),
+    aux_head=dict(type='KeypointHeatmapAuxHead', in_channels=num_keypoints, out_channels=num_keypoints,
+                  in_index=0, deconv_out_channels=(), final_layer=None, sigma=1.0, coord_loss_weight=1.0,
                   loss=dict(type='KeypointMSELoss', use_target_weight=True, loss_weight=100.)))
+backbone_channels = 1280 + 3 * num_keypoints
 
 # ---------------------------------------------------------------- data
 train_dataloader = dict(batch_size=32, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(batch_size=32, dataset=dict(pipeline=val_pipeline))
 test_dataloader = val_dataloader
+
+val_evaluator = [
+    dict(type='MeshMetric', body_model={{_base_.body_model}}, protocol='h36m_lsp14'),
+    dict(type='PoseRarity', body_model={{_base_.body_model}}, mean_params=mean_params, rarity='mesh',
+         protocol='h36m_lsp14'),
+]
+test_evaluator = val_evaluator

@@ -7,12 +7,30 @@ from mmengine.config import Config
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PAIRS = [('configs/hmr_res50.py', 'configs/pmnet_res50.py'),
          ('configs/hmr_res50_h36m-p2.py', 'configs/pmnet_res50_h36m-p2.py'),
-         ('configs/hmr_res18_synthetic.py', 'configs/pmnet_res18_synthetic.py')]
+         ('configs/hmr_res18_synthetic.py', 'configs/pmnet_res18_synthetic.py'),
+         ('configs/hmr_effnet_synthetic.py', 'configs/pmnet_effnet_synthetic.py')]
 LEAVES = [c for pair in PAIRS for c in pair]
 
 
 def load(rel: str) -> Config:
     return Config.fromfile(osp.join(ROOT, rel))
+
+
+def feature_width(cfg: Config) -> int:
+    """Width of the feature the head receives: backbone (random init) + neck on one crop."""
+    import torch
+    from mmengine.registry import init_default_scope
+
+    import pmnet_plugin  # noqa: F401
+    from mmpose.registry import MODELS
+    init_default_scope('mmpose')
+    backbone = MODELS.build(dict(cfg.model.backbone, init_cfg=None)).eval()
+    neck = MODELS.build(cfg.model.neck).eval() if cfg.model.get('neck') else None
+    with torch.no_grad():
+        feats = backbone(torch.zeros(1, 3, *tuple(cfg.codec.input_size)[::-1]))
+        feats = neck(feats) if neck is not None else feats
+    last = feats[-1]
+    return int(last.shape[1])
 
 
 @pytest.mark.parametrize('rel', LEAVES)
@@ -25,10 +43,7 @@ def test_config_contract(rel):
     assert cfg.visualizer.type == 'MeshVisualizer'
     assert [b.type for b in cfg.visualizer.vis_backends] == ['LocalVisBackend']
     assert any(h.type == 'NaNGuardHook' for h in cfg.custom_hooks)
-    # ResNet's last stage has 8 * base_channels planes (x4 expansion for bottleneck depths)
-    backbone = cfg.model.backbone
-    expansion = 4 if backbone.depth >= 50 else 1
-    assert cfg.model.head.in_channels == 8 * backbone.get('base_channels', 64) * expansion
+    assert feature_width(cfg) == cfg.model.head.in_channels
     assert tuple(cfg.model.head.input_size) == tuple(cfg.codec.input_size)
     for pipeline in (cfg.train_dataloader.dataset.pipeline, cfg.test_dataloader.dataset.pipeline):
         affine = [t for t in pipeline if t.type == 'TopdownAffine']

@@ -1,5 +1,5 @@
 """Auxiliary 2D heatmap supervision on a spatial backbone feature of a mesh model."""
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -7,6 +7,7 @@ from torch import Tensor
 from mmpose.models.heads import HeatmapHead
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
+from pmnet_plugin.models.necks.keypoint_heatmap_neck import soft_argmax
 
 
 def gaussian_heatmaps(keypoints: Tensor, weights: Tensor, size: Tuple[int, int],
@@ -44,7 +45,8 @@ class KeypointHeatmapAuxHead(HeatmapHead):
     MMPose's :class:`HeatmapHead` (Simple Baselines deconvolutions + 1x1 conv, ``KeypointMSELoss``) with
     targets drawn on the fly from the mesh labels ``keypoint_labels`` / ``keypoint_weights`` of
     :class:`SMPLLabelCodec`, so the pipeline needs no second codec. Training only: the mesh head makes every
-    prediction.
+    prediction. With ``deconv_out_channels=()`` and ``final_layer=None`` it has no layers and supervises
+    heatmaps that another module predicts (the first output of :class:`KeypointHeatmapNeck`).
 
     Args:
         in_channels (int): Channels of the feature ``feats[in_index]``.
@@ -53,6 +55,13 @@ class KeypointHeatmapAuxHead(HeatmapHead):
         sigma (float): Gaussian std in heatmap px. Defaults to 1.5.
         deconv_out_channels (Sequence[int]): Deconvolution widths (each doubles the resolution).
         deconv_kernel_sizes (Sequence[int]): Deconvolution kernels.
+        final_layer (dict, optional): The 1x1 output conv; None = the input already is the heatmaps.
+        coord_loss_weight (float): Weight of ``loss_heatmap_coords``, the L1 distance between the heatmaps'
+            soft-argmax locations and the labels in [-1, 1] crop units (integral regression, Sun et al.
+            2018: its gradient reaches every joint from the first iteration, while the heatmap MSE first
+            sits on the all-zero plateau). 0 = off. Defaults to 0.
+        beta (float): Soft-argmax sharpness (use the neck's value when it feeds the mesh head). Defaults
+            to 20.
         loss (dict): Heatmap loss. Defaults to ``KeypointMSELoss(use_target_weight=True)``.
         init_cfg (dict, optional): MMEngine init config.
 
@@ -67,12 +76,18 @@ class KeypointHeatmapAuxHead(HeatmapHead):
                  sigma: float = 1.5,
                  deconv_out_channels: Sequence[int] = (64, ),
                  deconv_kernel_sizes: Sequence[int] = (4, ),
+                 final_layer: Optional[dict] = dict(kernel_size=1),
+                 coord_loss_weight: float = 0.0,
+                 beta: float = 20.0,
                  loss: ConfigType = dict(type='KeypointMSELoss', use_target_weight=True),
                  init_cfg: OptConfigType = None):
         super().__init__(in_channels, out_channels, deconv_out_channels=deconv_out_channels,
-                         deconv_kernel_sizes=deconv_kernel_sizes, loss=loss, init_cfg=init_cfg)
+                         deconv_kernel_sizes=deconv_kernel_sizes, final_layer=final_layer, loss=loss,
+                         init_cfg=init_cfg)
         self.in_index = in_index
         self.sigma = sigma
+        self.coord_loss_weight = coord_loss_weight
+        self.beta = beta
 
     def forward(self, feats: Tuple[Tensor]) -> Tensor:
         """Args:
@@ -88,7 +103,7 @@ class KeypointHeatmapAuxHead(HeatmapHead):
         """Heatmap loss against Gaussians at the labelled 2D joints.
 
         Returns:
-            dict: ``loss_heatmap``.
+            dict: ``loss_heatmap`` (+ ``loss_heatmap_coords`` when ``coord_loss_weight > 0``).
         """
         pred = self.forward(feats)
         labels = [d.gt_instance_labels for d in batch_data_samples]
@@ -96,8 +111,13 @@ class KeypointHeatmapAuxHead(HeatmapHead):
         weights = torch.stack([torch.as_tensor(x.keypoint_weights, dtype=pred.dtype) for x in labels])
         kpts = kpts.reshape(pred.shape[0], -1, 2).to(pred.device)
         weights = weights.reshape(pred.shape[0], -1).to(pred.device)
-        target, weights = gaussian_heatmaps(kpts, weights, (pred.shape[-1], pred.shape[-2]), self.sigma)
-        return dict(loss_heatmap=self.loss_module(pred.float(), target, weights))
+        target, inside = gaussian_heatmaps(kpts, weights, (pred.shape[-1], pred.shape[-2]), self.sigma)
+        losses = dict(loss_heatmap=self.loss_module(pred.float(), target, inside))
+        if self.coord_loss_weight > 0:
+            coords, _ = soft_argmax(pred, self.beta)
+            err = (coords - kpts).abs().sum(-1)
+            losses['loss_heatmap_coords'] = self.coord_loss_weight * (err * inside).sum() / inside.sum().clamp(min=1)
+        return losses
 
     def predict(self, feats, batch_data_samples, test_cfg={}):
         """Not used: predictions come from the mesh head."""
