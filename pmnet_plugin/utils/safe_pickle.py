@@ -8,8 +8,9 @@ only the globals that plain data needs:
 - numpy arrays, scalars and dtypes (``numpy[._]core.multiarray._reconstruct`` / ``scalar``,
   ``numpy[._]core.numeric._frombuffer``, ``numpy.ndarray``, ``numpy.dtype``);
 - builtin containers and values (``dict``, ``list``, ``tuple``, ``set``, ``frozenset``, ``bytearray``,
-  ``complex``, ``slice``, ``range``, ``collections.OrderedDict``) and the object constructor that
-  Python-2-era pickles (protocols 0 and 1) use, ``copy_reg._reconstructor`` with ``object``;
+  ``complex``, ``slice``, ``range``, ``collections.OrderedDict``), ``_codecs.encode`` (bytes in protocols
+  0-2) and the object constructor of protocols 0 and 1, ``copyreg._reconstructor`` with ``object``
+  (Python-2 module names are mapped as ``pickle`` does);
 - ``scipy.sparse`` matrix and array classes (the official SMPL ``J_regressor``);
 - caller-given stand-in classes for whole module trees (``chumpy.*`` in SMPL files, see
   :mod:`pmnet_plugin.models.body_models.smpl_io`).
@@ -18,7 +19,9 @@ Any other global raises :class:`UnsafePickleError`, naming the global and the fi
 called. Files that cannot be parsed at all (empty, truncated, random bytes) raise :class:`DataFileError`
 naming the file and what to do.
 """
+import _compat_pickle
 import builtins
+import codecs
 import collections
 import copyreg
 import io
@@ -80,10 +83,10 @@ def _allowed_globals() -> Dict[str, Dict[str, Any]]:
         'numpy': {'ndarray': np.ndarray, 'dtype': np.dtype},
         'numpy.core.multiarray': np_core, 'numpy._core.multiarray': np_core,
         'numpy.core.numeric': np_numeric, 'numpy._core.numeric': np_numeric,
-        'builtins': containers, '__builtin__': containers,
+        'builtins': containers,
         'copyreg': {'_reconstructor': copyreg._reconstructor},
-        'copy_reg': {'_reconstructor': copyreg._reconstructor},
         'collections': {'OrderedDict': collections.OrderedDict},
+        '_codecs': {'encode': codecs.encode},  # bytes in protocols 0-2: encode(str, 'latin1')
     }
     sparse = _sparse_classes()
     for module in {cls.__module__ for cls in sparse.values()} | {'scipy.sparse'} | {
@@ -118,6 +121,11 @@ class RestrictedUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         """Returns the allowed object for ``module.name`` or raises :class:`UnsafePickleError`."""
+        # Python-2 names (``__builtin__``, ``copy_reg``) as pickle's own ``fix_imports`` maps them
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
         for prefix, stand_in in self.substitutes.items():
             if module == prefix or module.startswith(prefix + '.'):
                 return stand_in
