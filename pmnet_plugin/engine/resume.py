@@ -68,15 +68,16 @@ def find_resumable_checkpoint(work_dir: str, logger=None) -> Optional[str]:
         try:
             read_checkpoint(path)
         except (DataFileError, FileNotFoundError) as err:
-            skipped.append((path, str(err).split('. ')[0]))
+            why = str(err)
+            skipped.append((path, why[len(path) + 2:] if why.startswith(f'{path}: ') else why))
             continue
         if skipped:
             print_log(f'resuming from {path}, the newest checkpoint that loads; skipped '
-                      + '; '.join(f'{p} ({why})' for p, why in skipped), logger=logger or 'current',
+                      + '; '.join(f'{p}: {why}' for p, why in skipped), logger=logger or 'current',
                       level=logging.WARNING)
         return path
     if skipped:
         raise DataFileError(f'no checkpoint in {work_dir} can be loaded: '
-                            + '; '.join(f'{p} ({why})' for p, why in skipped)
+                            + '; '.join(f'{p}: {why}' for p, why in skipped)
                             + '. Start without --resume (or with --resume <a good .pth>).')
     return None

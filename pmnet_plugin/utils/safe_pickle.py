@@ -161,7 +161,7 @@ def unreadable_file_message(path: str, err: BaseException, expected: str, fix: s
         size_txt = 'empty file' if size == 0 else f'{size} bytes'
     except OSError:
         size_txt = 'size unknown'
-    detail = str(err).strip() or repr(err)
+    detail = (str(err).strip() or repr(err)).split('. ')[0].splitlines()[0]  # its first sentence
     return (f'{path}: cannot read {expected} ({size_txt}; {type(err).__name__}: {detail}): the file is '
             f'empty, truncated or not {expected}. {fix}')
 

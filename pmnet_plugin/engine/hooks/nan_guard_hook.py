@@ -144,8 +144,11 @@ class NaNGuardHook(Hook):
             lr = sorted({v for vals in lrs.values() for v in vals}) if isinstance(lrs, dict) else []
         except Exception:  # noqa: BLE001  (an optimizer without get_lr must not hide the report)
             lr = []
-        hint.append(f'The learning rate is {", ".join(f"{v:g}" for v in lr) or "unknown"}: lower it '
-                    '(optim_wrapper.optimizer.lr) or clip gradients (optim_wrapper.clip_grad='
+        groups = getattr(getattr(optim, 'optimizer', None), 'param_groups', [])
+        base = sorted({g['initial_lr'] for g in groups if 'initial_lr' in g})  # set by LR schedulers
+        base_txt = f' (configured {", ".join(f"{v:g}" for v in base)})' if base and base != lr else ''
+        hint.append(f'The learning rate is {", ".join(f"{v:g}" for v in lr) or "unknown"}{base_txt}: '
+                    'lower it (optim_wrapper.optimizer.lr) or clip gradients (optim_wrapper.clip_grad='
                     'dict(max_norm=1.0)).')
         if type(optim).__name__ == 'AmpOptimWrapper' and getattr(optim, 'cast_dtype', None) == torch.float16:
             hint.append('float16 AMP can overflow: use --amp-dtype bfloat16, or train without --amp.')
