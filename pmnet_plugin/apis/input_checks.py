@@ -53,17 +53,19 @@ def read_image(path: str, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
                              'copy it again')
     head = data[:16].tobytes()
     kind = next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+    cut = kind == 'JPEG' and b'\xff\xd9' not in data[-64:].tobytes()  # no JPEG end marker
     img = cv2.imdecode(data, flags)  # imdecode: no OpenCV "check file path" warning on failure
     if img is None or img.size == 0:
         looks = (f'its header says {kind}' if kind else
                  f'its first bytes ({head[:8].hex(" ")}) match no image format OpenCV reads')
+        fault = 'the JPEG has no end marker: the file is truncated' if cut else \
+            'the file is corrupt or truncated, or not an image'
         raise ImageReadError(
-            f'image {path} ({data.size} bytes) exists but OpenCV cannot decode it; {looks}: the file is '
-            'corrupt or truncated, or not an image. Re-export or convert it (e.g. to PNG), or remove it '
-            'from the input.')
-    if kind == 'JPEG' and b'\xff\xd9' not in data[-64:].tobytes():
+            f'image {path} ({data.size} bytes) exists but OpenCV cannot decode it; {looks}: {fault}. '
+            'Re-export or convert it (e.g. to PNG), or remove it from the input.')
+    if cut:  # OpenCV 4.x decodes the top part of a truncated JPEG and fills the rest with gray
         logger.warning(f'image {path}: the JPEG has no end marker (truncated); OpenCV decoded what is '
-                       'there and fills the rest with gray. Copy the file again for a complete image.')
+                       'there. Copy the file again for a complete image.')
     return img
 
 
