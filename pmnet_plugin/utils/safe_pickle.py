@@ -24,7 +24,10 @@ import builtins
 import codecs
 import collections
 import copyreg
+import importlib
 import io
+import os
+import os.path as osp
 import pickle
 import zipfile
 import zlib
@@ -53,7 +56,6 @@ class DataFileError(ValueError):
 
 def _numpy_module(name: str) -> Any:
     """``numpy._core.<name>`` (numpy 2) or ``numpy.core.<name>`` (numpy 1)."""
-    import importlib
     try:
         return importlib.import_module(f'numpy._core.{name}')
     except ImportError:  # pragma: no cover - numpy 1
@@ -156,7 +158,6 @@ def unreadable_file_message(path: str, err: BaseException, expected: str, fix: s
         not <expected>. <fix>"``.
     """
     try:
-        import os
         size = os.path.getsize(path)
         size_txt = 'empty file' if size == 0 else f'{size} bytes'
     except OSError:
@@ -229,7 +230,6 @@ def load_npz(path: str, expected: str = 'a numpy .npz archive',
         UnsafePickleError: An object entry names a global outside the allow-list.
         DataFileError: The file is empty, truncated or not an ``.npz``.
     """
-    import os.path as osp
     if not osp.isfile(path):
         raise FileNotFoundError(f'{path}: no such file ({expected}). {fix}')
     try:

@@ -1,4 +1,4 @@
-"""Strict checkpoint checks: what a checkpoint holds (config text parsed, never run), errors naming the file."""
+"""Strict checkpoint checks: what a checkpoint holds (config text parsed, never run); errors name the file."""
 import os.path as osp
 
 import pytest

@@ -15,13 +15,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 sys.path.insert(0, osp.join(ROOT, 'tests', 'test_apis'))
 import demo  # noqa: E402  (tools/demo.py)
-from mesh_model_setup import mesh_config, save_random_checkpoint  # noqa: E402
+from mesh_model_setup import hmr_config, mesh_config, save_random_checkpoint  # noqa: E402
 
 
 @pytest.fixture(scope='module')
@@ -29,22 +28,16 @@ def setup(body_model_files, tmp_path_factory):
     """The offline PM-Net config (K=32 placeholders), its checkpoint, an HMR checkpoint, an image."""
     from pmnet_plugin.apis import init_mesh_model
     root = tmp_path_factory.mktemp('demo_faults')
-    cfg = mesh_config(body_model_files)
-    cfg_path = str(root / 'pmnet.py')
-    cfg.dump(cfg_path)
+    cfg, hmr_cfg = mesh_config(body_model_files), hmr_config(body_model_files)
+    cfg.dump(str(root / 'pmnet.py'))
     torch.manual_seed(0)
-    ckpt = save_random_checkpoint(init_mesh_model(cfg), str(root / 'pmnet.pth'))
-    hmr_cfg = Config.fromfile(osp.join(ROOT, 'configs', 'hmr_res18_synthetic.py'))
-    hmr_cfg.model.head.body_model.update(model_path=body_model_files['model_path'],
-                                         joint_regressor_h36m=body_model_files['h36m_regressor'])
-    hmr_cfg.model.head.mean_params = body_model_files['mean_params']
-    hmr = str(root / 'hmr.pth')
-    torch.save(dict(state_dict=init_mesh_model(hmr_cfg).state_dict(),
-                    meta=dict(cfg=hmr_cfg.pretty_text)), hmr)
-    img = np.random.default_rng(0).integers(0, 255, (96, 64, 3), dtype=np.uint8)
+    hmr = str(root / 'hmr.pth')  # saved as a Runner saves it: with its config text
+    torch.save(dict(state_dict=init_mesh_model(hmr_cfg).state_dict(), meta=dict(cfg=hmr_cfg.pretty_text)),
+               hmr)
     img_path = str(root / 'person.jpg')
-    cv2.imwrite(img_path, img)
-    return dict(root=root, cfg=cfg_path, ckpt=ckpt, hmr=hmr, img_path=img_path)
+    cv2.imwrite(img_path, np.random.default_rng(0).integers(0, 255, (96, 64, 3), dtype=np.uint8))
+    return dict(cfg=str(root / 'pmnet.py'), hmr=hmr, img_path=img_path,
+                ckpt=save_random_checkpoint(init_mesh_model(cfg), str(root / 'pmnet.pth')))
 
 
 def _run(setup, inp, out_dir, *extra, ckpt=None):

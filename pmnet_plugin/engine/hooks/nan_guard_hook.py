@@ -1,6 +1,6 @@
 """The one place that reports a non-finite loss or parameter during training, with what to do about it."""
 import math
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 from mmengine.hooks import Hook

@@ -5,7 +5,8 @@ Official SMPL ``.pkl`` files are Python-2 pickles whose arrays may be ``chumpy.C
 without running code from the file: :class:`pmnet_plugin.utils.safe_pickle.RestrictedUnpickler` resolves only
 numpy, builtin-container and ``scipy.sparse`` globals and maps every ``chumpy.*`` class to
 :class:`_ChumpyStandIn`, which keeps the pickled state and is converted to a numpy array afterwards (a ``Ch``
-keeps its value in ``state["x"]``). ``.npz`` files are read with :func:`~pmnet_plugin.utils.safe_pickle.load_npz`.
+keeps its value in ``state["x"]``). ``.npz`` files are read with
+:func:`~pmnet_plugin.utils.safe_pickle.load_npz`.
 """
 import os.path as osp
 from typing import Any, Dict, Optional
