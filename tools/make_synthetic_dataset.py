@@ -2,7 +2,7 @@
 
     python tools/make_synthetic_dataset.py --out data/synthetic --num 5000 --rare-fraction 0.05 --seed 0 \
         [--split both] [--num-test 1000] [--test-rare-fraction 0.5] [--workers 2] [--img-size 224] \
-        [--clips walk cartwheel ...] [--body-model ...] [--pose-library data/mocap/pose_library.npz]
+        [--clips walk cartwheel ...] [--texture parts|flat] [--body-model ...] [--pose-library data/mocap/pose_library.npz]
 """
 import argparse
 import json
@@ -25,6 +25,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--pose-library', default='data/mocap/pose_library.npz',
                         help='built from pybullet clips (and saved here) when missing')
     parser.add_argument('--focal', type=float, default=5000.0)
+    parser.add_argument('--texture', choices=['parts', 'flat'], default='parts',
+                        help='part-coloured suit with a face, or one flat colour per body')
     return parser.parse_args()
 
 
@@ -35,7 +37,7 @@ def main() -> None:
         args.out, num=args.num, rare_fraction=args.rare_fraction, seed=args.seed, clips=args.clips,
         img_size=args.img_size, split=args.split, num_test=args.num_test,
         test_rare_fraction=args.test_rare_fraction, workers=args.workers, body_model=args.body_model,
-        pose_library=args.pose_library, focal=args.focal)
+        pose_library=args.pose_library, focal=args.focal, texture=args.texture)
     print(json.dumps(summary, indent=1))
 
 

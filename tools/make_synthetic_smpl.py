@@ -2,8 +2,9 @@
 
     python tools/make_synthetic_smpl.py --out data/body_models --seed 0
 
-Creates ``<out>/smpl/SMPL_NEUTRAL.pkl`` and ``.npz``, ``<out>/J_regressor_h36m.npy`` and
-``<out>/smpl_mean_params.npz``. Refuses to overwrite real SMPL/SPIN files unless ``--force`` is given.
+Creates ``<out>/smpl/SMPL_NEUTRAL.pkl`` and ``.npz``, ``<out>/smpl/SMPL_MALE.pkl`` and ``SMPL_FEMALE.pkl``,
+``<out>/J_regressor_h36m.npy``, ``<out>/J_regressor_extra.npy`` and ``<out>/smpl_mean_params.npz``. Refuses to
+overwrite real SMPL/SPIN files unless ``--force`` is given.
 """
 import argparse
 import time

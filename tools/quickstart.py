@@ -3,15 +3,20 @@
 Steps (each skipped when its output already exists, unless ``--fresh``):
     1. procedural body model in the SMPL file format      -> data/body_models/
     2. pose library retargeted from pybullet's mocap clips -> data/mocap/pose_library.npz
-    3. long-tailed rendered dataset (train) + balanced test -> data/synthetic/
-    4. prototypes by balanced k-means on the training poses -> data/prototypes/prototypes_k32.npz, and the
-       training set's mean pose as SPIN-format mean params -> data/synthetic/smpl_mean_params.npz
-    5. train HMR and PM-Net (offline ResNet-18 configs) with the same number of iterations and batch size
-    6. test both with MeshMetric + PoseRarity, plot error vs rarity, render overlays of rare/common samples
-    7. write ``outputs/quickstart/report.md``
+    3. long-tailed rendered dataset (train) + balanced test -> DATA/ (part-coloured bodies, 128 px)
+    4. prototypes by balanced k-means on the training poses -> DATA/prototypes_k32.npz, and the training
+       set's mean pose as SPIN-format mean params -> DATA/smpl_mean_params.npz
+    5. train HMR and PM-Net (EfficientNet-Lite0 configs) with the same iterations, batch and seed(s)
+    6. test both with MeshMetric + PoseRarity, learning diagnostics (spread of the predictions, image-free
+       baselines, selector accuracy), training curves, error-vs-rarity plot, overlays of rare/common samples
+    7. write ``OUT/report.md`` (``--preset full``: mean +- std over the seeds of every metric)
+
+Presets (any option below overrides its preset value):
+    demo  (``make demo``): 6,000 training renders, 1 seed,  about 14 min on 2 CPU cores
+    full:                  16,000 training renders, 3 seeds, longer training (docs/learning.md)
 
 Usage:
-    python tools/quickstart.py [--iters 400] [--num-train 2000] [--num-test 400] [--fresh]
+    python tools/quickstart.py [--preset demo|full] [--iters N] [--num-train N] [--seeds 0 1 2] [--fresh]
 """
 import argparse
 import json
@@ -23,30 +28,42 @@ import sys
 import time
 from typing import Dict, List
 
+import numpy as np
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# SPIN-format mean params whose body pose is the mean of the training poses (SPIN's file is data-driven too;
-# the generated body model's own file holds the rest T-pose). Both heads and PoseRarity use it.
-MEAN = 'data/synthetic/smpl_mean_params.npz'
 PY = sys.executable
-MODELS = (('HMR', 'configs/hmr_res18_synthetic.py'), ('PM-Net', 'configs/pmnet_res18_synthetic.py'))
+MODELS = (('HMR', 'configs/hmr_effnet_synthetic.py'), ('PM-Net', 'configs/pmnet_effnet_synthetic.py'))
+PRESETS = dict(
+    demo=dict(out='outputs/quickstart', data='data/synthetic', num_train=6000, num_test=600, iters=1000,
+              seeds=[0]),
+    full=dict(out='outputs/quickstart_full', data='data/synthetic_full', num_train=16000, num_test=1000,
+              iters=3000, seeds=[0, 1, 2]))
 METRIC_ROWS = (('all', 'mesh/{}'), ('common clips', 'rarity/is_rare=0_{}'),
                ('rare clips', 'rarity/is_rare=1_{}'), ('not in tail 10 %', 'rarity/common_{}'),
                ('tail 10 % (rarest by mesh distance)', 'rarity/tail10_{}'), ('tail 5 %', 'rarity/tail5_{}'),
                ('balanced (100 bins)', 'rarity/balanced_{}'))
+METRICS = ('MPJPE', 'PA-MPJPE', 'PVE')
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--out', default='outputs/quickstart', help='report folder')
-    p.add_argument('--num-train', type=int, default=2000, help='rendered training images')
-    p.add_argument('--num-test', type=int, default=400, help='rendered test images')
+    p.add_argument('--preset', choices=sorted(PRESETS), default='demo')
+    p.add_argument('--out', help='report folder')
+    p.add_argument('--data', help='dataset folder')
+    p.add_argument('--num-train', type=int, help='rendered training images')
+    p.add_argument('--num-test', type=int, help='rendered test images')
     p.add_argument('--rare-fraction', type=float, default=0.05, help='rare share of the training split')
-    p.add_argument('--iters', type=int, default=400, help='training iterations per model (equal budget)')
-    p.add_argument('--batch-size', type=int, default=16)
+    p.add_argument('--img-size', type=int, default=128, help='rendered image side, px')
+    p.add_argument('--iters', type=int, help='training iterations per model (equal budget)')
+    p.add_argument('--batch-size', type=int, default=32)
     p.add_argument('--k', type=int, default=32, help='number of prototypes')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seeds', type=int, nargs='+', help='training seeds (data always uses seed 0)')
     p.add_argument('--fresh', action='store_true', help='regenerate data and retrain')
-    return p.parse_args()
+    args = p.parse_args()
+    for key, value in PRESETS[args.preset].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
 
 
 class Steps:
@@ -88,114 +105,166 @@ def latest_checkpoint(work_dir: str) -> str:
         return f.read().strip()
 
 
-def metrics_table(results: Dict[str, dict]) -> str:
-    """Markdown table: one row per subset, MPJPE / PA-MPJPE / PVE per model."""
+def scalars_file(work_dir: str) -> str:
+    """The newest run's ``vis_data/scalars.json`` under ``work_dir``."""
+    runs = sorted(d for d in os.listdir(osp.join(ROOT, work_dir)) if osp.isdir(osp.join(ROOT, work_dir, d, 'vis_data')))
+    return osp.join(work_dir, runs[-1], 'vis_data', 'scalars.json')
+
+
+def metrics_table(results: Dict[str, List[dict]]) -> str:
+    """Markdown table: one row per subset, MPJPE / PA-MPJPE / PVE per model; mean +- std over seeds."""
     names = list(results)
-    head = '| subset | ' + ' | '.join(f'{n} {m}' for m in ('MPJPE', 'PA-MPJPE', 'PVE') for n in names) + ' |'
-    lines = [head, '|' + '---|' * (1 + 3 * len(names))]
+    head = '| subset | ' + ' | '.join(f'{n} {m}' for m in METRICS for n in names) + ' |'
+    lines = [head, '|' + '---|' * (1 + len(METRICS) * len(names))]
     for label, key in METRIC_ROWS:
         cells = []
-        for m in ('MPJPE', 'PA-MPJPE', 'PVE'):
+        for m in METRICS:
             for n in names:
-                v = results[n].get(key.format(m))
-                cells.append('n/a' if v is None else f'{v:.1f}')
+                values = [r[key.format(m)] for r in results[n] if key.format(m) in r]
+                if not values:
+                    cells.append('n/a')
+                elif len(values) == 1:
+                    cells.append(f'{values[0]:.1f}')
+                else:
+                    cells.append(f'{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f}')
         lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def comparison(results: Dict[str, List[dict]]) -> str:
+    """PM-Net / HMR ratios per seed and their mean +- std, for the headline rows."""
+    lines = ['| PM-Net / HMR | ' + ' | '.join(f'seed {i}' for i in range(len(results['HMR']))) + ' | mean ± std |',
+             '|---|' + '---|' * (len(results['HMR']) + 1)]
+    for label, key in (('all MPJPE', 'mesh/MPJPE'), ('tail 5 % MPJPE', 'rarity/tail5_MPJPE'),
+                       ('tail 10 % MPJPE', 'rarity/tail10_MPJPE'), ('rare clips MPJPE', 'rarity/is_rare=1_MPJPE'),
+                       ('all PA-MPJPE', 'mesh/PA-MPJPE'), ('tail 5 % PA-MPJPE', 'rarity/tail5_PA-MPJPE')):
+        ratios = [p[key] / h[key] for p, h in zip(results['PM-Net'], results['HMR'])]
+        spread = f' ± {np.std(ratios, ddof=1):.3f}' if len(ratios) > 1 else ''
+        lines.append(f'| {label} | ' + ' | '.join(f'{r:.3f}' for r in ratios) + f' | {np.mean(ratios):.3f}{spread} |')
     return '\n'.join(lines)
 
 
 def main() -> None:
     args = parse_args()
     os.environ.setdefault('PYOPENGL_PLATFORM', 'osmesa')
-    out = args.out
+    out, data = args.out, args.data
     if args.fresh:
-        for d in ('data/mocap', 'data/synthetic', 'data/prototypes', out):
+        for d in ('data/mocap', data, out):
             shutil.rmtree(osp.join(ROOT, d), ignore_errors=True)
     os.makedirs(osp.join(ROOT, out, 'logs'), exist_ok=True)
-    proto = f'data/prototypes/prototypes_k{args.k}.npz'
-    steps = Steps(total=6 + 2 * len(MODELS) + 2)
+    proto, mean = f'{data}/prototypes_k{args.k}.npz', f'{data}/smpl_mean_params.npz'
+    steps = Steps(total=6 + len(args.seeds) * (3 * len(MODELS) + 1) + 2)
     steps.run('body model (procedural, SMPL file format)',
-              [PY, 'tools/make_synthetic_smpl.py', '--out', 'data/body_models', '--seed', str(args.seed)],
+              [PY, 'tools/make_synthetic_smpl.py', '--out', 'data/body_models', '--seed', '0'],
               skip_if='data/body_models/smpl/SMPL_NEUTRAL.pkl')
     steps.run('pose library from pybullet mocap', [PY, 'tools/prepare_mocap.py', '--out',
               'data/mocap/pose_library.npz'], skip_if='data/mocap/pose_library.npz')
-    data_args = dict(num=args.num_train, num_test=args.num_test, rare=args.rare_fraction, seed=args.seed)
-    stamp = osp.join(ROOT, 'data/synthetic/quickstart_args.json')
+    data_args = dict(num=args.num_train, num_test=args.num_test, rare=args.rare_fraction, img_size=args.img_size,
+                     texture='parts')
+    stamp = osp.join(ROOT, data, 'quickstart_args.json')
     if osp.exists(stamp) and json.load(open(stamp)) != data_args:
-        print(f'data/synthetic was made with other arguments ({json.load(open(stamp))}): regenerating')
-        for d in ('data/synthetic', 'data/prototypes'):
-            shutil.rmtree(osp.join(ROOT, d), ignore_errors=True)
+        print(f'{data} was made with other arguments ({json.load(open(stamp))}): regenerating')
+        shutil.rmtree(osp.join(ROOT, data), ignore_errors=True)
     steps.run('render the long-tail dataset',
-              [PY, 'tools/make_synthetic_dataset.py', '--out', 'data/synthetic', '--num', str(args.num_train),
-               '--num-test', str(args.num_test), '--rare-fraction', str(args.rare_fraction),
-               '--seed', str(args.seed), '--split', 'both'],
-              skip_if='data/synthetic/test.npz', log=f'{out}/logs/dataset.log')
+              [PY, 'tools/make_synthetic_dataset.py', '--out', data, '--num', str(args.num_train),
+               '--num-test', str(args.num_test), '--rare-fraction', str(args.rare_fraction), '--seed', '0',
+               '--img-size', str(args.img_size), '--texture', 'parts', '--split', 'both'],
+              skip_if=f'{data}/test.npz', log=f'{out}/logs/dataset.log')
     with open(stamp, 'w') as f:
         json.dump(data_args, f)
-    steps.run('contact sheet of test renders', [PY, 'tools/contact_sheet.py', 'data/synthetic/test.npz',
+    steps.run('contact sheet of test renders', [PY, 'tools/contact_sheet.py', f'{data}/test.npz',
               '--num', '16', '--out', f'{out}/test_renders.png'])
     steps.run(f'prototypes (balanced k-means, K={args.k})',
-              [PY, 'tools/build_prototypes.py', '--poses', 'data/synthetic/train.npz', '--k', str(args.k),
-               '--balanced', '--seed', str(args.seed), '--out', proto,
-               '--mean-params', 'data/body_models/smpl_mean_params.npz', '--write-mean-params', MEAN],
-              skip_if=proto if osp.exists(osp.join(ROOT, MEAN)) else None, log=f'{out}/logs/prototypes.log')
+              [PY, 'tools/build_prototypes.py', '--poses', f'{data}/train.npz', '--k', str(args.k),
+               '--balanced', '--seed', '0', '--out', proto,
+               '--mean-params', 'data/body_models/smpl_mean_params.npz', '--write-mean-params', mean],
+              skip_if=proto if osp.exists(osp.join(ROOT, mean)) else None, log=f'{out}/logs/prototypes.log')
     steps.run('starting-point error: mean pose vs nearest prototype',
-              [PY, 'tools/prototype_coverage.py', 'data/synthetic/test.npz', proto, '--mean-params', MEAN,
+              [PY, 'tools/prototype_coverage.py', f'{data}/test.npz', proto, '--mean-params', mean,
                '--out', f'{out}/starting_points.md'])
-    common = ['--cfg-options', f'train_cfg.max_iters={args.iters}', f'train_cfg.val_interval={args.iters}',
-              f'train_dataloader.batch_size={args.batch_size}', f'randomness.seed={args.seed}',
-              f'model.head.mean_params={MEAN}']
-    results = {}
-    for name, cfg in MODELS:
-        tag = tag_of(name)
-        wd = f'{out}/work_dirs/{tag}'
-        steps.run(f'train {name} ({args.iters} iters x {args.batch_size})',
-                  [PY, 'tools/train.py', cfg, '--work-dir', wd, '--no-validate'] + common,
-                  log=f'{out}/logs/train_{tag}.log')
-        steps.run(f'test {name}', [PY, 'tools/test.py', cfg, latest_checkpoint(wd), '--work-dir', wd,
-                                   '--out', f'{wd}/metrics.json', '--cfg-options',
-                                   f'test_evaluator.1.model_name={tag}', f'model.head.mean_params={MEAN}',
-                                   f'test_evaluator.1.mean_params={MEAN}'],
-                  log=f'{out}/logs/test_{tag}.log')
-        with open(osp.join(ROOT, wd, 'metrics.json')) as f:
-            results[name] = json.load(f)
-    rarity_files = [f'{out}/work_dirs/{tag_of(n)}/rarity_{tag_of(n)}.json' for n, _ in MODELS]
-    steps.run('error-vs-rarity plot', [PY, 'tools/plot_rarity.py', *rarity_files, '--labels',
-                                       *[n for n, _ in MODELS], '--out', f'{out}/error_vs_rarity.png'])
+    data_opts = [f'train_dataloader.dataset.data_root={data}', f'test_dataloader.dataset.data_root={data}',
+                 f'model.head.mean_params={mean}']
+    results: Dict[str, List[dict]] = {n: [] for n, _ in MODELS}
+    diagnostics = {}
+    for seed in args.seeds:
+        preds, curves = [], []
+        for name, cfg in MODELS:
+            tag = tag_of(name)
+            wd = f'{out}/work_dirs/{tag}_seed{seed}'
+            opts = data_opts + ([f'model.head.prototype_file={proto}'] if name == 'PM-Net' else [])
+            steps.run(f'train {name} seed {seed} ({args.iters} iters x {args.batch_size})',
+                      [PY, 'tools/train.py', cfg, '--work-dir', wd, '--no-validate', '--cfg-options',
+                       f'train_cfg.max_iters={args.iters}', f'train_cfg.val_interval={args.iters}',
+                       f'param_scheduler.1.T_max={args.iters}', f'param_scheduler.1.end={args.iters}',
+                       f'default_hooks.checkpoint.interval={args.iters}',
+                       f'train_dataloader.batch_size={args.batch_size}', f'randomness.seed={seed}', *opts],
+                      log=f'{out}/logs/train_{tag}_seed{seed}.log')
+            steps.run(f'test {name} seed {seed}',
+                      [PY, 'tools/test.py', cfg, latest_checkpoint(wd), '--work-dir', wd, '--out',
+                       f'{wd}/metrics.json', '--dump', f'{wd}/preds.npz', '--cfg-options',
+                       f'test_evaluator.1.model_name={tag}', f'test_evaluator.1.mean_params={mean}', *opts],
+                      log=f'{out}/logs/test_{tag}_seed{seed}.log')
+            with open(osp.join(ROOT, wd, 'metrics.json')) as f:
+                results[name].append(json.load(f))
+            preds.append(f'{name}={wd}/preds.npz')
+            curves.append(f'{name}={scalars_file(wd)}')
+        diag = f'{out}/diagnostics_seed{seed}'
+        steps.run(f'learning diagnostics seed {seed}',
+                  [PY, 'tools/learning_diagnostics.py', f'{data}/test.npz', '--preds', *preds,
+                   '--prototypes', proto, '--mean-params', mean, '--curves', *curves,
+                   '--out-json', f'{diag}.json', '--out-md', f'{diag}.md', '--out-plot',
+                   f'{out}/training_curves_seed{seed}.png'])
+        diagnostics[seed] = diag
+    seed = args.seeds[0]
+    wds = {n: f'{out}/work_dirs/{tag_of(n)}_seed{seed}' for n, _ in MODELS}
+    steps.run('error-vs-rarity plot',
+              [PY, 'tools/plot_rarity.py', *[f'{wds[n]}/rarity_{tag_of(n)}.json' for n, _ in MODELS],
+               '--labels', *[n for n, _ in MODELS], '--out', f'{out}/error_vs_rarity.png'])
     steps.run('overlays on rare and common test samples',
-              [PY, 'tools/overlay_sheet.py', 'data/synthetic/test.npz', '--out', f'{out}/overlays.png',
+              [PY, 'tools/overlay_sheet.py', f'{data}/test.npz', '--out', f'{out}/overlays.png',
                '--labels', *[n for n, _ in MODELS], '--models']
-              + [f'{cfg}={latest_checkpoint(f"{out}/work_dirs/{tag_of(n)}")}' for n, cfg in MODELS],
+              + [f'{cfg}={latest_checkpoint(wds[n])}' for n, cfg in MODELS],
               log=f'{out}/logs/overlays.log')
-    write_report(args, out, results, steps)
+    write_report(args, results, diagnostics, steps)
 
 
-def write_report(args: argparse.Namespace, out: str, results: Dict[str, dict], steps: Steps) -> None:
-    """Writes ``report.md`` with the metric table, figures and step times."""
+def write_report(args: argparse.Namespace, results: Dict[str, List[dict]], diagnostics: Dict[int, str],
+                 steps: Steps) -> None:
+    """Writes ``report.md`` with the metric tables, diagnostics, figures and step times."""
+    out, seed0 = args.out, args.seeds[0]
+    seeds = ', '.join(map(str, args.seeds))
     lines = [
-        '# PM-Net vs HMR — offline quickstart report', '',
-        f'Generated by `python tools/quickstart.py` on {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}. '
-        f'Training: {args.num_train} rendered images (rare fraction {args.rare_fraction}), '
-        f'test: {args.num_test} images (balanced common/rare), half-width ResNet-18 at 96 px from scratch, '
-        f'{args.iters} iterations x batch {args.batch_size} for EACH model, K={args.k} prototypes.', '',
-        'Errors in mm on the procedural body: MPJPE / PA-MPJPE on the 14 LSP joints regressed through the '
-        'H36M regressor (3DPW protocol), PVE over all vertices; rarity = mean vertex distance of the GT mesh '
-        'from the mean-pose mesh (MMHuman3D IHMR axis); "rare clips" = cartwheel/backflip/crawl/roll/getup. '
-        'A few CPU minutes of training from scratch is far from convergence: read the numbers as a '
-        'reproducible small-budget comparison, not as the paper\'s result.', '',
-        metrics_table(results), '',
-        'Where each head starts (no training involved; `tools/prototype_coverage.py`): the error of the '
-        'training-set mean pose (HMR\'s start) and of the nearest prototype (PM-Net\'s start if its selector '
-        'were perfect), with GT global orientation and shape:', '',
-        open(osp.join(ROOT, out, 'starting_points.md')).read(), '',
-        '![error vs rarity](error_vs_rarity.png)', '',
-        'Test renders (contact sheet): ![renders](test_renders.png)', '',
-        'Predicted meshes on rare and common test samples: ![overlays](overlays.png)', '',
-        '## Step times', '', '| step | seconds |', '|---|---|',
-        *[f'| {k} | {v:.0f} |' for k, v in steps.times.items()],
-        f'| total | {time.time() - steps.start:.0f} |', '']
+        f'# PM-Net vs HMR — offline quickstart report (`--preset {args.preset}`)', '',
+        f'Generated by `python tools/quickstart.py --preset {args.preset}` on '
+        f'{time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, {os.cpu_count()} CPU cores, no GPU. '
+        f'Training: {args.num_train} rendered images at {args.img_size} px (rare fraction {args.rare_fraction}), '
+        f'test: {args.num_test} images (half rare), ImageNet EfficientNet-Lite0 at 128 px with an auxiliary '
+        f'heatmap head, {args.iters} iterations x batch {args.batch_size} for EACH model and seed '
+        f'(seeds {seeds}), K={args.k} prototypes.', '',
+        '## Did the models learn?', '',
+        'Spread ratio = spread of the predicted root-relative joints over the test images / that of the ground '
+        'truth (0 = the same body for every input). Baselines ignore the image: the mean test pose, and the '
+        'training mean pose posed with the GT global orientation and shape (an oracle on orientation).', '']
+    for seed, diag in diagnostics.items():
+        lines += [f'Seed {seed}:', '', open(osp.join(ROOT, f'{diag}.md')).read(), '']
+    lines += [f'![training curves](training_curves_seed{seed0}.png)', '',
+              '## Errors (mm)', '',
+              'MPJPE / PA-MPJPE on the 14 LSP joints regressed through the H36M regressor (3DPW protocol), PVE over '
+              'all vertices; rarity = mean vertex distance of the GT mesh from the mean-pose mesh; "rare clips" = '
+              'cartwheel/backflip/crawl/roll/getup. ' + ('Mean ± std over the seeds.' if len(args.seeds) > 1
+                                                          else 'One seed: no error bars.'), '',
+              metrics_table(results), '', comparison(results), '',
+              'Where each head starts (no training; `tools/prototype_coverage.py`, GT orientation and shape):', '',
+              open(osp.join(ROOT, out, 'starting_points.md')).read(), '',
+              '![error vs rarity](error_vs_rarity.png)', '',
+              'Test renders: ![renders](test_renders.png)', '',
+              f'Predicted meshes on rare and common test samples (seed {seed0}): ![overlays](overlays.png)', '',
+              '## Step times', '', '| step | seconds |', '|---|---|',
+              *[f'| {k} | {v:.0f} |' for k, v in steps.times.items()],
+              f'| total | {time.time() - steps.start:.0f} |', '']
     with open(osp.join(ROOT, out, 'report.md'), 'w') as f:
         f.write('\n'.join(lines))
-    print('\n'.join(lines[6:6 + len(METRIC_ROWS) + 2]))
+    print(metrics_table(results) + '\n\n' + comparison(results))
     print(f'\nreport: {osp.join(out, "report.md")}  (total {time.time() - steps.start:.0f} s)')
 
 

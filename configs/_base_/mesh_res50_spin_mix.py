@@ -7,10 +7,17 @@ default_scope = 'mmpose'
 
 # ---------------------------------------------------------------- files (docs/design.md default paths)
 body_model = dict(type='SMPLBodyModel', model_path='data/body_models/smpl/SMPL_NEUTRAL.pkl',
-                  joint_regressor_h36m='data/body_models/J_regressor_h36m.npy')
+                  joint_regressor_h36m='data/body_models/J_regressor_h36m.npy',
+                  joint_regressor_extra='data/body_models/J_regressor_extra.npy')
+# GT meshes of 3DPW from the gendered models, as published numbers are computed (docs/configs.md)
+gendered_body_models = dict(male='data/body_models/smpl/SMPL_MALE.pkl',
+                            female='data/body_models/smpl/SMPL_FEMALE.pkl')
 mean_params = 'data/body_models/smpl_mean_params.npz'
 prototype_file = 'data/prototypes/prototypes_k32.npz'
 data_root = 'data/'  # MMHuman3D layout: data/preprocessed_datasets/*.npz + data/datasets/<name>/ images
+# Labels stay in their own joint definitions; 'human_data' (MMHuman3D's 190 names) holds all of them and
+# the head regresses the same joints from the mesh (docs/datasets.md)
+joint_set = 'human_data'
 backbone_channels = 2048
 
 # ---------------------------------------------------------------- schedule (SPIN: Adam 5e-5, batch 64)
@@ -51,7 +58,7 @@ model = dict(
 codec = dict(type='SMPLLabelCodec', input_size=(224, 224))
 meta_keys = ('id', 'img_id', 'img_path', 'sample_idx', 'ori_shape', 'img_shape', 'input_size',
              'input_center', 'input_scale', 'flip', 'flip_direction', 'flip_indices',
-             'dataset_tag', 'clip', 'is_rare')
+             'dataset_tag', 'clip', 'is_rare', 'joint_set', 'gender')
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale', padding=1.2),
@@ -73,11 +80,15 @@ val_pipeline = [
 ]
 
 
-def _spin_set(name, ann):  # noqa: E302  (MMHuman3D names: data/preprocessed_datasets/spin_*.npz)
-    return dict(type='SMPLImageDataset', data_root=data_root, dataset_tag=name,
-                ann_file=f'preprocessed_datasets/{ann}', data_prefix=dict(img=f'datasets/{name}/'))
+def _spin_set(name, ann, **kwargs):  # noqa: E302  (MMHuman3D's SPIN files, docs/datasets.md)
+    return dict(type='SMPLImageDataset', data_root=data_root, dataset_tag=name, joint_set=joint_set,
+                ann_file=f'preprocessed_datasets/{ann}', data_prefix=dict(img=f'datasets/{name}/'),
+                **kwargs)
 
 
+# MMHuman3D names Human3.6M joints 9 and 10 'head_extra' and 'headtop'; SPIN trains them as its 'Jaw
+# (H36M)' and 'Head (H36M)' joints (keypoint_conventions.MMHUMAN3D_H36M_TO_SPIN)
+h36m_to_spin = dict(head_extra='jaw_extra', headtop='head_extra')
 # SPIN's mix: H36M .35, MPI-INF-3DHP .15, LSP .1, LSPET .1, MPII .1, COCO .2
 train_dataloader = dict(
     batch_size=64,
@@ -87,10 +98,10 @@ train_dataloader = dict(
     dataset=dict(
         type='MixedSMPLDataset',
         datasets=[
-            _spin_set('h36m', 'spin_h36m_train.npz'),
+            _spin_set('h36m', 'h36m_mosh_train.npz', rename_keypoints=h36m_to_spin),
             _spin_set('mpi_inf_3dhp', 'spin_mpi_inf_3dhp_train.npz'),
             _spin_set('lsp', 'spin_lsp_train.npz'),
-            _spin_set('lspet', 'spin_hr-lspet_train.npz'),
+            _spin_set('lspet', 'spin_lspet_train.npz'),
             _spin_set('mpii', 'spin_mpii_train.npz'),
             _spin_set('coco', 'spin_coco_2014_train.npz'),
         ],
@@ -104,14 +115,30 @@ val_dataloader = dict(
     persistent_workers=True,
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(type='SMPLImageDataset', data_root=data_root, dataset_tag='pw3d',
-                 ann_file='preprocessed_datasets/pw3d_test.npz', data_prefix=dict(img='datasets/pw3d/'),
-                 test_mode=True, pipeline=val_pipeline))
+    # 3DPW test protocol (SPIN eval.py): 14 LSP joints through the H36M regressor, gendered GT meshes
+    dataset=dict(type='SMPLImageDataset', data_root=data_root, dataset_tag='pw3d', joint_set=joint_set,
+                 ann_file='preprocessed_datasets/spin_pw3d_test.npz',
+                 data_prefix=dict(img='datasets/pw3d/'), test_mode=True, pipeline=val_pipeline))
 test_dataloader = val_dataloader
 
 val_evaluator = [
-    dict(type='MeshMetric', body_model=body_model),
-    dict(type='PoseRarity', body_model=body_model, mean_params=mean_params, rarity='mesh'),
+    dict(type='MeshMetric', body_model=body_model, protocol='h36m_lsp14',
+         gendered_body_models=gendered_body_models),
+    dict(type='PoseRarity', body_model=body_model, mean_params=mean_params, rarity='mesh',
+         protocol='h36m_lsp14', gendered_body_models=gendered_body_models),
 ]
 test_evaluator = val_evaluator
+
+# Human3.6M protocol 2 (S9, S11, camera 60457274, every 5th frame; MMHuman3D's H36M converter with
+# protocol=2): GT = the labelled H36M joints, PA-MPJPE on 14 LSP joints. Used by configs/*_h36m-p2.py.
+h36m_p2_test_dataloader = dict(
+    _delete_=True, batch_size=64, num_workers=4, persistent_workers=True, drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
+    dataset=dict(type='SMPLImageDataset', data_root=data_root, dataset_tag='h36m_p2', joint_set=joint_set,
+                 ann_file='preprocessed_datasets/h36m_valid_protocol2.npz', rename_keypoints=h36m_to_spin,
+                 data_prefix=dict(img='datasets/h36m/'), test_mode=True, pipeline=val_pipeline))
+h36m_p2_test_evaluator = [
+    dict(type='MeshMetric', body_model=body_model, protocol='h36m_joints_lsp14',
+         metrics=['MPJPE', 'PA-MPJPE']),
+]
 del _spin_set

@@ -103,7 +103,8 @@ def init_mesh_model(config: Union[str, Path, Config],
     Args:
         config (str | Path | Config): Config file or object.
         checkpoint (str, optional): Checkpoint path. ``None`` keeps the initial weights
-            (backbone ``init_cfg`` is dropped so nothing is downloaded).
+            (backbone ``init_cfg`` is dropped so nothing is downloaded). With a checkpoint the head's
+            ``mean_params`` / ``prototype_file`` are not read: their values are buffers in the checkpoint.
         device (str): Device to put the model on. Defaults to ``'cpu'``.
         cfg_options (dict, optional): Overrides merged into the config.
         strict (bool): Refuse a checkpoint whose keys or shapes differ from the model's (another head
@@ -123,12 +124,21 @@ def init_mesh_model(config: Union[str, Path, Config],
     backbone = config.model.get('backbone', None)
     if backbone is not None and 'init_cfg' in backbone:
         backbone.init_cfg = None
+    head = config.model.get('head', None)
+    if checkpoint is not None and head is not None:
+        # the checkpoint holds the mean params and prototypes (head buffers): their files are not needed
+        for key in ('mean_params', 'prototype_file'):
+            if key in head:
+                head[key] = None
     config.model.train_cfg = None
 
     init_default_scope(config.get('default_scope', 'mmpose') or 'mmpose')
     import pmnet_plugin  # noqa: F401  registers our components
     from mmpose.registry import MODELS
-    model = revert_sync_batchnorm(MODELS.build(config.model))
+    with warnings.catch_warnings():
+        if checkpoint is not None:
+            warnings.filterwarnings('ignore', message='PrototypeMemoryHead: prototype_file=None')
+        model = revert_sync_batchnorm(MODELS.build(config.model))
 
     dataset_meta = None
     if checkpoint is not None:

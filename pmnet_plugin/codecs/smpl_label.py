@@ -18,6 +18,8 @@ class SMPLLabelCodec(BaseKeypointCodec):
 
         - ``keypoint_labels`` (N, K, 2) and ``keypoint_weights`` (N, K)
         - ``keypoints_3d`` (N, K, 3) root-relative metres and ``keypoints_3d_weights`` (N, K)
+        - ``keypoints_3d_root`` (N, K): weights of the joints whose mean is each sample's 3D root (the
+          loss aligns prediction and label on it); one-hot on joint 0 when the sample gives none
         - ``smpl_pose`` (N, 72), ``smpl_betas`` (N, 10), ``has_smpl`` (N,) float 0/1
 
     The 3D/SMPL labels are stored under ``*_label`` keys of the results (packed under the names above) so
@@ -36,13 +38,15 @@ class SMPLLabelCodec(BaseKeypointCodec):
     """
 
     auxiliary_encode_keys = {
-        'keypoints_3d', 'keypoints_3d_visible', 'smpl_pose', 'smpl_betas', 'has_smpl'
+        'keypoints_3d', 'keypoints_3d_visible', 'keypoints_3d_root', 'smpl_pose', 'smpl_betas',
+        'has_smpl'
     }
     label_mapping_table = dict(
         keypoint_labels='keypoint_labels',
         keypoint_weights='keypoint_weights',
         keypoints_3d_label='keypoints_3d',
         keypoints_3d_weights='keypoints_3d_weights',
+        keypoints_3d_root_label='keypoints_3d_root',
         smpl_pose_label='smpl_pose',
         smpl_betas_label='smpl_betas',
         has_smpl_label='has_smpl',
@@ -74,6 +78,7 @@ class SMPLLabelCodec(BaseKeypointCodec):
                keypoints_visible: Optional[np.ndarray] = None,
                keypoints_3d: Optional[np.ndarray] = None,
                keypoints_3d_visible: Optional[np.ndarray] = None,
+               keypoints_3d_root: Optional[np.ndarray] = None,
                smpl_pose: Optional[np.ndarray] = None,
                smpl_betas: Optional[np.ndarray] = None,
                has_smpl: Optional[np.ndarray] = None) -> dict:
@@ -84,13 +89,15 @@ class SMPLLabelCodec(BaseKeypointCodec):
             keypoints_visible (np.ndarray, optional): (N, K) visibility/confidence.
             keypoints_3d (np.ndarray, optional): (N, K, 3) root-relative metres.
             keypoints_3d_visible (np.ndarray, optional): (N, K).
+            keypoints_3d_root (np.ndarray, optional): (N, K) root weights (sum 1 per labelled sample).
             smpl_pose (np.ndarray, optional): (N, 72) axis-angle.
             smpl_betas (np.ndarray, optional): (N, 10).
             has_smpl (np.ndarray, optional): (N,) 0/1.
 
         Returns:
             dict: ``keypoint_labels`` (N, K, 2), ``keypoint_weights`` (N, K), ``keypoints_3d_label``
-            (N, K, 3), ``keypoints_3d_weights`` (N, K), ``smpl_pose_label`` (N, 72),
+            (N, K, 3), ``keypoints_3d_weights`` (N, K), ``keypoints_3d_root_label`` (N, K),
+            ``smpl_pose_label`` (N, 72),
             ``smpl_betas_label`` (N, 10), ``has_smpl_label`` (N,), all float32.
         """
         keypoints = np.asarray(keypoints, np.float32)[..., :2]
@@ -111,6 +118,11 @@ class SMPLLabelCodec(BaseKeypointCodec):
             kp3d = np.asarray(keypoints_3d, np.float32).reshape(n, k, 3)
             w3d = (np.ones((n, k), np.float32) if keypoints_3d_visible is None else
                    np.clip(np.asarray(keypoints_3d_visible, np.float32).reshape(n, k), 0., 1.))
+        if keypoints_3d_root is None:
+            root = np.zeros((n, k), np.float32)
+            root[:, 0] = 1.
+        else:
+            root = np.asarray(keypoints_3d_root, np.float32).reshape(n, k)
         pose = (np.zeros((n, 72), np.float32) if smpl_pose is None else
                 np.asarray(smpl_pose, np.float32).reshape(n, 72))
         betas = (np.zeros((n, 10), np.float32) if smpl_betas is None else
@@ -122,6 +134,7 @@ class SMPLLabelCodec(BaseKeypointCodec):
             keypoint_weights=weights.astype(np.float32),
             keypoints_3d_label=kp3d.copy(),
             keypoints_3d_weights=w3d.astype(np.float32),
+            keypoints_3d_root_label=root.copy(),
             smpl_pose_label=pose.copy(),
             smpl_betas_label=betas.copy(),
             has_smpl_label=has)

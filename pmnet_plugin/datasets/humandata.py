@@ -1,44 +1,47 @@
-"""Readers that turn annotation files into columns of SMPL-24 labels.
+"""Readers that turn annotation files into columns: per-sample arrays in the file's own joints.
 
-Two formats are read; both end up as the same dict of per-sample arrays ("columns", N = samples):
+Two formats are read; both end up as the same dict of columns (N = samples, K = the joints of the
+file that some sample labels, each under its own name and definition; no joint is mapped onto another):
 
-========================  =================  ===============================================
-column                    shape / dtype      meaning
-========================  =================  ===============================================
-``img_path``              (N,) str           image path relative to ``data_prefix['img']``
-``bbox``                  (N, 4) float32     x1, y1, x2, y2 in image px
-``bbox_score``            (N,) float32       box confidence
-``keypoints``             (N, 24, 2)         SMPL-24 joints in image px
-``keypoints_visible``     (N, 24)            0/1 (or confidence)
-``keypoints_3d``          (N, 24, 3)         metres, root-relative (pelvis), camera frame
-``keypoints_3d_visible``  (N, 24)            0/1
-``smpl_pose``             (N, 72)            axis-angle, global orient first
-``smpl_betas``            (N, 10)            shape coefficients
-``has_smpl``              (N,) float32       1 where SMPL parameters are labels
+==========================  =================  =============================================
+column                      shape / dtype      meaning
+==========================  =================  =============================================
+``img_path``                (N,) str           image path relative to ``data_prefix['img']``
+``bbox``                    (N, 4) float32     x1, y1, x2, y2 in image px
+``bbox_score``              (N,) float32       box confidence
+``keypoints``               (N, K2, 2)         2D joints in image px
+``keypoints_visible``       (N, K2)            confidence in [0, 1] (0 = not labelled)
+``keypoints_names``         (K2,) str          joint names (``keypoint_conventions``)
+``keypoints_3d``            (N, K3, 3)         metres, camera frame, as stored (root-centred by the file)
+``keypoints_3d_visible``    (N, K3)            confidence in [0, 1]
+``keypoints_3d_names``      (K3,) str          joint names
+``smpl_pose``               (N, 72)            axis-angle, global orient first
+``smpl_betas``              (N, 10)            shape coefficients
+``has_smpl``                (N,) float32       1 where SMPL parameters are labels
+``*_key``                   () str             the file key each label came from ('' = absent)
 optional: ``clip`` (N,) str, ``is_rare`` (N,) float32, ``frame`` (N,) int64, ``gender`` (N,) str
-========================  =================  ===============================================
+==========================  =================  =============================================
 
 **MMHuman3D HumanData** ``.npz`` (``mmhuman3d/data/data_structures/human_data.py``; also what our
 ``tools/make_synthetic_dataset.py`` writes). Keys read:
 ``image_path`` (N,) str [required]; ``bbox_xywh`` (N, 4|5) [required, 5th column = score];
 ``keypoints2d`` (N, K, 3|2) + ``keypoints2d_mask`` (K,) + ``keypoints2d_convention`` (str);
-``keypoints3d`` (N, K, 4|3) + ``keypoints3d_mask`` (K,) + ``keypoints3d_convention``;
-``__keypoints_compressed__`` (bool: keypoints stored only for mask == 1, as MMHuman3D's
-``compress_keypoints_by_mask`` does); ``smpl`` (dict in a 0-d object array: ``global_orient`` (N, 3),
-``body_pose`` (N, 23, 3) or (N, 69), ``betas`` (N, >=10), ``transl`` (N, 3) unused);
-optional ``has_smpl`` (N,) at top level or in ``meta``; ``meta`` (dict: ``gender``, and our extras
-``clip`` (N,), ``is_rare`` (N,), ``frame`` (N,)); ``config`` (str). Files with ``config='pmnet_synthetic'``
-(our writer) that say ``'smpl_24'`` are read as ``'smpl'`` (SMPL order) — a compatibility rule for our
-writer, which should store ``'smpl'``.
-A missing convention key means MMHuman3D's default ``'human_data'`` (190 joints). Convention names follow
-MMHuman3D: ``'smpl'`` = official SMPL-24 order, ``'smpl_24'`` = SPIN's 24 (see keypoint_conventions).
+``keypoints3d`` (N, K, 4|3) + ``keypoints3d_mask`` (K,) + ``keypoints3d_convention``; keypoints stored
+only where the mask is 1 (``__keypoints_compressed__``, MMHuman3D's ``compress_keypoints_by_mask``) or
+for every joint of the convention; ``smpl`` (dict in a 0-d object array: ``global_orient`` (N, 3),
+``body_pose`` (N, 23, 3) or (N, 69), ``betas`` (N, >=10), ``transl`` (N, 3) unused); optional
+``has_smpl`` (N,) at top level or in ``meta``; ``meta`` (dict: ``gender`` ('m'/'f' for 3DPW), and our
+extras ``clip`` (N,), ``is_rare`` (N,), ``frame`` (N,)); ``config`` (str). A missing convention key
+means MMHuman3D's default ``'human_data'`` (190 joints). Files with ``config='pmnet_synthetic'`` (our
+writer) that say ``'smpl_24'`` are read as ``'smpl'`` (SMPL order).
 
-**SPIN** ``.npz`` (SPIN ``datasets/base_dataset.py``): ``imgname`` (N,), ``center`` (N, 2), ``scale`` (N,)
-(box side / 200) [required]; ``part`` (N, 24, 3) 2D in SPIN-24 order; ``S`` (N, 24, 4) 3D in SPIN-24 order;
-``pose`` (N, 72), ``shape`` (N, 10), ``has_smpl`` (N,); ``openpose`` is ignored.
+**SPIN** ``.npz`` (SPIN ``datasets/base_dataset.py``): ``imgname`` (N,), ``center`` (N, 2), ``scale``
+(N,) (box side / 200) [required]; ``openpose`` (N, 25, 3) OpenPose detections and ``part`` (N, 24, 3)
+2D ground truth (SPIN's 49 = OpenPose-25 + SPIN-24 order); ``S`` (N, 24, 4) 3D in SPIN-24 order;
+``pose`` (N, 72), ``shape`` (N, 10), ``has_smpl`` (N,); ``gender`` (N,).
 
-3D joints are made root-relative to the SMPL pelvis when the source has it; otherwise (SPIN-24) to the
-midpoint of the source hips — an approximation we chose; a sample without either gets no 3D weight.
+Which joints supervise training, relative to which root, is decided by the dataset for its joint set
+(:class:`pmnet_plugin.datasets.SMPLImageDataset`).
 """
 import os.path as osp
 from typing import Dict, Optional
@@ -46,7 +49,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from pmnet_plugin.utils.safe_pickle import load_npz
-from .keypoint_conventions import KEYPOINT_CONVENTIONS, convert_to_smpl24
+from .keypoint_conventions import OPENPOSE_25_KEYPOINTS, SPIN_24_KEYPOINTS, get_keypoint_names
 
 Columns = Dict[str, np.ndarray]
 
@@ -87,8 +90,8 @@ def _check_rows(arr: np.ndarray, n: int, path: str, key: str, tail: tuple = None
 
 
 # per-sample keys whose row count is compared with the image list's length
-SAMPLE_KEYS = ('bbox_xywh', 'keypoints2d', 'keypoints3d', 'center', 'scale', 'part', 'S', 'pose',
-               'shape')
+SAMPLE_KEYS = ('bbox_xywh', 'keypoints2d', 'keypoints3d', 'center', 'scale', 'part', 'openpose', 'S',
+               'pose', 'shape')
 
 
 def _check_sample_count(data: dict, path: str, name_key: str, n: int) -> int:
@@ -111,73 +114,57 @@ def _check_sample_count(data: dict, path: str, name_key: str, n: int) -> int:
     return n
 
 
-def _root_relative(kp_src: np.ndarray, convention: str, kp3d: np.ndarray, vis3d: np.ndarray):
-    """Subtract the source's SMPL pelvis, else its hips' midpoint; zero the weight where neither exists.
-
-    Args:
-        kp_src (np.ndarray): (N, K, 4) source 3D joints with confidence, in ``convention``.
-        convention (str): Source convention.
-        kp3d (np.ndarray): (N, 24, 3) joints already mapped to SMPL-24.
-        vis3d (np.ndarray): (N, 24) their visibility.
-    """
-    names = KEYPOINT_CONVENTIONS[convention]
-    if 'pelvis' in names:
-        ids = [names.index('pelvis')]
-    elif 'left_hip_extra' in names and 'right_hip_extra' in names:
-        ids = [names.index('left_hip_extra'), names.index('right_hip_extra')]
-    else:
-        ids = []
-    if ids:
-        root = kp_src[:, ids, :3].mean(1)
-        root_ok = (kp_src[:, ids, 3] > 0).all(1)
-    else:
-        root, root_ok = np.zeros_like(kp3d[:, 0]), np.zeros(len(kp3d), bool)
-    out = (kp3d - root[:, None]).astype(np.float32)
-    vis3d = vis3d * root_ok[:, None]
-    out[vis3d <= 0] = 0.
-    return out, vis3d.astype(np.float32)
+def _labelled_only(kp: np.ndarray, names: np.ndarray, dim: int):
+    """Split (N, K, dim+1) into coordinates and visibility; drop joints no sample labels."""
+    vis = np.clip(kp[..., dim], 0., 1.).astype(np.float32)
+    keep = (vis > 0).any(0)
+    return (np.ascontiguousarray(kp[:, keep, :dim], dtype=np.float32), np.ascontiguousarray(vis[:, keep]),
+            names[keep])
 
 
-def _decompress(kp: np.ndarray, mask: np.ndarray, path: str, key: str) -> np.ndarray:
-    idx = np.nonzero(mask > 0)[0]
-    if kp.shape[1] != idx.size:
-        _fail(path, key, f'compressed keypoints have {kp.shape[1]} joints, mask has {idx.size}')
-    full = np.zeros((kp.shape[0], mask.shape[0], kp.shape[2]), dtype=kp.dtype)
-    full[:, idx] = kp
-    return full
+def _empty_keypoints(n: int, dim: int):
+    return np.zeros((n, 0, dim), np.float32), np.zeros((n, 0), np.float32), np.zeros(0, str)
 
 
 def _read_keypoints(data, path: str, n: int, dim: int, convention: Optional[str],
-                    approximate: bool, smpl24_is_smpl: bool = False):
-    """Read keypoints{dim}d (+ mask, convention) and convert to SMPL-24 (xy[z], visibility)."""
+                    smpl24_is_smpl: bool = False):
+    """Read ``keypoints{dim}d`` (+ mask, convention) as the file's own labelled joints.
+
+    Returns:
+        tuple: coordinates (N, K, dim), visibility (N, K) in [0, 1] and names (K,) of the K joints
+        that the mask keeps and at least one sample labels.
+    """
     key = f'keypoints{dim}d'
     kp = _get(data, path, key, required=False)
     if kp is None:
-        return np.zeros((n, 24, dim), np.float32), np.zeros((n, 24), np.float32), None, None
+        return _empty_keypoints(n, dim)
     kp = _check_rows(kp, n, path, key).astype(np.float32, copy=False)
     if kp.ndim != 3 or kp.shape[2] not in (dim, dim + 1):
         _fail(path, key, f'has shape {kp.shape}, expected (N, K, {dim}) or (N, K, {dim + 1})')
     if kp.shape[2] == dim:
         kp = np.concatenate([kp, np.ones_like(kp[..., :1])], axis=-1)
-    mask = _get(data, path, f'{key}_mask', required=False)
-    conv = convention or _get(data, path, f'{key}_convention', required=False) or 'human_data'
-    conv = str(conv)
+    conv = str(convention or _get(data, path, f'{key}_convention', required=False) or 'human_data')
     if smpl24_is_smpl and conv == 'smpl_24':
         conv = 'smpl'
-    if mask is not None:
-        mask = np.asarray(mask, np.float32).reshape(-1)
-        compressed = _get(data, path, '__keypoints_compressed__', required=False)
-        if bool(compressed) and kp.shape[1] != mask.shape[0]:
-            kp = _decompress(kp, mask, path, key)
     try:
-        out, valid = convert_to_smpl24(kp, conv, mask, approximate)
-    except (KeyError, ValueError) as err:
-        _fail(path, key, str(err))
-    vis = np.clip(out[..., dim], 0., 1.) * valid[None]
-    if mask is not None and (mask <= 0).any():  # the mask also applies to the source joints
-        kp = kp.copy()
-        kp[..., dim] *= (mask > 0)[None]
-    return np.ascontiguousarray(out[..., :dim]), vis.astype(np.float32, copy=False), kp, conv
+        names = np.asarray(get_keypoint_names(conv))
+    except KeyError as err:
+        _fail(path, f'{key}_convention', str(err.args[0]))
+    mask = _get(data, path, f'{key}_mask', required=False)
+    if mask is not None:
+        mask = np.asarray(mask, np.float32).reshape(-1) > 0
+        if mask.shape[0] != names.shape[0]:
+            _fail(path, f'{key}_mask', f'has {mask.shape[0]} entries but convention {conv!r} has '
+                  f'{names.shape[0]} joints')
+        if kp.shape[1] == names.shape[0]:
+            kp = kp[:, mask]
+        elif kp.shape[1] != mask.sum():  # compressed (MMHuman3D compress_keypoints_by_mask) or not
+            _fail(path, key, f'has {kp.shape[1]} joints; convention {conv!r} has {names.shape[0]} '
+                  f'and the mask keeps {mask.sum()}')
+        names = names[mask]
+    elif kp.shape[1] != names.shape[0]:
+        _fail(path, key, f'has {kp.shape[1]} joints but convention {conv!r} has {names.shape[0]}')
+    return _labelled_only(kp, names, dim)
 
 
 def _smpl_columns(path: str, n: int, pose: Optional[np.ndarray], betas: Optional[np.ndarray],
@@ -200,14 +187,17 @@ def _smpl_columns(path: str, n: int, pose: Optional[np.ndarray], betas: Optional
     return dict(smpl_pose=pose, smpl_betas=betas10, has_smpl=has_smpl)
 
 
-def read_humandata(path: str, convention: Optional[str] = None,
-                   approximate: bool = False) -> Columns:
-    """Read an MMHuman3D HumanData ``.npz`` into SMPL-24 columns (see module docstring).
+def _source_key(data, key: str) -> np.ndarray:
+    """The file key a column comes from ('' when the file lacks it), as a 0-d str array."""
+    return np.array(key if key in data else '')
+
+
+def read_humandata(path: str, convention: Optional[str] = None) -> Columns:
+    """Read an MMHuman3D HumanData ``.npz`` into columns (see module docstring).
 
     Args:
         path (str): The ``.npz`` file.
         convention (str, optional): Overrides the file's keypoint conventions (2D and 3D).
-        approximate (bool): Allow stand-in joints when mapping to SMPL-24.
 
     Returns:
         dict: Columns of N samples.
@@ -220,15 +210,13 @@ def read_humandata(path: str, convention: Optional[str] = None,
     bbox = np.concatenate([bbox_xywh[:, :2], bbox_xywh[:, :2] + bbox_xywh[:, 2:4]], axis=1)
     score = bbox_xywh[:, 4] if bbox_xywh.shape[1] == 5 else np.ones(n, np.float32)
     cols = dict(img_path=img_path, bbox=bbox, bbox_score=score.astype(np.float32))
-    # Files of our writer (config 'pmnet_synthetic') label SMPL-ordered joints 'smpl_24', which in
-    # MMHuman3D means SPIN's 24; read them as 'smpl' (the writer should store 'smpl').
+    # Files of our writer (config 'pmnet_synthetic') that label SMPL-ordered joints 'smpl_24' (which
+    # in MMHuman3D means SPIN's 24) are read as 'smpl'; the writer now stores 'smpl'.
     ours = str(_get(data, path, 'config', required=False) or '') == 'pmnet_synthetic'
-    cols['keypoints'], cols['keypoints_visible'], _, _ = _read_keypoints(
-        data, path, n, 2, convention, approximate, ours)
-    kp3d, vis3d, kp3d_src, conv3d = _read_keypoints(data, path, n, 3, convention, approximate, ours)
-    if kp3d_src is not None:
-        kp3d, vis3d = _root_relative(kp3d_src, conv3d, kp3d, vis3d)
-    cols['keypoints_3d'], cols['keypoints_3d_visible'] = kp3d, vis3d
+    for dim, out in ((2, 'keypoints'), (3, 'keypoints_3d')):
+        cols[out], cols[f'{out}_visible'], cols[f'{out}_names'] = _read_keypoints(
+            data, path, n, dim, convention, ours)
+        cols[f'{out}_key'] = _source_key(data, f'keypoints{dim}d')
 
     meta = _get(data, path, 'meta', required=False) or {}
     if not isinstance(meta, dict):
@@ -248,6 +236,7 @@ def read_humandata(path: str, convention: Optional[str] = None,
         pose = np.concatenate([go, bp], axis=1)
         betas = smpl.get('betas')
     cols.update(_smpl_columns(path, n, pose, betas, has_smpl, 'smpl.body_pose', 'smpl.betas'))
+    cols['smpl_key'] = _source_key(data, 'smpl')
 
     for key in ('clip', 'gender'):
         value = meta.get(key)
@@ -262,15 +251,15 @@ def read_humandata(path: str, convention: Optional[str] = None,
     return cols
 
 
-def read_spin_npz(path: str, approximate: bool = False) -> Columns:
-    """Read a SPIN-style ``.npz`` (``imgname``, ``center``, ``scale``, ``part``, ``S``, ``pose``...).
+def read_spin_npz(path: str) -> Columns:
+    """Read a SPIN-style ``.npz`` (``imgname``, ``center``, ``scale``, ``part``, ``openpose``, ``S``...).
 
     Args:
         path (str): The ``.npz`` file.
-        approximate (bool): Allow stand-in joints (LSP hips/neck, MPII pelvis) for SMPL's.
 
     Returns:
-        dict: Columns of N samples.
+        dict: Columns of N samples; 2D joints are ``openpose`` then ``part`` (SPIN's 49 order), 3D
+        joints are ``S`` (SPIN's 24 order), each reduced to the joints some sample labels.
     """
     data = load_npz(path, 'a SPIN .npz', ANNOTATION_FIX)
     img_path = np.asarray(_get(data, path, 'imgname')).astype(str).reshape(-1)
@@ -280,37 +269,46 @@ def read_spin_npz(path: str, approximate: bool = False) -> Columns:
     half = (scale * 100.)[:, None]  # SPIN: scale = box side / 200
     bbox = np.concatenate([center - half, center + half], axis=1).astype(np.float32)
     cols = dict(img_path=img_path, bbox=bbox, bbox_score=np.ones(n, np.float32))
-    for key, dim, out_key in (('part', 2, 'keypoints'), ('S', 3, 'keypoints_3d')):
+    parts = []
+    for key, names in (('openpose', OPENPOSE_25_KEYPOINTS), ('part', SPIN_24_KEYPOINTS)):
         arr = _get(data, path, key, required=False)
-        if arr is None:
-            cols[out_key] = np.zeros((n, 24, dim), np.float32)
-            cols[out_key + '_visible'] = np.zeros((n, 24), np.float32)
-            continue
-        arr = _check_rows(arr, n, path, key, ((24, dim + 1), )).astype(np.float32)
-        out, valid = convert_to_smpl24(arr, 'spin_24', None, approximate)
-        cols[out_key] = out[..., :dim]
-        cols[out_key + '_visible'] = (np.clip(out[..., dim], 0., 1.) * valid[None]).astype(
-            np.float32)
-        if key == 'S':
-            cols[out_key], cols[out_key + '_visible'] = _root_relative(
-                arr, 'spin_24', cols[out_key], cols[out_key + '_visible'])
+        if arr is not None:
+            parts.append((_check_rows(arr, n, path, key, ((len(names), 3), )), names))
+    if parts:
+        kp = np.concatenate([p for p, _ in parts], axis=1).astype(np.float32)
+        names = np.asarray(sum((list(nm) for _, nm in parts), []))
+        cols['keypoints'], cols['keypoints_visible'], cols['keypoints_names'] = _labelled_only(
+            kp, names, 2)
+    else:
+        cols['keypoints'], cols['keypoints_visible'], cols['keypoints_names'] = _empty_keypoints(n, 2)
+    cols['keypoints_key'] = np.array('+'.join(k for k in ('openpose', 'part') if k in data))
+    S = _get(data, path, 'S', required=False)
+    if S is not None:
+        S = _check_rows(S, n, path, 'S', ((24, 4), )).astype(np.float32)
+        cols['keypoints_3d'], cols['keypoints_3d_visible'], cols['keypoints_3d_names'] = \
+            _labelled_only(S, np.asarray(SPIN_24_KEYPOINTS), 3)
+    else:
+        cols['keypoints_3d'], cols['keypoints_3d_visible'], cols['keypoints_3d_names'] = \
+            _empty_keypoints(n, 3)
+    cols['keypoints_3d_key'] = _source_key(data, 'S')
     cols.update(_smpl_columns(path, n, _get(data, path, 'pose', False),
                               _get(data, path, 'shape', False), _get(data, path, 'has_smpl', False),
                               'pose', 'shape'))
+    cols['smpl_key'] = _source_key(data, 'pose')
     if 'gender' in data:
-        cols['gender'] = np.asarray(data['gender']).astype(str).reshape(-1)
+        cols['gender'] = _check_rows(np.asarray(data['gender']).astype(str).reshape(-1), n, path,
+                                     'gender')
     return cols
 
 
-def read_annotations(path: str, data_format: str = 'auto', convention: Optional[str] = None,
-                     approximate: bool = False) -> Columns:
+def read_annotations(path: str, data_format: str = 'auto',
+                     convention: Optional[str] = None) -> Columns:
     """Read HumanData or SPIN ``.npz``; ``data_format='auto'`` picks by the keys present.
 
     Args:
         path (str): The annotation file.
         data_format (str): ``'auto'``, ``'humandata'`` or ``'spin'``.
         convention (str, optional): HumanData keypoint convention override.
-        approximate (bool): Allow stand-in joints when mapping to SMPL-24.
 
     Returns:
         dict: Columns of N samples (see module docstring).
@@ -327,7 +325,7 @@ def read_annotations(path: str, data_format: str = 'auto', convention: Optional[
             raise AnnotationError(f'{path}: neither HumanData (key "image_path") nor SPIN '
                                   f'(key "imgname") format; keys present: {sorted(keys)}')
     if data_format == 'humandata':
-        return read_humandata(path, convention, approximate)
+        return read_humandata(path, convention)
     if data_format == 'spin':
-        return read_spin_npz(path, approximate)
+        return read_spin_npz(path)
     raise ValueError(f'Unknown data_format {data_format!r}; use auto, humandata or spin')

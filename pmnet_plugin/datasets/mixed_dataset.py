@@ -57,6 +57,11 @@ class MixedSMPLDataset(Dataset):
                     cfg['pipeline'] = pipeline
                 cfg = DATASETS.build(cfg)
             self.datasets.append(cfg)
+        sets = {getattr(d, 'joint_set', None) for d in self.datasets}
+        if len(sets) > 1:
+            raise ValueError(f'MixedSMPLDataset: the datasets use different joint sets '
+                             f'{sorted(map(str, sets))}; a batch holds one joint set (give every '
+                             'dataset the same joint_set)')
         self.lengths = np.array([len(d) for d in self.datasets], np.int64)
         if (self.lengths[ratios > 0] == 0).any():
             raise ValueError(f'MixedSMPLDataset: an empty dataset has a positive ratio: '
@@ -78,7 +83,7 @@ class MixedSMPLDataset(Dataset):
 
     @property
     def metainfo(self) -> dict:
-        """Metainfo of the first dataset (all should share the SMPL-24 metainfo)."""
+        """Metainfo of the first dataset (all share one joint set)."""
         return deepcopy(self.datasets[0].metainfo)
 
     def full_init(self) -> None:

@@ -1,8 +1,8 @@
-"""Top-down dataset of single-person crops with SMPL-24 2D/3D joints and SMPL parameters."""
+"""Top-down dataset of single-person crops with 2D/3D joints of a joint set and SMPL parameters."""
 import os.path as osp
 import warnings
 from copy import copy
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.fileio import load
@@ -12,20 +12,29 @@ from mmengine.registry import DefaultScope
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
 from .humandata import read_annotations
+from .keypoint_conventions import get_keypoint_names
+from .supervision import check_claims, format_report, joint_set_metainfo, scatter_row, to_joint_set
 
 _REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SMPL24_METAINFO_FILE = osp.join(_REPO_ROOT, 'configs', '_base_', 'datasets', 'smpl24.py')
-_LABEL_COLUMNS = ('keypoints', 'keypoints_visible', 'keypoints_3d', 'keypoints_3d_visible',
-                  'smpl_pose', 'smpl_betas', 'has_smpl')
+_SMPL_COLUMNS = ('smpl_pose', 'smpl_betas', 'has_smpl')
 _METAINFO_KEYS = ('dataset_name', 'upper_body_ids', 'lower_body_ids', 'flip_pairs',
                   'dataset_keypoint_weights', 'flip_indices', 'skeleton_links')
 
 
 @DATASETS.register_module()
 class SMPLImageDataset(BaseCocoStyleDataset):
-    """Single-person images with SMPL-24 joints and (optionally) SMPL parameters, one sample per person.
+    """Single-person images with the joints of a joint set and (optionally) SMPL parameters.
 
     Reads MMHuman3D HumanData or SPIN ``.npz`` files (format: :mod:`pmnet_plugin.datasets.humandata`).
+    Every labelled joint stays in its own definition (its name, :mod:`.keypoint_conventions`); the
+    joints whose name is in ``joint_set`` and that the mesh can regress supervise training, the head
+    regressing the same set from the predicted mesh (SPIN / MMHuman3D do the same with SPIN's 49
+    joints). 3D joints are made relative to each sample's root: SMPL's pelvis, else the dataset's own
+    pelvis (``pelvis_extra``), else the midpoint of the LSP-style hips. On construction the dataset logs
+    how many 2D / 3D joints and SMPL labels supervise per sample, naming the labelled joints that do
+    not, and raises :class:`AnnotationError` (file and key) when a label the file has supervises nothing.
+
     Annotations are kept as a few column arrays (not a list of dicts): forked dataloader workers share
     them copy-on-write, which is what ``serialize_data=True`` achieves in MMEngine, without pickling
     300k dicts (see ``tools/benchmark_dataset.py``). ``serialize_data`` is accepted for API compatibility.
@@ -33,17 +42,24 @@ class SMPLImageDataset(BaseCocoStyleDataset):
     Partial labels are expressed by weights: 2D-only samples have ``has_smpl = 0`` and zero 3D visibility.
 
     Each ``data_info`` holds ``img_path``, ``img_id``, ``id``, ``sample_idx``, ``bbox`` (1, 4) xyxy,
-    ``bbox_score`` (1,), ``keypoints`` (1, 24, 2), ``keypoints_visible`` (1, 24), ``keypoints_3d``
-    (1, 24, 3), ``keypoints_3d_visible`` (1, 24), ``smpl_pose`` (1, 72), ``smpl_betas`` (1, 10),
-    ``has_smpl`` (1,), ``dataset_tag`` and ``clip`` (str), ``is_rare`` (float, where the file has it),
-    ``category_id`` and the MMPose metainfo items (``flip_indices``...).
+    ``bbox_score`` (1,), ``keypoints`` (1, K, 2), ``keypoints_visible`` (1, K), ``keypoints_3d``
+    (1, K, 3) root-relative, ``keypoints_3d_visible`` (1, K), ``keypoints_3d_root`` (1, K) weights of the
+    root joints (sum 1, or 0 without 3D labels), ``smpl_pose`` (1, 72), ``smpl_betas`` (1, 10),
+    ``has_smpl`` (1,), ``joint_set``, ``dataset_tag`` and ``clip`` (str), ``gender`` and ``is_rare`` (where
+    the file has them), ``category_id`` and the MMPose metainfo items (``flip_indices``...), K being the
+    number of joints of ``joint_set``.
 
     Args:
         ann_file (str): HumanData or SPIN ``.npz`` (relative to ``data_root``).
+        joint_set (str): Keypoint convention of the labels (``'smpl'``: the 24 SMPL joints;
+            ``'human_data'``: MMHuman3D's 190, which hold every convention). Defaults to ``'smpl'``.
         data_format (str): ``'auto'`` (by keys), ``'humandata'`` or ``'spin'``. Defaults to 'auto'.
         keypoint_convention (str, optional): Overrides HumanData's keypoint conventions.
-        approximate_keypoints (bool): Map stand-in joints (LSP hips, MPII pelvis...) onto SMPL's.
-            Defaults to False.
+        openpose_weight (float): Weight of OpenPose *detections* (``*_openpose`` joints, SPIN's
+            ``openpose`` key) relative to ground-truth joints. Defaults to 0 (SPIN's
+            ``openpose_train_weight``).
+        rename_keypoints (dict, optional): ``{file joint name: name}`` applied before anything else,
+            for files whose names differ from the definition used here (``docs/datasets.md``).
         dataset_tag (str, optional): Group name for rarity metrics; defaults to the file's stem.
         bbox_file (str, optional): COCO-style detections (list of dicts with ``bbox`` xywh, ``score``,
             and ``file_name``/``img_path`` or ``image_id``) used instead of GT boxes; test mode only.
@@ -63,9 +79,11 @@ class SMPLImageDataset(BaseCocoStyleDataset):
 
     def __init__(self,
                  ann_file: str = '',
+                 joint_set: str = 'smpl',
                  data_format: str = 'auto',
                  keypoint_convention: Optional[str] = None,
-                 approximate_keypoints: bool = False,
+                 openpose_weight: float = 0.,
+                 rename_keypoints: Optional[Dict[str, str]] = None,
                  dataset_tag: Optional[str] = None,
                  bbox_file: Optional[str] = None,
                  data_root: Optional[str] = None,
@@ -79,9 +97,15 @@ class SMPLImageDataset(BaseCocoStyleDataset):
                  test_mode: bool = False,
                  lazy_init: bool = False,
                  max_refetch: int = 1000) -> None:
+        self.joint_set = joint_set
+        self.num_joints = len(get_keypoint_names(joint_set))
         self.data_format = data_format
         self.keypoint_convention = keypoint_convention
-        self.approximate_keypoints = approximate_keypoints
+        self.openpose_weight = float(openpose_weight)
+        self.rename_keypoints = dict(rename_keypoints or {})
+        self.supervision: dict = {}
+        if metainfo is None and joint_set != 'smpl':
+            metainfo = joint_set_metainfo(joint_set)
         self.dataset_tag = dataset_tag or osp.splitext(osp.basename(ann_file))[0]
         self.check_img_dir = check_img_dir
         self.num_bad_images = 0
@@ -98,6 +122,7 @@ class SMPLImageDataset(BaseCocoStyleDataset):
                 indices=indices, serialize_data=serialize_data, pipeline=pipeline,
                 test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch)
 
+
     # ----------------------------------------------------------------------------- loading
     def full_init(self) -> None:
         """Read the columns, filter, subset; no per-sample dicts are built."""
@@ -107,8 +132,13 @@ class SMPLImageDataset(BaseCocoStyleDataset):
         if self.check_img_dir and img_dir and not osp.isdir(img_dir):
             raise FileNotFoundError(f'{self.ann_file}: image folder {img_dir!r} '
                                     f'(data_prefix["img"]) does not exist')
-        self._cols = read_annotations(self.ann_file, self.data_format, self.keypoint_convention,
-                                      self.approximate_keypoints)
+        self._cols = read_annotations(self.ann_file, self.data_format, self.keypoint_convention)
+        labels = to_joint_set(self._cols, self.joint_set, self.openpose_weight, self.rename_keypoints)
+        self.supervision = labels.pop('stats')
+        check_claims(self.ann_file, self._cols, self.supervision, self.joint_set)
+        self._cols.update(labels)  # the file's joints are replaced by those that supervise
+        print_log(format_report(self.dataset_tag, self.ann_file, len(self._cols['img_path']),
+                                self.joint_set, self.supervision), logger='current')
         uniq, img_id = np.unique(self._cols['img_path'], return_inverse=True)
         self._cols['img_id'] = img_id.astype(np.int64)
         rows = np.arange(len(self._cols['img_path']), dtype=np.int64)
@@ -166,12 +196,13 @@ class SMPLImageDataset(BaseCocoStyleDataset):
         if 'bbox_score_thr' in cfg:
             score = self._det['bbox_score'] if self._det is not None else c['bbox_score'][safe]
             keep &= score >= cfg['bbox_score_thr']
+        lab = self._cols
         if cfg.get('min_keypoints'):
-            keep &= valid & ((c['keypoints_visible'][safe] > 0).sum(1) >= cfg['min_keypoints'])
+            keep &= valid & ((lab['keypoints_visible'][safe] > 0).sum(1) >= cfg['min_keypoints'])
         if cfg.get('require_smpl'):
             keep &= valid & (c['has_smpl'][safe] > 0)
         if cfg.get('require_3d'):
-            keep &= valid & (c['keypoints_3d_visible'][safe] > 0).any(1)
+            keep &= valid & (lab['keypoints_3d_visible'][safe] > 0).any(1)
         if self._det is not None:
             self._det = {k: v[keep] for k, v in self._det.items()}
         if not keep.any():
@@ -207,9 +238,11 @@ class SMPLImageDataset(BaseCocoStyleDataset):
         idx = int(idx) % len(self._rows)
         row = int(self._rows[idx])
         c = self._cols
-        info = dict(sample_idx=idx, id=row, category_id=1, dataset_tag=self.dataset_tag)
+        info = dict(sample_idx=idx, id=row, category_id=1, dataset_tag=self.dataset_tag,
+                    joint_set=self.joint_set)
+        info.update(scatter_row(c, row, self.num_joints))
         if row >= 0:
-            for key in _LABEL_COLUMNS:
+            for key in _SMPL_COLUMNS:
                 info[key] = c[key][row][None].copy()
             info['img_path'] = str(c['img_path'][row])
             info['img_id'] = int(c['img_id'][row])
@@ -218,10 +251,12 @@ class SMPLImageDataset(BaseCocoStyleDataset):
             info['clip'] = str(c['clip'][row]) if 'clip' in c else self.dataset_tag
             if 'is_rare' in c:
                 info['is_rare'] = float(c['is_rare'][row])
+            if 'gender' in c:
+                info['gender'] = str(c['gender'][row])
             if 'frame' in c:
                 info['frame'] = int(c['frame'][row])
         else:  # a detection without a GT person: labels zero, weights zero
-            for key in _LABEL_COLUMNS:
+            for key in _SMPL_COLUMNS:
                 info[key] = np.zeros((1, ) + c[key].shape[1:], np.float32)
             info['clip'] = self.dataset_tag
         if self._det is not None:
@@ -274,7 +309,8 @@ class SMPLImageDataset(BaseCocoStyleDataset):
 
     @property
     def columns(self) -> dict:
-        """The raw annotation columns (all rows of the file, before filtering)."""
+        """The annotation columns of all rows (before filtering): the reader's, with the keypoint columns
+        reduced to the joints that supervise (:func:`.supervision.to_joint_set`)."""
         return self._cols
 
 

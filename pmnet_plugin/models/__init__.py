@@ -1,3 +1,4 @@
+from .backbones import *  # noqa: F401,F403
 from .body_models import *  # noqa: F401,F403
 from .discriminators import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403

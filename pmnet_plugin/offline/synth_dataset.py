@@ -4,7 +4,8 @@ Poses come from the DeepMimic pose library (``pmnet_plugin.offline.deepmimic``);
 train/test split and the camera placement are in ``pmnet_plugin.offline.pose_sampling``. Each sample: a
 library frame (rare/common share fixed per split), a random yaw about the vertical axis, per-joint noise
 (3 deg), betas ~ N(0, 1) clipped to +-2, camera f = 5000 px at the 224 px crop with the body filling 60-85 %
-of it (weak-perspective consistent, docs/design.md), a random background, mesh colour and lighting.
+of it (weak-perspective consistent, docs/design.md), a random background and lighting, and the body either
+in the part-coloured suit of :mod:`.body_texture` (default) or in one random flat colour.
 
 Rendering runs in ``workers`` processes started with 'spawn' (a script calling
 :func:`make_synthetic_dataset` with ``workers > 1`` needs the ``if __name__ == '__main__':`` guard).
@@ -43,6 +44,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from .backgrounds import make_background, random_color
+from .body_texture import jitter_colors, part_vertex_colors
 from .deepmimic import build_pose_library, load_pose_library, save_pose_library
 from .pose_sampling import place_in_crop, sample_indices, sample_smpl_params, split_masks
 
@@ -60,6 +62,8 @@ def _init_worker(body_model_path: str, torch_threads: Optional[int] = None) -> N
     from pmnet_plugin.visualization.renderer import MeshRenderer
     _WORKER['body'] = SMPLBodyModel(body_model_path).eval()
     _WORKER['faces'] = np.asarray(_WORKER['body'].faces)
+    smpl = _WORKER['body'].smpl
+    _WORKER['part_colors'] = part_vertex_colors(smpl.lbs_weights.numpy(), smpl.v_template.numpy())
     _WORKER['renderer'] = MeshRenderer()
 
 
@@ -88,9 +92,13 @@ def _render_chunk(task: dict) -> Dict[str, np.ndarray]:
         verts, joints = verts_all[k] + transl, joints_all[k] + transl
         background = make_background(rng, (size, size))
         light_dir = (rng.uniform(-0.8, 0.8), rng.uniform(-0.2, 1.0), 1.0)
-        rgb, mask = renderer.render(verts, faces, focal, princpt, img=background,
-                                    color=random_color(rng, sat=(0.1, 0.7), val=(0.45, 0.95)),
-                                    light_intensity=rng.uniform(1.5, 4.0), light_dir=light_dir)
+        if task['texture'] == 'parts':
+            color, vertex_colors = (1.0, 1.0, 1.0), jitter_colors(_WORKER['part_colors'], rng)
+        else:
+            color, vertex_colors = random_color(rng, sat=(0.1, 0.7), val=(0.45, 0.95)), None
+        rgb, mask = renderer.render(verts, faces, focal, princpt, img=background, color=color,
+                                    light_intensity=rng.uniform(1.5, 4.0), light_dir=light_dir,
+                                    vertex_colors=vertex_colors)
         cv2.imwrite(os.path.join(task['img_dir'], f'{idx:06d}.jpg'), rgb[..., ::-1],
                     [cv2.IMWRITE_JPEG_QUALITY, 92])
         kp2d = joints[:, :2] / joints[:, 2:] * focal + princpt
@@ -110,7 +118,7 @@ def _render_chunk(task: dict) -> Dict[str, np.ndarray]:
 
 def render_split(params: Dict[str, np.ndarray], split_dir: str, split: str, seed: int, body_model: str,
                  img_size: int = 224, focal: float = 5000.0, workers: int = 1,
-                 chunk: int = 32) -> Dict[str, np.ndarray]:
+                 chunk: int = 32, texture: str = 'parts') -> Dict[str, np.ndarray]:
     """Render every sample of ``params`` into ``split_dir/images`` and return the labels in order.
 
     Args:
@@ -123,6 +131,8 @@ def render_split(params: Dict[str, np.ndarray], split_dir: str, split: str, seed
         focal (float): px. Defaults to 5000.
         workers (int): processes ('spawn'); <= 1 renders in this process. Defaults to 1.
         chunk (int): samples per task. Defaults to 32.
+        texture (str): 'parts' (the part-coloured suit of :mod:`.body_texture`) or 'flat' (one random colour
+            per body). Defaults to 'parts'.
 
     Returns:
         dict: ``bbox_xywh`` (N, 5), ``keypoints2d`` (N, 24, 3), ``keypoints3d`` (N, 24, 4), ``transl`` (N, 3).
@@ -130,8 +140,10 @@ def render_split(params: Dict[str, np.ndarray], split_dir: str, split: str, seed
     img_dir = os.path.join(split_dir, 'images')
     os.makedirs(img_dir, exist_ok=True)
     num = len(params['betas'])
+    if texture not in ('parts', 'flat'):
+        raise ValueError(f"texture must be 'parts' or 'flat', got {texture!r}")
     tasks = [dict(index=np.arange(s, min(s + chunk, num)), split=split, seed=seed, img_size=img_size,
-                  focal=focal, img_dir=img_dir,
+                  focal=focal, img_dir=img_dir, texture=texture,
                   **{k: np.ascontiguousarray(params[k][s:s + chunk], np.float32)
                      for k in ('betas', 'body_pose', 'global_orient')})
              for s in range(0, num, chunk)]
@@ -214,7 +226,8 @@ def make_synthetic_dataset(out_dir: str, num: int = 5000, rare_fraction: float =
                            workers: int = 1,
                            body_model: str = 'data/body_models/smpl/SMPL_NEUTRAL.pkl',
                            pose_library: Optional[str] = 'data/mocap/pose_library.npz',
-                           focal: float = 5000.0, noise_deg: float = 3.0) -> Dict[str, dict]:
+                           focal: float = 5000.0, noise_deg: float = 3.0,
+                           texture: str = 'parts') -> Dict[str, dict]:
     """Sample, render and write the offline dataset (see the module docstring for the format).
 
     Args:
@@ -232,6 +245,7 @@ def make_synthetic_dataset(out_dir: str, num: int = 5000, rare_fraction: float =
         pose_library (str, optional): pose library ``.npz``; built from pybullet's clips when missing.
         focal (float): px at ``img_size``. Defaults to 5000.
         noise_deg (float): per-joint pose noise, degrees. Defaults to 3.
+        texture (str): body appearance, 'parts' or 'flat' (see :func:`render_split`). Defaults to 'parts'.
 
     Returns:
         dict: per split, ``path`` (the ``.npz``), ``num``, ``rare_fraction`` (measured), ``seconds``,
@@ -256,7 +270,7 @@ def make_synthetic_dataset(out_dir: str, num: int = 5000, rare_fraction: float =
         params = sample_smpl_params(lib, indices, rng, noise_deg=noise_deg)
         start = time.time()
         labels = render_split(params, os.path.join(out_dir, name), name, seed, body_model,
-                              img_size=img_size, focal=focal, workers=workers)
+                              img_size=img_size, focal=focal, workers=workers, texture=texture)
         seconds = time.time() - start
         path = os.path.join(out_dir, f'{name}.npz')
         write_humandata(path, params, labels, img_size, focal)

@@ -81,7 +81,8 @@ class MeshRenderer:
                img_size: Optional[Tuple[int, int]] = None,
                light_intensity: float = 3.0,
                light_dir: Optional[Sequence[float]] = None,
-               alpha: float = 1.0) -> Tuple[np.ndarray, np.ndarray]:
+               alpha: float = 1.0,
+               vertex_colors: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
         """Render the mesh and composite it over ``img``.
 
         Args:
@@ -99,6 +100,8 @@ class MeshRenderer:
             light_dir (Sequence[float], optional): direction the key light travels, camera frame
                 (OpenCV); defaults to from upper-left behind the camera, ``(0.3, 0.6, 1.0)``.
             alpha (float): mesh opacity when compositing over ``img``. Defaults to 1.0.
+            vertex_colors (np.ndarray, optional): (V, 3) RGB in [0, 1] per vertex, multiplied by ``color``
+                (pass ``color=(1, 1, 1)`` for the vertex colours alone).
 
         Returns:
             tuple:
@@ -126,6 +129,8 @@ class MeshRenderer:
         verts_gl = verts @ _CV_TO_GL.T
         prim = pyrender.Primitive(positions=verts_gl.astype(np.float32),
                                   normals=_vertex_normals(verts_gl, faces).astype(np.float32),
+                                  color_0=None if vertex_colors is None else
+                                  np.asarray(vertex_colors, np.float32).reshape(-1, 3),
                                   indices=faces.astype(np.uint32), material=material,
                                   mode=pyrender.constants.GLTF.TRIANGLES)
         if self._mesh_node is not None:

@@ -47,9 +47,23 @@ def test_generate_target_and_pack():
     packed = PackPoseInputs(meta_keys=('clip', 'dataset_tag'))(results)['data_samples']
     labels = packed.gt_instance_labels
     assert set(labels.keys()) == {'keypoint_labels', 'keypoint_weights', 'keypoints_3d',
-                                  'keypoints_3d_weights', 'smpl_pose', 'smpl_betas', 'has_smpl'}
+                                  'keypoints_3d_weights', 'keypoints_3d_root', 'smpl_pose',
+                                  'smpl_betas', 'has_smpl'}
+    # no root given: joint 0 (SMPL's pelvis)
+    assert labels.keypoints_3d_root[0].tolist() == [1.] + [0.] * 23
     assert tuple(labels.keypoints_3d.shape) == (1, 24, 3) and labels.has_smpl.dtype.is_floating_point
     gt = packed.gt_instances
     assert {'bboxes', 'bbox_scores', 'keypoints', 'keypoints_visible', 'keypoints_3d', 'smpl_pose',
             'smpl_betas', 'has_smpl'} <= set(gt.keys())
     assert packed.metainfo['clip'] == 'c'
+
+
+def test_root_weights_pass_through_for_any_joint_count():
+    rng = np.random.default_rng(2)
+    k = 190
+    root = np.zeros((1, k), np.float32)
+    root[0, [145, 144]] = 0.5  # the two LSP hips of the human_data set
+    enc = SMPLLabelCodec().encode(rng.uniform(0, 224, (1, k, 2)), np.ones((1, k)),
+                                  keypoints_3d=rng.normal(size=(1, k, 3)), keypoints_3d_root=root)
+    assert enc['keypoint_labels'].shape == (1, k, 2) and enc['keypoints_3d_label'].shape == (1, k, 3)
+    np.testing.assert_array_equal(enc['keypoints_3d_root_label'], root)

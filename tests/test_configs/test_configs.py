@@ -6,6 +6,7 @@ from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PAIRS = [('configs/hmr_res50.py', 'configs/pmnet_res50.py'),
+         ('configs/hmr_res50_h36m-p2.py', 'configs/pmnet_res50_h36m-p2.py'),
          ('configs/hmr_res18_synthetic.py', 'configs/pmnet_res18_synthetic.py')]
 LEAVES = [c for pair in PAIRS for c in pair]
 
@@ -51,13 +52,23 @@ def test_spin_mix_base():
     assert mix.type == 'MixedSMPLDataset'
     assert mix.ratios == [.35, .15, .1, .1, .1, .2]
     anns = [d.ann_file for d in mix.datasets]
-    assert anns == ['preprocessed_datasets/spin_h36m_train.npz',
+    # MMHuman3D's SPIN file names (docs/preprocess_dataset.md, configs/spin/resnet50_spin_pw3d.py)
+    assert anns == ['preprocessed_datasets/h36m_mosh_train.npz',
                     'preprocessed_datasets/spin_mpi_inf_3dhp_train.npz',
                     'preprocessed_datasets/spin_lsp_train.npz',
-                    'preprocessed_datasets/spin_hr-lspet_train.npz',
+                    'preprocessed_datasets/spin_lspet_train.npz',
                     'preprocessed_datasets/spin_mpii_train.npz',
                     'preprocessed_datasets/spin_coco_2014_train.npz']
-    assert cfg.val_dataloader.dataset.ann_file.endswith('pw3d_test.npz')
+    # one joint set for the whole mix (and the test set), H36M read with SPIN's joint definitions
+    assert {d.joint_set for d in mix.datasets} == {'human_data'} == {cfg.val_dataloader.dataset.joint_set}
+    assert mix.datasets[0].rename_keypoints == dict(head_extra='jaw_extra', headtop='head_extra')
+    assert {'joint_set', 'gender'} <= set(cfg.meta_keys)
+    assert cfg.model.head.body_model.joint_regressor_extra == 'data/body_models/J_regressor_extra.npy'
+    assert cfg.val_dataloader.dataset.ann_file.endswith('spin_pw3d_test.npz')
+    for metric in cfg.val_evaluator:  # 3DPW protocol: LSP-14 through the H36M regressor, gendered GT
+        assert metric.protocol == 'h36m_lsp14'
+        assert metric.gendered_body_models == dict(male='data/body_models/smpl/SMPL_MALE.pkl',
+                                                   female='data/body_models/smpl/SMPL_FEMALE.pkl')
     assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=5e-5, weight_decay=0.)
     assert cfg.train_dataloader.batch_size == 64
     assert tuple(cfg.codec.input_size) == (224, 224)
@@ -74,3 +85,12 @@ def test_synthetic_base():
     assert cfg.test_dataloader.dataset.ann_file == 'test.npz'
     assert cfg.model.head.prototype_file == 'data/prototypes/prototypes_k32.npz'
     assert cfg.train_cfg.max_iters <= 1000
+
+
+def test_h36m_p2_protocol_config():
+    cfg = load('configs/pmnet_res50_h36m-p2.py')
+    ds = cfg.test_dataloader.dataset
+    assert ds.ann_file == 'preprocessed_datasets/h36m_valid_protocol2.npz' and ds.test_mode
+    assert ds.rename_keypoints == dict(head_extra='jaw_extra', headtop='head_extra')
+    assert [m.protocol for m in cfg.test_evaluator] == ['h36m_joints_lsp14']
+    assert cfg.train_dataloader == load('configs/pmnet_res50.py').train_dataloader  # same model/training

@@ -18,17 +18,16 @@ def write_images(img_dir: str, names, size=(64, 48)) -> None:
 
 def humandata_arrays(n: int = 6, convention: str = 'smpl', seed: int = 0) -> dict:
     """Arrays of a HumanData file whose labels are SMPL-24 joints written in ``convention``."""
-    from pmnet_plugin.datasets.keypoint_conventions import (KEYPOINT_CONVENTIONS,
-                                                            get_smpl24_mapping)
+    from pmnet_plugin.datasets.keypoint_conventions import get_keypoint_names, get_mapping
     rng = np.random.default_rng(seed)
-    k = len(KEYPOINT_CONVENTIONS[convention])
-    dst, src = get_smpl24_mapping(convention)
+    k = len(get_keypoint_names(convention))
+    dst, src = get_mapping('smpl', convention)  # SMPL joints -> their slots in `convention`
     kp24 = np.concatenate([rng.uniform(5, 40, (n, 24, 2)), np.ones((n, 24, 1))], -1)
     kp3d24 = np.concatenate([rng.normal(0, 0.3, (n, 24, 3)), np.ones((n, 24, 1))], -1)
     kp2d = np.zeros((n, k, 3), np.float32)
     kp3d = np.zeros((n, k, 4), np.float32)
-    kp2d[:, src] = kp24[:, dst]
-    kp3d[:, src] = kp3d24[:, dst]
+    kp2d[:, dst] = kp24[:, src]
+    kp3d[:, dst] = kp3d24[:, src]
     smpl = dict(global_orient=rng.normal(0, .3, (n, 3)).astype(np.float32),
                 body_pose=rng.normal(0, .2, (n, 23, 3)).astype(np.float32),
                 betas=rng.normal(0, 1, (n, 10)).astype(np.float32),

@@ -5,22 +5,41 @@ import numpy as np
 import pytest
 
 from pmnet_plugin.datasets import AnnotationError, read_annotations, read_humandata
-from pmnet_plugin.datasets.keypoint_conventions import (KEYPOINT_CONVENTIONS,
-                                                        get_smpl24_mapping)
+from pmnet_plugin.datasets.keypoint_conventions import (KEYPOINT_CONVENTIONS, SMPL_KEYPOINTS,
+                                                        SPIN_24_KEYPOINTS, convert_keypoints,
+                                                        flip_indices, get_mapping)
 
 
 def test_convention_tables():
     assert len(KEYPOINT_CONVENTIONS['human_data']) == 190
+    assert len(set(KEYPOINT_CONVENTIONS['human_data'])) == 190
+    for conv, names in KEYPOINT_CONVENTIONS.items():  # human_data holds every convention's names
+        assert set(names) <= set(KEYPOINT_CONVENTIONS['human_data']), conv
     for conv in ('human_data', 'smpl', 'smpl_45', 'smpl_54'):
-        dst, _ = get_smpl24_mapping(conv)
+        dst, src = get_mapping(conv, 'smpl')
         assert dst.tolist() == list(range(24)), conv
-    dst, src = get_smpl24_mapping('smpl_24')  # SPIN-24: only limbs share the SMPL definition
+    dst, src = get_mapping('smpl_24', 'smpl')  # SPIN-24: only limbs share the SMPL definition
     assert sorted(dst.tolist()) == [4, 5, 7, 8, 16, 17, 18, 19, 20, 21]
     assert src[dst.tolist().index(8)] == 0  # SMPL right_ankle <- SPIN 'Right Ankle' (index 0)
-    dst_a, _ = get_smpl24_mapping('smpl_24', approximate=True)
-    assert {0, 1, 2, 12} <= set(dst_a.tolist())
     with pytest.raises(KeyError, match='Unknown keypoint convention'):
-        get_smpl24_mapping('coco_wholebody_9000')
+        get_mapping('coco_wholebody_9000', 'smpl')
+    names = KEYPOINT_CONVENTIONS['human_data']
+    flip = flip_indices(names)
+    assert names[flip[names.index('left_hip_extra')]] == 'right_hip_extra'
+    assert names[flip[names.index('left_eye_openpose')]] == 'right_eye_openpose'
+    assert flip[names.index('pelvis_extra')] == names.index('pelvis_extra')
+    assert [flip[i] for i in flip] == list(range(190))  # an involution
+
+
+def test_convert_keypoints_by_name():
+    kp = np.arange(17 * 3, dtype=np.float32).reshape(1, 17, 3)
+    out, valid = convert_keypoints(kp, 'h36m', 'human_data')
+    names = KEYPOINT_CONVENTIONS['human_data']
+    assert valid.sum() == 17
+    for i, name in enumerate(KEYPOINT_CONVENTIONS['h36m']):
+        np.testing.assert_array_equal(out[0, names.index(name)], kp[0, i])
+    _, valid = convert_keypoints(kp, 'h36m', 'smpl')
+    assert valid.sum() == 10  # H36M's pelvis, hips, spine, neck and head are not SMPL's joints
 
 
 @pytest.mark.parametrize('convention', ['smpl', 'human_data', 'smpl_54'])
@@ -28,28 +47,32 @@ def test_humandata_conventions(tmp_path, hd_writer, hd_arrays, convention):
     path = hd_writer(str(tmp_path), convention=convention, images=False)
     truth = hd_arrays(convention=convention)
     cols = read_humandata(path)
+    order = [cols['keypoints_names'].tolist().index(n) for n in SMPL_KEYPOINTS]
     assert cols['keypoints'].shape == (6, 24, 2) and cols['keypoints_3d'].shape == (6, 24, 3)
-    np.testing.assert_allclose(cols['keypoints'], truth['_kp24'][..., :2], atol=1e-5)
-    root = truth['_kp3d24'][:, :1, :3]
-    np.testing.assert_allclose(cols['keypoints_3d'], truth['_kp3d24'][..., :3] - root, atol=1e-5)
+    assert cols['keypoints_3d_names'].tolist() == cols['keypoints_names'].tolist()
+    np.testing.assert_allclose(cols['keypoints'][:, order], truth['_kp24'][..., :2], atol=1e-5)
+    np.testing.assert_allclose(cols['keypoints_3d'][:, order], truth['_kp3d24'][..., :3], atol=1e-5)
     assert cols['keypoints_visible'].min() == 1 and cols['has_smpl'].tolist() == [1.] * 6
     np.testing.assert_allclose(cols['smpl_pose'][:, :3], truth['smpl'].item()['global_orient'])
     np.testing.assert_allclose(cols['bbox'][0], [4, 4, 40, 44])
     assert cols['clip'][4] == 'clip1' and cols['is_rare'].tolist() == [0, 1, 0, 1, 0, 1]
+    assert str(cols['keypoints_key']) == 'keypoints2d' and str(cols['smpl_key']) == 'smpl'
 
 
 def test_humandata_compressed_and_override(tmp_path, hd_writer, hd_arrays):
     full = hd_arrays(convention='human_data')
     mask = np.zeros(190, np.float32)
-    _, src = get_smpl24_mapping('human_data')
-    mask[src[:20]] = 1  # last 4 SMPL joints absent from the file
+    dst, src = get_mapping('smpl', 'human_data')
+    mask[dst[:20]] = 1  # last 4 SMPL joints absent from the file
     kp = full['keypoints2d'][:, mask > 0]
     path = hd_writer(str(tmp_path), images=False, keypoints2d=kp, keypoints2d_mask=mask,
                      keypoints2d_convention=np.array('human_data'),
                      __keypoints_compressed__=np.array(True))
     cols = read_humandata(path)
-    assert cols['keypoints_visible'][:, :20].min() == 1 and cols['keypoints_visible'][:, 20:].max() == 0
-    np.testing.assert_allclose(cols['keypoints'][:, :20], full['_kp24'][:, :20, :2], atol=1e-5)
+    assert cols['keypoints_names'].tolist() == [SMPL_KEYPOINTS[i] for i in sorted(src[:20])]
+    for j, name in enumerate(cols['keypoints_names']):
+        np.testing.assert_allclose(cols['keypoints'][:, j], full['_kp24'][:, SMPL_KEYPOINTS.index(name), :2],
+                                   atol=1e-5)
     with pytest.raises(AnnotationError, match='keypoints2d'):
         read_humandata(path, convention='smpl')  # wrong override -> joint count mismatch
 
@@ -59,20 +82,22 @@ def test_spin_npz(tmp_path):
     n = 4
     part = np.concatenate([rng.uniform(0, 50, (n, 24, 2)), np.ones((n, 24, 1))], -1)
     S = np.concatenate([rng.normal(0, .3, (n, 24, 3)), np.ones((n, 24, 1))], -1)
+    openpose = np.zeros((n, 25, 3))
+    openpose[:, 0] = [10., 20., 0.7]  # a nose detection only
     path = osp.join(tmp_path, 'spin.npz')
     np.savez(path, imgname=np.array([f'{i}.jpg' for i in range(n)]),
              center=np.full((n, 2), 50.), scale=np.full(n, 0.5), part=part, S=S,
              pose=rng.normal(0, .2, (n, 72)), shape=rng.normal(0, 1, (n, 10)),
-             has_smpl=np.array([1, 0, 1, 1]), openpose=np.zeros((n, 25, 3)))
+             has_smpl=np.array([1, 0, 1, 1]), openpose=openpose)
     cols = read_annotations(path)
     np.testing.assert_allclose(cols['bbox'][0], [0, 0, 100, 100])  # side = 200 * scale
-    np.testing.assert_allclose(cols['keypoints'][:, 8], part[:, 0, :2])  # right ankle
-    np.testing.assert_allclose(cols['keypoints'][:, 16], part[:, 9, :2])  # left shoulder
-    vis = cols['keypoints_visible'][0]
-    assert vis[[4, 5, 7, 8, 16, 17, 18, 19, 20, 21]].min() == 1 and vis.sum() == 10
-    hips = 0.5 * (S[:, 2, :3] + S[:, 3, :3])
-    np.testing.assert_allclose(cols['keypoints_3d'][:, 7], S[:, 5, :3] - hips, atol=1e-5)
+    assert cols['keypoints_names'].tolist() == ['nose_openpose'] + SPIN_24_KEYPOINTS
+    np.testing.assert_allclose(cols['keypoints'][:, 1:], part[..., :2])
+    np.testing.assert_allclose(cols['keypoints_visible'][:, 0], 0.7)
+    assert cols['keypoints_3d_names'].tolist() == SPIN_24_KEYPOINTS
+    np.testing.assert_allclose(cols['keypoints_3d'], S[..., :3], atol=1e-6)
     assert cols['has_smpl'].tolist() == [1, 0, 1, 1]
+    assert str(cols['keypoints_key']) == 'openpose+part' and str(cols['keypoints_3d_key']) == 'S'
 
 
 @pytest.mark.parametrize('override,match', [
@@ -110,8 +135,9 @@ def test_our_writer_smpl_24_means_smpl_order(tmp_path, hd_writer, hd_arrays):
     ours = read_humandata(hd_writer(str(tmp_path), images=False, config=np.array('pmnet_synthetic'),
                                     **kw))
     np.testing.assert_allclose(ours['keypoints'], truth['_kp24'][..., :2], atol=1e-5)
+    assert ours['keypoints_names'].tolist() == SMPL_KEYPOINTS
     other = read_humandata(hd_writer(str(tmp_path), images=False, config=np.array('mmhuman3d'), **kw))
-    assert other['keypoints_visible'][0].sum() == 10  # MMHuman3D meaning: SPIN's 24 joints
+    assert other['keypoints_names'].tolist() == SPIN_24_KEYPOINTS  # MMHuman3D meaning: SPIN's 24
 
 
 def test_reads_the_offline_writer_format(tmp_path):

@@ -1,4 +1,4 @@
-"""Horizontal flip of the image together with SMPL-24 joints (2D and 3D) and SMPL pose."""
+"""Horizontal flip of the image together with 2D/3D joints of any joint set and the SMPL pose."""
 from typing import Dict, Optional
 
 import numpy as np
@@ -49,11 +49,13 @@ def flip_keypoints_3d(keypoints_3d: np.ndarray,
 class SMPLRandomFlip(RandomFlip):
     """MMPose ``RandomFlip`` (horizontal only) that also mirrors 3D joints and SMPL pose.
 
+    Joints are mirrored with the dataset's ``flip_indices`` (left/right partners of its joint set).
+
     Required Keys: img, img_shape, flip_indices, bbox/bbox_center/keypoints (optional),
-    keypoints_3d, keypoints_3d_visible, smpl_pose (optional).
+    keypoints_3d, keypoints_3d_visible, keypoints_3d_root, smpl_pose (optional).
 
     Modified Keys: img, bbox, bbox_center, keypoints, keypoints_visible, keypoints_3d,
-    keypoints_3d_visible, smpl_pose.
+    keypoints_3d_visible, keypoints_3d_root, smpl_pose.
 
     Added Keys: flip, flip_direction.
 
@@ -69,12 +71,14 @@ class SMPLRandomFlip(RandomFlip):
         results = super().transform(results)
         if not results['flip']:
             return results
+        flip_indices = results.get('flip_indices', SMPL_FLIP_INDICES)
         if results.get('keypoints_3d') is not None:
             results['keypoints_3d'], vis = flip_keypoints_3d(
-                results['keypoints_3d'], results.get('keypoints_3d_visible'),
-                results.get('flip_indices', SMPL_FLIP_INDICES))
+                results['keypoints_3d'], results.get('keypoints_3d_visible'), flip_indices)
             if vis is not None:
                 results['keypoints_3d_visible'] = vis
+        if results.get('keypoints_3d_root') is not None:
+            results['keypoints_3d_root'] = results['keypoints_3d_root'][..., flip_indices]
         if results.get('smpl_pose') is not None:
             results['smpl_pose'] = flip_smpl_pose(results['smpl_pose'])
         return results

@@ -11,14 +11,14 @@ Note:
     - rarity bins: B
 """
 import math
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
 __all__ = [
     'pelvis_align', 'similarity_procrustes', 'per_sample_mpjpe', 'per_sample_pve',
-    'mesh_rarity', 'nearest_distance', 'knn_distance', 'select_tail', 'binned_stats',
-    'balanced_mean', 'tail_tag'
+    'labelled_h36m_joints', 'mesh_rarity', 'nearest_distance', 'knn_distance', 'select_tail',
+    'binned_stats', 'balanced_mean', 'tail_tag'
 ]
 
 
@@ -114,6 +114,32 @@ def per_sample_mpjpe(pred: np.ndarray,
     count = mask.sum(axis=1)
     total = np.where(mask, dist, 0.0).sum(axis=1)
     return np.divide(total, count, out=np.full(len(pred), np.nan), where=count > 0)
+
+
+def labelled_h36m_joints(joints: np.ndarray, weights: np.ndarray,
+                         names: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
+    """Human3.6M's 17 joints, in the order of ``J_regressor_h36m``, from labels in any joint set.
+
+    Looked up by name: SPIN's definitions (``keypoint_conventions.H36M_SPIN_KEYPOINTS``), or MMHuman3D's
+    naming of an H36M file (``H36M_KEYPOINTS``) when the labels have ``headtop`` but no ``jaw_extra``.
+
+    Args:
+        joints (np.ndarray): Labelled joints, shape (K, 3).
+        weights (np.ndarray): Their visibility, shape (K,).
+        names (Sequence[str]): The K joint names.
+
+    Returns:
+        tuple: joints (17, 3) (zeros where not labelled) and weights (17,).
+    """
+    from pmnet_plugin.datasets.keypoint_conventions import H36M_KEYPOINTS, H36M_SPIN_KEYPOINTS
+    lookup = {n: i for i, n in enumerate(names)}
+    labelled = {n for n, i in lookup.items() if weights[i] > 0}
+    order = (H36M_KEYPOINTS if 'headtop' in labelled and 'jaw_extra' not in labelled else
+             H36M_SPIN_KEYPOINTS)
+    ids = np.array([lookup.get(n, -1) for n in order])
+    ok = ids >= 0
+    safe = np.maximum(ids, 0)
+    return np.where(ok[:, None], joints[safe], 0.), np.where(ok, weights[safe], 0.)
 
 
 def per_sample_pve(pred_vertices: np.ndarray, gt_vertices: np.ndarray) -> np.ndarray:

@@ -73,6 +73,7 @@ class PoseRarityMetric(MeshMetric):
         out_dir (str, optional): Folder for the JSON/PNG; nothing is written when None (default).
         model_name (str, optional): Name stored in the JSON and used in file names. Defaults to ``'model'``.
         protocol (str): Joint protocol, see :class:`MeshMetric`. Defaults to ``'auto'``.
+        gendered_body_models (dict, optional): Gendered GT models, see :class:`MeshMetric`.
         metrics (Sequence[str]): Defaults to ``('MPJPE', 'PA-MPJPE', 'PVE')``.
         body_batch_size (int): Defaults to 256.
         collect_device (str): Defaults to ``'cpu'``.
@@ -96,11 +97,13 @@ class PoseRarityMetric(MeshMetric):
                  model_name: Optional[str] = None,
                  protocol: str = 'auto',
                  metrics: Sequence[str] = ALL_METRICS,
+                 gendered_body_models: Optional[Dict[str, str]] = None,
                  body_batch_size: int = 256,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(body_model=body_model, protocol=protocol, metrics=metrics,
-                         body_batch_size=body_batch_size, collect_device=collect_device, prefix=prefix)
+                         gendered_body_models=gendered_body_models, body_batch_size=body_batch_size,
+                         collect_device=collect_device, prefix=prefix)
         if rarity not in RARITY_KINDS:
             raise ValueError(f'rarity must be one of {RARITY_KINDS}, got {rarity!r}')
         needed = dict(mesh=('mean_params', mean_params), prototype=('prototypes', prototypes),

@@ -59,6 +59,7 @@ SMPL_COCO_FACE_VERTEX_IDS: List[int] = [332, 2800, 6260, 583, 4071]
 DEFAULT_BODY_MODEL_DIR = 'data/body_models'
 DEFAULT_SMPL_MODEL_PATH = 'data/body_models/smpl/SMPL_NEUTRAL.pkl'
 DEFAULT_H36M_REGRESSOR_PATH = 'data/body_models/J_regressor_h36m.npy'
+DEFAULT_EXTRA_REGRESSOR_PATH = 'data/body_models/J_regressor_extra.npy'
 DEFAULT_MEAN_PARAMS_PATH = 'data/body_models/smpl_mean_params.npz'
 
 # Where each file comes from (used in error messages).
@@ -67,6 +68,11 @@ OBTAIN_HINTS: Dict[str, str] = {
              'the neutral model as SMPL_NEUTRAL.pkl'),
     'h36m_regressor': ("J_regressor_h36m.npy ships with SPIN's data (fetch_data.sh: "
                        'http://visiondata.cis.upenn.edu/spin/data.tar.gz)'),
+    'extra_regressor': ("J_regressor_extra.npy ships with SPIN's data (fetch_data.sh: "
+                        'http://visiondata.cis.upenn.edu/spin/data.tar.gz) and is linked from '
+                        "MMHuman3D's configs/spin/README.md"),
+    'gendered_smpl': ('download "SMPL for Python" from https://smpl.is.tue.mpg.de (registration required) '
+                      'and save the male and female models as SMPL_MALE.pkl and SMPL_FEMALE.pkl'),
     'mean_params': ("smpl_mean_params.npz ships with SPIN's data (fetch_data.sh: "
                     'http://visiondata.cis.upenn.edu/spin/data.tar.gz)'),
     'offline': ('or, offline, generate a procedural stand-in body in the same format with '

@@ -1,6 +1,8 @@
-"""SMPL body model: ``smplx.SMPL`` fed from our own file loader, plus H36M-17, LSP-14 and COCO-17 joints."""
+"""SMPL body model: ``smplx.SMPL`` fed from our own file loader, plus H36M-17, LSP-14, COCO-17, SPIN's
+extra joints and named mesh points (face, feet, finger tips) for any joint set."""
 import contextlib
 import io
+import os.path as osp
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
@@ -14,7 +16,8 @@ from ...utils.finite_checks import finite_checks_deferred
 from ...utils.rotation import axis_angle_to_matrix
 from .constants import (COCO17_BODY_FROM_SMPL, H36M_TO_LSP14, NUM_BETAS, NUM_SMPL_JOINTS,
                         SMPL_COCO_FACE_VERTEX_IDS)
-from .smpl_io import load_h36m_regressor, load_smpl_model_file
+from .joint_sets import SMPL_VERTEX_KEYPOINT_IDS, JointSetRegressor
+from .smpl_io import load_h36m_regressor, load_joint_regressor, load_smpl_model_file
 
 
 @MODELS.register_module()
@@ -30,9 +33,15 @@ class SMPLBodyModel(nn.Module):
         model_path (str): Path to ``SMPL_NEUTRAL.pkl`` / ``.npz``.
         joint_regressor_h36m (str, optional): Path to SPIN's ``J_regressor_h36m.npy`` (17, V). When given,
             ``forward`` also returns ``joints_h36m``. Defaults to None.
+        joint_regressor_extra (str, optional): Path to SPIN's ``J_regressor_extra.npy`` (9, V). When given
+            and present, ``forward`` also returns ``joints_extra``; a missing file is not an error: the joints
+            it regresses are reported (once, naming the file) when a joint set needs them. Defaults to None.
         face_vertex_ids (Sequence[int], optional): Vertex ids of the COCO nose, left eye, right eye, left ear,
             right ear. Defaults to the file's ``coco_face_vertex_ids`` key if present, else to the official
             SMPL ids (smplx ``vertex_ids['smplh']``).
+        keypoint_vertex_ids (Sequence[int], optional): Vertex ids of the 21 mesh points of
+            ``keypoint_conventions.VERTEX_KEYPOINTS`` (face, feet, finger tips). Defaults to the file's
+            ``keypoint_vertex_ids`` key if present, else to the official SMPL ids.
         num_betas (int): Number of shape coefficients. Defaults to 10.
         check_finite (bool): Raise on NaN/Inf inputs (costs one device sync per call), except inside
             ``pmnet_plugin.utils.finite_checks.defer_finite_checks`` (``NaNGuardHook``'s training step,
@@ -46,7 +55,9 @@ class SMPLBodyModel(nn.Module):
     def __init__(self,
                  model_path: str,
                  joint_regressor_h36m: Optional[str] = None,
+                 joint_regressor_extra: Optional[str] = None,
                  face_vertex_ids: Optional[Sequence[int]] = None,
+                 keypoint_vertex_ids: Optional[Sequence[int]] = None,
                  num_betas: int = NUM_BETAS,
                  check_finite: bool = True) -> None:
         super().__init__()
@@ -91,6 +102,23 @@ class SMPLBodyModel(nn.Module):
             self.register_buffer('J_regressor_h36m', reg, persistent=False)
         self.register_buffer('h36m_to_lsp14', torch.as_tensor(H36M_TO_LSP14), persistent=False)
 
+        self.missing_regressors: Dict[str, str] = {}
+        self.has_extra = joint_regressor_extra is not None and osp.isfile(joint_regressor_extra)
+        if self.has_extra:
+            reg = load_joint_regressor(joint_regressor_extra, 'extra', 9, num_v)
+            self.register_buffer('J_regressor_extra', torch.from_numpy(reg), persistent=False)
+        elif joint_regressor_extra is not None:
+            self.missing_regressors['extra'] = f'{joint_regressor_extra!r} does not exist'
+        if keypoint_vertex_ids is None:
+            keypoint_vertex_ids = (np.asarray(arrays['keypoint_vertex_ids']).reshape(-1).tolist()
+                                   if 'keypoint_vertex_ids' in arrays else SMPL_VERTEX_KEYPOINT_IDS)
+        kp_ids = torch.as_tensor(list(keypoint_vertex_ids), dtype=torch.long)
+        if kp_ids.shape != (21, ) or kp_ids.min() < 0 or kp_ids.max() >= num_v:
+            raise ValueError(f'keypoint_vertex_ids must be 21 vertex ids in [0, {num_v}), got '
+                             f'{keypoint_vertex_ids}')
+        self.register_buffer('keypoint_vertex_ids', kp_ids, persistent=False)
+        self._joint_sets = nn.ModuleDict()
+
     @property
     def faces(self) -> np.ndarray:
         """np.ndarray: Triangle vertex ids, shape (F, 3), int64."""
@@ -100,6 +128,27 @@ class SMPLBodyModel(nn.Module):
     def num_vertices(self) -> int:
         """int: Number of mesh vertices V."""
         return int(self.smpl.v_template.shape[0])
+
+    def joint_set_regressor(self, joint_set: str) -> JointSetRegressor:
+        """The (cached) :class:`JointSetRegressor` of ``joint_set`` for this model's regressors."""
+        if joint_set not in self._joint_sets:
+            hints = {k: f'the configured file {v}' for k, v in self.missing_regressors.items()}
+            module = JointSetRegressor(joint_set, self.has_extra, self.has_h36m, hints)
+            self._joint_sets[joint_set] = module.to(self.J_template.device)
+        return self._joint_sets[joint_set]
+
+    def regress_joint_set(self, body: Dict[str, Tensor], joint_set: str) -> Tuple[Tensor, Tensor]:
+        """Joints of ``joint_set`` from a :meth:`forward` output.
+
+        Args:
+            body (dict): Output of :meth:`forward`.
+            joint_set (str): Keypoint convention name.
+
+        Returns:
+            tuple: joints (B, K, 3) and ``available`` (K,) (0 for joints without a source).
+        """
+        reg = self.joint_set_regressor(joint_set)
+        return reg(body, self.keypoint_vertex_ids), reg.available
 
     def joints_lsp14(self, joints_h36m: Tensor) -> Tensor:
         """Selects the 14 LSP joints (SPIN's ``H36M_TO_J14``) from H36M-17 joints.
@@ -175,7 +224,8 @@ class SMPLBodyModel(nn.Module):
 
         Returns:
             dict: ``vertices`` (B, V, 3), ``joints`` (B, 24, 3) SMPL joints, ``keypoints_coco`` (B, 17, 3),
-            ``joints_h36m`` (B, 17, 3) when an H36M regressor was given.
+            ``joints_h36m`` (B, 17, 3) when an H36M regressor was given, ``joints_extra`` (B, 9, 3) when
+            an extra regressor was loaded.
         """
         rot_body = self._to_rotmats(body_pose, NUM_SMPL_JOINTS - 1, 'body_pose')
         rot_root = self._to_rotmats(global_orient, 1, 'global_orient')
@@ -209,9 +259,12 @@ class SMPLBodyModel(nn.Module):
         if self.has_h36m:
             reg_t = self.J_regressor_h36m.to(vertices.dtype).T
             result['joints_h36m'] = (vertices_t.reshape(batch * 3, -1) @ reg_t).view(batch, 3, -1).transpose(1, 2)
+        if self.has_extra:
+            reg_t = self.J_regressor_extra.to(vertices.dtype).T
+            result['joints_extra'] = (vertices_t.reshape(batch * 3, -1) @ reg_t).view(batch, 3, -1).transpose(1, 2)
         return result
 
     def extra_repr(self) -> str:
         return (f'model_path={self.model_path!r}, num_vertices={self.num_vertices}, '
-                f'h36m={self.has_h36m}, synthetic={self.is_synthetic}')
+                f'h36m={self.has_h36m}, extra={self.has_extra}, synthetic={self.is_synthetic}')
 

@@ -18,8 +18,8 @@ from pmnet_plugin.utils.safe_pickle import (READ_ERRORS, DataFileError, UnsafePi
 from .constants import NUM_SMPL_JOINTS, OBTAIN_HINTS
 
 __all__ = [
-    'load_smpl_model_file', 'load_mean_params', 'load_h36m_regressor', 'missing_file_message',
-    'REQUIRED_SMPL_KEYS'
+    'load_smpl_model_file', 'load_mean_params', 'load_h36m_regressor', 'load_joint_regressor',
+    'missing_file_message', 'REQUIRED_SMPL_KEYS'
 ]
 
 REQUIRED_SMPL_KEYS = ('v_template', 'shapedirs', 'posedirs', 'J_regressor', 'weights', 'kintree_table', 'f')
@@ -30,7 +30,8 @@ def missing_file_message(path: str, kind: str) -> str:
 
     Args:
         path (str): The path that does not exist.
-        kind (str): One of ``'smpl'``, ``'h36m_regressor'``, ``'mean_params'``.
+        kind (str): A key of ``constants.OBTAIN_HINTS`` (``'smpl'``, ``'h36m_regressor'``,
+            ``'extra_regressor'``, ``'mean_params'``, ``'gendered_smpl'``).
 
     Returns:
         str: A message naming the file, its folder and how to obtain it.
@@ -192,18 +193,22 @@ def load_mean_params(path: str) -> Dict[str, np.ndarray]:
     return out
 
 
-def load_h36m_regressor(path: str, num_vertices: Optional[int] = None) -> np.ndarray:
-    """Loads ``J_regressor_h36m.npy`` (17, V) as float32.
+def load_joint_regressor(path: str, kind: str, num_rows: int,
+                         num_vertices: Optional[int] = None) -> np.ndarray:
+    """Loads a joint regressor ``.npy`` (``num_rows``, V) as float32.
 
     Args:
         path (str): Path to the ``.npy`` file.
+        kind (str): ``'h36m'`` (``J_regressor_h36m.npy``, 17 rows) or ``'extra'``
+            (``J_regressor_extra.npy``, 9 rows); names the file in errors.
+        num_rows (int): Expected number of joints.
         num_vertices (int, optional): Expected V (checked when given).
 
     Returns:
-        np.ndarray: Regressor of shape (17, V).
+        np.ndarray: Regressor of shape (num_rows, V).
     """
     if not osp.isfile(path):
-        raise FileNotFoundError(missing_file_message(path, 'h36m_regressor'))
+        raise FileNotFoundError(missing_file_message(path, f'{kind}_regressor'))
     try:
         reg = np.load(path, allow_pickle=False)
         if not isinstance(reg, np.ndarray):
@@ -212,12 +217,16 @@ def load_h36m_regressor(path: str, num_vertices: Optional[int] = None) -> np.nda
     except PermissionError:
         raise
     except READ_ERRORS as err:
-        raise DataFileError(unreadable_file_message(path, err, 'an H36M joint regressor .npy',
-                                                    _fix('h36m_regressor'))) from err
-    if reg.ndim != 2 or reg.shape[0] != 17 or (num_vertices is not None and reg.shape[1] != num_vertices):
-        raise ValueError(f'{path}: H36M regressor has shape {reg.shape}, expected (17, '
+        raise DataFileError(unreadable_file_message(path, err, f'a {kind} joint regressor .npy',
+                                                    _fix(f'{kind}_regressor'))) from err
+    if reg.ndim != 2 or reg.shape[0] != num_rows or (num_vertices is not None and reg.shape[1] != num_vertices):
+        raise ValueError(f'{path}: {kind} joint regressor has shape {reg.shape}, expected ({num_rows}, '
                          f'{num_vertices if num_vertices is not None else "V"})')
     if not np.isfinite(reg).all():
-        raise ValueError(f'{path}: H36M regressor contains NaN or Inf values')
+        raise ValueError(f'{path}: {kind} joint regressor contains NaN or Inf values')
     return reg
 
+
+def load_h36m_regressor(path: str, num_vertices: Optional[int] = None) -> np.ndarray:
+    """Loads ``J_regressor_h36m.npy`` (17, V) as float32 (see :func:`load_joint_regressor`)."""
+    return load_joint_regressor(path, 'h36m', 17, num_vertices)

@@ -3,8 +3,9 @@
 Pipeline (deterministic for a seed): volumetric parts around an SMPL-ordered rest skeleton
 (:mod:`.synthetic_layout`) -> smooth union of their signed distances -> marching cubes -> quadric decimation
 to exactly 6890 vertices / 13776 faces (closed, genus 0) -> skinning weights from the parts -> joint
-regressors solved to reproduce the skeleton exactly -> 10 shape directions (height, girth, leg length, ...).
-Pose blend shapes (``posedirs``) are zero. The files carry ``pmnet_synthetic = True`` so that tools never
+regressors solved to reproduce the skeleton exactly (SMPL-24, H36M-17 and SPIN's 9 extra joints) -> named
+surface points (face, feet, finger tips) -> 10 shape directions (height, girth, leg length, ...) -> male and
+female variants (the neutral body with fixed shape offsets). Pose blend shapes (``posedirs``) are zero. The files carry ``pmnet_synthetic = True`` so that tools never
 overwrite a real SMPL download with it.
 
 Our choices (not from the paper): the body layout, the shape directions and their magnitudes.
@@ -18,7 +19,8 @@ import numpy as np
 
 from .constants import (KINTREE_ROOT_PARENT, NUM_SMPL_FACES, NUM_SMPL_JOINTS, NUM_SMPL_VERTICES,
                         SMPL_JOINT_NAMES, SMPL_PARENTS)
-from .synthetic_layout import Primitive, body_primitives, face_landmarks, h36m_targets, rest_joints
+from .synthetic_layout import (GENDER_BETAS, Primitive, body_primitives, extra_targets, face_landmarks,
+                               h36m_targets, rest_joints, vertex_landmarks)
 
 __all__ = ['make_synthetic_smpl', 'build_synthetic_smpl_arrays', 'check_closed_genus0']
 
@@ -215,8 +217,9 @@ def build_synthetic_smpl_arrays(seed: int = 0, voxel: float = 0.008) -> Dict[str
     Returns:
         dict: SMPL keys ``v_template`` (6890, 3), ``shapedirs`` (6890, 3, 10), ``posedirs`` (6890, 3, 207),
         ``J_regressor`` (24, 6890), ``weights`` (6890, 24), ``kintree_table`` (2, 24) int64, ``f``
-        (13776, 3) int64, ``J`` (24, 3), plus ``J_regressor_h36m`` (17, 6890), ``coco_face_vertex_ids``
-        (5,) int64 and ``pmnet_synthetic`` (True).
+        (13776, 3) int64, ``J`` (24, 3), plus ``J_regressor_h36m`` (17, 6890), ``J_regressor_extra``
+        (9, 6890), ``coco_face_vertex_ids`` (5,) int64, ``keypoint_vertex_ids`` (21,) int64 and
+        ``pmnet_synthetic`` (True).
     """
     rng = np.random.default_rng(seed)
     joints = rest_joints(SMPL_JOINT_NAMES)
@@ -226,13 +229,31 @@ def build_synthetic_smpl_arrays(seed: int = 0, voxel: float = 0.008) -> Dict[str
     soft, weights = _skinning(verts, faces, prims)
     j_reg = _solve_regressor(verts, joints)
     h36m_reg = _solve_regressor(verts, h36m_targets(joints, SMPL_JOINT_NAMES))
-    face_ids = np.array([np.argmin(np.linalg.norm(verts - p, axis=1)) for p in face_landmarks()])
+    extra_reg = _solve_regressor(verts, extra_targets(joints, SMPL_JOINT_NAMES))
+    nearest = lambda pts: np.array([np.argmin(np.linalg.norm(verts - p, axis=1)) for p in pts])  # noqa: E731
+    face_ids, kp_ids = nearest(face_landmarks()), nearest(vertex_landmarks())
     kintree = np.array([[KINTREE_ROOT_PARENT] + SMPL_PARENTS[1:], list(range(NUM_SMPL_JOINTS))], np.int64)
     return dict(
         v_template=verts.astype(np.float64), shapedirs=_shape_dirs(verts, soft, weights, prims, rng),
         posedirs=np.zeros((len(verts), 3, 207)), J_regressor=j_reg, weights=weights,
         kintree_table=kintree, f=faces.astype(np.int64), J=j_reg @ verts, J_regressor_h36m=h36m_reg,
-        coco_face_vertex_ids=face_ids.astype(np.int64), pmnet_synthetic=np.array(True))
+        J_regressor_extra=extra_reg, coco_face_vertex_ids=face_ids.astype(np.int64),
+        keypoint_vertex_ids=kp_ids.astype(np.int64), pmnet_synthetic=np.array(True))
+
+
+def gendered_arrays(arrays: Dict[str, np.ndarray], gender: str) -> Dict[str, np.ndarray]:
+    """The male or female variant: the neutral template moved by ``GENDER_BETAS[gender]``.
+
+    Args:
+        arrays (dict): Output of :func:`build_synthetic_smpl_arrays` (without the regressor files).
+        gender (str): ``'male'`` or ``'female'``.
+
+    Returns:
+        dict: The same keys with ``v_template`` and ``J`` changed (joints follow the vertices through the
+        unchanged ``J_regressor``).
+    """
+    v = arrays['v_template'] + arrays['shapedirs'] @ GENDER_BETAS[gender]
+    return dict(arrays, v_template=v, J=arrays['J_regressor'] @ v)
 
 
 def _is_synthetic(path: str) -> bool:
@@ -250,8 +271,10 @@ def make_synthetic_smpl(out_dir: str, seed: int = 0, force: bool = False) -> Dic
     """Writes the procedural body in the official layout under ``out_dir``.
 
     Files: ``smpl/SMPL_NEUTRAL.pkl`` (official pickle layout, sparse ``J_regressor``), ``smpl/SMPL_NEUTRAL.npz``
-    (same arrays), ``J_regressor_h36m.npy`` (17, 6890) and ``smpl_mean_params.npz`` (SPIN format: mean pose =
-    rest pose with global orient (pi, 0, 0), zero shape, cam (0.9, 0, 0)).
+    (same arrays), ``smpl/SMPL_MALE.pkl`` and ``smpl/SMPL_FEMALE.pkl`` (gendered variants, for 3DPW-style
+    gendered ground truth), ``J_regressor_h36m.npy`` (17, 6890), ``J_regressor_extra.npy`` (9, 6890, SPIN's
+    extra joints) and ``smpl_mean_params.npz`` (SPIN format: mean pose = rest pose with global orient
+    (pi, 0, 0), zero shape, cam (0.9, 0, 0)).
 
     Args:
         out_dir (str): Target folder (e.g. ``data/body_models``).
@@ -259,28 +282,36 @@ def make_synthetic_smpl(out_dir: str, seed: int = 0, force: bool = False) -> Dic
         force (bool): Overwrite files that are not ours (real SMPL/SPIN downloads). Defaults to False.
 
     Returns:
-        dict: ``model_path``, ``model_path_npz``, ``h36m_regressor``, ``mean_params``, ``dir``.
+        dict: ``model_path``, ``model_path_npz``, ``model_path_male``, ``model_path_female``,
+        ``h36m_regressor``, ``extra_regressor``, ``mean_params``, ``dir``.
     """
     from scipy.sparse import csc_matrix
     paths = dict(model_path=osp.join(out_dir, 'smpl', 'SMPL_NEUTRAL.pkl'),
                  model_path_npz=osp.join(out_dir, 'smpl', 'SMPL_NEUTRAL.npz'),
+                 model_path_male=osp.join(out_dir, 'smpl', 'SMPL_MALE.pkl'),
+                 model_path_female=osp.join(out_dir, 'smpl', 'SMPL_FEMALE.pkl'),
                  h36m_regressor=osp.join(out_dir, 'J_regressor_h36m.npy'),
+                 extra_regressor=osp.join(out_dir, 'J_regressor_extra.npy'),
                  mean_params=osp.join(out_dir, 'smpl_mean_params.npz'), dir=out_dir)
     if not force:
         ours = osp.isfile(paths['model_path']) and _is_synthetic(paths['model_path'])
-        for key in ('model_path', 'model_path_npz', 'mean_params', 'h36m_regressor'):
-            path = paths[key]
-            if osp.isfile(path) and not (_is_synthetic(path) if key != 'h36m_regressor' else ours):
+        for key, path in paths.items():
+            if key == 'dir' or not osp.isfile(path):
+                continue
+            if not (_is_synthetic(path) if not key.endswith('regressor') else ours):
                 raise FileExistsError(f'{path} exists and is not a synthetic pmnet body model; refusing to '
                                       'overwrite it (pass force=True / --force to do so anyway)')
     arrays = build_synthetic_smpl_arrays(seed)
-    h36m = arrays.pop('J_regressor_h36m')
+    h36m, extra = arrays.pop('J_regressor_h36m'), arrays.pop('J_regressor_extra')
     os.makedirs(osp.dirname(paths['model_path']), exist_ok=True)
-    pkl = dict(arrays, J_regressor=csc_matrix(arrays['J_regressor']), bs_type='lrotmin', bs_style='lbs')
-    with open(paths['model_path'], 'wb') as f:
-        pickle.dump(pkl, f, protocol=2)
+    for key, gender in (('model_path', None), ('model_path_male', 'male'), ('model_path_female', 'female')):
+        body = arrays if gender is None else dict(gendered_arrays(arrays, gender), gender=gender)
+        pkl = dict(body, J_regressor=csc_matrix(body['J_regressor']), bs_type='lrotmin', bs_style='lbs')
+        with open(paths[key], 'wb') as f:
+            pickle.dump(pkl, f, protocol=2)
     np.savez_compressed(paths['model_path_npz'], **arrays)
     np.save(paths['h36m_regressor'], h36m.astype(np.float64))
+    np.save(paths['extra_regressor'], extra.astype(np.float64))
     pose6d = np.tile(np.array([1.0, 0.0, 0.0, 1.0, 0.0, 0.0]), (NUM_SMPL_JOINTS, 1))
     pose6d[0] = np.diag([1.0, -1.0, -1.0])[:, :2].reshape(6)   # axis-angle (pi, 0, 0)
     np.savez(paths['mean_params'], pose=pose6d.reshape(-1), shape=np.zeros(10), cam=np.array([0.9, 0.0, 0.0]),

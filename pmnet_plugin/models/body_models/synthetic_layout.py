@@ -174,3 +174,40 @@ def h36m_targets(joints: np.ndarray, joint_names: List[str]) -> np.ndarray:
         j['left_shoulder'], j['left_elbow'], j['left_wrist'], j['right_shoulder'], j['right_elbow'],
         j['right_wrist']
     ])
+
+
+def extra_targets(joints: np.ndarray, joint_names: List[str]) -> np.ndarray:
+    """Joints of SPIN's ``J_regressor_extra`` order (``keypoint_conventions.EXTRA_KEYPOINTS``), (9, 3).
+
+    LSP hips and the MPII pelvis coincide with the H36M hips and pelvis of :func:`h36m_targets`, the H36M
+    spine, jaw and head are H36M joints 7, 9 and 10 (as SPIN stores them); the LSP neck sits at the top of
+    the neck, the LSP head top at the crown, the MPII thorax between the shoulders.
+    """
+    h36m = h36m_targets(joints, joint_names)
+    j = {name: joints[i] for i, name in enumerate(joint_names)}
+    thorax = 0.5 * (j['left_shoulder'] + j['right_shoulder']) + np.array([0.0, 0.02, 0.0])
+    return np.stack([
+        h36m[4], h36m[1], j['neck'] + np.array([0.0, 0.05, 0.005]), np.array([0.0, 0.545, 0.020]),
+        h36m[0], thorax, h36m[7], h36m[9], h36m[10]
+    ])
+
+
+def vertex_landmarks() -> np.ndarray:
+    """Surface points of ``keypoint_conventions.VERTEX_KEYPOINTS`` (face, feet, finger tips), (21, 3)."""
+    nose, leye, reye, lear, rear = face_landmarks()
+    left_foot = [(0.105, -1.140, 0.175), (0.150, -1.140, 0.150), (0.090, -1.130, -0.100)]
+    left_tips = [(0.785, 0.205, 0.033), (0.898, 0.210, -0.035), (0.900, 0.210, -0.055),
+                 (0.895, 0.210, -0.075), (0.885, 0.210, -0.090)]
+    mirror = np.array([-1.0, 1.0, 1.0])
+    right_foot = [np.asarray(p) * mirror for p in left_foot]
+    right_tips = [np.asarray(p) * mirror for p in left_tips]
+    return np.asarray([nose, reye, leye, rear, lear, *left_foot, *right_foot, *left_tips, *right_tips],
+                      dtype=np.float64)
+
+
+# Shape offsets (in the procedural body's betas) of the gendered stand-in bodies: taller with broader
+# shoulders (male), shorter with wider hips (female). Our choice; only their difference matters offline.
+GENDER_BETAS = {
+    'male': np.array([1.0, 0.4, 0.0, 1.0, 0.0, -0.5, 0.0, 0.0, 0.0, 0.0]),
+    'female': np.array([-1.0, -0.4, 0.0, -0.8, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]),
+}

@@ -11,6 +11,7 @@ from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
 from pmnet_plugin.utils.rotation import (axis_angle_to_matrix, matrix_to_axis_angle,
                                          matrix_to_rot6d, rot6d_to_matrix)
+from pmnet_plugin.models.losses.mesh_losses import root_relative
 from .ief_regressor import IEFRegressor
 
 DEFAULT_BODY_MODEL = dict(
@@ -41,6 +42,11 @@ class HMRHead(BaseHead):
     (6D rotations, weak-perspective camera), runs an SMPL body model to get joints/vertices and
     projects joints into the crop. See ``docs/design.md`` for the camera and label conventions.
 
+    The keypoint losses compare the labels with the same joint set regressed from the predicted mesh
+    (SMPL joints, SPIN's extra and H36M regressors, mesh vertices; SPIN does this with its 49 joints),
+    so every labelled joint of a dataset supervises in its own definition. The set is the one the
+    samples carry (``joint_set`` metainfo, written by :class:`SMPLImageDataset`; ``'smpl'`` when absent).
+
     Args:
         in_channels (int): Channels C of the pooled feature (2048 for ResNet-50, 512 for ResNet-18).
         body_model (dict | nn.Module): Body-model config (``SMPLBodyModel``) or a built module.
@@ -52,12 +58,15 @@ class HMRHead(BaseHead):
         activation (bool): ReLU in the IEF MLP (see :class:`IEFRegressor`). Defaults to True.
         out_init_gain (float): Xavier gain of the IEF output layers. Defaults to 0.01 (SPIN).
         input_size (tuple): (W, H) of the crop, used when a sample has no ``input_size`` metainfo.
+        joint_set (str, optional): Require this joint set for the labels (an error names a batch whose
+            samples carry another). ``None``: use the samples' set. Defaults to None.
         loss (dict): Loss config. Defaults to ``dict(type='MeshLoss')``.
         init_cfg (dict, optional): MMEngine init config.
 
     Note:
         - batch size: B
         - SMPL joints: J = 24
+        - joints of the label set: K (24 for ``'smpl'``)
         - vertices: V (6890 for SMPL)
     """
 
@@ -71,11 +80,13 @@ class HMRHead(BaseHead):
                  activation: bool = True,
                  out_init_gain: float = 0.01,
                  input_size: Tuple[int, int] = (224, 224),
+                 joint_set: Optional[str] = None,
                  loss: ConfigType = dict(type='MeshLoss'),
                  init_cfg: OptConfigType = None):
         super().__init__(init_cfg)
         self.in_channels = in_channels
         self.input_size = tuple(input_size)
+        self.joint_set = joint_set
         self.body_model = body_model if isinstance(body_model, nn.Module) else MODELS.build(
             body_model)
         self.loss_module = MODELS.build(loss)
@@ -180,19 +191,36 @@ class HMRHead(BaseHead):
             return _to_tensor(labels.get(name), device).reshape(shape), True
         return torch.zeros(shape, device=device), False
 
-    def gather_targets(self, batch_data_samples: OptSampleList, device) -> Dict[str, Tensor]:
+    def batch_joint_set(self, batch_data_samples: OptSampleList) -> str:
+        """The joint set of the batch's labels (``joint_set`` metainfo; ``'smpl'`` when absent)."""
+        sets = {str(d.metainfo.get('joint_set', 'smpl')) for d in batch_data_samples}
+        if len(sets) != 1 or (self.joint_set is not None and sets != {self.joint_set}):
+            want = f' ({self.joint_set!r}, model.head.joint_set)' if self.joint_set else ''
+            raise ValueError(f'{type(self).__name__}: the batch carries joint sets {sorted(sets)}, '
+                             f'expected one{want}; give every dataset of the mix the same joint_set')
+        return sets.pop()
+
+    def gather_targets(self, batch_data_samples: OptSampleList, device,
+                       num_joints: int = NUM_JOINTS) -> Dict[str, Tensor]:
         """Stack the ``gt_instance_labels`` of the batch (first instance of each sample).
 
-        Missing labels give zero tensors with zero weights, so the matching loss is 0.
+        Missing labels give zero tensors with zero weights, so the matching loss is 0; a missing
+        ``keypoints_3d_root`` means joint 0 (SMPL's pelvis in the ``'smpl'`` set).
+
+        Args:
+            batch_data_samples (list[PoseDataSample]): With ``gt_instance_labels``.
+            device: Target device.
+            num_joints (int): K, the joints of the batch's joint set. Defaults to 24.
 
         Returns:
-            dict: ``keypoints_2d`` (B, 24, 2), ``keypoints_2d_weights`` (B, 24), ``keypoints_3d``
-            (B, 24, 3), ``keypoints_3d_weights`` (B, 24), ``pose_rotmat`` (B, 24, 3, 3), ``pose_aa``
-            (B, 72), ``betas`` (B, 10), ``has_smpl`` (B,).
+            dict: ``keypoints_2d`` (B, K, 2), ``keypoints_2d_weights`` (B, K), ``keypoints_3d``
+            (B, K, 3), ``keypoints_3d_weights`` (B, K), ``keypoints_3d_root`` (B, K), ``pose_rotmat``
+            (B, 24, 3, 3), ``pose_aa`` (B, 72), ``betas`` (B, 10), ``has_smpl`` (B,).
         """
         cols: Dict[str, List[Tensor]] = {}
-        specs = dict(keypoint_labels=(NUM_JOINTS, 2), keypoint_weights=(NUM_JOINTS, ),
-                     keypoints_3d=(NUM_JOINTS, 3), keypoints_3d_weights=(NUM_JOINTS, ),
+        k = num_joints
+        specs = dict(keypoint_labels=(k, 2), keypoint_weights=(k, ), keypoints_3d=(k, 3),
+                     keypoints_3d_weights=(k, ), keypoints_3d_root=(k, ),
                      smpl_pose=(NUM_JOINTS * 3, ), smpl_betas=(self.init_betas.shape[1], ),
                      has_smpl=())
         for d in batch_data_samples:
@@ -206,11 +234,13 @@ class HMRHead(BaseHead):
                 cols['keypoint_weights'][-1] = cols['keypoint_weights'][-1] * 0
             if not found['smpl_pose']:
                 cols['has_smpl'][-1] = cols['has_smpl'][-1] * 0
+            if not found['keypoints_3d_root']:
+                cols['keypoints_3d_root'][-1][0] = 1.0
         t = {k: torch.stack(v) for k, v in cols.items()}
         return dict(
             keypoints_2d=t['keypoint_labels'], keypoints_2d_weights=t['keypoint_weights'],
             keypoints_3d=t['keypoints_3d'], keypoints_3d_weights=t['keypoints_3d_weights'],
-            pose_aa=t['smpl_pose'],
+            keypoints_3d_root=t['keypoints_3d_root'], pose_aa=t['smpl_pose'],
             pose_rotmat=axis_angle_to_matrix(t['smpl_pose'].reshape(-1, NUM_JOINTS, 3)),
             betas=t['smpl_betas'], has_smpl=t['has_smpl'].reshape(-1))
 
@@ -227,6 +257,10 @@ class HMRHead(BaseHead):
              train_cfg: ConfigType = {}) -> dict:
         """Compute ``loss_*`` terms (see :class:`MeshLoss`) and ``mpjpe`` (mm, for logs).
 
+        Keypoint terms run over the joints of the batch's joint set regressed from the predicted mesh;
+        label weights of joints without a source on this body model are zeroed (a warning at the
+        first batch names them and the missing file).
+
         Args:
             feats (Tuple[Tensor]): Features; the last (B, C) is used.
             batch_data_samples (List[PoseDataSample]): With ``gt_instance_labels``.
@@ -236,13 +270,17 @@ class HMRHead(BaseHead):
             dict: Loss scalars and ``mpjpe``.
         """
         feat = self._pool(feats)
-        targets = self.gather_targets(batch_data_samples, feat.device)
+        joint_set = self.batch_joint_set(batch_data_samples)
+        regressor = self.body_model.joint_set_regressor(joint_set)
+        targets = self.gather_targets(batch_data_samples, feat.device, regressor.num_joints)
+        for key in ('keypoints_2d_weights', 'keypoints_3d_weights'):  # joints the mesh lacks
+            targets[key] = targets[key] * regressor.available
         preds = self._preds_for_loss(feat, targets)
         body = self.run_body_model(preds['pred_pose'], preds['pred_betas'])
+        joints, _ = self.body_model.regress_joint_set(body, joint_set)
         pred = dict(pose_rotmat=preds['pred_pose'], betas=preds['pred_betas'],
-                    cam=preds['pred_cam'], joints_3d=body['joints'][:, :NUM_JOINTS],
-                    keypoints_2d=self.project(body['joints'][:, :NUM_JOINTS], preds['pred_cam']),
-                    vertices=body['vertices'])
+                    cam=preds['pred_cam'], joints_3d=joints,
+                    keypoints_2d=self.project(joints, preds['pred_cam']), vertices=body['vertices'])
         if 'proto_logits' in preds:
             pred['proto_logits'] = preds['proto_logits']
         if self.loss_module.needs_gt_vertices:
@@ -252,10 +290,10 @@ class HMRHead(BaseHead):
         targets.update(self._extra_targets(preds, targets, feat))
         losses = self.loss_module(pred, targets)
         with torch.no_grad():
-            j = pred['joints_3d'] - pred['joints_3d'][:, :1]
-            g = targets['keypoints_3d'] - targets['keypoints_3d'][:, :1]
+            root = targets['keypoints_3d_root']
+            err = torch.linalg.norm(root_relative(pred['joints_3d'], root)
+                                    - root_relative(targets['keypoints_3d'], root), dim=-1)
             w = targets['keypoints_3d_weights']
-            err = torch.linalg.norm(j - g, dim=-1)
             losses['mpjpe'] = (err * w).sum() / w.sum().clamp(min=1) * 1000.0
         return losses
 

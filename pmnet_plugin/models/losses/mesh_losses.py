@@ -54,6 +54,21 @@ def _masked_mean(err: Tensor, weights: Tensor) -> Tensor:
     return (err * w).sum() / (w.sum() * per_item).clamp(min=1.0)
 
 
+def root_relative(joints: Tensor, root_weights: Tensor) -> Tensor:
+    """Joints relative to each sample's root, the ``root_weights``-weighted mean of its joints.
+
+    Args:
+        joints (Tensor): Shape (B, K, 3).
+        root_weights (Tensor): Shape (B, K); e.g. one-hot on the pelvis, or 0.5 on two hips.
+
+    Returns:
+        Tensor: Shape (B, K, 3). Samples whose weights sum to 0 are returned unchanged.
+    """
+    w = root_weights.to(joints.dtype)
+    root = (w[..., None] * joints).sum(1, keepdim=True) / w.sum(1).clamp(min=1e-8)[:, None, None]
+    return joints - root
+
+
 @MODELS.register_module()
 class MeshLoss(nn.Module):
     """SPIN-style SMPL regression losses, the PM-Net assignment loss, HMR's optional GAN prior.
@@ -66,8 +81,11 @@ class MeshLoss(nn.Module):
     does not shrink when few samples carry that label.
 
     Args:
-        keypoints_3d_weight (float): Pelvis-aligned 3D joints (SMPL joint 0 as root), MSE in metres.
-        keypoints_2d_weight (float): Re-projected 2D joints in [-1, 1] crop coords, MSE.
+        keypoints_3d_weight (float): Root-aligned 3D joints, MSE in metres. Prediction and label are
+            aligned on the same joints, the sample's root (``target['keypoints_3d_root']``: its own
+            pelvis, e.g. H36M's for H36M as SPIN evaluates; SMPL joint 0 when not given).
+        keypoints_2d_weight (float): Re-projected 2D joints in [-1, 1] crop coords, MSE. Both keypoint
+            terms run over every labelled joint of the label's joint set (weights > 0).
         pose_weight (float): SMPL pose as rotation matrices (B, 24, 3, 3), MSE, where ``has_smpl``.
         betas_weight (float): SMPL betas, MSE, where ``has_smpl``.
         vertices_weight (float): Vertices, L1, where ``has_smpl``; needs ``target['vertices']``
@@ -139,6 +157,7 @@ class MeshLoss(nn.Module):
                 ``joints_3d`` (B, J, 3) body-model frame, ``keypoints_2d`` (B, J, 2) in [-1, 1],
                 optional ``vertices`` (B, V, 3), ``proto_logits`` (B, K).
             target (dict): ``keypoints_3d`` (B, J, 3) root-relative, ``keypoints_3d_weights`` (B, J),
+                optional ``keypoints_3d_root`` (B, J) root weights,
                 ``keypoints_2d`` (B, J, 2), ``keypoints_2d_weights`` (B, J), ``pose_rotmat``
                 (B, 24, 3, 3), ``betas`` (B, 10), ``has_smpl`` (B,), optional ``vertices``
                 (B, V, 3) and ``proto_target`` (B,) long or (B, K) probabilities.
@@ -152,9 +171,12 @@ class MeshLoss(nn.Module):
         has_smpl = target['has_smpl'].float()
         losses: Dict[str, Tensor] = {}
         if w['keypoints_3d'] > 0:
-            joints = pred['joints_3d'] - pred['joints_3d'][:, :1]
-            gt = target['keypoints_3d'] - target['keypoints_3d'][:, :1]
-            losses['keypoints_3d'] = _masked_mean((joints - gt)**2, target['keypoints_3d_weights'])
+            root = target.get('keypoints_3d_root')
+            if root is None:
+                root = torch.zeros_like(target['keypoints_3d_weights'])
+                root[:, 0] = 1.
+            err = (root_relative(pred['joints_3d'], root) - root_relative(target['keypoints_3d'], root))**2
+            losses['keypoints_3d'] = _masked_mean(err, target['keypoints_3d_weights'])
         if w['keypoints_2d'] > 0:
             err = (pred['keypoints_2d'] - target['keypoints_2d'])**2
             losses['keypoints_2d'] = _masked_mean(err, target['keypoints_2d_weights'])

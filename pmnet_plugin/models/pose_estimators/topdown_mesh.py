@@ -7,7 +7,8 @@ from torch import Tensor
 
 from mmpose.models.pose_estimators.topdown import TopdownPoseEstimator
 from mmpose.registry import MODELS
-from mmpose.utils.typing import InstanceList, PixelDataList, SampleList
+from mmpose.utils.typing import (ConfigType, InstanceList, OptConfigType, OptMultiConfig,
+                                 PixelDataList, SampleList)
 
 
 def _to_float32_numpy(value):
@@ -42,7 +43,43 @@ class TopdownMeshEstimator(TopdownPoseEstimator):
     ``keypoint_scores``, ``keypoints_visible``, ``keypoints_3d``, ``smpl_pose``, ``smpl_betas``,
     ``pred_cam``, ``vertices`` (when requested), ``proto_id``/``proto_score`` (PM-Net),
     plus ``bboxes``/``bbox_scores`` copied from ``gt_instances`` when present.
+
+    Args:
+        aux_head (dict, optional): A training-only head on the same features (e.g.
+            :class:`KeypointHeatmapAuxHead`, dense 2D supervision); its ``loss_*`` terms are added to the
+            mesh head's. It makes no predictions. Defaults to None.
+        Other arguments: those of MMPose's :class:`TopdownPoseEstimator`.
     """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 neck: OptConfigType = None,
+                 head: OptConfigType = None,
+                 aux_head: OptConfigType = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None,
+                 metainfo: Optional[dict] = None):
+        super().__init__(backbone=backbone, neck=neck, head=head, train_cfg=train_cfg, test_cfg=test_cfg,
+                         data_preprocessor=data_preprocessor, init_cfg=init_cfg, metainfo=metainfo)
+        self.aux_head = MODELS.build(aux_head) if aux_head is not None else None
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
+        """Mesh-head losses plus the auxiliary head's.
+
+        Args:
+            inputs (Tensor): Crops, shape (B, 3, H, W).
+            data_samples (List[PoseDataSample]): With ``gt_instance_labels``.
+
+        Returns:
+            dict: Loss terms (and logged accuracies / errors).
+        """
+        feats = self.extract_feat(inputs)
+        losses = self.head.loss(feats, data_samples, train_cfg=self.train_cfg)
+        if self.aux_head is not None:
+            losses.update(self.aux_head.loss(feats, data_samples, train_cfg=self.train_cfg))
+        return losses
 
     def predict(self, inputs: Tensor, data_samples: SampleList) -> SampleList:
         """Predict meshes for a batch of crops.

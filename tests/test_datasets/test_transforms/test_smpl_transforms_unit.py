@@ -1,5 +1,6 @@
 """Unit tests of the SMPL-aware flip, crop rotation and colour noise."""
 import numpy as np
+import pytest
 import torch
 
 from mmpose.structures.bbox import get_warp_matrix
@@ -40,6 +41,27 @@ def test_flip_transform_3d():
     np.testing.assert_allclose(out['keypoints_3d'][0, 1], kp3d[0, 2] * [-1, 1, 1])
     assert out['keypoints_3d_visible'][0, 4] == vis3d[0, 5]
     np.testing.assert_allclose(flip_keypoints_3d(*flip_keypoints_3d(kp3d, vis3d))[0], kp3d)
+
+
+def test_flip_in_the_human_data_set(tmp_path):
+    """Flip indices of a joint set pair left_*/right_* names; labels and root weights move with them."""
+    from pmnet_plugin.datasets import SMPLImageDataset
+    from pmnet_plugin.datasets.keypoint_conventions import HUMAN_DATA_KEYPOINTS
+    from real_layouts import write_spin_npz
+    truth = write_spin_npz(str(tmp_path))
+    ds = SMPLImageDataset(ann_file=truth['path'], joint_set='human_data', openpose_weight=1.)
+    info = ds.get_data_info(0)
+    hd = {n: i for i, n in enumerate(HUMAN_DATA_KEYPOINTS)}
+    info['keypoints_3d_root'][0] = 0.
+    info['keypoints_3d_root'][0, [hd['left_hip_extra'], hd['right_hip_extra']]] = [0.3, 0.7]
+    results = dict(info, img=np.zeros((64, 48, 3), np.uint8), img_shape=(64, 48))
+    out = SMPLRandomFlip(prob=1.)(dict(results, keypoints_3d_root=info['keypoints_3d_root'].copy()))
+    lhip, rhip = hd['left_hip_extra'], hd['right_hip_extra']
+    np.testing.assert_allclose(out['keypoints_3d'][0, lhip], info['keypoints_3d'][0, rhip] * [-1, 1, 1])
+    np.testing.assert_allclose(out['keypoints'][0, hd['left_eye_openpose'], 0],
+                               47 - info['keypoints'][0, hd['right_eye_openpose'], 0], atol=1e-5)
+    assert out['keypoints_visible'][0, lhip] == info['keypoints_visible'][0, rhip]
+    assert out['keypoints_3d_root'][0, [lhip, rhip]].tolist() == pytest.approx([0.7, 0.3])
 
 
 def test_camera_rotation_matches_warp_matrix():
