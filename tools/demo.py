@@ -17,7 +17,7 @@ import os
 import os.path as osp
 import sys
 import tempfile
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -53,28 +53,46 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--kpt-thr', type=float, default=0.3)
     p.add_argument('--no-side-view', action='store_true')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
+    p.add_argument('--strict', action=argparse.BooleanOptionalAction, default=True,
+                   help='refuse a mesh checkpoint whose keys/shapes differ from the config (default); '
+                   '--no-strict loads what fits, with a warning')
     return p.parse_args(argv)
 
 
 # ----------------------------------------------------------------------------------- io
+class OutputWriteError(OSError):
+    """Writing an output failed (disk full, quota, permissions); nothing is left under its name."""
+
+
 def atomic_write(path: str, write: Callable[[str], None]) -> None:
-    """Calls ``write(tmp_path)`` then renames the temp file onto ``path`` (same folder)."""
+    """Calls ``write(tmp_path)`` then renames the temp file onto ``path`` (same folder).
+
+    A failed write (e.g. disk full) removes the temp file and raises :class:`OutputWriteError` naming
+    ``path``: an output exists complete under its final name or not at all.
+    """
     folder, name = osp.split(osp.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f'.{name}.', suffix=osp.splitext(name)[1], dir=folder)
-    os.close(fd)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f'.{name}.', suffix=osp.splitext(name)[1], dir=folder)
+        os.close(fd)
         write(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600 files
         os.replace(tmp, path)
+    except (OSError, cv2.error) as err:
+        reason = getattr(err, 'strerror', None) or str(err)
+        raise OutputWriteError(f'cannot write {path}: {reason}. Nothing was left under that name '
+                               '(outputs are written to a temporary file, then renamed). Free disk space '
+                               'or choose another --out-dir.') from err
     finally:
-        if osp.exists(tmp):
+        if tmp is not None and osp.exists(tmp):
             os.remove(tmp)
 
 
 def write_image(path: str, rgb: np.ndarray) -> None:
     def _w(tmp):
         if not cv2.imwrite(tmp, np.ascontiguousarray(rgb[..., ::-1])):
-            raise IOError(f'cannot write {path}')
+            raise IOError(f'OpenCV could not encode or write the image (disk full or no '
+                          f'{osp.splitext(path)[1]} encoder)')
     atomic_write(path, _w)
 
 
@@ -109,26 +127,24 @@ def to_uint8_bgr(img: np.ndarray) -> np.ndarray:
     return ensure_bgr3(img)
 
 
-def iter_frames(path: str) -> Tuple[int, Iterator[Tuple[str, Optional[np.ndarray]]]]:
+def iter_frames(path: str) -> Tuple[int, Iterator[Tuple[str, Union[str, np.ndarray]]]]:
     """Frames of an image, a folder of images or a video.
 
     Returns:
-        tuple: number of frames (0 if unknown) and an iterator of ``(stem, BGR image or None)``
-        (None: unreadable, logged by the caller).
+        tuple: number of frames (0 if unknown) and an iterator of ``(stem, frame)``; a frame is an
+        image file path (read by the caller with ``read_image``) or a decoded video frame.
     """
     if osp.isdir(path):
         files = sorted(f for f in os.listdir(path) if f.lower().endswith(IMG_EXTS))
         if not files:
             raise ValueError(f'no images ({", ".join(IMG_EXTS)}) in folder {path}')
-        return len(files), ((osp.splitext(f)[0], cv2.imread(osp.join(path, f),
-                                                             cv2.IMREAD_UNCHANGED))
-                            for f in files)
+        return len(files), ((osp.splitext(f)[0], osp.join(path, f)) for f in files)
     if not osp.isfile(path):
         raise FileNotFoundError(f'input {path} does not exist')
     ext = osp.splitext(path)[1].lower()
     stem = osp.splitext(osp.basename(path))[0]
     if ext in IMG_EXTS:
-        return 1, iter([(stem, cv2.imread(path, cv2.IMREAD_UNCHANGED))])
+        return 1, iter([(stem, path)])
     if ext in VIDEO_EXTS:
         cap = cv2.VideoCapture(path)
         if not cap.isOpened():
@@ -156,25 +172,44 @@ def load_bbox_file(path: str) -> Dict:
     ``image_id``/``bbox`` xywh [``score``, ``category_id``]), or a COCO results list
     (``image_id`` = file name, or frame index for videos / position in the sorted folder).
     Keys are file stems (str) and integer indices; only ``category_id`` 1 (person) is kept.
+    Malformed files raise ``ValueError`` naming the file, the place and the expected layout.
     """
-    with open(path) as f:
-        data = json.load(f)
-    if isinstance(data, dict):
-        id2name = {img['id']: img['file_name'] for img in data.get('images', [])}
-        anns = data.get('annotations', [])
-    elif isinstance(data, list):
-        id2name, anns = {}, data
-    else:
-        raise ValueError(f'{path}: expected a COCO dict or a list of detections')
+    layout = ('expected COCO-style boxes: {"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": '
+              '[{"image_id": 1, "bbox": [x, y, w, h], "score": 0.9, "category_id": 1}]} or a list '
+              '[{"image_id": "a.jpg", "bbox": [x, y, w, h], "score": 0.9}]')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'--bbox-file {path} does not exist')
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f'--bbox-file {path} is not valid JSON ({err}); {layout}') from err
+    try:
+        if isinstance(data, dict):
+            id2name = {img['id']: img['file_name'] for img in data.get('images', [])}
+            anns = data.get('annotations', [])
+        elif isinstance(data, list):
+            id2name, anns = {}, data
+        else:
+            raise TypeError(f'the top level is a {type(data).__name__}')
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f'--bbox-file {path}: bad "images" list ({type(err).__name__}: {err}); '
+                         f'{layout}') from err
     boxes: Dict = {}
-    for ann in anns:
-        if ann.get('category_id', 1) != 1 or 'bbox' not in ann:
-            continue
-        key = id2name.get(ann['image_id'], ann['image_id'])
-        if isinstance(key, str):
-            key = osp.splitext(osp.basename(key))[0]
-        x, y, w, h = (float(v) for v in ann['bbox'][:4])
-        boxes.setdefault(key, []).append([x, y, x + w, y + h, float(ann.get('score', 1.0))])
+    for i, ann in enumerate(anns):
+        try:
+            if ann.get('category_id', 1) != 1 or 'bbox' not in ann:
+                continue
+            key = id2name.get(ann['image_id'], ann['image_id'])
+            if isinstance(key, str):
+                key = osp.splitext(osp.basename(key))[0]
+            if len(ann['bbox']) < 4:
+                raise ValueError(f'bbox has {len(ann["bbox"])} values')
+            x, y, w, h = (float(v) for v in ann['bbox'][:4])
+            boxes.setdefault(key, []).append([x, y, x + w, y + h, float(ann.get('score', 1.0))])
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise ValueError(f'--bbox-file {path}: detection #{i} ({json.dumps(ann)[:120]}) is malformed '
+                             f'({type(err).__name__}: {err}); {layout}') from err
     return {k: np.asarray(v, np.float32).reshape(-1, 5) for k, v in boxes.items()}
 
 
@@ -231,8 +266,8 @@ def to_json(stem: str, img_shape, arrays: Dict[str, np.ndarray]) -> str:
 
 # --------------------------------------------------------------------------------- main
 def get_boxes(args, stem: str, index: int, img: np.ndarray, detector, bbox_db) -> np.ndarray:
-    """(N, 5) person boxes of one image, clipped to it (empty ones dropped)."""
-    from pmnet_plugin.apis.inference import clip_bboxes
+    """(N, 5) person boxes of one image, clipped to it; dropped ones (NaN, empty) get one warning."""
+    from pmnet_plugin.apis.input_checks import drop_invalid_boxes
     h, w = img.shape[:2]
     if args.whole_image:
         boxes = np.array([[0, 0, w, h, 1.0]], np.float32)
@@ -242,18 +277,18 @@ def get_boxes(args, stem: str, index: int, img: np.ndarray, detector, bbox_db) -
             boxes = boxes[np.sort(np.argsort(-boxes[:, 4], kind='stable')[:args.max_persons])]
     else:
         boxes = detector(img, args.bbox_thr, args.max_persons)
-    return clip_bboxes(boxes, (h, w))
+    kept, dropped = drop_invalid_boxes(boxes, (h, w))
+    if dropped:
+        logger.warning(f'{stem}: {dropped}')
+    return kept
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
-    from mmengine.structures import InstanceData
-    from mmengine.utils import ProgressBar
-    from mmpose.structures import PoseDataSample, merge_data_samples
-
-    from pmnet_plugin.apis import (MissingCheckpointError, PersonDetector, inference_mesh,
+    from pmnet_plugin.apis import (CheckpointMismatchError, MissingCheckpointError, PersonDetector,
                                    init_mesh_model)
+    from pmnet_plugin.utils.safe_pickle import DataFileError
     from pmnet_plugin.visualization.mesh_visualizer import MeshVisualizer
     try:
         total, frames = iter_frames(args.input)
@@ -267,23 +302,50 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     if args.checkpoint is None:
         logger.warning('no mesh checkpoint given: the model has RANDOM weights')
-    model = init_mesh_model(args.config, args.checkpoint, args.device, args.cfg_options)
+    try:
+        model = init_mesh_model(args.config, args.checkpoint, args.device, args.cfg_options,
+                                strict=args.strict)
+    except (CheckpointMismatchError, DataFileError, FileNotFoundError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     vis = MeshVisualizer(side_view=not args.no_side_view)
     vis.set_dataset_meta(model.dataset_meta)
     faces = find_faces(model)
     vis.set_faces(faces)
     os.makedirs(args.out_dir, exist_ok=True)
+    try:
+        done, skipped = process_frames(args, model, vis, faces, frames, total, detector, bbox_db)
+    except OutputWriteError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 3
+    logger.info(f'processed {done} image(s), skipped {skipped}; outputs in {args.out_dir}')
+    return 0 if done else 1
 
+
+def process_frames(args, model, vis, faces, frames, total: int, detector, bbox_db) -> Tuple[int, int]:
+    """Runs the model on every frame and writes its outputs; returns (processed, skipped) counts."""
+    from mmengine.structures import InstanceData
+    from mmengine.utils import ProgressBar
+    from mmpose.structures import PoseDataSample, merge_data_samples
+
+    from pmnet_plugin.apis import inference_mesh
+    from pmnet_plugin.apis.input_checks import ImageReadError, read_image, tiny_image_warning
     progress = ProgressBar(total) if total > 1 else None
     done = skipped = 0
-    for index, (stem, raw) in enumerate(frames):
+    input_size = model.cfg.get('codec', {}).get('input_size', (224, 224))
+    for index, (stem, frame) in enumerate(frames):
         if progress is not None:
             progress.update()
-        if raw is None:
-            logger.warning(f'skipping {stem}: unreadable image')
+        try:
+            raw = read_image(frame) if isinstance(frame, str) else frame
+        except ImageReadError as e:
+            logger.warning(f'skipping {stem}: {e}')
             skipped += 1
             continue
         img = to_uint8_bgr(raw)
+        tiny = tiny_image_warning(img.shape[:2], input_size, name=stem)
+        if tiny:
+            logger.warning(tiny)
         boxes = get_boxes(args, stem, index, img, detector, bbox_db)
         samples = inference_mesh(model, img, boxes, batch_size=args.batch_size) \
             if len(boxes) else []
@@ -309,8 +371,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         done += 1
     if progress is not None:
         sys.stdout.write('\n')
-    logger.info(f'processed {done} image(s), skipped {skipped}; outputs in {args.out_dir}')
-    return 0 if done else 1
+    return done, skipped
 
 
 if __name__ == '__main__':

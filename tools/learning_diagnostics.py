@@ -64,7 +64,7 @@ def load_predictions(path: str, num: int) -> Dict[str, np.ndarray]:
 
 
 def diagnostics(args: argparse.Namespace) -> Dict[str, dict]:
-    with np.load(args.ann, allow_pickle=True) as f:
+    with np.load(args.ann, allow_pickle=False) as f:  # numeric entry; objects: load_pose_source
         gt = np.asarray(f['keypoints3d'], np.float64)[..., :3] * 1000.0
     gt = gt - gt[:, :1]
     src = load_pose_source(args.ann)

@@ -25,6 +25,8 @@ from mmengine.hooks import Hook  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import pmnet_plugin  # noqa: E402,F401  (registers components; torch>=2.6 checkpoint fix)
+from pmnet_plugin.apis.checkpoint import check_checkpoint_fits, read_checkpoint  # noqa: E402
+from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
 from pmnet_plugin.utils.tensor_utils import to_numpy  # noqa: E402
 from pmnet_plugin.engine import setup_cpu_distributed  # noqa: E402  (also: NaNGuardHook, no torchvision)
 
@@ -51,6 +53,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='override config settings, key=value pairs')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher')
+    parser.add_argument('--strict', action=argparse.BooleanOptionalAction, default=True,
+                        help='refuse a checkpoint whose keys/shapes differ from the model (default); '
+                        '--no-strict loads what fits, with a warning')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -142,6 +147,18 @@ class SaveMetricHook(Hook):
             mmengine.dump(metrics, self.out_file)
 
 
+def check_runner_checkpoint(runner: Runner, checkpoint: str, strict: bool = True) -> None:
+    """Reads ``checkpoint`` and checks that it fits the runner's model before the Runner loads it.
+
+    MMEngine's Runner loads non-strictly; this raises ``CheckpointMismatchError`` (``strict``) or logs a
+    warning naming the checkpoint's head and the config's (``pmnet_plugin.apis.checkpoint``). The file
+    is read twice (here and by the Runner, whose ``after_load_checkpoint`` hooks must still run).
+    """
+    from mmengine.model import is_model_wrapper
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    check_checkpoint_fits(model, read_checkpoint(checkpoint), checkpoint, strict, runner.logger)
+
+
 def main(argv=None) -> dict:
     """Builds the Runner, tests, writes ``--out`` / ``--dump``; returns the metrics."""
     args = parse_args(argv)
@@ -156,6 +173,7 @@ def main(argv=None) -> dict:
     cfg = merge_args(Config.fromfile(args.config), args, pkl_dump)
     setup_cpu_distributed(cfg)  # torchrun on a machine without CUDA: gloo, DDP without device ids
     runner = Runner.from_cfg(cfg)
+    check_runner_checkpoint(runner, args.checkpoint, args.strict)
     if args.out:
         runner.register_hook(SaveMetricHook(args.out), 'LOWEST')
     metrics = runner.test()
@@ -169,4 +187,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_with_file_errors(main))

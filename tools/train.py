@@ -1,7 +1,8 @@
 """Trains a pmnet_plugin model with MMEngine's Runner (modelled on MMPose 1.x ``tools/train.py``).
 
     python tools/train.py configs/pmnet_res18_synthetic.py --work-dir work_dirs/pmnet
-    python tools/train.py CONFIG --resume                    # resume from the latest checkpoint of work-dir
+    python tools/train.py CONFIG --resume                    # resume from the newest checkpoint of work-dir
+                                                             # that loads (truncated ones are skipped)
     python tools/train.py CONFIG --resume work_dirs/x/iter_100.pth
     python tools/train.py CONFIG --amp --amp-dtype bfloat16  # mixed precision (GPU)
     bash tools/dist_train.sh CONFIG 2 [args]                 # torchrun, --launcher pytorch
@@ -20,7 +21,10 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import pmnet_plugin  # noqa: E402,F401  (registers components; torch>=2.6 checkpoint fix)
+from pmnet_plugin.apis.checkpoint import read_checkpoint  # noqa: E402
 from pmnet_plugin.engine import setup_cpu_distributed  # noqa: E402  (also: NaNGuardHook, no torchvision)
+from pmnet_plugin.engine.resume import find_resumable_checkpoint  # noqa: E402
+from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
 
 NAN_GUARD = dict(type='NaNGuardHook')
 
@@ -100,10 +104,25 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
+def resolve_resume(cfg: Config) -> None:
+    """With ``resume`` and no checkpoint given, points ``load_from`` at the newest one that loads.
+
+    MMEngine would take the one named in ``work_dir/last_checkpoint`` even when it is truncated; see
+    ``pmnet_plugin.engine.resume``. A given checkpoint that does not load is an error naming it.
+    """
+    if not cfg.get('resume', False):
+        return
+    if cfg.get('load_from', None) is None:
+        cfg.load_from = find_resumable_checkpoint(cfg.work_dir)
+    else:
+        read_checkpoint(cfg.load_from)
+
+
 def main(argv=None) -> Runner:
     """Builds the Runner from the config, trains and returns the Runner."""
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
+    resolve_resume(cfg)
     setup_cpu_distributed(cfg)  # torchrun on a machine without CUDA: gloo, DDP without device ids
     runner = Runner.from_cfg(cfg)
     runner.train()
@@ -111,4 +130,4 @@ def main(argv=None) -> Runner:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_with_file_errors(main))

@@ -1,4 +1,6 @@
 """Inference APIs: build a mesh estimator, run it on person boxes, detect people (MMDet)."""
+from .checkpoint import (CheckpointMismatchError, check_checkpoint_fits, load_model_checkpoint,
+                         read_checkpoint)
 from .detection import (DEFAULT_DET_CONFIG, MissingCheckpointError, PersonDetector,
                         checkpoint_url, mmdet_config_path)
 from .inference import (crop_cam_to_full, crop_cam_to_image, inference_mesh,
@@ -7,5 +9,6 @@ from .inference import (crop_cam_to_full, crop_cam_to_image, inference_mesh,
 __all__ = [
     'init_mesh_model', 'inference_mesh', 'crop_cam_to_image', 'crop_cam_to_full',
     'PersonDetector', 'MissingCheckpointError', 'checkpoint_url', 'mmdet_config_path',
-    'DEFAULT_DET_CONFIG'
+    'DEFAULT_DET_CONFIG', 'CheckpointMismatchError', 'check_checkpoint_fits', 'load_model_checkpoint',
+    'read_checkpoint'
 ]

@@ -20,11 +20,12 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.model.utils import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmengine.structures import InstanceData
 from mmpose.structures import PoseDataSample
 
 from pmnet_plugin.utils.tensor_utils import to_numpy  # noqa: F401  (re-exported for the visualizer/demo)
+from .checkpoint import load_model_checkpoint
+from .input_checks import read_image
 
 # SPIN's rendering focal length for a 224 px crop (see docs/design.md).
 DEFAULT_FOCAL = 5000.0
@@ -95,7 +96,8 @@ def dataset_meta_from_config(config: Config) -> Optional[Dict]:
 def init_mesh_model(config: Union[str, Path, Config],
                     checkpoint: Optional[str] = None,
                     device: str = 'cpu',
-                    cfg_options: Optional[dict] = None) -> nn.Module:
+                    cfg_options: Optional[dict] = None,
+                    strict: bool = True) -> nn.Module:
     """Builds a top-down mesh estimator from a config (and loads a checkpoint).
 
     Args:
@@ -105,6 +107,9 @@ def init_mesh_model(config: Union[str, Path, Config],
             ``mean_params`` / ``prototype_file`` are not read: their values are buffers in the checkpoint.
         device (str): Device to put the model on. Defaults to ``'cpu'``.
         cfg_options (dict, optional): Overrides merged into the config.
+        strict (bool): Refuse a checkpoint whose keys or shapes differ from the model's (another head
+            type or K), naming both (:func:`pmnet_plugin.apis.checkpoint.check_checkpoint_fits`).
+            ``False`` loads what fits and logs a warning. Defaults to True.
 
     Returns:
         nn.Module: the estimator in eval mode, with ``cfg`` and ``dataset_meta`` attached
@@ -137,7 +142,7 @@ def init_mesh_model(config: Union[str, Path, Config],
 
     dataset_meta = None
     if checkpoint is not None:
-        ckpt = load_checkpoint(model, checkpoint, map_location='cpu')
+        ckpt = load_model_checkpoint(model, checkpoint, strict=strict)
         dataset_meta = ckpt.get('meta', {}).get('dataset_meta', None)
     if dataset_meta is None:
         dataset_meta = dataset_meta_from_config(config)
@@ -292,9 +297,7 @@ def inference_mesh(model: nn.Module,
     img_path = None
     if isinstance(img, (str, Path)):
         img_path = str(img)
-        img = cv2.imread(img_path, cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise ValueError(f'cannot read image {img_path}')
+        img = read_image(img_path)
     img = ensure_bgr3(img)
     if img.dtype != np.uint8:
         img = np.clip(img, 0, 255).astype(np.uint8)
@@ -305,6 +308,10 @@ def inference_mesh(model: nn.Module,
     else:
         bboxes = np.asarray(bboxes, dtype=np.float32).reshape(len(bboxes), -1)
         assert bbox_format in {'xyxy', 'xywh'}, f'invalid bbox_format {bbox_format}'
+        bad = np.nonzero(~np.isfinite(bboxes[:, :4]).all(1))[0]
+        if bad.size:
+            raise ValueError(f'bboxes rows {bad.tolist()} hold NaN/inf coordinates: drop them first '
+                             '(pmnet_plugin.apis.input_checks.drop_invalid_boxes does, saying which)')
         if bbox_format == 'xywh':
             bboxes = bboxes.copy()
             bboxes[:, 2:4] += bboxes[:, :2]

@@ -48,9 +48,14 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from pmnet_plugin.utils.safe_pickle import load_npz
 from .keypoint_conventions import OPENPOSE_25_KEYPOINTS, SPIN_24_KEYPOINTS, get_keypoint_names
 
 Columns = Dict[str, np.ndarray]
+
+# how to get a good copy of an annotation file (used in file-error messages)
+ANNOTATION_FIX = ('Regenerate it (offline data: python tools/make_synthetic_dataset.py) or get it again '
+                  "from its source (MMHuman3D's preprocessed HumanData, SPIN's dataset_extras).")
 
 
 class AnnotationError(ValueError):
@@ -82,6 +87,31 @@ def _check_rows(arr: np.ndarray, n: int, path: str, key: str, tail: tuple = None
         bad = np.unique(np.nonzero(~np.isfinite(arr.reshape(n, -1)))[0])
         _fail(path, key, f'contains NaN/inf in {bad.size} samples (first rows {bad[:5].tolist()})')
     return arr
+
+
+# per-sample keys whose row count is compared with the image list's length
+SAMPLE_KEYS = ('bbox_xywh', 'keypoints2d', 'keypoints3d', 'center', 'scale', 'part', 'openpose', 'S',
+               'pose', 'shape')
+
+
+def _check_sample_count(data: dict, path: str, name_key: str, n: int) -> int:
+    """Returns the sample count ``n`` (the length of the image list ``name_key``) after checking it.
+
+    When most per-sample keys agree on a count that differs from the image list's, the image list is
+    the odd one out and the error names it (instead of the first key that disagrees with it).
+    """
+    counts = {}
+    for key in SAMPLE_KEYS:
+        value = data.get(key)
+        if isinstance(value, np.ndarray) and value.dtype != object and value.ndim >= 1:
+            counts[key] = value.shape[0]
+    others = sorted(set(counts.values()))
+    if len(others) == 1 and others[0] != n:
+        _fail(path, name_key, f'has {n} entries but the per-sample keys '
+              f'{", ".join(f"{k} ({c} rows)" for k, c in counts.items())} have {others[0]}: '
+              f'{name_key} must list one image per sample; rebuild the file so that {name_key} and '
+              'the label keys have the same length')
+    return n
 
 
 def _labelled_only(kp: np.ndarray, names: np.ndarray, dim: int):
@@ -172,10 +202,9 @@ def read_humandata(path: str, convention: Optional[str] = None) -> Columns:
     Returns:
         dict: Columns of N samples.
     """
-    with np.load(path, allow_pickle=True) as data:
-        data = {k: data[k] for k in data.files}
+    data = load_npz(path, 'a HumanData .npz', ANNOTATION_FIX)
     img_path = np.asarray(_get(data, path, 'image_path')).astype(str).reshape(-1)
-    n = img_path.shape[0]
+    n = _check_sample_count(data, path, 'image_path', img_path.shape[0])
     bbox_xywh = _check_rows(_get(data, path, 'bbox_xywh'), n, path, 'bbox_xywh', ((4, ), (5, )))
     bbox_xywh = bbox_xywh.astype(np.float32)
     bbox = np.concatenate([bbox_xywh[:, :2], bbox_xywh[:, :2] + bbox_xywh[:, 2:4]], axis=1)
@@ -232,10 +261,9 @@ def read_spin_npz(path: str) -> Columns:
         dict: Columns of N samples; 2D joints are ``openpose`` then ``part`` (SPIN's 49 order), 3D
         joints are ``S`` (SPIN's 24 order), each reduced to the joints some sample labels.
     """
-    with np.load(path, allow_pickle=True) as data:
-        data = {k: data[k] for k in data.files}
+    data = load_npz(path, 'a SPIN .npz', ANNOTATION_FIX)
     img_path = np.asarray(_get(data, path, 'imgname')).astype(str).reshape(-1)
-    n = img_path.shape[0]
+    n = _check_sample_count(data, path, 'imgname', img_path.shape[0])
     center = _check_rows(_get(data, path, 'center'), n, path, 'center', ((2, ), ))
     scale = _check_rows(_get(data, path, 'scale'), n, path, 'scale').reshape(n)
     half = (scale * 100.)[:, None]  # SPIN: scale = box side / 200
@@ -288,8 +316,7 @@ def read_annotations(path: str, data_format: str = 'auto',
     if not osp.isfile(path):
         raise FileNotFoundError(f'Annotation file {path!r} does not exist')
     if data_format == 'auto':
-        with np.load(path, allow_pickle=True) as data:
-            keys = set(data.files)
+        keys = set(load_npz(path, 'a HumanData or SPIN .npz', ANNOTATION_FIX))
         if 'image_path' in keys:
             data_format = 'humandata'
         elif 'imgname' in keys:

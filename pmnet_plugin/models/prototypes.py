@@ -21,6 +21,7 @@ from torch import Tensor
 from pmnet_plugin.utils.rotation import (average_quaternions, axis_angle_to_matrix,
                                          matrix_to_quaternion, matrix_to_rot6d, rot6d_to_matrix,
                                          quaternion_to_matrix)
+from pmnet_plugin.utils.safe_pickle import load_npz
 
 __all__ = [
     'canonical_rotmats', 'pose_features', 'body_chordal_distance', 'kmeans',
@@ -322,8 +323,8 @@ def load_pose_source(path: str) -> Dict[str, np.ndarray]:
     Returns:
         dict: ``poses`` (N, 72) and, when present, ``betas`` (N, 10), ``is_rare`` (N,).
     """
-    with np.load(path, allow_pickle=True) as f:
-        d = {k: f[k] for k in f.files}
+    d = load_npz(path, 'a pose library or HumanData .npz',
+                 'Rebuild it (python tools/prepare_mocap.py) or get it again from its source.')
     out = {}
     if 'poses' in d:
         out['poses'] = d['poses'].reshape(len(d['poses']), -1)

@@ -29,6 +29,17 @@ def mesh_config(files: dict) -> Config:
     return cfg
 
 
+def hmr_config(files: dict) -> Config:
+    """``configs/hmr_res18_synthetic.py`` pointed at the fixture files (HMR twin of :func:`mesh_config`)."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'hmr_res18_synthetic.py'))
+    cfg.merge_from_dict({
+        'model.head.body_model.model_path': files['model_path'],
+        'model.head.body_model.joint_regressor_h36m': files['h36m_regressor'],
+        'model.head.mean_params': files['mean_params'],
+    })
+    return cfg
+
+
 def save_random_checkpoint(model: torch.nn.Module, path: str) -> str:
     """Saves the (randomly initialised) weights in mmengine's checkpoint layout."""
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)

@@ -1,10 +1,13 @@
-"""Stops training at the first non-finite loss and says which term and iteration."""
+"""The one place that reports a non-finite loss or parameter during training, with what to do about it."""
 import math
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
 from mmpose.registry import HOOKS
+
+from pmnet_plugin.utils.finite_checks import defer_finite_checks
 
 DATA_BATCH = Optional[Union[dict, tuple, list]]
 
@@ -27,32 +30,78 @@ def _to_float(value) -> Optional[float]:
         return None
 
 
-@HOOKS.register_module()
-class NaNGuardHook(Hook):
-    """Raises :class:`NonFiniteLossError` as soon as a loss term is NaN or inf.
-
-    MMEngine's ``train_step`` returns the parsed ``log_vars`` (``loss`` = the total, plus each ``loss_*`` term
-    and extras such as ``mpjpe``). This hook inspects them after every training iteration and stops the run
-    with a message naming the offending term(s) and the 1-based iteration (as printed by ``LoggerHook``).
-    It runs at priority ``VERY_HIGH``, i.e. before ``CheckpointHook``, so a diverged model is never saved.
-
-    The optimizer step of that iteration has already happened (hooks cannot run between backward and step),
-    so the weights in memory may be corrupted; the last checkpoint on disk is clean.
+def suspicious_labels(data_batch: DATA_BATCH, limit: float) -> List[str]:
+    """Describes the samples of a batch whose training labels are non-finite or larger than ``limit``.
 
     Args:
-        keys (str | list[str], optional): Prefixes of the logged values to check. Defaults to ``'loss'``
-            (the total and every ``loss_*`` term; metrics like ``mpjpe`` are ignored).
-        interval (int): Check every ``interval`` iterations. Defaults to 1.
+        data_batch (dict): ``dict(inputs=..., data_samples=[PoseDataSample, ...])`` as the loop passes it.
+        limit (float): Largest plausible magnitude of a label (they are metres, radians, [-1, 1] crop
+            coordinates and shape coefficients).
+
+    Returns:
+        list[str]: ``'sample_idx 3 (img a.jpg): keypoints_3d max |value| 3e+38'`` per suspect label.
+    """
+    samples = data_batch.get('data_samples') if isinstance(data_batch, dict) else None
+    found = []
+    for pos, sample in enumerate(samples or []):
+        labels = getattr(sample, 'gt_instance_labels', None)
+        if labels is None:
+            continue
+        meta = getattr(sample, 'metainfo', {}) or {}
+        where = f'sample_idx {meta.get("sample_idx", "?")} (batch position {pos}, img {meta.get("img_path")})'
+        for key in labels.keys():
+            value = labels.get(key)
+            if not isinstance(value, torch.Tensor) or not value.is_floating_point() or not value.numel():
+                continue
+            value = value.detach().float()
+            if not bool(torch.isfinite(value).all()):
+                found.append(f'{where}: {key} holds NaN/inf')
+            elif float(value.abs().max()) > limit:
+                found.append(f'{where}: {key} max |value| {float(value.abs().max()):.3g}')
+    return found
+
+
+@HOOKS.register_module()
+class NaNGuardHook(Hook):
+    """Stops training at the first non-finite loss term or parameter, naming it and what to do.
+
+    It wraps the model's ``train_step`` (for the whole of training) so that:
+
+    - the body model's and ``MeshLoss``'s own NaN/inf checks defer to it
+      (:func:`pmnet_plugin.utils.finite_checks.defer_finite_checks`);
+    - the loss terms are checked in ``parse_losses``, i.e. after the forward pass and BEFORE the backward
+      pass and the optimizer step, so the weights in memory and every checkpoint stay finite;
+    - after each step (every ``interval`` iterations) the parameters are checked, which catches a step
+      that turned weights into inf/NaN while the loss was still finite (e.g. a huge learning rate).
+
+    The error names the term (or parameter), the 1-based iteration as ``LoggerHook`` prints it, the last
+    finite value of that term, and a hint: the batch's samples with non-finite or implausibly large
+    labels (``sample_idx``, image, key), else the learning rate and gradient clipping, and float16 AMP
+    overflow when AMP is on. It runs at priority ``VERY_HIGH``, before ``CheckpointHook``.
+
+    Args:
+        keys (str | list[str]): Prefixes of the loss terms to check. Defaults to ``'loss'`` (the total
+            and every ``loss_*`` term; metrics like ``mpjpe`` are ignored).
+        interval (int): Check the parameters every ``interval`` iterations (the losses are checked every
+            iteration, at no extra cost). Defaults to 1.
+        check_params (bool): Check the parameters after the optimizer step. Defaults to True.
+        label_limit (float): Labels with a magnitude above this are reported as suspect. Defaults to 1e4.
     """
 
     priority = 'VERY_HIGH'
 
-    def __init__(self, keys: Union[str, List[str]] = 'loss', interval: int = 1) -> None:
+    def __init__(self, keys: Union[str, List[str]] = 'loss', interval: int = 1,
+                 check_params: bool = True, label_limit: float = 1e4) -> None:
         self.keys = [keys] if isinstance(keys, str) else list(keys)
         if interval < 1:
             raise ValueError(f'interval must be >= 1, got {interval}')
         self.interval = interval
+        self.check_params = check_params
+        self.label_limit = label_limit
+        self.last_finite: Dict[str, Tuple[float, int]] = {}  # term -> (value, 1-based iteration)
+        self._patched: List[Tuple[object, str]] = []
 
+    # ----------------------------------------------------------------------------------- checks
     def non_finite_terms(self, outputs: Optional[Dict]) -> Dict[str, float]:
         """Returns ``{name: value}`` of the checked terms that are NaN or inf, in logging order.
 
@@ -64,6 +113,8 @@ class NaNGuardHook(Hook):
         for name, value in outputs.items():
             if not any(name.startswith(k) for k in self.keys):
                 continue
+            if isinstance(value, (list, tuple)):  # parse_losses accepts lists of tensors
+                value = sum(v.detach().float().sum() for v in value) if value else None
             val = _to_float(value)
             if val is not None and not math.isfinite(val):
                 bad[name] = val
@@ -71,22 +122,116 @@ class NaNGuardHook(Hook):
             bad['loss'] = bad.pop('loss')
         return bad
 
+    @staticmethod
+    def non_finite_parameters(model: torch.nn.Module) -> List[str]:
+        """Names of the parameters holding NaN/inf (one device sync for all of them)."""
+        named = [(n, p) for n, p in model.named_parameters() if p.is_floating_point()]
+        if not named:
+            return []
+        ok = torch.stack([torch.isfinite(p.detach()).all() for _, p in named]).cpu()
+        return [n for (n, _), good in zip(named, ok.tolist()) if not good]
+
+    def _hint(self, runner, data_batch: DATA_BATCH) -> str:
+        labels = suspicious_labels(data_batch, self.label_limit) if data_batch is not None else []
+        if labels:
+            more = f' (+{len(labels) - 5} more)' if len(labels) > 5 else ''
+            return ('Suspect labels in this batch: ' + '; '.join(labels[:5]) + more +
+                    '. Fix or drop these samples in the annotation file.')
+        hint = []
+        optim = getattr(runner, 'optim_wrapper', None)
+        try:
+            lrs = optim.get_lr() if optim is not None else {}
+            lr = sorted({v for vals in lrs.values() for v in vals}) if isinstance(lrs, dict) else []
+        except Exception:  # noqa: BLE001  (an optimizer without get_lr must not hide the report)
+            lr = []
+        groups = getattr(getattr(optim, 'optimizer', None), 'param_groups', [])
+        base = sorted({g['initial_lr'] for g in groups if 'initial_lr' in g})  # set by LR schedulers
+        base_txt = f' (configured {", ".join(f"{v:g}" for v in base)})' if base and base != lr else ''
+        hint.append(f'The learning rate is {", ".join(f"{v:g}" for v in lr) or "unknown"}{base_txt}: '
+                    'lower it (optim_wrapper.optimizer.lr) or clip gradients (optim_wrapper.clip_grad='
+                    'dict(max_norm=1.0)).')
+        if type(optim).__name__ == 'AmpOptimWrapper' and getattr(optim, 'cast_dtype', None) == torch.float16:
+            hint.append('float16 AMP can overflow: use --amp-dtype bfloat16, or train without --amp.')
+        hint.append('No label of this batch is non-finite or above '
+                    f'{self.label_limit:g} in magnitude.')
+        return ' '.join(hint)
+
+    def _fail(self, runner, what: str, detail: str, data_batch: DATA_BATCH) -> None:
+        msg = (f'NaNGuardHook: {what} at iteration {runner.iter + 1} (epoch {runner.epoch + 1}): '
+               f'{detail}. {self._hint(runner, data_batch)} Training stopped; the weights were not '
+               'updated with it and the last saved checkpoint is unaffected.')
+        runner.logger.error(msg)
+        raise NonFiniteLossError(msg)
+
+    def _last(self, name: str) -> str:
+        if name not in self.last_finite:
+            return 'no finite value logged before'
+        value, it = self.last_finite[name]
+        return f'last finite value {value:.6g} at iteration {it}'
+
+    def check_losses(self, runner, losses: Dict, data_batch: DATA_BATCH = None) -> None:
+        """Raises :class:`NonFiniteLossError` if a checked loss term is NaN/inf (see the class doc)."""
+        bad = self.non_finite_terms(losses)
+        if bad:
+            first = next(iter(bad))
+            terms = ', '.join(f'{n}={v}' for n, v in bad.items())
+            self._fail(runner, f'loss term "{first}" is not finite',
+                       f'{terms}; {first}: {self._last(first)}', data_batch)
+
+    # ------------------------------------------------------------------------------------ hooks
+    def before_train(self, runner) -> None:
+        """Wraps ``train_step`` (finite checks deferred) and ``parse_losses`` (the loss check)."""
+        self.after_train(runner)  # never wrap a wrapper (a second train() on the same model)
+        model = runner.model
+        inner = model.module if is_model_wrapper(model) else model
+        step, parse = model.train_step, inner.parse_losses
+        state = {}
+
+        def guarded_train_step(data, optim_wrapper):
+            state['batch'] = data
+            with defer_finite_checks():
+                return step(data, optim_wrapper=optim_wrapper)
+
+        def guarded_parse_losses(losses):
+            self.check_losses(runner, losses, state.get('batch'))
+            return parse(losses)
+
+        for obj, name, fn in ((model, 'train_step', guarded_train_step),
+                              (inner, 'parse_losses', guarded_parse_losses)):
+            object.__setattr__(obj, name, fn)
+            self._patched.append((obj, name))
+
+    def after_train(self, runner) -> None:
+        """Removes the wrappers of :meth:`before_train`."""
+        while self._patched:
+            obj, name = self._patched.pop()
+            obj.__dict__.pop(name, None)
+
     def after_train_iter(self,
                          runner,
                          batch_idx: int,
                          data_batch: DATA_BATCH = None,
                          outputs: Optional[Dict] = None) -> None:
-        """Checks ``outputs`` (the ``log_vars`` of this iteration) and raises if a term is not finite."""
-        if not self.every_n_train_iters(runner, self.interval) and not self.is_last_train_iter(runner):
-            return
+        """Checks the logged terms (models with their own ``train_step``) and the parameters."""
         bad = self.non_finite_terms(outputs)
-        if not bad:
+        if bad:
+            self.check_losses(runner, outputs, data_batch)
+        for name, value in (outputs or {}).items():
+            val = _to_float(value) if any(name.startswith(k) for k in self.keys) else None
+            if val is not None and math.isfinite(val):
+                self.last_finite[name] = (val, runner.iter + 1)
+        if not self.check_params or (not self.every_n_train_iters(runner, self.interval)
+                                     and not self.is_last_train_iter(runner)):
             return
-        terms = ', '.join(f'{name}={val}' for name, val in bad.items())
-        first = next(iter(bad))
-        msg = (f'NaNGuardHook: loss term "{first}" is not finite at iteration {runner.iter + 1} '
-               f'(epoch {runner.epoch + 1}, batch {batch_idx}): {terms}. Training stopped; '
-               'the last saved checkpoint is unaffected. Try a lower lr, gradient clipping '
-               '(optim_wrapper.clip_grad) or check the labels of this batch.')
-        runner.logger.error(msg)
-        raise NonFiniteLossError(msg)
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        params = self.non_finite_parameters(model)
+        if params:
+            more = f' (+{len(params) - 5} more)' if len(params) > 5 else ''
+            loss = self._last('loss')
+            msg = (f'NaNGuardHook: parameter "{params[0]}" became non-finite in the optimizer step of '
+                   f'iteration {runner.iter + 1} (epoch {runner.epoch + 1}) while the loss was finite '
+                   f'({loss}); non-finite: {", ".join(params[:5])}{more}. {self._hint(runner, None)} '
+                   'Training stopped before the next forward pass and before any checkpoint of these '
+                   'weights; resume from the last checkpoint with the fix.')
+            runner.logger.error(msg)
+            raise NonFiniteLossError(msg)

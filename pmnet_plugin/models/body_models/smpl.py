@@ -12,6 +12,7 @@ import torch
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
+from ...utils.finite_checks import finite_checks_deferred
 from ...utils.rotation import axis_angle_to_matrix
 from .constants import (COCO17_BODY_FROM_SMPL, H36M_TO_LSP14, NUM_BETAS, NUM_SMPL_JOINTS,
                         SMPL_COCO_FACE_VERTEX_IDS)
@@ -42,7 +43,9 @@ class SMPLBodyModel(nn.Module):
             ``keypoint_conventions.VERTEX_KEYPOINTS`` (face, feet, finger tips). Defaults to the file's
             ``keypoint_vertex_ids`` key if present, else to the official SMPL ids.
         num_betas (int): Number of shape coefficients. Defaults to 10.
-        check_finite (bool): Raise on NaN/Inf inputs (costs one device sync per call). Defaults to True.
+        check_finite (bool): Raise on NaN/Inf inputs (costs one device sync per call), except inside
+            ``pmnet_plugin.utils.finite_checks.defer_finite_checks`` (``NaNGuardHook``'s training step,
+            which reports them itself). Defaults to True.
 
     Note:
         - batch size: B
@@ -239,7 +242,7 @@ class SMPLBodyModel(nn.Module):
             if transl.shape != (batch, 3):
                 raise ValueError(f'transl: expected ({batch}, 3), got {tuple(transl.shape)}')
             transl = transl.to(rot_body.dtype)
-        if self.check_finite:
+        if self.check_finite and not finite_checks_deferred():  # else NaNGuardHook reports them
             for name, t in (('betas', betas), ('body_pose', rot_body), ('global_orient', rot_root),
                             ('transl', transl)):
                 if t is not None and not bool(torch.isfinite(t).all()):

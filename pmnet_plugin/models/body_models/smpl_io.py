@@ -1,16 +1,20 @@
 """Reading SMPL model files (official chumpy ``.pkl`` or ``.npz``) and SPIN's mean parameters.
 
 Official SMPL ``.pkl`` files are Python-2 pickles whose arrays may be ``chumpy.Ch`` objects and whose
-``J_regressor`` is a ``scipy.sparse`` matrix. :func:`load_smpl_model_file` reads them WITHOUT chumpy: a custom
-unpickler maps every ``chumpy.*`` class to :class:`_ChumpyStandIn`, which keeps the pickled state and is
-converted to a numpy array afterwards (a ``Ch`` keeps its value in ``state['x']``).
+``J_regressor`` is a ``scipy.sparse`` matrix. :func:`load_smpl_model_file` reads them WITHOUT chumpy and
+without running code from the file: :class:`pmnet_plugin.utils.safe_pickle.RestrictedUnpickler` resolves only
+numpy, builtin-container and ``scipy.sparse`` globals and maps every ``chumpy.*`` class to
+:class:`_ChumpyStandIn`, which keeps the pickled state and is converted to a numpy array afterwards (a ``Ch``
+keeps its value in ``state["x"]``). ``.npz`` files are read with
+:func:`~pmnet_plugin.utils.safe_pickle.load_npz`.
 """
 import os.path as osp
-import pickle
 from typing import Any, Dict, Optional
 
 import numpy as np
 
+from pmnet_plugin.utils.safe_pickle import (READ_ERRORS, DataFileError, UnsafePickleError, load_npz,
+                                            restricted_load, unreadable_file_message)
 from .constants import NUM_SMPL_JOINTS, OBTAIN_HINTS
 
 __all__ = [
@@ -48,13 +52,13 @@ class _ChumpyStandIn:
         self._state = state
 
 
-class _NoChumpyUnpickler(pickle.Unpickler):
-    """Unpickler that replaces every ``chumpy.*`` class by :class:`_ChumpyStandIn`."""
+# classes of these module trees are read as _ChumpyStandIn (see the module docstring)
+CHUMPY_SUBSTITUTES = {'chumpy': _ChumpyStandIn}
 
-    def find_class(self, module: str, name: str) -> Any:
-        if module == 'chumpy' or module.startswith('chumpy.'):
-            return _ChumpyStandIn
-        return super().find_class(module, name)
+
+def _fix(kind: str) -> str:
+    """Where to get a good copy of a body-model asset (``kind`` as in :func:`missing_file_message`)."""
+    return f'To obtain a good copy: {OBTAIN_HINTS[kind]}; {OBTAIN_HINTS["offline"]}.'
 
 
 def _to_numpy(value: Any, where: str) -> Any:
@@ -73,16 +77,20 @@ def _to_numpy(value: Any, where: str) -> Any:
 
 def _read_raw(path: str) -> Dict[str, Any]:
     ext = osp.splitext(path)[1].lower()
+    if ext not in ('.npz', '.pkl', '.pickle'):
+        raise ValueError(f'{path}: unsupported SMPL model file extension {ext!r} (use .pkl or .npz)')
     if ext == '.npz':
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    if ext in ('.pkl', '.pickle'):
+        return load_npz(path, 'an SMPL model .npz', _fix('smpl'))
+    try:
         with open(path, 'rb') as f:
-            raw = _NoChumpyUnpickler(f, encoding='latin1').load()
-        if not isinstance(raw, dict):
-            raise ValueError(f'{path}: expected a pickled dict, got {type(raw).__name__}')
-        return raw
-    raise ValueError(f'{path}: unsupported SMPL model file extension {ext!r} (use .pkl or .npz)')
+            raw = restricted_load(f, path, CHUMPY_SUBSTITUTES)
+    except (UnsafePickleError, PermissionError):
+        raise
+    except READ_ERRORS as err:
+        raise DataFileError(unreadable_file_message(path, err, 'an SMPL model pickle', _fix('smpl'))) from err
+    if not isinstance(raw, dict):
+        raise ValueError(f'{path}: expected a pickled dict, got {type(raw).__name__}')
+    return raw
 
 
 def _validate(arrays: Dict[str, np.ndarray], path: str) -> None:
@@ -162,13 +170,16 @@ def load_mean_params(path: str) -> Dict[str, np.ndarray]:
     """
     if not osp.isfile(path):
         raise FileNotFoundError(missing_file_message(path, 'mean_params'))
-    with np.load(path) as data:
-        missing = [k for k in ('pose', 'shape', 'cam') if k not in data.files]
-        if missing:
-            raise KeyError(f'{path}: missing key(s) {missing}; found {sorted(data.files)}')
+    data = load_npz(path, "SPIN's smpl_mean_params.npz", _fix('mean_params'))
+    missing = [k for k in ('pose', 'shape', 'cam') if k not in data]
+    if missing:
+        raise KeyError(f'{path}: missing key(s) {missing}; found {sorted(data)}')
+    try:
         pose = np.asarray(data['pose'], dtype=np.float32)
         shape = np.asarray(data['shape'], dtype=np.float32)
         cam = np.asarray(data['cam'], dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f'{path}: keys pose/shape/cam must be numeric arrays ({err})') from err
     if pose.size != NUM_SMPL_JOINTS * 6:
         raise ValueError(f'{path}: key \'pose\' has shape {pose.shape}, expected (144,)')
     if shape.reshape(-1).shape != (10, ):
@@ -198,7 +209,16 @@ def load_joint_regressor(path: str, kind: str, num_rows: int,
     """
     if not osp.isfile(path):
         raise FileNotFoundError(missing_file_message(path, f'{kind}_regressor'))
-    reg = np.load(path, allow_pickle=False).astype(np.float32)
+    try:
+        reg = np.load(path, allow_pickle=False)
+        if not isinstance(reg, np.ndarray):
+            raise ValueError(f'expected one .npy array, found {type(reg).__name__}')
+        reg = reg.astype(np.float32)
+    except PermissionError:
+        raise
+    except READ_ERRORS as err:
+        raise DataFileError(unreadable_file_message(path, err, f'a {kind} joint regressor .npy',
+                                                    _fix(f'{kind}_regressor'))) from err
     if reg.ndim != 2 or reg.shape[0] != num_rows or (num_vertices is not None and reg.shape[1] != num_vertices):
         raise ValueError(f'{path}: {kind} joint regressor has shape {reg.shape}, expected ({num_rows}, '
                          f'{num_vertices if num_vertices is not None else "V"})')

@@ -8,8 +8,34 @@ from torch.func import functional_call
 
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType
+from pmnet_plugin.utils.finite_checks import finite_checks_deferred
 from pmnet_plugin.models.discriminators import (RealPoseSampler, discriminator_accuracy,
                                                 lsgan_discriminator_loss, lsgan_encoder_loss)
+
+
+# SPIN's camera term exp(-10 s)^2 = exp(-20 s) overflows float32 once s < -4.4; below this floor it
+# continues linearly (see camera_scale_regulariser)
+CAMERA_SCALE_FLOOR = -0.5
+
+
+def camera_scale_regulariser(scale: Tensor) -> Tensor:
+    """SPIN's ``exp(-10 s)^2`` for ``s >= CAMERA_SCALE_FLOOR``, its tangent line below (finite for any s).
+
+    SPIN's term keeps the weak-perspective scale positive; for very negative ``s`` (seen when a head is
+    trained on frozen features) ``exp(-20 s)`` overflows to inf and the run stops. Here ``s`` is clamped
+    at the floor before ``exp``, and the part below the floor is added back to first order:
+    ``exp(-20 c) * (1 + 20 (c - s))`` with ``c = max(s, floor)``. Value and gradient equal SPIN's for
+    ``s >= floor`` (at most ``e^10 ~ 2.2e4`` per sample there); below it the term grows linearly with
+    the constant slope ``-20 e^10``, so the gradient still pushes ``s`` up. The floor is our choice.
+
+    Args:
+        scale (Tensor): Predicted scales ``s``, shape (B,).
+
+    Returns:
+        Tensor: Per-sample regulariser, shape (B,).
+    """
+    clamped = scale.clamp(min=CAMERA_SCALE_FLOOR)
+    return torch.exp(-20.0 * clamped) * (1.0 + 20.0 * (clamped - scale))
 
 
 def _masked_mean(err: Tensor, weights: Tensor) -> Tensor:
@@ -64,7 +90,8 @@ class MeshLoss(nn.Module):
         betas_weight (float): SMPL betas, MSE, where ``has_smpl``.
         vertices_weight (float): Vertices, L1, where ``has_smpl``; needs ``target['vertices']``
             (the head only runs the body model on the GT when this weight is > 0).
-        camera_weight (float): SPIN's regulariser ``exp(-10 s)^2`` keeping the scale positive.
+        camera_weight (float): SPIN's regulariser ``exp(-10 s)^2`` keeping the scale positive, bounded
+            below ``s = CAMERA_SCALE_FLOOR`` (see :func:`camera_scale_regulariser`).
         proto_weight (float): Prototype assignment; hard target (B,) -> cross-entropy, soft target
             (B, K) -> KL(target || softmax(logits)); only where ``has_smpl``.
         use_adversarial (bool): HMR's adversarial prior (Kanazawa et al. 2018): builds
@@ -79,7 +106,8 @@ class MeshLoss(nn.Module):
             encoder and D simultaneously from one forward). Defaults to 1 (HMR's ``d_loss_weight``).
         discriminator (dict): Discriminator config. Defaults to ``SMPLPoseDiscriminator``.
         real_pose_file (str): Real SMPL poses for D (pose library or HumanData npz).
-        check_finite (bool): Raise ``RuntimeError`` naming the term when a loss is NaN/inf.
+        check_finite (bool): Raise ``RuntimeError`` naming the term when a loss is NaN/inf (inside
+            ``NaNGuardHook``'s training step the hook reports it instead, with more context).
     """
 
     def __init__(self,
@@ -163,7 +191,7 @@ class MeshLoss(nn.Module):
             err = (pred['vertices'] - target['vertices']).abs()
             losses['vertices'] = _masked_mean(err, has_smpl)
         if w['camera'] > 0:
-            losses['camera'] = (torch.exp(-10.0 * pred['cam'][:, 0])**2).mean()
+            losses['camera'] = camera_scale_regulariser(pred['cam'][:, 0]).mean()
         if w['proto'] > 0 and 'proto_logits' in pred and 'proto_target' in target:
             losses['proto'] = self._assignment_loss(pred['proto_logits'], target['proto_target'],
                                                     has_smpl)
@@ -174,7 +202,7 @@ class MeshLoss(nn.Module):
         out = {}
         for name, value in losses.items():
             value = value * w[name]
-            if self.check_finite and not torch.isfinite(value).all():
+            if self.check_finite and not finite_checks_deferred() and not torch.isfinite(value).all():
                 raise RuntimeError(f'MeshLoss: loss term "loss_{name}" is not finite ({value}).')
             out[f'loss_{name}'] = value
         if acc is not None:

@@ -13,6 +13,7 @@ from scipy import sparse
 from pmnet_plugin.models.body_models import smpl_io
 from pmnet_plugin.models.body_models.smpl_io import (load_h36m_regressor, load_mean_params,
                                                      load_smpl_model_file)
+from pmnet_plugin.utils.safe_pickle import restricted_load
 
 
 def _write_pkl(path, arrays, protocol=2):
@@ -87,7 +88,7 @@ def test_chumpy_stand_in_all_protocols(protocol):
         blob = pickle.dumps({'a': Ch(np.arange(6.0).reshape(2, 3))}, protocol=protocol)
     finally:
         del sys.modules['chumpy'], sys.modules['chumpy.ch']
-    raw = smpl_io._NoChumpyUnpickler(io.BytesIO(blob), encoding='latin1').load()
+    raw = restricted_load(io.BytesIO(blob), 'mem', smpl_io.CHUMPY_SUBSTITUTES)
     np.testing.assert_array_equal(smpl_io._to_numpy(raw['a'], 'a'), np.arange(6.0).reshape(2, 3))
 
 

@@ -1,0 +1,214 @@
+"""Reading a checkpoint with errors that name the file, and strict checks that it fits the model.
+
+MMEngine's ``load_checkpoint`` loads non-strictly: a checkpoint of another head (an HMR checkpoint under
+the PM-Net config) or of another memory size K loads with only ``missing keys`` / ``size mismatch``
+warnings, and the model then predicts from a partly random head. :func:`check_checkpoint_fits` compares
+every key and shape of the checkpoint's ``state_dict`` with the model's; with ``strict=True`` any missing,
+unexpected or shape-mismatched key is an error that says which head (type, K) the checkpoint holds, read
+from its stored config (``meta['cfg']``, parsed with :mod:`ast`, never executed) or else from its
+buffers, and which head the config builds. ``strict=False`` loads what fits and logs the same text as a
+warning. Used by :func:`pmnet_plugin.apis.init_mesh_model`, ``tools/test.py`` and ``tools/demo.py``.
+"""
+import ast
+import logging
+import os.path as osp
+import pickle
+import zipfile
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from torch import nn
+
+from pmnet_plugin.utils.safe_pickle import DataFileError, unreadable_file_message
+
+__all__ = [
+    'CheckpointMismatchError', 'read_checkpoint', 'checkpoint_head', 'model_head',
+    'compare_state_dict', 'check_checkpoint_fits', 'load_model_checkpoint'
+]
+
+OPT_OUT = ('--no-strict in tools/test.py and tools/demo.py, strict=False in init_mesh_model')
+CHECKPOINT_FIX = ('Use another checkpoint of the same run (the *.pth files of its work_dir) or save it '
+                  'again.')
+
+
+class CheckpointMismatchError(RuntimeError):
+    """The checkpoint's keys or shapes do not match the model built from the config."""
+
+
+def read_checkpoint(path: str, map_location: str = 'cpu') -> Dict:
+    """Loads a checkpoint file with MMEngine's loader; errors name the file and say what to do.
+
+    Args:
+        path (str): A ``.pth`` file (local path or a URL MMEngine can open).
+        map_location (str): Passed to ``torch.load``. Defaults to ``'cpu'``.
+
+    Returns:
+        dict: The checkpoint (``state_dict``, ``meta``, ...).
+
+    Raises:
+        FileNotFoundError: No such local file.
+        DataFileError: The file is empty, truncated or not a checkpoint, or ``torch.load`` refused a
+            global in it (nothing was run).
+    """
+    from mmengine.runner.checkpoint import _load_checkpoint
+    is_url = '://' in path
+    if not is_url and not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint {path!r} does not exist. Pass a .pth saved by '
+                                'tools/train.py (work_dirs/<config name>/iter_*.pth or epoch_*.pth).')
+    try:
+        ckpt = _load_checkpoint(path, map_location=map_location)
+    except pickle.UnpicklingError as err:
+        if 'Weights only load failed' not in str(err):
+            raise DataFileError(unreadable_file_message(path, err, 'a PyTorch checkpoint',
+                                                        CHECKPOINT_FIX)) from err
+        raise DataFileError(
+            f'{path}: torch.load refused this checkpoint: it holds Python objects outside the '
+            f'allow-list of weights-only loading (nothing was run). {str(err).splitlines()[-1]} '
+            'Use a checkpoint saved by tools/train.py.') from err
+    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as err:
+        if isinstance(err, (FileNotFoundError, PermissionError)):
+            raise
+        raise DataFileError(unreadable_file_message(path, err, 'a PyTorch checkpoint',
+                                                    CHECKPOINT_FIX)) from err
+    if not isinstance(ckpt, dict):
+        raise DataFileError(f'{path}: expected a checkpoint dict, found {type(ckpt).__name__}. '
+                            f'{CHECKPOINT_FIX}')
+    return ckpt
+
+
+def _state_dict(ckpt: Dict) -> Dict[str, torch.Tensor]:
+    """The checkpoint's weights with a DDP ``module.`` prefix removed (as MMEngine does)."""
+    sd = ckpt.get('state_dict', ckpt)
+    return {(k[len('module.'):] if k.startswith('module.') else k): v for k, v in sd.items()}
+
+
+def _literal_kwargs(call: ast.AST) -> Dict[str, ast.AST]:
+    """``dict(a=..)`` / ``{'a': ..}`` AST node -> ``{name: value node}`` (empty for anything else)."""
+    if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == 'dict':
+        return {kw.arg: kw.value for kw in call.keywords if kw.arg}
+    if isinstance(call, ast.Dict):
+        return {k.value: v for k, v in zip(call.keys, call.values)
+                if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+    return {}
+
+
+def _head_from_config_text(text: str) -> Optional[Tuple[str, Optional[int]]]:
+    """``(head type, num_prototypes or None)`` from a config's text, parsed (not run) with :mod:`ast`."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == 'model' for t in node.targets):
+            head = _literal_kwargs(_literal_kwargs(node.value).get('head'))
+            head_type = head.get('type')
+            if isinstance(head_type, ast.Constant) and isinstance(head_type.value, str):
+                k = head.get('num_prototypes')
+                k = k.value if isinstance(k, ast.Constant) and isinstance(k.value, int) else None
+                return head_type.value, k
+    return None
+
+
+def checkpoint_head(ckpt: Dict) -> str:
+    """Describes the head a checkpoint holds, e.g. ``'PrototypeMemoryHead with K=8 (from its stored
+    config)'``; from the buffers when the checkpoint has no config."""
+    cfg_text = (ckpt.get('meta') or {}).get('cfg')
+    found = _head_from_config_text(cfg_text) if isinstance(cfg_text, str) else None
+    if found is not None:
+        head_type, k = found
+        return f'{head_type}{f" with K={k}" if k is not None else ""} (from its stored config)'
+    sd = _state_dict(ckpt)
+    counts = sd.get('head.proto_counts')
+    if counts is not None:
+        return f'a prototype-memory head with K={counts.shape[0]} (from its buffer head.proto_counts)'
+    if any(k.startswith('head.') for k in sd):
+        return 'a head without a prototype memory, HMRHead-like (from its buffers: no head.proto_*)'
+    return 'no head weights (no head.* keys: a backbone-only or foreign checkpoint)'
+
+
+def model_head(model: nn.Module) -> str:
+    """Describes the head the config built, e.g. ``'PrototypeMemoryHead with K=32'``."""
+    head = getattr(model, 'head', None)
+    if head is None:
+        return f'{type(model).__name__} (no head)'
+    k = getattr(head, 'num_prototypes', None)
+    return f'{type(head).__name__}{f" with K={k}" if k is not None else ""}'
+
+
+def compare_state_dict(model: nn.Module, ckpt: Dict) -> Dict[str, List[str]]:
+    """Keys missing from / unexpected in the checkpoint, and keys whose shapes differ.
+
+    Args:
+        model (nn.Module): The model (unwrapped).
+        ckpt (dict): A checkpoint (with ``state_dict``) or a bare state dict.
+
+    Returns:
+        dict: ``missing``, ``unexpected`` (sorted key lists) and ``mismatched`` (``'key: checkpoint
+        (a, b) vs model (c, d)'`` strings).
+    """
+    sd, own = _state_dict(ckpt), model.state_dict()
+    mismatched = [f'{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(v.shape)}'
+                  for k, v in own.items()
+                  if k in sd and hasattr(sd[k], 'shape') and tuple(sd[k].shape) != tuple(v.shape)]
+    return dict(missing=sorted(set(own) - set(sd)), unexpected=sorted(set(sd) - set(own)),
+                mismatched=mismatched)
+
+
+def _listing(keys: List[str], limit: int = 6) -> str:
+    more = f', ... ({len(keys) - limit} more)' if len(keys) > limit else ''
+    return f'{len(keys)} ({", ".join(keys[:limit])}{more})' if keys else '0'
+
+
+def check_checkpoint_fits(model: nn.Module, ckpt: Dict, source: str, strict: bool = True,
+                          logger: Optional[logging.Logger] = None) -> Dict[str, List[str]]:
+    """Raises (``strict``) or warns when the checkpoint's keys or shapes differ from the model's.
+
+    Args:
+        model (nn.Module): The model built from the config (unwrapped).
+        ckpt (dict): The loaded checkpoint.
+        source (str): Checkpoint file name for the message.
+        strict (bool): Raise :class:`CheckpointMismatchError` instead of warning. Defaults to True.
+        logger (logging.Logger, optional): Where the warning goes (else MMEngine's current logger).
+
+    Returns:
+        dict: The :func:`compare_state_dict` result (all lists empty when it fits).
+    """
+    diff = compare_state_dict(model, ckpt)
+    if not any(diff.values()):
+        return diff
+    msg = (f'checkpoint {source} does not fit the model: it holds {checkpoint_head(ckpt)}, the config '
+           f'builds {model_head(model)}. Missing from the checkpoint: {_listing(diff["missing"])}; '
+           f'unexpected in it: {_listing(diff["unexpected"])}; shape mismatch: '
+           f'{_listing(diff["mismatched"], 4)}.')
+    if strict:
+        raise CheckpointMismatchError(
+            f'{msg} Use the config this checkpoint was trained with (its text is stored in the '
+            f"checkpoint's meta['cfg']), or load it anyway with {OPT_OUT} (the unmatched weights "
+            'then keep their random initialisation and the results are not those of a trained model).')
+    from mmengine.logging import print_log
+    print_log(f'{msg} Loading non-strictly as asked: the unmatched weights keep their random '
+              'initialisation, so the results are not those of a trained model.',
+              logger=logger or 'current', level=logging.WARNING)
+    return diff
+
+
+def load_model_checkpoint(model: nn.Module, path: str, strict: bool = True, map_location: str = 'cpu',
+                          logger: Optional[logging.Logger] = None) -> Dict:
+    """:func:`read_checkpoint` + :func:`check_checkpoint_fits` + MMEngine's loading into ``model``.
+
+    Args:
+        model (nn.Module): The model (unwrapped).
+        path (str): Checkpoint file.
+        strict (bool): See :func:`check_checkpoint_fits`. Defaults to True.
+        map_location (str): Defaults to ``'cpu'``.
+        logger (logging.Logger, optional): For the non-strict warning.
+
+    Returns:
+        dict: The checkpoint.
+    """
+    from mmengine.runner.checkpoint import _load_checkpoint_to_model
+    ckpt = read_checkpoint(path, map_location)
+    check_checkpoint_fits(model, ckpt, path, strict, logger)
+    _load_checkpoint_to_model(model, ckpt, strict=False)
+    return ckpt
