@@ -136,7 +136,8 @@ def main() -> None:
     steps.run(f'prototypes (balanced k-means, K={args.k})',
               [PY, 'tools/build_prototypes.py', '--poses', 'data/synthetic/train.npz', '--k', str(args.k),
                '--balanced', '--seed', str(args.seed), '--out', proto,
-               '--mean-params', 'data/body_models/smpl_mean_params.npz', '--write-mean-params', MEAN],
+               '--mean-params', 'data/body_models/smpl_mean_params.npz', '--write-mean-params', MEAN,
+               '--body-model', 'data/body_models/smpl/SMPL_NEUTRAL.pkl'],
               skip_if=proto if osp.exists(osp.join(ROOT, MEAN)) else None, log=f'{out}/logs/prototypes.log')
     steps.run('starting-point error: mean pose vs nearest prototype',
               [PY, 'tools/prototype_coverage.py', 'data/synthetic/test.npz', proto, '--mean-params', MEAN,

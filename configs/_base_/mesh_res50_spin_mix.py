@@ -10,6 +10,9 @@ body_model = dict(type='SMPLBodyModel', model_path='data/body_models/smpl/SMPL_N
                   joint_regressor_h36m='data/body_models/J_regressor_h36m.npy')
 mean_params = 'data/body_models/smpl_mean_params.npz'
 prototype_file = 'data/prototypes/prototypes_k32.npz'
+# training-pose rarity quantiles, written into the prototype file by tools/build_prototypes.py --body-model
+# (both heads report each prediction's rarity percentile from them; docs/deploy.md)
+rarity_file = prototype_file
 data_root = 'data/'  # MMHuman3D layout: data/preprocessed_datasets/*.npz + data/datasets/<name>/ images
 backbone_channels = 2048
 

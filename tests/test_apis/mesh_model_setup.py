@@ -11,7 +11,7 @@ PMNET_CONFIG = osp.join(REPO, 'configs', 'pmnet_res18_synthetic.py')
 
 
 def mesh_config(files: dict) -> Config:
-    """``configs/pmnet_res18_synthetic.py`` pointed at the fixture files (no prototype file).
+    """``configs/pmnet_res18_synthetic.py`` pointed at the fixture files (no prototype/rarity file).
 
     Args:
         files (dict): the ``body_model_files`` fixture.
@@ -25,6 +25,7 @@ def mesh_config(files: dict) -> Config:
         'model.head.body_model.joint_regressor_h36m': files['h36m_regressor'],
         'model.head.mean_params': files['mean_params'],
         'model.head.prototype_file': None,
+        'model.head.rarity_file': None,
     })
     return cfg
 

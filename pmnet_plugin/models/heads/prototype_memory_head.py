@@ -249,4 +249,10 @@ class PrototypeMemoryHead(HMRHead):
             self.proto_pose6d[k] = matrix_to_rot6d(new).to(self.proto_pose6d.dtype)
 
     def _predict_extras(self, preds: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        return dict(proto_id=preds['proto_id'], proto_score=preds['proto_score'])
+        """Selected prototype (``proto_id``, ``proto_score``) and the prototype nearest to the predicted
+        pose (``proto_nearest_id``, ``proto_nearest_dist``: square root of the summed squared chordal
+        distance over the 23 body joints, the metric of :meth:`assignment`), each (B,)."""
+        assign = self.assignment(preds['pred_pose'])
+        nearest = assign['dist'].gather(1, assign['index'][:, None])[:, 0]
+        return dict(proto_id=preds['proto_id'], proto_score=preds['proto_score'],
+                    proto_nearest_id=assign['index'], proto_nearest_dist=nearest.clamp(min=0).sqrt())
