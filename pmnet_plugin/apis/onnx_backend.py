@@ -15,6 +15,7 @@ Note:
 import contextlib
 import json
 import os.path as osp
+import warnings
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -135,7 +136,9 @@ def export_onnx(model: nn.Module, out_file: str, example: Tensor, with_smpl: boo
     axes = None
     if dynamic_batch:
         axes = {name: {0: 'batch'} for name in [INPUT_NAME] + names}
-    with _no_finite_checks(model), torch.no_grad():
+    with _no_finite_checks(model), torch.no_grad(), warnings.catch_warnings():
+        # shape checks of the body model and constant tensors are traced as constants, as intended
+        warnings.simplefilter('ignore', torch.jit.TracerWarning)
         torch.onnx.export(module, (example, ), out_file, input_names=[INPUT_NAME], output_names=names,
                           dynamic_axes=axes, opset_version=opset, do_constant_folding=True,
                           dynamo=False)

@@ -41,7 +41,7 @@ def rarity_file(body_model_files, tmp_path_factory):
     root = tmp_path_factory.mktemp('rarity')
     poses = str(root / 'poses.npz')
     np.savez(poses, poses=rarity_test_poses(body_model_files['mean_params'], 200, 0.1, 0).astype(np.float32))
-    sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools'))
+    sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools'))
     import build_prototypes
     out = str(root / 'prototypes_k4.npz')
     build_prototypes.main(['--poses', poses, '--k', '4', '--out', out,

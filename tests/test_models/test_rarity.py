@@ -95,12 +95,13 @@ def test_missing_or_foreign_tables_warn_with_the_fix(tmp_path, rarity_file, body
     np.savez(bare, pose_6d=np.zeros((2, 24, 6)))
     with pytest.warns(UserWarning, match='--body-model'):
         assert not PoseRarityScorer(bare).has_percentiles
-    other_pose = np.zeros((24, 6), np.float32)
-    other_pose[:, [0, 3]] = 1.0  # identity rotations: not the file's mean pose
+    from pmnet_plugin.models.body_models.smpl_io import load_mean_params
+    from pmnet_plugin.utils.rotation import matrix_to_rot6d
+    mp = load_mean_params(body_model_files['mean_params'])
+    bent = axis_angle_to_matrix(torch.tensor([0.5, 0.0, 0.0])).expand(24, 3, 3)
+    other_pose = matrix_to_rot6d(bent).numpy()  # every joint bent by 0.5 rad: not the file's mean pose
     with pytest.warns(UserWarning, match='mean pose'):
         PoseRarityScorer(rarity_file, mean_pose_6d=other_pose)
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        from pmnet_plugin.models.body_models.smpl_io import load_mean_params
-        mp = load_mean_params(body_model_files['mean_params'])
         PoseRarityScorer(rarity_file, mean_pose_6d=mp['pose_6d'], mean_betas=mp['betas'])
