@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 NUM_RARITY_QUANTILES = 1001
+UNKNOWN_QUANTILE = -1.0  # fills the table when no percentiles are known (scores are >= 0)
 NUM_BODY_JOINTS = 23
 
 
@@ -62,11 +63,10 @@ def percentile_of(values: Tensor, quantiles: Tensor) -> Tensor:
 
     Args:
         values (Tensor): Scores, shape (B,).
-        quantiles (Tensor): Ascending quantiles at :func:`rarity_levels` ``(Q)``, shape (Q,). All NaN
-            means unknown.
+        quantiles (Tensor): Ascending quantiles at :func:`rarity_levels` ``(Q)``, shape (Q,).
 
     Returns:
-        Tensor: Percent in [0, 100], shape (B,); NaN when the table is unknown.
+        Tensor: Percent in [0, 100], shape (B,).
     """
     q = quantiles.to(values.dtype)
     num = q.shape[0]
@@ -138,10 +138,11 @@ def load_rarity_quantiles(path: str) -> Optional[Dict[str, np.ndarray]]:
 class PoseRarityScorer(nn.Module):
     """Rarity (mm) and training percentile of predicted poses, from the head's mean parameters.
 
-    The quantile table is the buffer ``quantiles`` (Q,), saved in checkpoints; NaN = unknown (no rarity
-    file, or an older checkpoint without the buffer: loading one keeps the constructor's values instead of
-    reporting a missing key). The mean mesh is computed in the same body-model call as the predictions, so
-    the scorer holds no copy of the mean parameters and follows the head's buffers.
+    The quantile table is the buffer ``quantiles`` (Q,), saved in checkpoints; filled with
+    :data:`UNKNOWN_QUANTILE` when unknown (no rarity file, or an older checkpoint without the buffer:
+    loading one keeps the constructor's values instead of reporting a missing key), and then
+    ``rarity_percentile`` is NaN. The mean mesh is computed in the same body-model call as the
+    predictions, so the scorer holds no copy of the mean parameters and follows the head's buffers.
 
     Args:
         rarity_file (str, optional): Prototype file (or ``.npz``) with ``rarity_quantiles``. Defaults to
@@ -154,7 +155,7 @@ class PoseRarityScorer(nn.Module):
     def __init__(self, rarity_file: Optional[str] = None, mean_pose_6d: Optional[np.ndarray] = None,
                  mean_betas: Optional[np.ndarray] = None) -> None:
         super().__init__()
-        quantiles = np.full(NUM_RARITY_QUANTILES, np.nan, np.float32)
+        quantiles = np.full(NUM_RARITY_QUANTILES, UNKNOWN_QUANTILE, np.float32)
         table = load_rarity_quantiles(rarity_file) if rarity_file else None
         if table is not None:
             quantiles = table['quantiles']
@@ -176,7 +177,7 @@ class PoseRarityScorer(nn.Module):
     @property
     def has_percentiles(self) -> bool:
         """bool: Whether the quantile table is known."""
-        return bool(torch.isfinite(self.quantiles).all())
+        return bool((self.quantiles >= 0).all())
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs) -> None:
@@ -208,4 +209,6 @@ class PoseRarityScorer(nn.Module):
         with torch.autocast(device_type=pose_rotmat.device.type, enabled=False):
             verts = canonical_mesh(body_model, body, betas)
         rarity = torch.linalg.norm(verts[:B] - verts[B:], dim=-1).mean(-1)
-        return dict(rarity=rarity, rarity_percentile=percentile_of(rarity, self.quantiles))
+        pct = percentile_of(rarity, self.quantiles)
+        pct = torch.where(self.quantiles[0] >= 0, pct, torch.full_like(pct, float('nan')))
+        return dict(rarity=rarity, rarity_percentile=pct)

@@ -31,7 +31,6 @@ def test_percentile_of_inverts_np_percentile():
     np.testing.assert_allclose(got, expected, atol=0.2)
     ends = percentile_of(torch.tensor([-1.0, 1e9]), q).numpy()
     np.testing.assert_allclose(ends, [0.0, 100.0])
-    assert torch.isnan(percentile_of(torch.tensor([3.0]), torch.full((11, ), float('nan')))).all()
 
 
 def test_scorer_is_the_pose_rarity_axis(body_model_files, body, rarity_poses):
@@ -78,9 +77,9 @@ def test_build_prototypes_writes_quantiles_and_rarer_poses_score_higher(body_mod
 def test_table_travels_in_checkpoints_and_old_ones_still_load(rarity_file):
     trained = PoseRarityScorer(rarity_file)
     state = trained.state_dict()
-    assert 'quantiles' in state and torch.isfinite(state['quantiles']).all()
+    assert 'quantiles' in state and (state['quantiles'] >= 0).all()
     fresh = PoseRarityScorer()
-    assert not fresh.has_percentiles
+    assert not fresh.has_percentiles and torch.isfinite(fresh.quantiles).all()  # no NaN in checkpoints
     fresh.load_state_dict(state)  # strict
     assert fresh.has_percentiles and torch.equal(fresh.quantiles, trained.quantiles)
     old = torch.nn.Sequential(PoseRarityScorer(rarity_file))

@@ -70,7 +70,7 @@ def test_rarity_fields_and_rare_label(setup, tmp_path):
 def test_unknown_percentile_is_json_null(setup, body_model_files, tmp_path):
     from pmnet_plugin.apis import init_mesh_model
     model = init_mesh_model(setup['cfg'], setup['ckpt'])
-    model.head.rarity_scorer.quantiles.fill_(float('nan'))
+    model.head.rarity_scorer.quantiles.fill_(-1.0)  # the "unknown" table
     weights = save_random_checkpoint(model, str(tmp_path / 'nan.pth'))
     assert _run(setup, tmp_path / 'out', weights=weights) == 0
     person = json.loads((tmp_path / 'out' / 'person.json').read_text())['persons'][0]
