@@ -139,6 +139,7 @@ def export_onnx(model: nn.Module, out_file: str, example: Tensor, with_smpl: boo
     with _no_finite_checks(model), torch.no_grad(), warnings.catch_warnings():
         # shape checks of the body model and constant tensors are traced as constants, as intended
         warnings.simplefilter('ignore', torch.jit.TracerWarning)
+        warnings.filterwarnings('ignore', message='Constant folding - Only steps=1')  # strided slices
         torch.onnx.export(module, (example, ), out_file, input_names=[INPUT_NAME], output_names=names,
                           dynamic_axes=axes, opset_version=opset, do_constant_folding=True,
                           dynamo=False)

@@ -11,7 +11,7 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(REPO, 'tests', 'test_apis'))
 sys.path.insert(0, osp.join(REPO, 'tools'))
-from mesh_model_setup import mesh_config, save_random_checkpoint, synthetic_person_image  # noqa: E402
+from mesh_model_setup import demo_setup, save_random_checkpoint  # noqa: E402
 
 import demo  # noqa: E402
 
@@ -23,23 +23,18 @@ PERSON_KEYS = {'bboxes', 'bbox_scores', 'smpl_pose', 'smpl_betas', 'pred_cam', '
 
 @pytest.fixture(scope='module')
 def setup(body_model_files, tmp_path_factory):
-    """A random PM-Net whose rarity table puts every prediction at the 100th percentile."""
-    from pmnet_plugin.apis import export_onnx, init_mesh_model
-    root = tmp_path_factory.mktemp('demo_rarity')
-    cfg = mesh_config(body_model_files)
-    cfg_path = str(root / 'pmnet.py')
-    cfg.dump(cfg_path)
-    torch.manual_seed(0)
-    model = init_mesh_model(cfg)
-    model.head.rarity_scorer.quantiles.copy_(torch.linspace(0.0, 1e-3, len(model.head.rarity_scorer.quantiles)))
-    ckpt = save_random_checkpoint(model, str(root / 'pmnet.pth'))
-    img = synthetic_person_image(body_model_files, box=BOX)
-    img_path = str(root / 'person.png')
-    cv2.imwrite(img_path, img)
-    onnx_file = str(root / 'pmnet.onnx')
-    w, h = model.head.input_size
-    export_onnx(model, onnx_file, torch.rand(1, 3, h, w) * 255, with_smpl=True, dynamic_batch=True)
-    return dict(cfg=cfg_path, ckpt=ckpt, img=img, img_path=img_path, onnx=onnx_file)
+    """A random PM-Net whose rarity table puts every prediction at the 100th percentile, and its ONNX."""
+    from pmnet_plugin.apis import export_onnx
+
+    def top_percentile(model):
+        q = model.head.rarity_scorer.quantiles
+        q.copy_(torch.linspace(0.0, 1e-3, len(q)))
+
+    out = demo_setup(body_model_files, tmp_path_factory.mktemp('demo_rarity'), BOX, top_percentile)
+    out['onnx'] = str(out['root'] / 'pmnet.onnx')
+    w, h = out['model'].head.input_size
+    export_onnx(out['model'], out['onnx'], torch.rand(1, 3, h, w) * 255, with_smpl=True, dynamic_batch=True)
+    return out
 
 
 def _run(setup, out_dir, *extra, weights=None):
