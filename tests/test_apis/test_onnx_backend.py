@@ -105,7 +105,9 @@ def test_export_tool_check_passes_on_rendered_crops(setup, capsys):
     import export_onnx as tool
     root = setup['root']
     cfg_path, ckpt = str(root / 'pmnet.py'), str(root / 'pmnet.pth')
-    setup['cfg'].dump(cfg_path)
+    cfg = setup['cfg'].copy()
+    cfg.test_dataloader.dataset.data_root = str(root / 'no_test_data')  # so the check renders its crops
+    cfg.dump(cfg_path)
     save_random_checkpoint(setup['model'], ckpt)
     out = str(root / 'tool.onnx')
     assert tool.main([cfg_path, ckpt, '--out', out, '--with-smpl', '--dynamic-batch',
@@ -114,3 +116,24 @@ def test_export_tool_check_passes_on_rendered_crops(setup, capsys):
     assert 'renders of the head\'s body model' in text and 'parity check: PASS' in text
     assert 'vertices' in text and 'proto_id' in text
     assert OnnxMeshSession(out).meta['with_smpl']
+
+
+def test_export_tool_fixed_batch_on_images(setup, capsys):
+    """--images (a folder) and a fixed batch of 2 checked on 3 crops (one padded chunk)."""
+    import cv2
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    import export_onnx as tool
+    root = setup['root']
+    folder = root / 'imgs'
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f'p{i}.png'), np.ascontiguousarray(setup['img'][:, ::(1 if i % 2 else -1)]))
+    cfg_path = str(root / 'pmnet_images.py')
+    setup['cfg'].dump(cfg_path)
+    out = str(root / 'fixed.onnx')
+    assert tool.main([cfg_path, '--out', out, '--with-smpl', '--batch-size', '2', '--images', str(folder)]) == 0
+    text = capsys.readouterr().out
+    assert '3 crops' in text and 'from 3 image(s) from --images' in text and 'parity check: PASS' in text
+    assert OnnxMeshSession(out).fixed_batch == 2
+    with pytest.raises(FileNotFoundError, match='--images'):
+        tool.main([cfg_path, '--out', out, '--images', str(root / 'missing')])
