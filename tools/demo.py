@@ -286,7 +286,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             print('error: --backend onnxruntime needs the exported .onnx file as second argument '
                   '(tools/export_onnx.py CONFIG CHECKPOINT --out model.onnx --with-smpl)', file=sys.stderr)
             return 2
-        model = init_onnx_model(args.config, args.checkpoint, cfg_options=args.cfg_options)
+        try:
+            model = init_onnx_model(args.config, args.checkpoint, cfg_options=args.cfg_options)
+        except (FileNotFoundError, ValueError) as e:  # missing file, or not exported --with-smpl
+            print(f'error: {e}', file=sys.stderr)
+            return 2
     else:
         if args.checkpoint is None:
             logger.warning('no mesh checkpoint given: the model has RANDOM weights')

@@ -89,3 +89,5 @@ def test_onnxruntime_backend_needs_the_onnx_file(setup, tmp_path, capsys):
     assert demo.main([setup['cfg'], setup['img_path'], '--backend', 'onnxruntime', '--whole-image',
                       '--out-dir', str(tmp_path)]) == 2
     assert 'needs the exported .onnx file' in capsys.readouterr().err
+    assert _run(setup, tmp_path, '--backend', 'onnxruntime', weights=str(tmp_path / 'missing.onnx')) == 2
+    assert 'ONNX model not found' in capsys.readouterr().err
