@@ -10,4 +10,5 @@ model = dict(
         mean_params={{_base_.mean_params}},
         num_iters=3,
         input_size={{_base_.codec.input_size}},
-        loss=dict(type='MeshLoss')))
+        loss=dict(type='MeshLoss'),
+        rarity_file={{_base_.rarity_file}}))

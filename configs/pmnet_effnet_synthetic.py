@@ -12,6 +12,7 @@ model = dict(
         num_iters=3,
         input_size={{_base_.codec.input_size}},
         loss=dict(type='MeshLoss'),
+        rarity_file={{_base_.rarity_file}},
         prototype_file={{_base_.prototype_file}},
         num_prototypes=32,
         init_mode='top1'))

@@ -16,6 +16,13 @@ data preprocessor is not timed). Reports the median latency, crops/s, peak memor
 config time, model/bare throughput), the GPU targets with PASS/MISS, a time breakdown, the training
 dataloader's images/s (``--workers`` variants, when the offline data exists) and, with ``--profile``,
 torch.profiler tables. Writes ``benchmark.json`` and ``benchmark.md`` to ``--out-dir``.
+
+``--backends eager compile onnxruntime`` adds the demo path per inference backend (crops/s of the
+exported computation in PyTorch eager, ``torch.compile`` and ONNX Runtime, at each model's own input size,
+ratios from the same run; :mod:`pmnet_plugin.utils.backend_benchmark`); ``--backends-only`` times only that:
+
+    python tools/benchmark.py --configs configs/pmnet_res18_synthetic.py --device cpu --batch-sizes 1 16 \
+        --backends eager compile onnxruntime --backends-only --threads 2 --out-dir outputs/bench_backends
 """
 import argparse
 import copy
@@ -32,6 +39,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from pmnet_plugin.utils.backend_benchmark import (BACKENDS, backend_ratios,  # noqa: E402
+                                                  backends_markdown, measure_backends)
 from pmnet_plugin.utils.benchmarking import (PeakMemory, autocast, breakdown,  # noqa: E402
                                              INFER_MODES, compute_ratios, cpu_name, evaluate_targets,
                                              label_modules, profile_calls, summarize_times,
@@ -70,6 +79,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--loader-batch-size', type=int, help='default: the config batch size')
     p.add_argument('--profile', action='store_true', help='torch.profiler tables (largest batch)')
     p.add_argument('--profile-rows', type=int, default=15)
+    p.add_argument('--backends', nargs='+', choices=BACKENDS, default=[],
+                   help='time the demo path per inference backend (CPU)')
+    p.add_argument('--backends-only', action='store_true',
+                   help='only the --backends rows (no modes, training, dataloader)')
     p.add_argument('--out-dir', default='outputs/benchmark')
     return p.parse_args(argv)
 
@@ -120,6 +133,10 @@ def resolve_head_files(head, args, state: dict, notes: list) -> None:
             notes.append(f'no prototype file: used {k} RANDOM prototypes ({path}); timing does not '
                          'depend on their values')
         head['prototype_file'] = path
+    if head.get('rarity_file') and not osp.isfile(head['rarity_file']):
+        notes.append(f'{head["rarity_file"]} not found: no rarity percentiles (the rarity score is still '
+                     'computed; timing does not depend on the table)')
+        head['rarity_file'] = None
 
 
 def model_name(head_type: str, path: str, taken) -> str:
@@ -393,7 +410,12 @@ def main(argv=None) -> dict:
     opt_cfg = dict(opt_cfg)
     opt_cfg.setdefault('type', 'Adam')
     mem = PeakMemory(args.device)
-    res, support = measure(args, bare, models, settings, train_bs, opt_cfg, mem)
+    if args.backends_only:
+        res, support, args.no_train = dict(inference=[], training=[]), {}, True
+    else:
+        res, support = measure(args, bare, models, settings, train_bs, opt_cfg, mem)
+    backends = measure_backends(models, args.backends, args.batch_sizes, args.iters, args.warmup,
+                                args.out_dir) if args.backends else []
     for n, ok in support.items():
         if not ok:
             notes.append(f'{n}: test_cfg.output_vertices=False is not honoured by predict (vertices still '
@@ -421,10 +443,17 @@ def main(argv=None) -> dict:
                   memory_kind=mem.kind, optimizer=opt_cfg.get('type'),
                   reference_bare_resnet50_h100=REFERENCE_H100),
         models=info, notes=notes, inference=res['inference'], training=res['training'],
-        ratios=ratios, targets=evaluate_targets(ratios, names, snames, args.batch_sizes, cuda),
-        breakdown=breakdown(res, names, snames, bs_max), dataloader=bench_dataloader(args),
-        profile=profile)
-    print(write_report(report, args.out_dir))
+        ratios=ratios, targets=[] if args.backends_only else evaluate_targets(
+            ratios, names, snames, args.batch_sizes, cuda),
+        breakdown=breakdown(res, names, snames, bs_max),
+        dataloader=dict(skipped='--backends-only') if args.backends_only else bench_dataloader(args),
+        profile=profile, backends=backends, backend_ratios=backend_ratios(backends))
+    text = write_report(report, args.out_dir)
+    if backends:
+        text += '\n' + backends_markdown(backends, report['backend_ratios'])
+        with open(osp.join(args.out_dir, 'benchmark.md'), 'w') as f:
+            f.write(text)
+    print(text)
     print(f'wrote {osp.join(args.out_dir, "benchmark.json")} and benchmark.md')
     return report
 

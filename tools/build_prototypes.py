@@ -3,7 +3,12 @@
 Example::
 
     python tools/build_prototypes.py --poses data/mocap/pose_library.npz --k 32 \
-        --out data/prototypes/prototypes_k32.npz --balanced --seed 0
+        --out data/prototypes/prototypes_k32.npz --balanced --seed 0 \
+        --body-model data/body_models/smpl/SMPL_NEUTRAL.pkl --mean-params data/body_models/smpl_mean_params.npz
+
+With ``--body-model`` the file also gets the rarity quantiles of the training poses (mean vertex distance to
+the mean-params mesh, the ``PoseRarity`` axis; keys of :func:`pmnet_plugin.models.rarity.rarity_file_arrays`),
+from which heads report the percentile of each prediction (``rarity_file``, docs/deploy.md).
 """
 import argparse
 import os
@@ -23,7 +28,8 @@ from pmnet_plugin.models.prototypes import (build_prototypes, data_mean_params, 
 def build_prototype_file(poses: str, out: str, k: int = 32, balanced: bool = False, seed: int = 0,
                          mean_params: Optional[str] = None, balance_alpha: float = 1.0,
                          num_vertices: int = 6890, verbose: bool = True,
-                         write_mean_params: Optional[str] = None) -> dict:
+                         write_mean_params: Optional[str] = None,
+                         body_model: Optional[str] = None) -> dict:
     """Python entry point (used by the quickstart): cluster ``poses`` and write ``out``.
 
     Args:
@@ -38,6 +44,8 @@ def build_prototype_file(poses: str, out: str, k: int = 32, balanced: bool = Fal
         verbose (bool): Print cluster sizes / rare fractions.
         write_mean_params (str, optional): Also write SPIN-format mean params whose body pose is the
             mean of ``poses`` (global orientation and camera from ``mean_params``, which is then required).
+        body_model (str, optional): SMPL model file; when given, the rarity quantiles of ``poses`` against
+            the mean params (``write_mean_params`` if given, else ``mean_params``) are added to ``out``.
 
     Returns:
         dict: The arrays written to ``out``.
@@ -61,10 +69,46 @@ def build_prototype_file(poses: str, out: str, k: int = 32, balanced: bool = Fal
         src['poses'], k=k, balanced=balanced, seed=seed, betas=src.get('betas'),
         is_rare=src.get('is_rare'), cam=cam, balance_alpha=balance_alpha,
         num_vertices=num_vertices, source=osp.abspath(poses), verbose=verbose)
+    if body_model:
+        reference = write_mean_params or mean_params
+        if not reference:
+            raise ValueError('--body-model needs --mean-params: the rarity of a pose is its mesh distance '
+                             'to the mean-params mesh')
+        protos.update(training_rarity(src['poses'], body_model, reference))
+        if verbose:
+            q = protos['rarity_quantiles']
+            print(f'rarity of {len(src["poses"])} training poses vs {reference} (mm): median '
+                  f'{q[500]:.1f}, 90 % {q[900]:.1f}, 99 % {q[990]:.1f}, max {q[-1]:.1f}')
     save_prototypes(out, protos)
     if verbose:
         print(f'wrote {out}')
     return protos
+
+
+def training_rarity(poses: np.ndarray, body_model: str, mean_params: str,
+                    chunk: int = 256) -> dict:
+    """Rarity quantiles of training poses, scored by the ``PoseRarity`` evaluator itself.
+
+    Args:
+        poses (np.ndarray): Axis-angle poses, shape (N, 72).
+        body_model (str): SMPL model file.
+        mean_params (str): SPIN-format mean params (the reference mesh).
+        chunk (int): Poses scored per call (bounds memory at chunk x V x 3).
+
+    Returns:
+        dict: :func:`pmnet_plugin.models.rarity.rarity_file_arrays`.
+    """
+    from pmnet_plugin.evaluation.metrics.pose_rarity_metric import PoseRarityMetric
+    from pmnet_plugin.models.body_models.smpl_io import load_mean_params
+    from pmnet_plugin.models.rarity import rarity_file_arrays
+    metric = PoseRarityMetric(body_model=dict(model_path=body_model), mean_params=mean_params,
+                              rarity='mesh', protocol='smpl24')
+    poses = np.asarray(poses, np.float64).reshape(len(poses), -1)
+    scores = np.concatenate([
+        metric.rarity_scores([dict(has_smpl=True, gt_pose=p) for p in poses[s:s + chunk]])
+        for s in range(0, len(poses), chunk)])
+    mean = load_mean_params(mean_params)
+    return rarity_file_arrays(scores, mean['pose_6d'], mean['betas'], body_model)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -79,6 +123,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--num-vertices', type=int, default=6890)
     p.add_argument('--write-mean-params', default=None,
                    help='also write smpl_mean_params.npz with the mean body pose of --poses')
+    p.add_argument('--body-model', default=None,
+                   help='SMPL model file: also store the rarity quantiles of --poses (needs --mean-params)')
     return p.parse_args(argv)
 
 
@@ -86,7 +132,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     a = parse_args(argv)
     build_prototype_file(a.poses, a.out, k=a.k, balanced=a.balanced, seed=a.seed,
                          mean_params=a.mean_params, balance_alpha=a.balance_alpha,
-                         num_vertices=a.num_vertices, write_mean_params=a.write_mean_params)
+                         num_vertices=a.num_vertices, write_mean_params=a.write_mean_params,
+                         body_model=a.body_model)
 
 
 if __name__ == '__main__':

@@ -3,8 +3,11 @@
 Person boxes come from an MMDetection detector (default: RTMDet-tiny, COCO person), from a
 COCO-style ``--bbox-file``, or ``--whole-image``. Per image it writes ``<stem>_vis.png``
 (skeleton + boxes | mesh overlay | side view), ``<stem>_mesh.png`` (overlay only),
-``<stem>.npz`` and ``<stem>.json`` (SMPL pose/betas, cameras, 3D joints, prototype), and with
-``--save-mesh`` one ``<stem>_person<i>.obj`` per person. See docs/demo.md.
+``<stem>.npz`` and ``<stem>.json`` (SMPL pose/betas, cameras, 3D joints, pose rarity and its
+percentile, prototype), and with ``--save-mesh`` one ``<stem>_person<i>.obj`` per person. People whose
+rarity percentile reaches ``--rare-thr`` are labelled "rare pose (top x %)" on the overlay. With
+``--backend onnxruntime`` the second argument is a model exported by ``tools/export_onnx.py --with-smpl``.
+See docs/demo.md and docs/deploy.md.
 
 Example:
     python tools/demo.py configs/pmnet_res18_synthetic.py work_dirs/pmnet/epoch_10.pth \\
@@ -36,10 +39,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('config', help='mesh model config')
     p.add_argument('checkpoint', nargs='?', default=None,
-                   help='mesh model checkpoint (omitted: random weights, smoke tests only)')
+                   help='mesh model checkpoint (omitted: random weights, smoke tests only); '
+                   'with --backend onnxruntime: the exported .onnx file')
     p.add_argument('input', help='image file, folder of images, or video file')
     p.add_argument('--out-dir', default='demo_out', help='output folder')
     p.add_argument('--device', default='cpu')
+    p.add_argument('--backend', choices=['pytorch', 'onnxruntime'], default='pytorch',
+                   help='run the mesh model with PyTorch or ONNX Runtime (docs/deploy.md)')
+    p.add_argument('--rare-thr', type=float, default=90.0,
+                   help='label people whose rarity percentile among training poses is >= this')
     p.add_argument('--det-config', default='rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
                    help='MMDet config (a file, or relative to mmdet/.mim/configs)')
     p.add_argument('--det-checkpoint', default=None, help='MMDet checkpoint')
@@ -215,7 +223,9 @@ def load_bbox_file(path: str) -> Dict:
 
 # ------------------------------------------------------------------------------ outputs
 def find_faces(model) -> np.ndarray:
-    """Triangles (F, 3) of the body model inside the estimator."""
+    """Triangles (F, 3) of the body model inside the estimator (or of the ONNX Runtime model)."""
+    if getattr(model, 'faces', None) is not None:
+        return np.asarray(model.faces, np.int64)
     for module in model.modules():
         faces = getattr(module, 'faces', None)
         if faces is not None:
@@ -227,8 +237,8 @@ def collect_results(samples, img_shape: Tuple[int, int]) -> Dict[str, np.ndarray
     """Stacks the per-person predictions of one image into (N, ...) arrays."""
     from pmnet_plugin.apis.inference import crop_cam_to_full, to_numpy
     keys = ('bboxes', 'bbox_scores', 'smpl_pose', 'smpl_betas', 'pred_cam', 'keypoints',
-            'keypoint_scores', 'keypoints_3d', 'vertices', 'proto_id', 'proto_score',
-            'input_center', 'input_scale')
+            'keypoint_scores', 'keypoints_3d', 'vertices', 'rarity', 'rarity_percentile', 'proto_id',
+            'proto_score', 'proto_nearest_id', 'proto_nearest_dist', 'input_center', 'input_scale')
     out: Dict[str, List[np.ndarray]] = {}
     for s in samples:
         inst = s.pred_instances
@@ -236,8 +246,9 @@ def collect_results(samples, img_shape: Tuple[int, int]) -> Dict[str, np.ndarray
             if k in inst:
                 out.setdefault(k, []).append(to_numpy(inst.get(k)))
     arrays = {k: np.concatenate(v, axis=0) for k, v in out.items()}
-    if 'proto_id' in arrays:
-        arrays['proto_id'] = np.rint(arrays['proto_id']).astype(np.int64)
+    for key in ('proto_id', 'proto_nearest_id'):
+        if key in arrays:
+            arrays[key] = np.rint(arrays[key]).astype(np.int64)
     if samples and 'pred_cam' in arrays and 'input_center' in arrays:
         focal, transl = crop_cam_to_full(arrays['pred_cam'], arrays['input_center'],
                                          arrays['input_scale'], img_shape,
@@ -253,10 +264,13 @@ def to_json(stem: str, img_shape, arrays: Dict[str, np.ndarray]) -> str:
     for i in range(n):
         person = {}
         for k in ('bboxes', 'bbox_scores', 'smpl_pose', 'smpl_betas', 'pred_cam', 'cam_t_full',
-                  'keypoints', 'keypoint_scores', 'keypoints_3d', 'proto_id', 'proto_score'):
+                  'keypoints', 'keypoint_scores', 'keypoints_3d', 'rarity', 'rarity_percentile',
+                  'proto_id', 'proto_score', 'proto_nearest_id', 'proto_nearest_dist'):
             if k in arrays:
                 v = np.asarray(arrays[k][i])
                 person[k] = v.item() if v.ndim == 0 else v.tolist()
+                if isinstance(person[k], float) and not np.isfinite(person[k]):
+                    person[k] = None  # unknown (e.g. no rarity quantiles): JSON null, not NaN
         persons.append(person)
     doc = dict(image=stem, height=int(img_shape[0]), width=int(img_shape[1]),
                focal_length_full=float(arrays.get('focal_length_full', 0.0)),
@@ -290,6 +304,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                    init_mesh_model)
     from pmnet_plugin.utils.safe_pickle import DataFileError
     from pmnet_plugin.visualization.mesh_visualizer import MeshVisualizer
+    from pmnet_plugin.visualization.rarity_label import draw_rarity_labels
     try:
         total, frames = iter_frames(args.input)
         bbox_db = load_bbox_file(args.bbox_file) if args.bbox_file else None
@@ -300,14 +315,26 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (MissingCheckpointError, FileNotFoundError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    if args.checkpoint is None:
-        logger.warning('no mesh checkpoint given: the model has RANDOM weights')
-    try:
-        model = init_mesh_model(args.config, args.checkpoint, args.device, args.cfg_options,
-                                strict=args.strict)
-    except (CheckpointMismatchError, DataFileError, FileNotFoundError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    if args.backend == 'onnxruntime':
+        from pmnet_plugin.apis import init_onnx_model
+        if args.checkpoint is None:
+            print('error: --backend onnxruntime needs the exported .onnx file as second argument '
+                  '(tools/export_onnx.py CONFIG CHECKPOINT --out model.onnx --with-smpl)', file=sys.stderr)
+            return 2
+        try:
+            model = init_onnx_model(args.config, args.checkpoint, cfg_options=args.cfg_options)
+        except (FileNotFoundError, ValueError) as e:  # missing file, or not exported --with-smpl
+            print(f'error: {e}', file=sys.stderr)
+            return 2
+    else:
+        if args.checkpoint is None:
+            logger.warning('no mesh checkpoint given: the model has RANDOM weights')
+        try:
+            model = init_mesh_model(args.config, args.checkpoint, args.device, args.cfg_options,
+                                    strict=args.strict)
+        except (CheckpointMismatchError, DataFileError, FileNotFoundError) as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 2
     vis = MeshVisualizer(side_view=not args.no_side_view)
     vis.set_dataset_meta(model.dataset_meta)
     faces = find_faces(model)
@@ -356,6 +383,7 @@ def process_frames(args, model, vis, faces, frames, total: int, detector, bbox_d
             PoseDataSample(pred_instances=InstanceData())
         rgb = np.ascontiguousarray(img[..., ::-1])
         panels = vis.draw_pred_panels(rgb, merged, args.kpt_thr, draw_bbox=True)
+        panels['overlay'] = draw_rarity_labels(panels['overlay'], merged.pred_instances, args.rare_thr)
         row = [panels['keypoints'], panels['overlay']] + \
             ([] if args.no_side_view else [panels['side']])
         base = osp.join(args.out_dir, stem)

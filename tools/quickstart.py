@@ -177,7 +177,8 @@ def main() -> None:
     steps.run(f'prototypes (balanced k-means, K={args.k})',
               [PY, 'tools/build_prototypes.py', '--poses', f'{data}/train.npz', '--k', str(args.k),
                '--balanced', '--seed', '0', '--out', proto,
-               '--mean-params', 'data/body_models/smpl_mean_params.npz', '--write-mean-params', mean],
+               '--mean-params', 'data/body_models/smpl_mean_params.npz', '--write-mean-params', mean,
+               '--body-model', 'data/body_models/smpl/SMPL_NEUTRAL.pkl'],
               skip_if=proto if osp.exists(osp.join(ROOT, mean)) else None, log=f'{out}/logs/prototypes.log')
     steps.run('starting-point error: mean pose vs nearest prototype',
               [PY, 'tools/prototype_coverage.py', f'{data}/test.npz', proto, '--mean-params', mean,

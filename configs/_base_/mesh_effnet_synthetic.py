@@ -9,6 +9,7 @@ _base_ = ['./mesh_res18_synthetic.py']
 # written by tools/quickstart.py (tools/build_prototypes.py) next to the rendered data
 mean_params = 'data/synthetic/smpl_mean_params.npz'
 prototype_file = 'data/synthetic/prototypes_k32.npz'
+rarity_file = prototype_file
 
 codec = dict(type='SMPLLabelCodec', input_size=(128, 128))
 # No horizontal flip: the part-coloured suit has different left and right colours, so a mirrored image shows

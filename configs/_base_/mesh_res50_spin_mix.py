@@ -14,6 +14,9 @@ gendered_body_models = dict(male='data/body_models/smpl/SMPL_MALE.pkl',
                             female='data/body_models/smpl/SMPL_FEMALE.pkl')
 mean_params = 'data/body_models/smpl_mean_params.npz'
 prototype_file = 'data/prototypes/prototypes_k32.npz'
+# training-pose rarity quantiles, written into the prototype file by tools/build_prototypes.py --body-model
+# (both heads report each prediction's rarity percentile from them; docs/deploy.md)
+rarity_file = prototype_file
 data_root = 'data/'  # MMHuman3D layout: data/preprocessed_datasets/*.npz + data/datasets/<name>/ images
 # Labels stay in their own joint definitions; 'human_data' (MMHuman3D's 190 names) holds all of them and
 # the head regresses the same joints from the mesh (docs/datasets.md)

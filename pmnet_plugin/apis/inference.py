@@ -93,6 +93,26 @@ def dataset_meta_from_config(config: Config) -> Optional[Dict]:
     return None
 
 
+def complete_dataset_meta(dataset_meta: Optional[Dict], config: Config) -> Dict:
+    """The metainfo a model uses: the given one (from a checkpoint), else the config's, with the
+    SMPL-24 skeleton filled in when it has none.
+
+    Args:
+        dataset_meta (dict, optional): Metainfo stored in a checkpoint.
+        config (Config): The model config.
+
+    Returns:
+        dict: Metainfo with ``skeleton_links``.
+    """
+    if dataset_meta is None:
+        dataset_meta = dataset_meta_from_config(config)
+    if dataset_meta is None or not len(dataset_meta.get('skeleton_links') or []):
+        links = ('skeleton_links', 'skeleton_link_colors')  # taken from SMPL-24
+        dataset_meta = {**smpl24_metainfo(),
+                        **{k: v for k, v in (dataset_meta or {}).items() if k not in links}}
+    return dataset_meta
+
+
 def init_mesh_model(config: Union[str, Path, Config],
                     checkpoint: Optional[str] = None,
                     device: str = 'cpu',
@@ -104,7 +124,8 @@ def init_mesh_model(config: Union[str, Path, Config],
         config (str | Path | Config): Config file or object.
         checkpoint (str, optional): Checkpoint path. ``None`` keeps the initial weights
             (backbone ``init_cfg`` is dropped so nothing is downloaded). With a checkpoint the head's
-            ``mean_params`` / ``prototype_file`` are not read: their values are buffers in the checkpoint.
+            ``mean_params`` / ``prototype_file`` / ``rarity_file`` are not read: their values are buffers
+            in the checkpoint.
         device (str): Device to put the model on. Defaults to ``'cpu'``.
         cfg_options (dict, optional): Overrides merged into the config.
         strict (bool): Refuse a checkpoint whose keys or shapes differ from the model's (another head
@@ -127,7 +148,7 @@ def init_mesh_model(config: Union[str, Path, Config],
     head = config.model.get('head', None)
     if checkpoint is not None and head is not None:
         # the checkpoint holds the mean params and prototypes (head buffers): their files are not needed
-        for key in ('mean_params', 'prototype_file'):
+        for key in ('mean_params', 'prototype_file', 'rarity_file'):
             if key in head:
                 head[key] = None
     config.model.train_cfg = None
@@ -144,13 +165,7 @@ def init_mesh_model(config: Union[str, Path, Config],
     if checkpoint is not None:
         ckpt = load_model_checkpoint(model, checkpoint, strict=strict)
         dataset_meta = ckpt.get('meta', {}).get('dataset_meta', None)
-    if dataset_meta is None:
-        dataset_meta = dataset_meta_from_config(config)
-    if dataset_meta is None or not len(dataset_meta.get('skeleton_links') or []):
-        links = ('skeleton_links', 'skeleton_link_colors')  # taken from SMPL-24
-        dataset_meta = {**smpl24_metainfo(),
-                        **{k: v for k, v in (dataset_meta or {}).items() if k not in links}}
-    model.dataset_meta = dataset_meta
+    model.dataset_meta = complete_dataset_meta(dataset_meta, config)
     model.cfg = config
     model.to(device)
     model.eval()
@@ -265,30 +280,19 @@ def _add_crop_fields(sample: PoseDataSample) -> None:
                 key)
 
 
-def inference_mesh(model: nn.Module,
-                   img: Union[np.ndarray, str],
-                   bboxes: Optional[Union[List, np.ndarray]] = None,
-                   bbox_format: str = 'xyxy',
-                   batch_size: int = 16) -> List[PoseDataSample]:
-    """Runs a top-down mesh estimator on the person boxes of one image.
-
-    The config's test pipeline is used without ``GenerateTarget`` (it encodes GT labels,
-    which inference does not have).
+def crop_data(model: nn.Module,
+              img: Union[np.ndarray, str],
+              bboxes: Optional[Union[List, np.ndarray]] = None,
+              bbox_format: str = 'xyxy') -> List[dict]:
+    """Runs the config's test pipeline (without ``GenerateTarget``) on the person boxes of one image.
 
     Args:
-        model (nn.Module): built by :func:`init_mesh_model`.
-        img (np.ndarray | str): BGR image (H, W, 3) (grayscale/BGRA are converted) or a path.
-        bboxes (np.ndarray | list, optional): (N, 4) boxes (or (N, 5) with scores). ``None``
-            or empty: the whole image is one box.
-        bbox_format (str): ``'xyxy'`` or ``'xywh'``.
-        batch_size (int): crops per forward pass.
+        model (nn.Module): Anything with ``cfg`` and ``dataset_meta`` (:func:`init_mesh_model`, or the
+            ONNX Runtime backend).
+        img, bboxes, bbox_format: As in :func:`inference_mesh`.
 
     Returns:
-        List[PoseDataSample]: one per box, ``pred_instances`` holding (first dim 1):
-        ``keypoints`` (1, 24, 2) image px, ``keypoint_scores``, ``keypoints_3d`` (1, 24, 3),
-        ``smpl_pose`` (1, 72), ``smpl_betas`` (1, 10), ``pred_cam`` (1, 3), ``vertices``
-        (1, V, 3), ``bboxes``, ``bbox_scores``, ``input_center``/``input_scale`` (1, 2), and for
-        PM-Net ``proto_id`` (1,), ``proto_score`` (1,).
+        list[dict]: One packed sample per box (``inputs`` (3, H, W) uint8 BGR crop, ``data_samples``).
     """
     init_default_scope(model.cfg.get('default_scope', 'mmpose') or 'mmpose')
     # GenerateTarget encodes GT labels (absent at inference): drop it, keep the rest.
@@ -322,7 +326,37 @@ def inference_mesh(model: nn.Module,
                     bbox_score=np.array([bbox[4] if len(bbox) > 4 else 1.0], np.float32))
         info.update(model.dataset_meta)
         data_list.append(pipeline(info))
+    return data_list
 
+
+def inference_mesh(model: nn.Module,
+                   img: Union[np.ndarray, str],
+                   bboxes: Optional[Union[List, np.ndarray]] = None,
+                   bbox_format: str = 'xyxy',
+                   batch_size: int = 16) -> List[PoseDataSample]:
+    """Runs a top-down mesh estimator on the person boxes of one image.
+
+    The config's test pipeline is used without ``GenerateTarget`` (it encodes GT labels,
+    which inference does not have).
+
+    Args:
+        model (nn.Module): built by :func:`init_mesh_model`, or an ONNX Runtime model
+            (:func:`pmnet_plugin.apis.init_onnx_model`) with the same ``cfg``/``test_step``.
+        img (np.ndarray | str): BGR image (H, W, 3) (grayscale/BGRA are converted) or a path.
+        bboxes (np.ndarray | list, optional): (N, 4) boxes (or (N, 5) with scores). ``None``
+            or empty: the whole image is one box.
+        bbox_format (str): ``'xyxy'`` or ``'xywh'``.
+        batch_size (int): crops per forward pass.
+
+    Returns:
+        List[PoseDataSample]: one per box, ``pred_instances`` holding (first dim 1):
+        ``keypoints`` (1, 24, 2) image px, ``keypoint_scores``, ``keypoints_3d`` (1, 24, 3),
+        ``smpl_pose`` (1, 72), ``smpl_betas`` (1, 10), ``pred_cam`` (1, 3), ``vertices``
+        (1, V, 3), ``bboxes``, ``bbox_scores``, ``input_center``/``input_scale`` (1, 2), ``rarity``
+        (1,) mm and ``rarity_percentile`` (1,) (``pmnet_plugin.models.rarity``), and for PM-Net
+        ``proto_id``, ``proto_score``, ``proto_nearest_id``, ``proto_nearest_dist`` (1,).
+    """
+    data_list = crop_data(model, img, bboxes, bbox_format)
     results: List[PoseDataSample] = []
     for start in range(0, len(data_list), max(1, batch_size)):
         batch = pseudo_collate(data_list[start:start + batch_size])

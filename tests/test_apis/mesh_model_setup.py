@@ -1,6 +1,6 @@
 """Test helper: the offline PM-Net config with the fixture's body model, random weights."""
 import os.path as osp
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -11,7 +11,7 @@ PMNET_CONFIG = osp.join(REPO, 'configs', 'pmnet_res18_synthetic.py')
 
 
 def mesh_config(files: dict) -> Config:
-    """``configs/pmnet_res18_synthetic.py`` pointed at the fixture files (no prototype file).
+    """``configs/pmnet_res18_synthetic.py`` pointed at the fixture files (no prototype/rarity file).
 
     Args:
         files (dict): the ``body_model_files`` fixture.
@@ -25,6 +25,7 @@ def mesh_config(files: dict) -> Config:
         'model.head.body_model.joint_regressor_h36m': files['h36m_regressor'],
         'model.head.mean_params': files['mean_params'],
         'model.head.prototype_file': None,
+        'model.head.rarity_file': None,
     })
     return cfg
 
@@ -44,6 +45,34 @@ def save_random_checkpoint(model: torch.nn.Module, path: str) -> str:
     """Saves the (randomly initialised) weights in mmengine's checkpoint layout."""
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
     return path
+
+
+def demo_setup(files: dict, root, box, adjust: Optional[Callable] = None) -> dict:
+    """Config file, random checkpoint and a person image for the demo tests.
+
+    Args:
+        files (dict): the ``body_model_files`` fixture.
+        root (Path): folder for the files.
+        box (tuple): where the body is drawn, ``(x1, y1, x2, y2)``.
+        adjust (callable, optional): ``adjust(model)`` before the checkpoint is saved.
+
+    Returns:
+        dict: ``root``, ``cfg`` (path), ``ckpt``, ``img`` (BGR), ``img_path``, ``model``.
+    """
+    import cv2
+    from pmnet_plugin.apis import init_mesh_model
+    cfg = mesh_config(files)
+    cfg_path = str(root / 'pmnet.py')
+    cfg.dump(cfg_path)
+    torch.manual_seed(0)
+    model = init_mesh_model(cfg)
+    if adjust is not None:
+        adjust(model)
+    ckpt = save_random_checkpoint(model, str(root / 'pmnet.pth'))
+    img = synthetic_person_image(files, box=box)
+    img_path = str(root / 'person.png')
+    cv2.imwrite(img_path, img)
+    return dict(root=root, cfg=cfg_path, ckpt=ckpt, img=img, img_path=img_path, model=model)
 
 
 def synthetic_person_image(files: dict, size=(200, 160), box=(40, 30, 120, 190),

@@ -7,13 +7,12 @@ import sys
 import cv2
 import numpy as np
 import pytest
-import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(REPO, 'tests', 'test_apis'))
 sys.path.insert(0, osp.join(REPO, 'tools'))
-from mesh_model_setup import (mesh_config, random_person_detector,  # noqa: E402
-                              save_random_checkpoint, synthetic_person_image)
+from mesh_model_setup import (demo_setup, random_person_detector,  # noqa: E402
+                              save_random_checkpoint)
 
 import demo  # noqa: E402
 
@@ -22,17 +21,7 @@ BOX = (40, 30, 120, 190)  # where the body is drawn (x1, y1, x2, y2) in the 160 
 
 @pytest.fixture(scope='module')
 def setup(body_model_files, tmp_path_factory):
-    from pmnet_plugin.apis import init_mesh_model
-    root = tmp_path_factory.mktemp('demo')
-    cfg = mesh_config(body_model_files)
-    cfg_path = str(root / 'pmnet.py')
-    cfg.dump(cfg_path)
-    torch.manual_seed(0)
-    ckpt = save_random_checkpoint(init_mesh_model(cfg), str(root / 'pmnet.pth'))
-    img = synthetic_person_image(body_model_files, box=BOX)
-    img_path = str(root / 'person.png')
-    cv2.imwrite(img_path, img)
-    return dict(root=root, cfg=cfg_path, ckpt=ckpt, img=img, img_path=img_path)
+    return demo_setup(body_model_files, tmp_path_factory.mktemp('demo'), BOX)
 
 
 def _run(setup, inp, out_dir, *extra):

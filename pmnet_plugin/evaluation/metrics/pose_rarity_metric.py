@@ -137,8 +137,7 @@ class PoseRarityMetric(MeshMetric):
             mp = load_mean_params(self.mean_params)
             self._mean_betas = mp['betas'].astype(np.float64)
             body_rot = rot6d_to_matrix(torch.from_numpy(mp['pose_6d'][1:]).float())[None]
-            out = self.run_body(self._mean_betas[None], body_rot, torch.eye(3).reshape(1, 1, 3, 3))
-            return (out['vertices'][0] - out['joints'][0, :1]) * 1000.0
+            return self.canonical_meshes(self._mean_betas[None], body_rot)[0]
         if self.rarity == 'prototype':
             rot = rot6d_to_matrix(torch.from_numpy(load_prototypes(self.prototypes)['pose_6d']).float())
             return pose_features(canonical_rotmats(rot)).double().numpy()
@@ -151,6 +150,25 @@ class PoseRarityMetric(MeshMetric):
         rot = canonical_rotmats(torch.from_numpy(np.asarray(poses, np.float32)))
         return pose_features(rot).double().numpy()
 
+    @torch.no_grad()
+    def canonical_meshes(self, betas: np.ndarray, body_rot: torch.Tensor) -> np.ndarray:
+        """Meshes of :func:`pmnet_plugin.models.rarity.canonical_mesh` (mm), in ``body_batch_size`` chunks.
+
+        Args:
+            betas (np.ndarray): Shape (N, 10).
+            body_rot (Tensor): Body-joint rotations, shape (N, 23, 3, 3).
+
+        Returns:
+            np.ndarray: Shape (N, V, 3), float64.
+        """
+        from pmnet_plugin.models.rarity import canonical_mesh
+        out = []
+        for s in range(0, len(betas), self.body_batch_size):
+            sl = slice(s, s + self.body_batch_size)
+            out.append(canonical_mesh(self.body, body_rot[sl].float(),
+                                      torch.as_tensor(betas[sl], dtype=torch.float32)).double().numpy())
+        return np.concatenate(out)
+
     def rarity_scores(self, parsed: List[dict]) -> np.ndarray:
         """Rarity of each parsed sample (NaN without SMPL GT), shape (N,)."""
         from pmnet_plugin.models.prototypes import canonical_rotmats, pose_features
@@ -162,10 +180,10 @@ class PoseRarityMetric(MeshMetric):
             return scores
         poses = np.stack([parsed[i]['gt_pose'] for i in idx])
         if self.rarity == 'mesh':
+            from pmnet_plugin.utils.rotation import axis_angle_to_matrix
             betas = np.tile(self._mean_betas, (len(idx), 1))
-            out = self.run_body(betas, poses[:, 3:], np.zeros((len(idx), 3)))
-            verts = (out['vertices'] - out['joints'][:, :1]) * 1000.0
-            scores[idx] = mesh_rarity(verts, self._reference)
+            body_rot = axis_angle_to_matrix(torch.from_numpy(poses[:, 3:]).float().reshape(-1, 23, 3))
+            scores[idx] = mesh_rarity(self.canonical_meshes(betas, body_rot), self._reference)
         else:
             feats = pose_features(canonical_rotmats(torch.from_numpy(poses).float())).double().numpy()
             k = 1 if self.rarity == 'prototype' else self.knn_k

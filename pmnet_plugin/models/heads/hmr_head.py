@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from mmpose.models.heads.base_head import BaseHead
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
+from pmnet_plugin.models.rarity import PoseRarityScorer
 from pmnet_plugin.utils.rotation import (axis_angle_to_matrix, matrix_to_axis_angle,
                                          matrix_to_rot6d, rot6d_to_matrix)
 from pmnet_plugin.models.losses.mesh_losses import root_relative
@@ -61,6 +62,9 @@ class HMRHead(BaseHead):
         joint_set (str, optional): Require this joint set for the labels (an error names a batch whose
             samples carry another). ``None``: use the samples' set. Defaults to None.
         loss (dict): Loss config. Defaults to ``dict(type='MeshLoss')``.
+        rarity_file (str, optional): Prototype file holding the training-pose rarity quantiles
+            (``tools/build_prototypes.py --body-model``) for the ``rarity_percentile`` of predictions;
+            kept in a buffer (:class:`PoseRarityScorer`), so it travels in checkpoints. Defaults to None.
         init_cfg (dict, optional): MMEngine init config.
 
     Note:
@@ -82,6 +86,7 @@ class HMRHead(BaseHead):
                  input_size: Tuple[int, int] = (224, 224),
                  joint_set: Optional[str] = None,
                  loss: ConfigType = dict(type='MeshLoss'),
+                 rarity_file: Optional[str] = None,
                  init_cfg: OptConfigType = None):
         super().__init__(init_cfg)
         self.in_channels = in_channels
@@ -98,6 +103,7 @@ class HMRHead(BaseHead):
         self.register_buffer('init_pose6d', _to_tensor(mean['pose_6d'], 'cpu').reshape(1, -1))
         self.register_buffer('init_betas', _to_tensor(mean['betas'], 'cpu').reshape(1, -1))
         self.register_buffer('init_cam', _to_tensor(mean['cam'], 'cpu').reshape(1, -1))
+        self.rarity_scorer = PoseRarityScorer(rarity_file, mean['pose_6d'], mean['betas'])
         self.regressor = IEFRegressor(
             in_channels, num_joints=NUM_JOINTS, num_betas=self.init_betas.shape[1],
             hidden_dims=hidden_dims, dropout=dropout, num_iters=num_iters,
@@ -298,29 +304,27 @@ class HMRHead(BaseHead):
         return losses
 
     # ------------------------------------------------------------------ inference
-    def predict(self, feats: Tuple[Tensor], batch_data_samples: OptSampleList,
-                test_cfg: ConfigType = {}) -> List[InstanceData]:
-        """Predict SMPL, joints and (optionally) vertices; every array is float32 numpy.
+    def predict_outputs(self, feats: Tuple[Tensor], test_cfg: ConfigType = {}) -> Dict[str, Tensor]:
+        """The batched tensors behind :meth:`predict` (traceable; ``tools/export_onnx.py`` exports it).
 
         Args:
-            feats (Tuple[Tensor]): Features; the last (B, C) is used. No flip test (a mesh head
-                would need SMPL pose flipping; not needed for the paper's protocol).
-            batch_data_samples (List[PoseDataSample]): For ``input_size`` metainfo.
-            test_cfg (dict): ``output_vertices`` (bool, default True).
+            feats (Tuple[Tensor]): Features; the last (B, C) is used.
+            test_cfg (dict): ``output_vertices`` (bool, default True), ``output_rarity`` (bool,
+                default True).
 
         Returns:
-            List[InstanceData]: Per sample ``keypoints`` (1, 24, 2) input px, ``keypoint_scores``
-            (1, 24), ``keypoints_3d`` (1, 24, 3) root-relative metres, ``smpl_pose`` (1, 72),
-            ``smpl_betas`` (1, 10), ``pred_cam`` (1, 3), ``vertices`` (1, V, 3) body-model frame
-            (the camera applies to it), ``keypoints_3d_h36m`` (1, 17, 3) root-relative when the body
-            model has an H36M regressor, and subclass extras.
+            dict: ``keypoints_crop`` (B, 24, 2) in [-1, 1] over the crop, ``keypoints_3d`` (B, 24, 3)
+            root-relative metres, ``smpl_pose`` (B, 72), ``smpl_betas`` (B, 10), ``pred_cam`` (B, 3),
+            ``vertices`` (B, V, 3) body-model frame, ``keypoints_3d_h36m`` (B, 17, 3) when the body model
+            has an H36M regressor, ``rarity`` (B,) mm and ``rarity_percentile`` (B,)
+            (:class:`PoseRarityScorer`), and subclass extras.
         """
         preds = self.forward(feats)
         body = self.run_body_model(preds['pred_pose'], preds['pred_betas'])
         joints = body['joints'][:, :NUM_JOINTS].float()
-        kp = self.project(joints, preds['pred_cam'])
         B = joints.shape[0]
         out = dict(
+            keypoints_crop=self.project(joints, preds['pred_cam']),
             keypoints_3d=joints - joints[:, :1],
             smpl_pose=matrix_to_axis_angle(preds['pred_pose']).reshape(B, -1),
             smpl_betas=preds['pred_betas'], pred_cam=preds['pred_cam'])
@@ -329,20 +333,59 @@ class HMRHead(BaseHead):
         if body.get('joints_h36m') is not None:
             h36m = body['joints_h36m'].float()
             out['keypoints_3d_h36m'] = h36m - h36m[:, :1]
+        if test_cfg.get('output_rarity', True):
+            out.update(self.rarity_scorer(self.body_model, preds['pred_pose'], self.init_pose6d,
+                                          self.init_betas))
         out.update(self._predict_extras(preds))
+        return out
+
+    def predict(self, feats: Tuple[Tensor], batch_data_samples: OptSampleList,
+                test_cfg: ConfigType = {}) -> List[InstanceData]:
+        """Predict SMPL, joints, (optionally) vertices and the pose rarity; every array is float32 numpy.
+
+        Args:
+            feats (Tuple[Tensor]): Features; the last (B, C) is used. No flip test (a mesh head
+                would need SMPL pose flipping; not needed for the paper's protocol).
+            batch_data_samples (List[PoseDataSample]): For ``input_size`` metainfo.
+            test_cfg (dict): See :meth:`predict_outputs`.
+
+        Returns:
+            List[InstanceData]: Per sample ``keypoints`` (1, 24, 2) input px, ``keypoint_scores``
+            (1, 24) and every field of :meth:`predict_outputs` but ``keypoints_crop``, first dim 1.
+        """
+        out = self.predict_outputs(feats, test_cfg)
         out = {k: v.detach().float().cpu().numpy() for k, v in out.items()}
-        kp = kp.detach().float().cpu().numpy()
-        results = []
-        for i, d in enumerate(batch_data_samples):
-            w, h = d.metainfo.get('input_size', self.input_size)
-            inst = InstanceData()
-            inst.keypoints = ((kp[i:i + 1] + 1.0) * np.array([w, h], np.float32) / 2.0)
-            inst.keypoint_scores = np.ones((1, NUM_JOINTS), np.float32)
-            for k, v in out.items():
-                inst.set_field(v[i:i + 1], k)
-            results.append(inst)
-        return results
+        return outputs_to_instances(out, batch_data_samples, self.input_size)
 
     def _predict_extras(self, preds: Dict[str, Tensor]) -> Dict[str, Tensor]:
         """Hook: extra per-sample tensors (B, ...) for :meth:`predict`; HMR has none."""
         return {}
+
+
+def outputs_to_instances(outputs: Dict[str, np.ndarray], batch_data_samples: OptSampleList,
+                         input_size: Tuple[int, int]) -> List[InstanceData]:
+    """Splits batched prediction arrays into one ``InstanceData`` per sample.
+
+    Shared by :meth:`HMRHead.predict` and the ONNX Runtime backend (``pmnet_plugin.apis``).
+
+    Args:
+        outputs (dict): Arrays (B, ...) of :meth:`HMRHead.predict_outputs`, incl. ``keypoints_crop``.
+        batch_data_samples (List[PoseDataSample]): For the ``input_size`` metainfo.
+        input_size (tuple): (W, H) used when a sample has no ``input_size``.
+
+    Returns:
+        List[InstanceData]: ``keypoints`` (1, 24, 2) input px, ``keypoint_scores`` (1, 24) and the other
+        arrays with first dim 1.
+    """
+    kp = outputs['keypoints_crop']
+    results = []
+    for i, d in enumerate(batch_data_samples):
+        w, h = d.metainfo.get('input_size', input_size)
+        inst = InstanceData()
+        inst.keypoints = ((kp[i:i + 1] + 1.0) * np.array([w, h], np.float32) / 2.0)
+        inst.keypoint_scores = np.ones((1, NUM_JOINTS), np.float32)
+        for k, v in outputs.items():
+            if k != 'keypoints_crop':
+                inst.set_field(v[i:i + 1], k)
+        results.append(inst)
+    return results

@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmpose.registry import MODELS
-from pmnet_plugin.models.prototypes import body_chordal_distance, canonical_rotmats, load_prototypes
+from pmnet_plugin.models.prototypes import (body_chordal_distance, canonical_rotmats, load_prototypes,
+                                            pose_features)
 from pmnet_plugin.utils.rotation import (average_quaternions, matrix_to_quaternion,
                                          matrix_to_rot6d, quaternion_to_matrix, rot6d_to_matrix)
 from .hmr_head import NUM_JOINTS, HMRHead
@@ -249,4 +250,12 @@ class PrototypeMemoryHead(HMRHead):
             self.proto_pose6d[k] = matrix_to_rot6d(new).to(self.proto_pose6d.dtype)
 
     def _predict_extras(self, preds: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        return dict(proto_id=preds['proto_id'], proto_score=preds['proto_score'])
+        """Selected prototype (``proto_id``, ``proto_score``) and the prototype nearest to the predicted
+        pose (``proto_nearest_id``, ``proto_nearest_dist``: square root of the summed squared chordal
+        distance over the 23 body joints, the metric of :meth:`assignment`), each (B,)."""
+        index = self.assignment(preds['pred_pose'])['index']
+        with torch.no_grad():  # exact distance of the nearest (the expanded square loses precision)
+            diff = pose_features(canonical_rotmats(preds['pred_pose'].float())) - \
+                pose_features(self.prototype_rotmats()[index])
+        return dict(proto_id=preds['proto_id'], proto_score=preds['proto_score'],
+                    proto_nearest_id=index, proto_nearest_dist=torch.linalg.norm(diff, dim=-1))

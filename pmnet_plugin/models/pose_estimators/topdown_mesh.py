@@ -33,15 +33,17 @@ class TopdownMeshEstimator(TopdownPoseEstimator):
     and is updated by the same optim-wrapper step: its loss only reaches its own parameters and the
     encoder's adversarial loss only the encoder (``docs/model.md``), so no ``train_step`` override.
 
-    ``test_cfg`` keys read by the head: ``output_vertices`` (default True). Flip test is not
-    supported (``test_cfg.flip_test=True`` raises): flipping a mesh prediction needs SMPL pose
-    mirroring, and the paper reports single-pass results.
+    ``test_cfg`` keys read by the head: ``output_vertices``, ``output_rarity`` (default True).
+    Flip test is not supported (``test_cfg.flip_test=True`` raises): flipping a mesh prediction
+    needs SMPL pose mirroring, and the paper reports single-pass results.
 
     ``predict`` maps the head's ``keypoints`` (input px) to image px with the sample's
     ``input_center`` / ``input_scale`` / ``input_size`` (as MMPose does) and stores every
     prediction field as float32 numpy in ``pred_instances`` (bf16 AMP safe): ``keypoints``,
     ``keypoint_scores``, ``keypoints_visible``, ``keypoints_3d``, ``smpl_pose``, ``smpl_betas``,
-    ``pred_cam``, ``vertices`` (when requested), ``proto_id``/``proto_score`` (PM-Net),
+    ``pred_cam``, ``vertices`` (when requested), ``rarity``/``rarity_percentile`` (pose rarity,
+    ``pmnet_plugin.models.rarity``), ``proto_id``/``proto_score`` and
+    ``proto_nearest_id``/``proto_nearest_dist`` (PM-Net),
     plus ``bboxes``/``bbox_scores`` copied from ``gt_instances`` when present.
 
     Args:
@@ -113,24 +115,42 @@ class TopdownMeshEstimator(TopdownPoseEstimator):
         Returns:
             List[PoseDataSample]: ``batch_data_samples`` with ``pred_instances``.
         """
-        assert len(batch_pred_instances) == len(batch_data_samples)
-        for pred, sample in zip(batch_pred_instances, batch_data_samples):
-            for key, value in list(pred.all_items()):
-                pred.set_field(_to_float32_numpy(value), key)
-            meta = sample.metainfo
-            kp = pred.keypoints.astype(np.float32)
-            if all(k in meta for k in ('input_center', 'input_scale', 'input_size')):
-                size = np.asarray(meta['input_size'], np.float32).reshape(-1)[:2]
-                scale = np.asarray(meta['input_scale'], np.float32).reshape(-1)[:2]
-                center = np.asarray(meta['input_center'], np.float32).reshape(-1)[:2]
-                kp[..., :2] = kp[..., :2] / size * scale + center - 0.5 * scale
-            pred.keypoints = kp
-            if 'keypoints_visible' not in pred:
-                pred.keypoints_visible = pred.keypoint_scores
-            if 'gt_instances' in sample:
-                gt = sample.gt_instances
-                for key in ('bboxes', 'bbox_scores'):
-                    if key in gt:
-                        pred.set_field(_to_float32_numpy(gt.get(key)), key)
-            sample.pred_instances = pred
-        return batch_data_samples
+        return attach_mesh_predictions(batch_pred_instances, batch_data_samples)
+
+
+def attach_mesh_predictions(batch_pred_instances: InstanceList,
+                            batch_data_samples: SampleList) -> SampleList:
+    """Maps head keypoints from input px to image px and attaches the predictions (float32 numpy).
+
+    The body of :meth:`TopdownMeshEstimator.add_pred_to_datasample`, shared with the ONNX Runtime
+    backend of ``pmnet_plugin.apis``.
+
+    Args:
+        batch_pred_instances (List[InstanceData]): Head outputs, ``keypoints`` (1, J, 2) in input px.
+        batch_data_samples (List[PoseDataSample]): The batch (metainfo ``input_center``,
+            ``input_scale``, ``input_size``).
+
+    Returns:
+        List[PoseDataSample]: ``batch_data_samples`` with ``pred_instances``.
+    """
+    assert len(batch_pred_instances) == len(batch_data_samples)
+    for pred, sample in zip(batch_pred_instances, batch_data_samples):
+        for key, value in list(pred.all_items()):
+            pred.set_field(_to_float32_numpy(value), key)
+        meta = sample.metainfo
+        kp = pred.keypoints.astype(np.float32)
+        if all(k in meta for k in ('input_center', 'input_scale', 'input_size')):
+            size = np.asarray(meta['input_size'], np.float32).reshape(-1)[:2]
+            scale = np.asarray(meta['input_scale'], np.float32).reshape(-1)[:2]
+            center = np.asarray(meta['input_center'], np.float32).reshape(-1)[:2]
+            kp[..., :2] = kp[..., :2] / size * scale + center - 0.5 * scale
+        pred.keypoints = kp
+        if 'keypoints_visible' not in pred:
+            pred.keypoints_visible = pred.keypoint_scores
+        if 'gt_instances' in sample:
+            gt = sample.gt_instances
+            for key in ('bboxes', 'bbox_scores'):
+                if key in gt:
+                    pred.set_field(_to_float32_numpy(gt.get(key)), key)
+        sample.pred_instances = pred
+    return batch_data_samples
