@@ -121,6 +121,9 @@ def plot_curves(curves: Dict[str, str], out: str) -> None:
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for name, path in curves.items():
+        if not osp.isfile(path):  # a run shorter than the logging interval logs no scalars
+            print(f'learning_diagnostics: no training scalars at {path}, curve of {name} skipped')
+            continue
         s = read_scalars(path)
         axes[0].plot(s['iter'], s['loss'], label=name)
         axes[1].plot(s['iter'], s['mpjpe'], label=name)

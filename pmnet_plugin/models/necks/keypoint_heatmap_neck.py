@@ -31,14 +31,18 @@ def soft_argmax(heatmaps: Tensor, beta: float) -> Tuple[Tensor, Tensor]:
 
 @MODELS.register_module()
 class KeypointHeatmapNeck(BaseModule):
-    """Predicts 2D joint heatmaps from a spatial backbone map and appends the joints' soft-argmax locations
-    and peak values to the globally pooled last feature.
+    """Predicts 2D joint heatmaps from a spatial backbone map and builds the mesh regressor's feature from the
+    joints' soft-argmax locations and peak values (embedded by an MLP) and the globally pooled last feature
+    (projected to fewer channels).
 
     Global average pooling (HMR's feature) discards where each body part lies in the crop. Heatmaps are
     learned quickly from dense 2D supervision (``KeypointHeatmapAuxHead`` computes their loss on the first
     output of this neck); their locations give the mesh regressor the 2D pose explicitly, so it learns to
     lift it to 3D (orientation included, where left and right parts look different) instead of recovering
-    the layout from channel statistics.
+    the layout from channel statistics. The joints go through their own MLP and the pooled feature is
+    projected down, so 72 joint numbers are not drowned among 1280 pooled channels: with the joints simply
+    concatenated to the pooled feature, the regressor's training error stayed on the plateau of an
+    image-independent prediction (docs/learning.md).
 
     Args:
         in_channels (int): Channels of the spatial map ``feats[in_index]``.
@@ -47,10 +51,12 @@ class KeypointHeatmapNeck(BaseModule):
         in_index (int): Backbone output used for the heatmaps. Defaults to 0.
         deconv_out_channels (Sequence[int]): 4x4 stride-2 deconvolution widths. Defaults to (64, ).
         beta (float): Soft-argmax sharpness. Defaults to 20.
+        keypoint_embed_channels (int): Width of the two-layer joint MLP. Defaults to 512.
+        pooled_channels (int): Width the pooled last feature is projected to. Defaults to 256.
         init_cfg (dict, optional): MMEngine init config.
 
     Note:
-        - batch size: B; joints: K; output feature width ``C + 3 K``.
+        - batch size: B; joints: K; output feature width ``keypoint_embed_channels + pooled_channels``.
     """
 
     def __init__(self,
@@ -60,6 +66,8 @@ class KeypointHeatmapNeck(BaseModule):
                  in_index: int = 0,
                  deconv_out_channels: Sequence[int] = (64, ),
                  beta: float = 20.0,
+                 keypoint_embed_channels: int = 512,
+                 pooled_channels: int = 256,
                  init_cfg=None) -> None:
         super().__init__(init_cfg)
         layers, width = [], in_channels
@@ -71,7 +79,11 @@ class KeypointHeatmapNeck(BaseModule):
         self.heatmap = nn.Sequential(*layers)
         self.in_index = in_index
         self.beta = beta
-        self.out_channels = last_channels + 3 * num_keypoints
+        self.keypoint_embed = nn.Sequential(
+            nn.Linear(3 * num_keypoints, keypoint_embed_channels), nn.ReLU(inplace=True),
+            nn.Linear(keypoint_embed_channels, keypoint_embed_channels), nn.ReLU(inplace=True))
+        self.pooled_proj = nn.Sequential(nn.Linear(last_channels, pooled_channels), nn.ReLU(inplace=True))
+        self.out_channels = keypoint_embed_channels + pooled_channels
 
     def forward(self, feats: Tuple[Tensor, ...]) -> Tuple[Tensor, Tensor]:
         """Args:
@@ -79,11 +91,12 @@ class KeypointHeatmapNeck(BaseModule):
                 (B, C, H, W).
 
         Returns:
-            tuple: ``heatmaps`` (B, K, h, w) and the feature (B, C + 3 K): pooled last output, joint
-            coordinates (K x 2, in [-1, 1]) and peak values (K).
+            tuple: ``heatmaps`` (B, K, h, w) and the feature (B, keypoint_embed_channels + pooled_channels):
+            the embedding of the joint coordinates (K x 2, in [-1, 1]) and peak values (K), then the
+            projected pooled last output.
         """
         heatmaps = self.heatmap(feats[self.in_index])
         coords, peak = soft_argmax(heatmaps, self.beta)
-        vec = torch.cat([feats[-1].mean(dim=(2, 3)), coords.flatten(1).to(feats[-1].dtype),
-                         peak.to(feats[-1].dtype)], dim=1)
+        joints = torch.cat([coords.flatten(1), peak], dim=1).to(feats[-1].dtype)
+        vec = torch.cat([self.keypoint_embed(joints), self.pooled_proj(feats[-1].mean(dim=(2, 3)))], dim=1)
         return heatmaps, vec
