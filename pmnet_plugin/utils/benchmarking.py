@@ -23,7 +23,7 @@ __all__ = [
     'breakdown', 'write_report', 'TARGETS', 'INFER_MODES'
 ]
 
-# The GPU targets of issue 7: full-model inference >= 0.9x bare-backbone crops/s (bf16), PM-Net/HMR time
+# The GPU speed targets: full-model inference >= 0.9x bare-backbone crops/s (bf16), PM-Net/HMR time
 # ratio <= 1.03, training >= 0.8x bare-backbone img/s.
 TARGETS = dict(infer_vs_bare=('>=', 0.9), time_ratio=('<=', 1.03), train_vs_bare=('>=', 0.8))
 INFER_MODES = ('forward', 'forward_smpl', 'predict', 'predict_novert')

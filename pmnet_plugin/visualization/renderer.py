@@ -3,7 +3,7 @@
 Used by the offline dataset generator (``pmnet_plugin.offline.synth_dataset``) and by the demo's overlays.
 ``pyrender`` is imported lazily inside :class:`MeshRenderer`, so importing ``pmnet_plugin`` never needs
 OpenGL. Without ``PYOPENGL_PLATFORM`` set, the renderer sets it to ``osmesa`` (CPU) before importing
-pyrender; on a GPU machine export ``PYOPENGL_PLATFORM=egl`` (see INSTALL_NOTES, "Rendering").
+pyrender; on a GPU machine export ``PYOPENGL_PLATFORM=egl``.
 """
 import os
 from typing import Optional, Sequence, Tuple
