@@ -107,9 +107,11 @@ def latest_checkpoint(work_dir: str) -> str:
 
 
 def scalars_file(work_dir: str) -> str:
-    """The newest run's ``vis_data/scalars.json`` under ``work_dir``."""
-    runs = sorted(d for d in os.listdir(osp.join(ROOT, work_dir)) if osp.isdir(osp.join(ROOT, work_dir, d, 'vis_data')))
-    return osp.join(work_dir, runs[-1], 'vis_data', 'scalars.json')
+    """The newest ``<timestamp>/vis_data/scalars.json`` under ``work_dir`` (the training run's: a test run
+    writes no scalars)."""
+    runs = sorted(d for d in os.listdir(osp.join(ROOT, work_dir))
+                  if osp.isfile(osp.join(ROOT, work_dir, d, 'vis_data', 'scalars.json')))
+    return osp.join(work_dir, runs[-1] if runs else 'none', 'vis_data', 'scalars.json')
 
 
 def metrics_table(results: Dict[str, List[dict]]) -> str:
