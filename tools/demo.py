@@ -304,7 +304,6 @@ def main(argv: Optional[List[str]] = None) -> int:
                                    init_mesh_model)
     from pmnet_plugin.utils.safe_pickle import DataFileError
     from pmnet_plugin.visualization.mesh_visualizer import MeshVisualizer
-    from pmnet_plugin.visualization.rarity_label import draw_rarity_labels
     try:
         total, frames = iter_frames(args.input)
         bbox_db = load_bbox_file(args.bbox_file) if args.bbox_file else None
@@ -357,6 +356,7 @@ def process_frames(args, model, vis, faces, frames, total: int, detector, bbox_d
 
     from pmnet_plugin.apis import inference_mesh
     from pmnet_plugin.apis.input_checks import ImageReadError, read_image, tiny_image_warning
+    from pmnet_plugin.visualization.rarity_label import draw_rarity_labels
     progress = ProgressBar(total) if total > 1 else None
     done = skipped = 0
     input_size = model.cfg.get('codec', {}).get('input_size', (224, 224))

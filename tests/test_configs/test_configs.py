@@ -24,8 +24,11 @@ def feature_width(cfg: Config) -> int:
     import pmnet_plugin  # noqa: F401
     from mmpose.registry import MODELS
     init_default_scope('mmpose')
-    backbone = MODELS.build(dict(cfg.model.backbone, init_cfg=None)).eval()
-    neck = MODELS.build(cfg.model.neck).eval() if cfg.model.get('neck') else None
+    backbone = MODELS.build(dict(cfg.model.backbone, init_cfg=None))
+    neck = MODELS.build(cfg.model.neck) if cfg.model.get('neck') else None
+    for module in (backbone, neck):
+        if module is not None:
+            module.eval()  # (MMPose's ResNet.train returns None: no chaining)
     with torch.no_grad():
         feats = backbone(torch.zeros(1, 3, *tuple(cfg.codec.input_size)[::-1]))
         feats = neck(feats) if neck is not None else feats
