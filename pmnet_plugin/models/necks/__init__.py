@@ -1,4 +1,3 @@
 from .keypoint_heatmap_neck import KeypointHeatmapNeck
-from .spatial_pooling_neck import SpatialPoolingNeck
 
-__all__ = ['KeypointHeatmapNeck', 'SpatialPoolingNeck']
+__all__ = ['KeypointHeatmapNeck']

@@ -5,7 +5,7 @@ from mmengine.structures import InstanceData
 from mmpose.structures import PoseDataSample
 from pmnet_plugin.models.heads import KeypointHeatmapAuxHead
 from pmnet_plugin.models.heads.keypoint_heatmap_aux_head import gaussian_heatmaps
-from pmnet_plugin.models.necks import KeypointHeatmapNeck, SpatialPoolingNeck
+from pmnet_plugin.models.necks import KeypointHeatmapNeck
 from pmnet_plugin.models.necks.keypoint_heatmap_neck import soft_argmax
 
 
@@ -36,18 +36,6 @@ def test_neck_output_width_and_gradient_to_the_heatmaps():
     assert vec.shape == (2, neck.out_channels) == (2, 44)
     vec.sum().backward()
     assert feats[0].grad.abs().sum() > 0
-
-
-def test_spatial_pooling_neck_keeps_layout():
-    neck = SpatialPoolingNeck(in_channels=6, reduced_channels=2, grid=2).eval()
-    x = torch.zeros(1, 6, 4, 4)
-    y = x.clone()
-    y[..., :2, :2] = 1.0  # same mean, different place
-    z = x.clone()
-    z[..., 2:, 2:] = 1.0
-    a, b = neck((y, ))[-1], neck((z, ))[-1]
-    assert a.shape == (1, 6 + 2 * 4)
-    assert torch.allclose(a[:, :6], b[:, :6]) and not torch.allclose(a, b)
 
 
 def _sample(kpts):
