@@ -22,8 +22,8 @@ def main() -> None:
     args = parse_args()
     import cv2
 
-    from pmnet_plugin.offline.sheet import draw_skeleton, pick, tile
-    from pmnet_plugin.offline.synth_dataset import load_humandata
+    from pmnet_plugin.synthetic.sheet import draw_skeleton, pick, tile
+    from pmnet_plugin.synthetic.synth_dataset import load_humandata
     data = load_humandata(args.ann)
     root = os.path.splitext(args.ann)[0]
     meta = data['meta']

@@ -74,8 +74,8 @@ def rendered_images(model, num: int, seed: int = 0) -> List[np.ndarray]:
     The body is upright facing the camera, placed like the offline dataset's renders
     (``place_in_crop``) on a random background, at twice the network input size.
     """
-    from pmnet_plugin.offline.backgrounds import make_background
-    from pmnet_plugin.offline.pose_sampling import place_in_crop
+    from pmnet_plugin.synthetic.backgrounds import make_background
+    from pmnet_plugin.synthetic.pose_sampling import place_in_crop
     from pmnet_plugin.utils.rotation import axis_angle_to_matrix
     from pmnet_plugin.visualization.renderer import MeshRenderer
     head, rng = model.head, np.random.default_rng(seed)

@@ -1,4 +1,4 @@
-"""Render the offline long-tail image dataset (format: ``pmnet_plugin/offline/synth_dataset.py``).
+"""Render the offline long-tail image dataset (format: ``pmnet_plugin/synthetic/synth_dataset.py``).
 
     python tools/make_synthetic_dataset.py --out data/synthetic --num 5000 --rare-fraction 0.05 --seed 0 \
         [--split both] [--num-test 1000] [--test-rare-fraction 0.5] [--workers 2] [--img-size 224] \
@@ -32,7 +32,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    from pmnet_plugin.offline.synth_dataset import make_synthetic_dataset
+    from pmnet_plugin.synthetic.synth_dataset import make_synthetic_dataset
     summary = make_synthetic_dataset(
         args.out, num=args.num, rare_fraction=args.rare_fraction, seed=args.seed, clips=args.clips,
         img_size=args.img_size, split=args.split, num_test=args.num_test,

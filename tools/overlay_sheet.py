@@ -21,8 +21,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 os.environ.setdefault('PYOPENGL_PLATFORM', 'osmesa')
 
 from pmnet_plugin.apis import init_mesh_model, inference_mesh  # noqa: E402
-from pmnet_plugin.offline.sheet import pick, tile  # noqa: E402
-from pmnet_plugin.offline.synth_dataset import load_humandata  # noqa: E402
+from pmnet_plugin.synthetic.sheet import pick, tile  # noqa: E402
+from pmnet_plugin.synthetic.synth_dataset import load_humandata  # noqa: E402
 from pmnet_plugin.visualization import MeshVisualizer  # noqa: E402
 
 

@@ -4,7 +4,7 @@
         [--preview sheet.png --body-model data/body_models/smpl/SMPL_NEUTRAL.pkl]
 
 ``--preview`` renders a few frames of every clip with the body model (three-quarter view) into one
-labelled image, to check the retargeting by eye. Mapping and frames: ``pmnet_plugin/offline/deepmimic.py``.
+labelled image, to check the retargeting by eye. Mapping and frames: ``pmnet_plugin/synthetic/deepmimic.py``.
 """
 import argparse
 import collections
@@ -30,8 +30,8 @@ def render_preview(lib: dict, body_model: str, out: str, per_clip: int, yaw_deg:
     import torch
 
     from pmnet_plugin.models.body_models import SMPLBodyModel
-    from pmnet_plugin.offline.pose_sampling import canonical_to_camera, place_in_crop
-    from pmnet_plugin.offline.sheet import tile
+    from pmnet_plugin.synthetic.pose_sampling import canonical_to_camera, place_in_crop
+    from pmnet_plugin.synthetic.sheet import tile
     from pmnet_plugin.visualization.renderer import MeshRenderer
     body, renderer = SMPLBodyModel(body_model).eval(), MeshRenderer()
     images, labels = [], []
@@ -54,7 +54,7 @@ def render_preview(lib: dict, body_model: str, out: str, per_clip: int, yaw_deg:
 
 def main() -> None:
     args = parse_args()
-    from pmnet_plugin.offline.deepmimic import build_pose_library, save_pose_library
+    from pmnet_plugin.synthetic.deepmimic import build_pose_library, save_pose_library
     lib = build_pose_library(args.motion_dir)
     save_pose_library(lib, args.out)
     counts = collections.Counter(lib['clip'].tolist())

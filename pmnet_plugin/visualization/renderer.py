@@ -1,6 +1,6 @@
 """Off-screen mesh renderer (pyrender): OSMesa on CPU machines, EGL on GPU machines.
 
-Used by the offline dataset generator (``pmnet_plugin.offline.synth_dataset``) and by the demo's overlays.
+Used by the offline dataset generator (``pmnet_plugin.synthetic.synth_dataset``) and by the demo's overlays.
 ``pyrender`` is imported lazily inside :class:`MeshRenderer`, so importing ``pmnet_plugin`` never needs
 OpenGL. Without ``PYOPENGL_PLATFORM`` set, the renderer sets it to ``osmesa`` (CPU) before importing
 pyrender; on a GPU machine export ``PYOPENGL_PLATFORM=egl``.

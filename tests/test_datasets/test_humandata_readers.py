@@ -141,8 +141,8 @@ def test_our_writer_smpl_24_means_smpl_order(tmp_path, hd_writer, hd_arrays):
 
 
 def test_reads_the_offline_writer_format(tmp_path):
-    """Contract with pmnet_plugin.offline.synth_dataset.write_humandata (the offline data writer)."""
-    from pmnet_plugin.offline.synth_dataset import write_humandata
+    """Contract with pmnet_plugin.synthetic.synth_dataset.write_humandata (the offline data writer)."""
+    from pmnet_plugin.synthetic.synth_dataset import write_humandata
     rng = np.random.default_rng(3)
     n = 3
     params = dict(betas=rng.normal(size=(n, 10)), global_orient=rng.normal(size=(n, 3)),

@@ -28,7 +28,7 @@ NUM = 24
 @pytest.fixture(scope='module')
 def renders(tmp_path_factory, body_model_files):
     pytest.importorskip('pyrender')
-    from pmnet_plugin.offline.synth_dataset import make_synthetic_dataset
+    from pmnet_plugin.synthetic.synth_dataset import make_synthetic_dataset
     root = tmp_path_factory.mktemp('learn')
     make_synthetic_dataset(str(root), num=NUM, img_size=SIZE, split='train', rare_fraction=0.5, seed=0,
                            workers=1, body_model=body_model_files['model_path'],

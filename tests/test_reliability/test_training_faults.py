@@ -99,7 +99,7 @@ def test_row4_divergence_named_with_iteration_and_hint(synth, tmp_path):
 
 
 def test_row4_huge_label_named_with_sample_index(synth, tmp_path):
-    from pmnet_plugin.offline.synth_dataset import load_humandata
+    from pmnet_plugin.synthetic.synth_dataset import load_humandata
     data_root = tmp_path / 'data'
     data_root.mkdir()
     for name in ('train', 'test', 'test.npz'):

@@ -26,7 +26,7 @@ def synth(tmp_path_factory, body_model_files):
     """8 train + 4 test rendered 64x64 images and a K=4 prototype file built from the train poses."""
     pytest.importorskip('pyrender')
     from pmnet_plugin.models.prototypes import build_prototypes, load_pose_source, save_prototypes
-    from pmnet_plugin.offline.synth_dataset import make_synthetic_dataset
+    from pmnet_plugin.synthetic.synth_dataset import make_synthetic_dataset
     root = tmp_path_factory.mktemp('synth')
     data_root = str(root / 'synthetic')
     make_synthetic_dataset(data_root, num=8, num_test=4, img_size=SIZE[0], seed=0, workers=1,

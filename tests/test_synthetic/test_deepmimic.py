@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from pmnet_plugin.offline.deepmimic import (DM_TO_SMPL, FRAME_SIZE, RARE_CLIPS, build_pose_library,
+from pmnet_plugin.synthetic.deepmimic import (DM_TO_SMPL, FRAME_SIZE, RARE_CLIPS, build_pose_library,
                                             parse_frames, read_clip, retarget_to_smpl)
 
 IDENTITY_Q = [1.0, 0.0, 0.0, 0.0]
@@ -80,7 +80,7 @@ def test_hip_flexion_lifts_thigh_forward():
 
 def test_reader_on_shipped_clip():
     pytest.importorskip('pybullet_data')
-    from pmnet_plugin.offline.deepmimic import list_clips
+    from pmnet_plugin.synthetic.deepmimic import list_clips
     paths = list_clips()
     assert len(paths) == 15 and 'walk' in paths and 'cartwheel' in paths
     walk = read_clip(paths['walk'])

@@ -10,8 +10,8 @@ pytest.importorskip('cv2')
 
 @pytest.fixture(scope='module')
 def tiny_dataset(tmp_path_factory, body_model_files):
-    from pmnet_plugin.offline.deepmimic import save_pose_library
-    from pmnet_plugin.offline.synth_dataset import make_synthetic_dataset
+    from pmnet_plugin.synthetic.deepmimic import save_pose_library
+    from pmnet_plugin.synthetic.synth_dataset import make_synthetic_dataset
     root = tmp_path_factory.mktemp('synth')
     rng = np.random.default_rng(0)
     lengths = dict(walk=40, kick=30, cartwheel=60)
@@ -31,7 +31,7 @@ def tiny_dataset(tmp_path_factory, body_model_files):
 
 
 def test_files_and_keys(tiny_dataset):
-    from pmnet_plugin.offline.synth_dataset import load_humandata
+    from pmnet_plugin.synthetic.synth_dataset import load_humandata
     out, summary = tiny_dataset
     for split, num in (('train', 6), ('test', 4)):
         data = load_humandata(os.path.join(out, f'{split}.npz'))
@@ -48,7 +48,7 @@ def test_files_and_keys(tiny_dataset):
 
 
 def test_rare_fraction_and_disjoint_frames(tiny_dataset):
-    from pmnet_plugin.offline.synth_dataset import load_humandata
+    from pmnet_plugin.synthetic.synth_dataset import load_humandata
     out, _ = tiny_dataset
     train = load_humandata(os.path.join(out, 'train.npz'))['meta']
     test = load_humandata(os.path.join(out, 'test.npz'))['meta']
@@ -63,7 +63,7 @@ def test_keypoints_inside_rendered_silhouette(tiny_dataset, body_model_files):
     import torch
 
     from pmnet_plugin.models.body_models import SMPLBodyModel
-    from pmnet_plugin.offline.synth_dataset import load_humandata
+    from pmnet_plugin.synthetic.synth_dataset import load_humandata
     from pmnet_plugin.visualization.renderer import MeshRenderer
     out, _ = tiny_dataset
     data = load_humandata(os.path.join(out, 'test.npz'))
@@ -92,7 +92,7 @@ def test_keypoints_inside_rendered_silhouette(tiny_dataset, body_model_files):
 
 def test_dataset_reader_reads_our_files(tiny_dataset):
     reader = pytest.importorskip('pmnet_plugin.datasets.humandata')
-    from pmnet_plugin.offline.synth_dataset import load_humandata
+    from pmnet_plugin.synthetic.synth_dataset import load_humandata
     out, _ = tiny_dataset
     path = os.path.join(out, 'test.npz')
     cols, ours = reader.read_humandata(path), load_humandata(path)

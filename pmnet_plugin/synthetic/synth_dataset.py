@@ -1,7 +1,7 @@
 """Offline long-tail image dataset: SMPL bodies in real mocap poses rendered over procedural backgrounds.
 
-Poses come from the DeepMimic pose library (``pmnet_plugin.offline.deepmimic``); sampling, the time-segment
-train/test split and the camera placement are in ``pmnet_plugin.offline.pose_sampling``. Each sample: a
+Poses come from the DeepMimic pose library (``pmnet_plugin.synthetic.deepmimic``); sampling, the time-segment
+train/test split and the camera placement are in ``pmnet_plugin.synthetic.pose_sampling``. Each sample: a
 library frame (rare/common share fixed per split), a random yaw about the vertical axis, per-joint noise
 (3 deg), betas ~ N(0, 1) clipped to +-2, camera f = 5000 px at the 224 px crop with the body filling 60-85 %
 of it (weak-perspective consistent, docs/design.md), a random background and lighting, and the body either
@@ -122,7 +122,7 @@ def render_split(params: Dict[str, np.ndarray], split_dir: str, split: str, seed
     """Render every sample of ``params`` into ``split_dir/images`` and return the labels in order.
 
     Args:
-        params (dict): output of :func:`~pmnet_plugin.offline.pose_sampling.sample_smpl_params`.
+        params (dict): output of :func:`~pmnet_plugin.synthetic.pose_sampling.sample_smpl_params`.
         split_dir (str): ``DIR/{split}``.
         split (str): 'train' or 'test' (part of the per-image random seed).
         seed (int): dataset seed.

@@ -2,7 +2,7 @@
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from pmnet_plugin.offline.pose_sampling import (canonical_to_camera, perturb_body_pose, place_in_crop,
+from pmnet_plugin.synthetic.pose_sampling import (canonical_to_camera, perturb_body_pose, place_in_crop,
                                                 sample_indices, sample_smpl_params, split_masks)
 
 

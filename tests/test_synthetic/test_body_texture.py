@@ -1,7 +1,7 @@
 """The part-coloured suit tells left from right and front from back."""
 import numpy as np
 
-from pmnet_plugin.offline.body_texture import FACE, HAIR, jitter_colors, part_vertex_colors
+from pmnet_plugin.synthetic.body_texture import FACE, HAIR, jitter_colors, part_vertex_colors
 
 
 def test_left_right_front_back_colours(body_model_files):
