@@ -33,7 +33,7 @@ import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PY = sys.executable
-MODELS = (('HMR', 'configs/hmr_effnet_synthetic.py'), ('PM-Net', 'configs/pmnet_effnet_synthetic.py'))
+MODELS = (('HMR', 'configs/hmr_effnet-lite0-1xb32-1500it_synthetic-96x96.py'), ('PM-Net', 'configs/pmnet_effnet-lite0-1xb32-1500it_synthetic-96x96.py'))
 PRESETS = dict(
     demo=dict(out='outputs/quickstart', data='data/synthetic', num_train=5000, num_test=500, iters=400,
               seeds=[0]),

@@ -1,6 +1,6 @@
 # Everything but the head for the offline quickstart: ResNet-18 from scratch on the rendered long-tail
 # dataset (tools/make_synthetic_dataset.py -> data/synthetic/{train,test}.npz), CPU-friendly.
-# Leaf configs (`configs/pmnet_res18_synthetic.py`, `configs/hmr_res18_synthetic.py`) add `model.head` only.
+# Leaf configs (`configs/{pmnet,hmr}_res18-w32-1xb16-300it_synthetic-96x96.py`) set the head type only.
 # The real-data settings are inherited from mesh_res50_spin_mix.py and overridden here. See docs/configs.md.
 _base_ = ['./mesh_res50_spin_mix.py']
 
@@ -12,25 +12,26 @@ data_root = 'data/synthetic'
 base_channels = 32
 backbone_channels = 8 * base_channels
 codec = dict(type='SMPLLabelCodec', input_size=(96, 96))
-# the real-data pipelines of mesh_res50_spin_mix.py with the smaller input size
-train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale', padding=1.2),
-    dict(type='SMPLRandomFlip', prob=0.5),
-    dict(type='SMPLRandomBBoxTransform', shift_factor=0., scale_factor=(0.75, 1.25),
-         rotate_factor=30., rotate_prob=0.4),
-    dict(type='RandomChannelNoise', noise_factor=0.4),
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}}),
-]
-val_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale', padding=1.2),
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}}),
-]
+
+
+def _at_input_size(pipeline):
+    """A pipeline of the base config at this config's input size."""
+    out = []
+    for t in pipeline:
+        t = dict(t)
+        if t['type'] == 'TopdownAffine':
+            t['input_size'] = codec['input_size']
+        elif t['type'] == 'GenerateTarget':
+            t['encoder'] = codec
+        out.append(t)
+    return out
+
+
+# the real-data pipelines of mesh_res50_spin_mix.py with the smaller input size (while this file runs, MMEngine's
+# Config binds `_base_` to the merged base config)
+train_pipeline = _at_input_size(_base_.train_pipeline)
+val_pipeline = _at_input_size(_base_.val_pipeline)
+del _at_input_size
 
 # ---------------------------------------------------------------- schedule (our choice: a few CPU minutes)
 # About 0.33 s per iteration of 16 crops on a 2-core CPU, data loading included; the quickstart sets its own
@@ -51,7 +52,8 @@ log_processor = dict(window_size=10)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))  # CPU-friendly; set nccl on GPUs
 
 # ---------------------------------------------------------------- model
-model = dict(backbone=dict(_delete_=True, type='ResNet', depth=18, base_channels=base_channels, init_cfg=None))
+model = dict(backbone=dict(_delete_=True, type='ResNet', depth=18, base_channels=base_channels, init_cfg=None),
+             head=dict(in_channels=backbone_channels, input_size=codec['input_size']))
 
 # ---------------------------------------------------------------- data
 # the offline writer's joints are in the official SMPL-24 order ('smpl' in MMHuman3D's naming)

@@ -1,5 +1,6 @@
 # Everything but the head: ResNet-50 (ImageNet init) on SPIN's mix of real datasets, evaluated on 3DPW test.
-# Leaf configs (`configs/pmnet_res50.py`, `configs/hmr_res50.py`) add `model.head` only. See docs/configs.md.
+# Leaf configs (`configs/{pmnet,hmr}_res50-1xb64-200k_spin-mix-224x224.py`) set the head type (and PM-Net's
+# arguments) only. See docs/configs.md.
 _base_ = ['mmpose::_base_/default_runtime.py']
 
 custom_imports = dict(imports=['pmnet_plugin'], allow_failed_imports=False)
@@ -47,7 +48,8 @@ visualizer = dict(_delete_=True, type='MeshVisualizer', name='visualizer',
                   smpl_model_path=body_model['model_path'])
 env_cfg = dict(dist_cfg=dict(backend='nccl'))
 
-# ---------------------------------------------------------------- model (the head comes from the leaf config)
+# ---------------------------------------------------------------- model (the head type comes from the leaf config)
+codec = dict(type='SMPLLabelCodec', input_size=(224, 224))
 model = dict(
     type='TopdownMeshEstimator',
     data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
@@ -55,10 +57,13 @@ model = dict(
     backbone=dict(type='ResNet', depth=50,
                   init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),
     neck=dict(type='GlobalAveragePooling'),
+    # the arguments HMRHead and PrototypeMemoryHead share; a base that changes the feature width, the input
+    # size or the files overrides them
+    head=dict(in_channels=backbone_channels, body_model=body_model, mean_params=mean_params, num_iters=3,
+              input_size=codec['input_size'], loss=dict(type='MeshLoss'), rarity_file=rarity_file),
     test_cfg=dict(flip_test=False, output_vertices=True))
 
 # ---------------------------------------------------------------- data (pipelines of docs/datasets.md)
-codec = dict(type='SMPLLabelCodec', input_size=(224, 224))
 meta_keys = ('id', 'img_id', 'img_path', 'sample_idx', 'ori_shape', 'img_shape', 'input_size',
              'input_center', 'input_scale', 'flip', 'flip_direction', 'flip_indices',
              'dataset_tag', 'clip', 'is_rare', 'joint_set', 'gender')

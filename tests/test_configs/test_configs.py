@@ -5,10 +5,10 @@ import pytest
 from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-PAIRS = [('configs/hmr_res50.py', 'configs/pmnet_res50.py'),
-         ('configs/hmr_res50_h36m-p2.py', 'configs/pmnet_res50_h36m-p2.py'),
-         ('configs/hmr_res18_synthetic.py', 'configs/pmnet_res18_synthetic.py'),
-         ('configs/hmr_effnet_synthetic.py', 'configs/pmnet_effnet_synthetic.py')]
+PAIRS = [('configs/hmr_res50-1xb64-200k_spin-mix-224x224.py', 'configs/pmnet_res50-1xb64-200k_spin-mix-224x224.py'),
+         ('configs/hmr_res50-1xb64-200k_spin-mix-224x224_h36m-p2.py', 'configs/pmnet_res50-1xb64-200k_spin-mix-224x224_h36m-p2.py'),
+         ('configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py', 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'),
+         ('configs/hmr_effnet-lite0-1xb32-1500it_synthetic-96x96.py', 'configs/pmnet_effnet-lite0-1xb32-1500it_synthetic-96x96.py')]
 LEAVES = [c for pair in PAIRS for c in pair]
 
 
@@ -65,7 +65,7 @@ def test_hmr_and_pmnet_differ_only_in_head(hmr, pmnet):
 
 
 def test_spin_mix_base():
-    cfg = load('configs/pmnet_res50.py')
+    cfg = load('configs/pmnet_res50-1xb64-200k_spin-mix-224x224.py')
     mix = cfg.train_dataloader.dataset
     assert mix.type == 'MixedSMPLDataset'
     assert mix.ratios == [.35, .15, .1, .1, .1, .2]
@@ -94,7 +94,7 @@ def test_spin_mix_base():
 
 
 def test_synthetic_base():
-    cfg = load('configs/pmnet_res18_synthetic.py')
+    cfg = load('configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py')
     # CPU budget: half-width ResNet-18 from scratch at 96 px (see the config's comments)
     assert cfg.model.backbone == dict(type='ResNet', depth=18, base_channels=32, init_cfg=None)
     assert tuple(cfg.codec.input_size) == (96, 96)
@@ -106,9 +106,9 @@ def test_synthetic_base():
 
 
 def test_h36m_p2_protocol_config():
-    cfg = load('configs/pmnet_res50_h36m-p2.py')
+    cfg = load('configs/pmnet_res50-1xb64-200k_spin-mix-224x224_h36m-p2.py')
     ds = cfg.test_dataloader.dataset
     assert ds.ann_file == 'preprocessed_datasets/h36m_valid_protocol2.npz' and ds.test_mode
     assert ds.rename_keypoints == dict(head_extra='jaw_extra', headtop='head_extra')
     assert [m.protocol for m in cfg.test_evaluator] == ['h36m_joints_lsp14']
-    assert cfg.train_dataloader == load('configs/pmnet_res50.py').train_dataloader  # same model/training
+    assert cfg.train_dataloader == load('configs/pmnet_res50-1xb64-200k_spin-mix-224x224.py').train_dataloader  # same model/training

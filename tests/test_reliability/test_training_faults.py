@@ -28,7 +28,7 @@ from pmnet_plugin.engine.hooks.nan_guard_hook import NonFiniteLossError  # noqa:
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
 from pmnet_plugin.utils.safe_pickle import DataFileError  # noqa: E402
 
-PMNET, HMR = 'configs/pmnet_res18_synthetic.py', 'configs/hmr_res18_synthetic.py'
+PMNET, HMR = 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py', 'configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py'
 
 
 def _save_model_checkpoint(cfg, path: str, **head) -> str:

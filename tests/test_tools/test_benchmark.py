@@ -12,8 +12,8 @@ from pmnet_plugin.utils.benchmarking import (PeakMemory, compute_ratios, evaluat
                                              time_interleaved)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = [osp.join(ROOT, 'configs', 'hmr_res18_synthetic.py'),
-           osp.join(ROOT, 'configs', 'pmnet_res18_synthetic.py')]
+CONFIGS = [osp.join(ROOT, 'configs', 'hmr_res18-w32-1xb16-300it_synthetic-96x96.py'),
+           osp.join(ROOT, 'configs', 'pmnet_res18-w32-1xb16-300it_synthetic-96x96.py')]
 
 
 def _load_tool():

@@ -80,7 +80,7 @@ def num_logged_losses(ckpt: str) -> int:
     return len(hub['log_scalars']['train/loss'].data[0])
 
 
-@pytest.mark.parametrize('rel', ['configs/hmr_res18_synthetic.py', 'configs/pmnet_res18_synthetic.py'])
+@pytest.mark.parametrize('rel', ['configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py', 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'])
 def test_train_resume_test(rel, synth, tmp_path):
     work_dir = str(tmp_path / 'work')
     cfg_path = dump(tiny_cfg(rel, synth, work_dir, max_iters=1), tmp_path / 'cfg.py')
@@ -115,7 +115,7 @@ def test_train_resume_test(rel, synth, tmp_path):
 
 def test_swap_head_programmatically(synth, tmp_path):
     from mmengine.runner import Runner
-    cfg = tiny_cfg('configs/pmnet_res18_synthetic.py', synth, str(tmp_path), max_iters=1)
+    cfg = tiny_cfg('configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py', synth, str(tmp_path), max_iters=1)
     cfg.default_hooks.checkpoint.update(interval=100, save_last=False)
     old = cfg.model.head
     cfg.model.head = dict(type='HMRHead', in_channels=old.in_channels, body_model=old.body_model,
@@ -136,7 +136,7 @@ def _free_port() -> int:
 
 def test_ddp_two_processes_cpu(synth, tmp_path):
     work_dir = str(tmp_path / 'work')
-    cfg_path = dump(tiny_cfg('configs/pmnet_res18_synthetic.py', synth, work_dir), tmp_path / 'cfg.py')
+    cfg_path = dump(tiny_cfg('configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py', synth, work_dir), tmp_path / 'cfg.py')
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
            '--master_port', str(_free_port()), osp.join(ROOT, 'tools', 'train.py'), cfg_path,
@@ -155,7 +155,7 @@ def test_ddp_two_processes_cpu(synth, tmp_path):
 
 def test_train_args_merge():
     """--amp/--amp-dtype, --resume, --no-validate, --no-nan-guard and --cfg-options land in the config."""
-    rel = osp.join(ROOT, 'configs/hmr_res18_synthetic.py')
+    rel = osp.join(ROOT, 'configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py')
 
     def merged(*argv):
         args = train_tool.parse_args([rel, *argv])
@@ -175,13 +175,13 @@ def test_train_args_merge():
 
 
 def test_test_args_merge():
-    rel = osp.join(ROOT, 'configs/pmnet_res18_synthetic.py')
+    rel = osp.join(ROOT, 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py')
     args = test_tool.parse_args([rel, 'x.pth', '--work-dir', 'w', '--show-dir', 'vis'])
     cfg = test_tool.merge_args(Config.fromfile(rel), args, pkl_dump='d.pkl')
     assert cfg.load_from == 'x.pth'
     assert cfg.default_hooks.visualization.enable and cfg.default_hooks.visualization.out_dir == 'vis'
     assert cfg.test_evaluator[-1] == dict(type='DumpResults', out_file_path='d.pkl')
     rarity = [e for e in cfg.test_evaluator if e.type == 'PoseRarity']
-    assert rarity and rarity[0].out_dir == 'w' and rarity[0].model_name == 'pmnet_res18_synthetic'
+    assert rarity and rarity[0].out_dir == 'w' and rarity[0].model_name == 'pmnet_res18-w32-1xb16-300it_synthetic-96x96'
     with pytest.raises(SystemExit):
         test_tool.parse_args([rel, 'x.pth', '--dump', 'preds.txt'])

@@ -1,7 +1,0 @@
-# Test-only config: HMR of hmr_res50.py evaluated with Human3.6M protocol 2 (PA-MPJPE and MPJPE
-# on 14 LSP joints, GT = the labelled H36M joints, prediction through the H36M regressor; SPIN's eval.py).
-# Published numbers to compare with: docs/configs.md.
-_base_ = ['./hmr_res50.py']
-
-test_dataloader = {{_base_.h36m_p2_test_dataloader}}
-test_evaluator = {{_base_.h36m_p2_test_evaluator}}
