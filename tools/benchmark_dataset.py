@@ -28,21 +28,13 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import pmnet_plugin  # noqa: E402,F401  (registers everything)
+from mmengine.config import Config  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
 from pmnet_plugin.datasets import SMPLImageDataset  # noqa: E402
 
-TRAIN_PIPELINE = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale', padding=1.2),
-    dict(type='SMPLRandomFlip', prob=0.5),
-    dict(type='SMPLRandomBBoxTransform', shift_factor=0., scale_factor=(0.75, 1.25),
-         rotate_factor=30., rotate_prob=0.4),
-    dict(type='RandomChannelNoise', noise_factor=0.4),
-    dict(type='TopdownAffine', input_size=(224, 224)),
-    dict(type='GenerateTarget', encoder=dict(type='SMPLLabelCodec', input_size=(224, 224))),
-    dict(type='PackPoseInputs', meta_keys=('id', 'img_path', 'input_size', 'input_center',
-                                           'input_scale', 'flip', 'dataset_tag', 'clip')),
-]
+# the training pipeline of the SPIN-mix configs (224x224 crops)
+TRAIN_CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', '_base_',
+                        'mesh_res50_spin_mix.py')
 
 
 def write_fake_humandata(folder: str, n: int, num_images: int = 32, img_size: int = 256) -> str:
@@ -157,7 +149,8 @@ def main() -> None:
     base_rss = mem_kib(os.getpid())[0] / 1024.
 
     t0 = time.perf_counter()
-    ds = SMPLImageDataset(ann_file=ann, data_prefix=dict(img=work), pipeline=TRAIN_PIPELINE)
+    pipeline = Config.fromfile(TRAIN_CONFIG).train_pipeline
+    ds = SMPLImageDataset(ann_file=ann, data_prefix=dict(img=work), pipeline=pipeline)
     t_build = time.perf_counter() - t0
     ann_mb = sum(v.nbytes for v in ds.columns.values()) / 2**20
     rng = np.random.default_rng(0)

@@ -9,7 +9,6 @@ data sample as a dict); ``.npz`` stacks the per-sample arrays (``smpl_pose`` (N,
 present) plus ``img_path`` and ``id``. Does not import ``mmpose.apis`` (it needs torchvision).
 """
 import argparse
-import os
 import os.path as osp
 import sys
 import tempfile
@@ -19,13 +18,14 @@ sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
 import mmengine  # noqa: E402
 import numpy as np  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.hooks import Hook  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import pmnet_plugin  # noqa: E402,F401  (registers components; torch>=2.6 checkpoint fix)
 from pmnet_plugin.apis.checkpoint import check_checkpoint_fits, read_checkpoint  # noqa: E402
+from pmnet_plugin.utils import cli  # noqa: E402
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
 from pmnet_plugin.utils.tensor_utils import to_numpy  # noqa: E402
 from pmnet_plugin.engine import setup_cpu_distributed  # noqa: E402  (also: NaNGuardHook, no torchvision)
@@ -41,7 +41,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and evaluate) a pmnet_plugin mesh model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='the directory to save evaluation logs')
     parser.add_argument('--out', help='file (.json/.yaml/.pkl) to save the metrics to')
     parser.add_argument('--dump', help='file (.npz or .pkl) to dump the SMPL predictions to')
     parser.add_argument('--dump-vertices', action='store_true', help='include vertices in an .npz dump')
@@ -49,50 +48,39 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--show', action='store_true', help='display results in a window')
     parser.add_argument('--interval', type=int, default=1, help='visualize every n-th sample')
     parser.add_argument('--wait-time', type=float, default=1, help='seconds each shown image stays')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-                        help='job launcher')
     parser.add_argument('--strict', action=argparse.BooleanOptionalAction, default=True,
                         help='refuse a checkpoint whose keys/shapes differ from the model (default); '
                         '--no-strict loads what fits, with a warning')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    cli.add_runner_args(parser)
+    args = cli.set_local_rank(parser.parse_args(argv))
     if args.dump is not None and not args.dump.endswith(('.npz', '.pkl', '.pickle')):
         parser.error('--dump must end with .npz, .pkl or .pickle')
     return args
 
 
 def merge_args(cfg: Config, args: argparse.Namespace, pkl_dump: str = None) -> Config:
-    """Applies the command line to ``cfg``; ``pkl_dump`` is where ``DumpResults`` writes."""
-    cfg.launcher = args.launcher
-    cfg.load_from = args.checkpoint
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    """Applies the command line to ``cfg`` (:func:`pmnet_plugin.utils.cli.merge_args`); ``pkl_dump`` is where
+    ``DumpResults`` writes."""
 
-    if args.show or args.show_dir is not None:
-        vis = cfg.default_hooks.get('visualization', None)
-        if vis is None:
-            raise KeyError('--show/--show-dir need default_hooks.visualization in the config')
-        vis.enable = True
-        vis.show = args.show
-        vis.wait_time = args.wait_time
-        vis.interval = args.interval
-        if args.show_dir is not None:
-            vis.out_dir = args.show_dir
+    def apply_test_args(cfg: Config, args: argparse.Namespace) -> None:
+        cfg.load_from = args.checkpoint
+        if args.show or args.show_dir is not None:
+            vis = cfg.default_hooks.get('visualization', None)
+            if vis is None:
+                raise KeyError('--show/--show-dir need default_hooks.visualization in the config')
+            vis.enable = True
+            vis.show = args.show
+            vis.wait_time = args.wait_time
+            vis.interval = args.interval
+            if args.show_dir is not None:
+                vis.out_dir = args.show_dir
+        if pkl_dump is not None:
+            dump_metric = dict(type='DumpResults', out_file_path=pkl_dump)
+            evaluator = cfg.test_evaluator
+            cfg.test_evaluator = ([*evaluator, dump_metric] if isinstance(evaluator, (list, tuple))
+                                  else [evaluator, dump_metric])
 
-    if pkl_dump is not None:
-        dump_metric = dict(type='DumpResults', out_file_path=pkl_dump)
-        evaluator = cfg.test_evaluator
-        cfg.test_evaluator = ([*evaluator, dump_metric] if isinstance(evaluator, (list, tuple))
-                              else [evaluator, dump_metric])
-
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cli.merge_args(cfg, args, apply_test_args)
     set_rarity_outputs(cfg, osp.splitext(osp.basename(args.config))[0])
     return cfg
 

@@ -10,30 +10,29 @@
 Does not import ``mmpose.apis`` (it needs torchvision, which may be missing).
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 # the repo root first, so that `python tools/train.py` finds pmnet_plugin without installing it
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import pmnet_plugin  # noqa: E402,F401  (registers components; torch>=2.6 checkpoint fix)
 from pmnet_plugin.apis.checkpoint import read_checkpoint  # noqa: E402
 from pmnet_plugin.engine import setup_cpu_distributed  # noqa: E402  (also: NaNGuardHook, no torchvision)
 from pmnet_plugin.engine.resume import find_resumable_checkpoint  # noqa: E402
+from pmnet_plugin.utils import cli  # noqa: E402
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
 
-NAN_GUARD = dict(type='NaNGuardHook')
+NAN_GUARD_TYPES = ('NaNGuardHook', 'mmpose.NaNGuardHook')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Parses the command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description='Train a pmnet_plugin mesh model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint, or from the latest one in work-dir if no path is given')
@@ -43,36 +42,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='AMP dtype (default: float16 with a dynamic loss scale; bfloat16 needs no loss scale)')
     parser.add_argument('--no-validate', action='store_true', help='do not evaluate during training')
     parser.add_argument(
-        '--no-nan-guard', action='store_true', help='do not add NaNGuardHook (on by default)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value pairs, e.g. train_cfg.max_iters=10')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
-    # torch.distributed.launch passes --local-rank since torch 2.0
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+        '--no-nan-guard', action='store_true',
+        help="remove the config's NaNGuardHook (the shipped configs have it in custom_hooks)")
+    cli.add_runner_args(parser)
+    return cli.set_local_rank(parser.parse_args(argv))
 
 
-def add_nan_guard(cfg: Config) -> None:
-    """Appends ``NaNGuardHook`` to ``cfg.custom_hooks`` unless the config already has one."""
-    hooks = list(cfg.get('custom_hooks', None) or [])
-    if not any(h.get('type') in ('NaNGuardHook', 'mmpose.NaNGuardHook') for h in hooks):
-        hooks.append(dict(NAN_GUARD))
-    cfg.custom_hooks = hooks
-
-
-def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Applies the command line to ``cfg`` (``--cfg-options`` last, so it wins)."""
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-
+def _apply_train_args(cfg: Config, args: argparse.Namespace) -> None:
+    """``--amp``/``--amp-dtype``, ``--resume``, ``--no-validate`` and ``--no-nan-guard``."""
     if args.amp or args.amp_dtype is not None:
         optim_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if optim_type not in ('OptimWrapper', 'AmpOptimWrapper'):
@@ -96,12 +73,14 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.val_dataloader = None
         cfg.val_evaluator = None
 
-    if not args.no_nan_guard:
-        add_nan_guard(cfg)
+    if args.no_nan_guard:
+        cfg.custom_hooks = [h for h in cfg.get('custom_hooks', None) or []
+                            if h.get('type') not in NAN_GUARD_TYPES]
 
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    return cfg
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Applies the command line to ``cfg`` (:func:`pmnet_plugin.utils.cli.merge_args`)."""
+    return cli.merge_args(cfg, args, _apply_train_args)
 
 
 def resolve_resume(cfg: Config) -> None:

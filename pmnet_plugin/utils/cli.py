@@ -1,10 +1,61 @@
-"""Command-line wrapper: a fault in an input file ends a tool with one ``error:`` line and exit status 2."""
+"""What ``tools/train.py`` and ``tools/test.py`` share: the Runner's command-line arguments, their merge into
+the config, and the wrapper with which a fault in an input file ends a tool with one ``error:`` line and
+exit status 2."""
+import argparse
+import os
+import os.path as osp
 import sys
 from typing import Callable, Optional, Sequence
 
 from .safe_pickle import DataFileError
 
-__all__ = ['run_with_file_errors']
+__all__ = ['add_runner_args', 'set_local_rank', 'merge_args', 'run_with_file_errors']
+
+
+def add_runner_args(parser: argparse.ArgumentParser) -> None:
+    """Adds ``--work-dir``, ``--cfg-options``, ``--launcher`` and ``--local-rank`` (MMPose's tools have them)."""
+    from mmengine.config import DictAction
+    parser.add_argument('--work-dir', help='the directory to save logs, models and evaluation results')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value pairs, e.g. train_cfg.max_iters=10')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
+    # torch.distributed.launch passes --local-rank since torch 2.0
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def set_local_rank(args: argparse.Namespace) -> argparse.Namespace:
+    """Exports ``--local-rank`` as ``LOCAL_RANK`` unless a launcher set it."""
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg, args: argparse.Namespace, *steps: Callable):
+    """Applies the command line to ``cfg``: launcher and work dir, then each tool-specific ``step(cfg, args)``,
+    then ``--cfg-options`` (last, so it wins).
+
+    The work dir is ``--work-dir``, else the config's, else ``./work_dirs/<config file name>``.
+
+    Args:
+        cfg (mmengine.Config): The config, changed in place.
+        args (argparse.Namespace): Parsed by a parser with :func:`add_runner_args` and a ``config`` argument.
+        *steps (Callable): ``step(cfg, args)`` of the tool.
+
+    Returns:
+        mmengine.Config: ``cfg``.
+    """
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    for step in steps:
+        step(cfg, args)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
 
 
 def _file_errors() -> tuple:

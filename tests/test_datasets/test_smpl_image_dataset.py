@@ -5,26 +5,15 @@ import os.path as osp
 
 import numpy as np
 import pytest
+from mmengine.config import Config
 
 from pmnet_plugin.datasets import SMPLImageDataset
 
-TRAIN_PIPELINE = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale', padding=1.2),
-    dict(type='SMPLRandomFlip', prob=0.5),
-    dict(type='SMPLRandomBBoxTransform', shift_factor=0., scale_factor=(0.75, 1.25),
-         rotate_factor=30., rotate_prob=0.4),
-    dict(type='RandomChannelNoise', noise_factor=0.4),
-    dict(type='TopdownAffine', input_size=(224, 224)),
-    dict(type='GenerateTarget', encoder=dict(type='SMPLLabelCodec', input_size=(224, 224))),
-    dict(type='PackPoseInputs',
-         meta_keys=('id', 'img_id', 'img_path', 'sample_idx', 'ori_shape', 'img_shape',
-                    'input_size', 'input_center', 'input_scale', 'flip', 'flip_direction',
-                    'flip_indices', 'dataset_tag', 'clip', 'is_rare')),
-]
-TEST_PIPELINE = [p for p in TRAIN_PIPELINE
-                 if p['type'] not in ('SMPLRandomFlip', 'SMPLRandomBBoxTransform',
-                                      'RandomChannelNoise')]
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# the training and test pipelines of the SPIN-mix configs (224x224 crops)
+_CFG = Config.fromfile(osp.join(ROOT, 'configs', '_base_', 'mesh_res50_spin_mix.py'))
+TRAIN_PIPELINE = _CFG.train_pipeline
+TEST_PIPELINE = _CFG.val_pipeline
 
 
 def _build(folder, **kwargs):
