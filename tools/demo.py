@@ -182,6 +182,7 @@ def load_bbox_file(path: str) -> Dict:
     Keys are file stems (str) and integer indices; only ``category_id`` 1 (person) is kept.
     Malformed files raise ``ValueError`` naming the file, the place and the expected layout.
     """
+    from mmpose.structures.bbox import bbox_xywh2xyxy
     layout = ('expected COCO-style boxes: {"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": '
               '[{"image_id": 1, "bbox": [x, y, w, h], "score": 0.9, "category_id": 1}]} or a list '
               '[{"image_id": "a.jpg", "bbox": [x, y, w, h], "score": 0.9}]')
@@ -213,12 +214,11 @@ def load_bbox_file(path: str) -> Dict:
                 key = osp.splitext(osp.basename(key))[0]
             if len(ann['bbox']) < 4:
                 raise ValueError(f'bbox has {len(ann["bbox"])} values')
-            x, y, w, h = (float(v) for v in ann['bbox'][:4])
-            boxes.setdefault(key, []).append([x, y, x + w, y + h, float(ann.get('score', 1.0))])
+            boxes.setdefault(key, []).append([float(v) for v in ann['bbox'][:4]] + [float(ann.get('score', 1.0))])
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise ValueError(f'--bbox-file {path}: detection #{i} ({json.dumps(ann)[:120]}) is malformed '
                              f'({type(err).__name__}: {err}); {layout}') from err
-    return {k: np.asarray(v, np.float32).reshape(-1, 5) for k, v in boxes.items()}
+    return {k: bbox_xywh2xyxy(np.asarray(v, np.float32).reshape(-1, 5)) for k, v in boxes.items()}
 
 
 # ------------------------------------------------------------------------------ outputs
@@ -235,7 +235,8 @@ def find_faces(model) -> np.ndarray:
 
 def collect_results(samples, img_shape: Tuple[int, int]) -> Dict[str, np.ndarray]:
     """Stacks the per-person predictions of one image into (N, ...) arrays."""
-    from pmnet_plugin.apis.inference import crop_cam_to_full, to_numpy
+    from pmnet_plugin.utils.camera import crop_cam_to_full
+    from pmnet_plugin.utils.tensor_utils import to_numpy
     keys = ('bboxes', 'bbox_scores', 'smpl_pose', 'smpl_betas', 'pred_cam', 'keypoints',
             'keypoint_scores', 'keypoints_3d', 'vertices', 'rarity', 'rarity_percentile', 'proto_id',
             'proto_score', 'proto_nearest_id', 'proto_nearest_dist', 'input_center', 'input_scale')

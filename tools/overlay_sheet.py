@@ -20,6 +20,8 @@ import numpy as np
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 os.environ.setdefault('PYOPENGL_PLATFORM', 'osmesa')
 
+from mmpose.structures.bbox import bbox_xywh2xyxy  # noqa: E402
+
 from pmnet_plugin.apis import init_mesh_model, inference_mesh  # noqa: E402
 from pmnet_plugin.synthetic.sheet import pick, tile  # noqa: E402
 from pmnet_plugin.synthetic.synth_dataset import load_humandata  # noqa: E402
@@ -43,8 +45,7 @@ def main() -> None:
     idx = pick(clips, rare, args.num)
     root = osp.splitext(args.ann)[0]
     paths = [osp.join(root, str(data['image_path'][i])) for i in idx]
-    xywh = data['bbox_xywh'][idx, :4].astype(np.float32)
-    boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
+    boxes = bbox_xywh2xyxy(data['bbox_xywh'][idx, :4].astype(np.float32))
     images = [cv2.imread(pth)[..., ::-1] for pth in paths]
 
     cells = {(r, 0): (img, f'{clips[i]} ({"rare" if rare[i] else "common"})')

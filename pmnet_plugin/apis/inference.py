@@ -22,13 +22,12 @@ from mmengine.model.utils import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 from mmpose.structures import PoseDataSample
+from mmpose.structures.bbox import bbox_clip_border, bbox_xywh2xyxy
 
-from pmnet_plugin.utils.tensor_utils import to_numpy  # noqa: F401  (re-exported for the visualizer/demo)
+from pmnet_plugin.utils.camera import DEFAULT_FOCAL, crop_cam_to_full, crop_cam_to_image  # noqa: F401
+from pmnet_plugin.utils.tensor_utils import to_numpy  # noqa: F401  (re-exported for the demo)
 from .checkpoint import load_model_checkpoint
 from .input_checks import read_image
-
-# SPIN's rendering focal length for a 224 px crop (see docs/design.md).
-DEFAULT_FOCAL = 5000.0
 
 SMPL24_METAINFO_FILE = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs', '_base_',
@@ -200,70 +199,10 @@ def clip_bboxes(bboxes: np.ndarray, img_shape: Tuple[int, int],
         return bboxes.reshape(0, 4)
     bboxes = bboxes.reshape(len(bboxes), -1).copy()
     h, w = img_shape
-    bboxes[:, [0, 2]] = bboxes[:, [0, 2]].clip(0, w)
-    bboxes[:, [1, 3]] = bboxes[:, [1, 3]].clip(0, h)
+    bboxes[:, :4] = bbox_clip_border(bboxes[:, :4], (w, h))
     keep = ((bboxes[:, 2] - bboxes[:, 0]) >= min_size) & \
            ((bboxes[:, 3] - bboxes[:, 1]) >= min_size)
     return bboxes[keep]
-
-
-def crop_cam_to_image(pred_cam: np.ndarray, center: np.ndarray, scale: np.ndarray,
-                      input_size: Sequence[int] = (224, 224),
-                      focal: float = DEFAULT_FOCAL) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Turns the weak-perspective crop camera into a perspective camera of the image.
-
-    With ``x_crop_norm = s (X + t_xy)`` (docs/design.md) and the crop spanning ``scale`` px of
-    the image around ``center``, a pinhole camera with focal ``f * scale_w / W`` px, principal
-    point ``center`` and translation ``(tx, ty, 2 f / (W s))`` projects the body exactly where
-    the weak-perspective camera does (up to the perspective depth effect), as in SPIN.
-    Scales ``s`` are clipped to >= 1e-3 so untrained models still give a finite camera.
-
-    Args:
-        pred_cam (np.ndarray): (N, 3) ``(s, tx, ty)``.
-        center (np.ndarray): (N, 2) crop centres in image px.
-        scale (np.ndarray): (N, 2) crop sizes ``(w, h)`` in image px.
-        input_size (Sequence[int]): network input ``(W, H)``.
-        focal (float): focal length (px) for the ``W``-px crop.
-
-    Returns:
-        tuple: ``focal_img`` (N,) px, ``princpt`` (N, 2) px, ``transl`` (N, 3) metres.
-    """
-    pred_cam = np.asarray(pred_cam, dtype=np.float64).reshape(-1, 3)
-    s = np.clip(pred_cam[:, 0], 1e-3, None)
-    w_in = float(input_size[0])
-    transl = np.stack([pred_cam[:, 1], pred_cam[:, 2], 2 * focal / (w_in * s)], axis=1)
-    focal_img = focal * np.asarray(scale, dtype=np.float64).reshape(-1, 2)[:, 0] / w_in
-    return focal_img, np.asarray(center, dtype=np.float64).reshape(-1, 2), transl
-
-
-def crop_cam_to_full(pred_cam: np.ndarray, center: np.ndarray, scale: np.ndarray,
-                     img_shape: Tuple[int, int], input_size: Sequence[int] = (224, 224),
-                     focal: float = DEFAULT_FOCAL) -> Tuple[float, np.ndarray]:
-    """Translation of each body in ONE camera of the whole image (4D-Humans' cam_crop_to_full).
-
-    Args:
-        pred_cam (np.ndarray): (N, 3) ``(s, tx, ty)``.
-        center (np.ndarray): (N, 2) crop centres (px).
-        scale (np.ndarray): (N, 2) crop sizes (px).
-        img_shape (tuple): ``(H, W)`` of the image.
-        input_size (Sequence[int]): network input ``(W, H)``.
-        focal (float): focal length for the ``W``-px crop; the image focal is
-            ``focal / W * max(H, W)`` with the principal point at the image centre.
-
-    Returns:
-        tuple: ``focal_full`` (float, px) and ``transl_full`` (N, 3) metres.
-    """
-    h, w = img_shape
-    focal_full = focal / float(input_size[0]) * max(h, w)
-    pred_cam = np.asarray(pred_cam, dtype=np.float64).reshape(-1, 3)
-    center = np.asarray(center, dtype=np.float64).reshape(-1, 2)
-    bs = np.asarray(scale, dtype=np.float64).reshape(-1, 2)[:, 0] * np.clip(
-        pred_cam[:, 0], 1e-3, None)
-    transl = np.stack([
-        pred_cam[:, 1] + 2 * (center[:, 0] - w / 2.) / bs,
-        pred_cam[:, 2] + 2 * (center[:, 1] - h / 2.) / bs,
-        2 * focal_full / bs], axis=1)
-    return focal_full, transl
 
 
 def _add_crop_fields(sample: PoseDataSample) -> None:
@@ -317,8 +256,7 @@ def crop_data(model: nn.Module,
             raise ValueError(f'bboxes rows {bad.tolist()} hold NaN/inf coordinates: drop them first '
                              '(pmnet_plugin.apis.input_checks.drop_invalid_boxes does, saying which)')
         if bbox_format == 'xywh':
-            bboxes = bboxes.copy()
-            bboxes[:, 2:4] += bboxes[:, :2]
+            bboxes = bbox_xywh2xyxy(bboxes)
 
     data_list = []
     for bbox in bboxes:

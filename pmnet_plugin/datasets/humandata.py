@@ -47,6 +47,7 @@ import os.path as osp
 from typing import Dict, Optional
 
 import numpy as np
+from mmpose.structures.bbox import bbox_xywh2xyxy
 
 from pmnet_plugin.utils.safe_pickle import load_npz
 from .keypoint_conventions import OPENPOSE_25_KEYPOINTS, SPIN_24_KEYPOINTS, get_keypoint_names
@@ -207,7 +208,7 @@ def read_humandata(path: str, convention: Optional[str] = None) -> Columns:
     n = _check_sample_count(data, path, 'image_path', img_path.shape[0])
     bbox_xywh = _check_rows(_get(data, path, 'bbox_xywh'), n, path, 'bbox_xywh', ((4, ), (5, )))
     bbox_xywh = bbox_xywh.astype(np.float32)
-    bbox = np.concatenate([bbox_xywh[:, :2], bbox_xywh[:, :2] + bbox_xywh[:, 2:4]], axis=1)
+    bbox = bbox_xywh2xyxy(bbox_xywh[:, :4])
     score = bbox_xywh[:, 4] if bbox_xywh.shape[1] == 5 else np.ones(n, np.float32)
     cols = dict(img_path=img_path, bbox=bbox, bbox_score=score.astype(np.float32))
     # Files of our writer (config 'pmnet_synthetic') that label SMPL-ordered joints 'smpl_24' (which

@@ -5,12 +5,14 @@ from copy import copy
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
+import torch
 from mmengine.fileio import load
 from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
+from mmpose.structures.bbox import bbox_overlaps, bbox_xywh2xyxy
 from .humandata import read_annotations
 from .keypoint_conventions import get_keypoint_names
 from .supervision import check_claims, format_report, joint_set_metainfo, scatter_row, to_joint_set
@@ -171,12 +173,13 @@ class SMPLImageDataset(BaseCocoStyleDataset):
             if 'bbox' not in det or iid < 0 or iid >= len(uniq_paths):
                 raise ValueError(f'{self.bbox_file}: detection {k} has no bbox or an unknown '
                                  f'image ({name or det.get("image_id")})')
-            x, y, w, h = det['bbox'][:4]
-            box = np.array([x, y, x + w, y + h], np.float32)
+            box = bbox_xywh2xyxy(np.asarray(det['bbox'][:4], np.float32).reshape(1, 4))[0]
             cands = by_img.get(iid, [])
             best = -1
             if cands:
-                best = cands[int(np.argmax([_iou(box, self._cols['bbox'][r]) for r in cands]))]
+                gt = np.asarray(self._cols['bbox'][cands], np.float32)
+                ious = bbox_overlaps(torch.from_numpy(box[None]), torch.from_numpy(gt))
+                best = cands[int(np.argmax(ious.numpy()[0]))]
             rows.append(best)
             boxes.append(box)
             scores.append(float(det.get('score', 1.)))
@@ -313,11 +316,3 @@ class SMPLImageDataset(BaseCocoStyleDataset):
         reduced to the joints that supervise (:func:`.supervision.to_joint_set`)."""
         return self._cols
 
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two xyxy boxes."""
-    w = max(0., min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0., min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.

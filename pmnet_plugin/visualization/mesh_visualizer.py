@@ -1,47 +1,24 @@
-"""MeshVisualizer: SMPL mesh overlay + side view + 2D skeleton for PoseDataSamples.
+"""MeshVisualizer: SMPL mesh overlay + side view next to the 2D skeletons of PoseDataSamples.
 
-MMPose's ``PoseLocalVisualizer`` lives in ``mmpose.visualization``, which imports torchvision
-(absent beside the CPU torch build used here). So this class subclasses
-``mmengine.visualization.Visualizer`` and re-implements the parts of the PoseLocalVisualizer
-interface that ``PoseVisualizationHook`` and the demo call (``set_dataset_meta``,
-``add_datasample`` with the same arguments). Deviation documented in docs/demo.md.
+The skeletons and boxes are drawn by :class:`~.pose_visualizer.PoseKeypointVisualizer` (the
+``PoseLocalVisualizer`` interface that ``PoseVisualizationHook`` and the demo call); this class adds the
+mesh panels and ``add_datasample`` with ``PoseLocalVisualizer``'s arguments.
 
 Note:
     - instances: N, SMPL joints: K = 24, vertices: V = 6890
 """
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Tuple
 
-import cv2
 import numpy as np
 from mmengine.dist import master_only
 from mmengine.structures import InstanceData
-from mmengine.visualization import Visualizer
 from mmpose.registry import VISUALIZERS
 from mmpose.structures import PoseDataSample
+from mmpose.structures.bbox import bbox_xyxy2cs
 
-from pmnet_plugin.apis.inference import DEFAULT_FOCAL, crop_cam_to_image, to_numpy
-
-Color = Union[str, Tuple[int, int, int]]
-
-
-def _color_list(color, n: int) -> List:
-    """Expands a colour spec (None, name, (3,), or (n, 3)) into n per-item BGR/RGB tuples."""
-    if color is None or isinstance(color, str):
-        return [color] * n
-    arr = np.asarray(color)
-    if arr.ndim == 1:
-        return [tuple(int(c) for c in arr)] * n
-    if len(arr) != n:
-        raise ValueError(f'{len(arr)} colours for {n} items')
-    return [tuple(int(c) for c in row) for row in arr]
-
-
-def _named_rgb(color) -> Tuple[int, int, int]:
-    """RGB tuple of a colour name or tuple (matplotlib names)."""
-    if isinstance(color, str):
-        from matplotlib.colors import to_rgb
-        return tuple(int(round(255 * c)) for c in to_rgb(color))
-    return tuple(int(c) for c in color)
+from pmnet_plugin.utils.camera import DEFAULT_FOCAL, crop_cam_to_image
+from pmnet_plugin.utils.tensor_utils import to_numpy
+from .pose_visualizer import PoseKeypointVisualizer
 
 
 def crop_params(data_sample: PoseDataSample,
@@ -70,31 +47,18 @@ def crop_params(data_sample: PoseDataSample,
         return (np.asarray(meta['input_center'], np.float64).reshape(1, 2),
                 np.asarray(meta['input_scale'], np.float64).reshape(1, 2))
     if 'bboxes' in instances:
-        b = to_numpy(instances.bboxes).reshape(n, 4)
-        center = (b[:, :2] + b[:, 2:]) / 2
-        size = (b[:, 2:] - b[:, :2]).max(axis=1, keepdims=True) * bbox_padding
+        center, scale = bbox_xyxy2cs(to_numpy(instances.bboxes).reshape(n, 4), padding=bbox_padding)
+        size = scale.max(axis=1, keepdims=True)
         return center, np.repeat(size, 2, axis=1)
     raise KeyError('no crop information (input_center/input_scale or bboxes) in the sample')
 
 
 @VISUALIZERS.register_module()
-class MeshVisualizer(Visualizer):
-    """Draws predicted SMPL meshes (overlay + side view) and SMPL-24 skeletons.
+class MeshVisualizer(PoseKeypointVisualizer):
+    """Draws predicted SMPL meshes (overlay + side view) next to the SMPL-24 skeletons.
 
     Args:
         name (str): instance name. Defaults to ``'visualizer'``.
-        image (np.ndarray, optional): image to draw on.
-        vis_backends (list[dict], optional): mmengine visualisation backends.
-        save_dir (str, optional): where backends save.
-        bbox_color (Color): box colour. Defaults to ``'green'``.
-        kpt_color (Color | np.ndarray): keypoint colours (overridden by dataset_meta).
-        link_color (Color | np.ndarray, optional): link colours (overridden by dataset_meta).
-        text_color (Color): text colour.
-        skeleton (Sequence, optional): links (overridden by dataset_meta).
-        line_width (int): line width. radius (int): keypoint radius.
-        show_keypoint_weight (bool): unused, kept for PoseLocalVisualizer compatibility.
-        backend (str): accepted for PoseLocalVisualizer compatibility; drawing uses OpenCV.
-        alpha (float): keypoint transparency.
         mesh_color (tuple): RGB of the mesh in [0, 1].
         focal_length (float): focal (px) of the ``input_size`` crop (SPIN: 5000 for 224).
         side_view (bool): add the side-view panel. Defaults to ``True``.
@@ -104,42 +68,20 @@ class MeshVisualizer(Visualizer):
         smpl_model_path (str, optional): SMPL file whose faces are rendered when neither
             :meth:`set_faces` nor ``dataset_meta['faces']`` provided them (the
             ``tools/test.py --show-dir`` path).
+        **kwargs: :class:`PoseKeypointVisualizer`'s arguments (backends, colours, skeleton, line width...).
     """
 
     def __init__(self,
                  name: str = 'visualizer',
-                 image: Optional[np.ndarray] = None,
-                 vis_backends: Optional[List[Dict]] = None,
-                 save_dir: Optional[str] = None,
-                 bbox_color: Color = 'green',
-                 kpt_color: Union[Color, np.ndarray] = 'red',
-                 link_color: Optional[Union[Color, np.ndarray]] = None,
-                 text_color: Color = (255, 255, 255),
-                 skeleton: Optional[Sequence] = None,
-                 line_width: int = 2,
-                 radius: int = 3,
-                 show_keypoint_weight: bool = False,
-                 backend: str = 'opencv',
-                 alpha: float = 1.0,
                  mesh_color: Tuple[float, float, float] = (0.65, 0.74, 0.86),
                  focal_length: float = DEFAULT_FOCAL,
                  side_view: bool = True,
                  side_background: Tuple[int, int, int] = (255, 255, 255),
                  input_size: Optional[Tuple[int, int]] = None,
                  renderer: Optional[Dict] = None,
-                 smpl_model_path: Optional[str] = None):
-        super().__init__(name=name, image=image, vis_backends=vis_backends,
-                         save_dir=save_dir)
-        self.backend = backend  # drawing is always OpenCV here; kept for config compatibility
-        self.bbox_color = bbox_color
-        self.kpt_color = kpt_color
-        self.link_color = link_color
-        self.text_color = text_color
-        self.skeleton = skeleton
-        self.line_width = line_width
-        self.radius = radius
-        self.show_keypoint_weight = show_keypoint_weight
-        self.alpha = alpha
+                 smpl_model_path: Optional[str] = None,
+                 **kwargs):
+        super().__init__(name=name, **kwargs)
         self.mesh_color = tuple(mesh_color)
         self.focal_length = focal_length
         self.side_view = side_view
@@ -149,27 +91,18 @@ class MeshVisualizer(Visualizer):
         self._renderer = None
         self.faces: Optional[np.ndarray] = None
         self.smpl_model_path = smpl_model_path
-        self.dataset_meta: Dict = {}
 
     # ------------------------------------------------------------------ meta
     def set_dataset_meta(self, dataset_meta: Dict, skeleton_style: str = 'mmpose') -> None:
-        """Takes colours and skeleton from a dataset metainfo (like PoseLocalVisualizer).
+        """Takes colours and skeleton from a dataset metainfo, and the mesh triangles from its ``faces``.
 
         Args:
             dataset_meta (dict): parsed metainfo; ``faces`` (F, 3) may be included.
-            skeleton_style (str): only ``'mmpose'`` is supported (SMPL-24 has no openpose
-                style); other values fall back to it.
+            skeleton_style (str): see :meth:`PoseKeypointVisualizer.set_dataset_meta`.
         """
-        if isinstance(dataset_meta, dict):
-            self.dataset_meta = dataset_meta.copy()
-            self.bbox_color = dataset_meta.get('bbox_color', self.bbox_color)
-            self.kpt_color = dataset_meta.get('keypoint_colors', self.kpt_color)
-            self.link_color = dataset_meta.get('skeleton_link_colors', self.link_color)
-            self.skeleton = dataset_meta.get('skeleton_links', self.skeleton)
-            if dataset_meta.get('faces') is not None:
-                self.faces = np.asarray(dataset_meta['faces'], dtype=np.int64)
-        if self.dataset_meta is None:
-            self.dataset_meta = {}
+        super().set_dataset_meta(dataset_meta, skeleton_style)
+        if isinstance(dataset_meta, dict) and dataset_meta.get('faces') is not None:
+            self.faces = np.asarray(dataset_meta['faces'], dtype=np.int64)
 
     def set_faces(self, faces: np.ndarray) -> None:
         """Sets the mesh triangles (F, 3) used for rendering (``body_model.faces``)."""
@@ -197,79 +130,6 @@ class MeshVisualizer(Visualizer):
         return self._renderer
 
     # --------------------------------------------------------------- drawing
-    def draw_instances_kpts(self, image: np.ndarray, instances: InstanceData,
-                            kpt_thr: float = 0.3, show_kpt_idx: bool = False) -> np.ndarray:
-        """Draws skeletons and keypoints (image px) of N instances.
-
-        Args:
-            image (np.ndarray): RGB (H, W, 3) uint8.
-            instances (InstanceData): with ``keypoints`` (N, K, 2) and optionally
-                ``keypoint_scores``/``keypoints_visible`` (N, K).
-            kpt_thr (float): minimum score drawn.
-            show_kpt_idx (bool): write joint indices.
-
-        Returns:
-            np.ndarray: RGB (H, W, 3) uint8.
-        """
-        img = np.ascontiguousarray(image.copy())
-        if 'keypoints' not in instances:
-            return img
-        kpts_all = to_numpy(instances.get('transformed_keypoints', instances.keypoints))
-        kpts_all = kpts_all.reshape(len(kpts_all), -1, kpts_all.shape[-1])[..., :2]
-        vis_key = 'keypoints_visible' if 'keypoints_visible' in instances else \
-            'keypoint_scores' if 'keypoint_scores' in instances else None
-        vis_all = to_numpy(instances.get(vis_key)).reshape(kpts_all.shape[:2]) if vis_key \
-            else np.ones(kpts_all.shape[:2])
-        k = kpts_all.shape[1]
-        kpt_colors = [_named_rgb(c) if c is not None else None
-                      for c in _color_list(self.kpt_color, k)]
-        links = [tuple(l) for l in (self.skeleton or [])]
-        link_colors = [_named_rgb(c) if c is not None else None
-                       for c in _color_list(self.link_color if self.link_color is not None
-                                            else (255, 255, 255), len(links))]
-        h, w = img.shape[:2]
-        for kpts, vis in zip(kpts_all, vis_all):
-            if not np.isfinite(kpts).all():
-                continue
-            for (a, b), color in zip(links, link_colors):
-                if color is None or max(a, b) >= k or min(vis[a], vis[b]) < kpt_thr:
-                    continue
-                p1, p2 = tuple(int(v) for v in kpts[a]), tuple(int(v) for v in kpts[b])
-                if not all(0 <= p[0] < w and 0 <= p[1] < h for p in (p1, p2)):
-                    continue
-                cv2.line(img, p1, p2, color, self.line_width, cv2.LINE_AA)
-            for j, (pt, color) in enumerate(zip(kpts, kpt_colors)):
-                if color is None or vis[j] < kpt_thr:
-                    continue
-                center = tuple(int(v) for v in pt)
-                cv2.circle(img, center, self.radius, color, -1, cv2.LINE_AA)
-                if show_kpt_idx:
-                    cv2.putText(img, str(j), (center[0] + self.radius, center[1] - self.radius),
-                                cv2.FONT_HERSHEY_SIMPLEX, 0.3, color, 1, cv2.LINE_AA)
-        return img
-
-    def draw_instances_bbox(self, image: np.ndarray, instances: InstanceData) -> np.ndarray:
-        """Draws ``bboxes`` (N, 4) xyxy and, for PM-Net, ``proto #id score`` labels."""
-        img = np.ascontiguousarray(image.copy())
-        if 'bboxes' not in instances:
-            return img
-        color = _named_rgb(self.bbox_color if not isinstance(self.bbox_color, np.ndarray)
-                           else tuple(self.bbox_color))
-        text_color = _named_rgb(self.text_color)
-        boxes = to_numpy(instances.bboxes).reshape(-1, 4)
-        pid = to_numpy(instances.proto_id).reshape(-1) if 'proto_id' in instances else None
-        psc = to_numpy(instances.proto_score).reshape(-1) if 'proto_score' in instances \
-            else None
-        font = max(0.4, min(img.shape[:2]) / 700)  # readable on large images too
-        for i, box in enumerate(boxes):
-            x1, y1, x2, y2 = (int(round(v)) for v in box)
-            cv2.rectangle(img, (x1, y1), (x2, y2), color, self.line_width)
-            if pid is not None:
-                label = f'proto {int(pid[i])}' + (f' {psc[i]:.2f}' if psc is not None else '')
-                cv2.putText(img, label, (x1 + 2, y1 + int(30 * font)), cv2.FONT_HERSHEY_SIMPLEX,
-                            font, text_color, max(1, int(2 * font)), cv2.LINE_AA)
-        return img
-
     def draw_meshes(self, image: np.ndarray, data_sample: PoseDataSample,
                     instances: InstanceData) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Renders every instance's mesh over the image and in a side view.
