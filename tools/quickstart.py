@@ -13,8 +13,8 @@ Steps (each skipped when its output already exists, unless ``--fresh``):
 
 Presets (any option below overrides its preset value):
     demo  (``make demo``): 5,000 training renders, 400 iterations x 32, 1 seed
-    full:                  12,000 training renders, 1,200 iterations x 32, 3 seeds (estimated 85 min on 2 idle
-                           CPU cores from the measured 0.65 s per iteration; docs/learning.md)
+    full:                  12,000 training renders, 1,200 iterations x 32, 3 seeds (estimated 85 min on a 2-core
+                           CPU from the 0.65 s per iteration measured there; docs/learning.md)
 
 Usage:
     python tools/quickstart.py [--preset demo|full] [--iters N] [--num-train N] [--seeds 0 1 2] [--fresh]
