@@ -2,7 +2,7 @@
 PY      ?= .venv/bin/python
 export PYOPENGL_PLATFORM ?= osmesa
 
-.PHONY: env demo test clean-data
+.PHONY: env demo lint test clean-data
 env:
 	bash tools/setup_env.sh
 
@@ -11,7 +11,13 @@ env:
 demo: env
 	$(PY) tools/quickstart.py
 
-test: env
+# flake8 + isort with the settings of setup.cfg (as MMPose's pre-commit); yapf is configured there, not enforced
+LINT_DIRS = pmnet_plugin tools tests configs
+lint: env
+	$(PY) -m flake8 $(LINT_DIRS)
+	$(PY) -m isort --check-only --diff $(LINT_DIRS)
+
+test: env lint
 	$(PY) -m pytest -q tests
 
 clean-data:

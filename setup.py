@@ -16,6 +16,7 @@ EXTRAS = {
     'render': ['pyrender>=0.1.45', 'PyOpenGL==3.1.7', 'trimesh'],
     'data': ['pybullet>=3.2', 'scikit-image', 'fast_simplification'],
     'tests': ['pytest'],
+    'lint': ['flake8==7.5.0', 'isort==9.0.2'],  # make lint (setup.cfg)
     'deploy': ['onnx', 'onnxruntime'],  # tools/export_onnx.py, demo --backend onnxruntime
 }
 EXTRAS['all'] = sorted({r for reqs in EXTRAS.values() for r in reqs})

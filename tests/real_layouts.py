@@ -23,8 +23,8 @@ import os.path as osp
 import numpy as np
 
 from pmnet_plugin.datasets.keypoint_conventions import (H36M_KEYPOINTS, HUMAN_DATA_KEYPOINTS,
-                                                        MPI_INF_3DHP_KEYPOINTS, OPENPOSE_25_KEYPOINTS,
-                                                        SPIN_24_KEYPOINTS)
+                                                        MPI_INF_3DHP_KEYPOINTS,
+                                                        OPENPOSE_25_KEYPOINTS, SPIN_24_KEYPOINTS)
 
 # SPIN's slot of each of the 17 MPI-INF-3DHP / Human3.6M joints (SPIN's preprocessing, ``joints_idx``).
 SPIN_SLOTS_17 = [14, 3, 4, 5, 2, 1, 0, 16, 12, 17, 18, 9, 10, 11, 8, 7, 6]
@@ -153,8 +153,9 @@ def write_pw3d(folder: str, genders=('m', 'f', 'm', 'f'), seed: int = 4,
 
 def write_images(folder: str, n: int) -> None:
     """The JPEGs the writers' ``image_path`` names (random colours, ``IMAGE_SIZE``)."""
-    import cv2
     import os
+
+    import cv2
     rng = np.random.default_rng(0)
     for name in sorted(set(_images(n))):
         path = osp.join(folder, name)

@@ -1,7 +1,9 @@
 """Speed and memory of the bare backbone, HMR and PM-Net, measured side by side in ONE run.
 
     python tools/benchmark.py                                   # res50 pair, cuda if available
-    python tools/benchmark.py --configs configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py \
+    python tools/benchmark.py \
+        --configs configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py \
+                  configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py \
         --device cpu --batch-sizes 1 16 --iters 5 --warmup 1 --out-dir outputs/bench_cpu
     python tools/benchmark.py --device cuda --batch-sizes 1 256 --train-batch-size 128 --compile --profile
 
@@ -21,7 +23,8 @@ torch.profiler tables. Writes ``benchmark.json`` and ``benchmark.md`` to ``--out
 exported computation in PyTorch eager, ``torch.compile`` and ONNX Runtime, at each model's own input size,
 ratios from the same run; :mod:`pmnet_plugin.utils.backend_benchmark`); ``--backends-only`` times only that:
 
-    python tools/benchmark.py --configs configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py --device cpu --batch-sizes 1 16 \
+    python tools/benchmark.py --configs configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py \
+        --device cpu --batch-sizes 1 16 \
         --backends eager compile onnxruntime --backends-only --threads 2 --out-dir outputs/bench_backends
 """
 import argparse
@@ -41,8 +44,8 @@ from torch import nn  # noqa: E402
 
 from pmnet_plugin.utils.backend_benchmark import (BACKENDS, backend_ratios,  # noqa: E402
                                                   backends_markdown, measure_backends)
-from pmnet_plugin.utils.benchmarking import (PeakMemory, autocast, breakdown,  # noqa: E402
-                                             INFER_MODES, compute_ratios, cpu_name, evaluate_targets,
+from pmnet_plugin.utils.benchmarking import (INFER_MODES, PeakMemory, autocast,  # noqa: E402
+                                             breakdown, compute_ratios, cpu_name, evaluate_targets,
                                              label_modules, profile_calls, summarize_times,
                                              time_interleaved, write_report)
 
@@ -54,7 +57,9 @@ PROFILE_LABELS = ('backbone', 'neck', 'head.selector', 'head.regressor', 'head.b
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description='Benchmark bare backbone vs HMR vs PM-Net')
-    p.add_argument('--configs', nargs='+', default=['configs/hmr_res50-1xb64-200k_spin-mix-224x224.py', 'configs/pmnet_res50-1xb64-200k_spin-mix-224x224.py'],
+    p.add_argument('--configs', nargs='+',
+                   default=['configs/hmr_res50-1xb64-200k_spin-mix-224x224.py',
+                            'configs/pmnet_res50-1xb64-200k_spin-mix-224x224.py'],
                    help='baseline first (HMR), then the candidate (PM-Net)')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--batch-sizes', nargs='+', type=int, default=[1, 64])
@@ -161,8 +166,9 @@ def build_models(args, notes: list):
     """Builds (name -> estimator) for every config and the bare backbone of the first one."""
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
-    import pmnet_plugin  # noqa: F401  (registers the components)
     from mmpose.registry import MODELS
+
+    import pmnet_plugin  # noqa: F401  (registers the components)
     init_default_scope('mmpose')
     models, info, state, bare = {}, {}, {}, None
     for path in args.configs:

@@ -27,9 +27,10 @@ import torch
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import pmnet_plugin  # noqa: E402,F401  (registers everything)
 from mmengine.config import Config  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
+
+import pmnet_plugin  # noqa: E402,F401  (registers everything)
 from pmnet_plugin.datasets import SMPLImageDataset  # noqa: E402
 
 # the training pipeline of the SPIN-mix configs (224x224 crops)

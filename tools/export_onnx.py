@@ -100,6 +100,7 @@ def rendered_images(model, num: int, seed: int = 0) -> List[np.ndarray]:
 def check_crops(model, args) -> tuple:
     """(crops (N, 3, H, W) float32, description) for the parity check."""
     from mmengine.dataset import pseudo_collate
+
     from pmnet_plugin.apis import crop_data
     if args.images:
         files = _image_files(args.images)[:args.num_check]

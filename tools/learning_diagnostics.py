@@ -33,7 +33,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from prototype_coverage import starting_point_errors  # noqa: E402
 
-from pmnet_plugin.evaluation.functional import (constant_baseline_mpjpe, per_sample_mpjpe,  # noqa: E402
+from pmnet_plugin.evaluation.functional import (constant_baseline_mpjpe, per_sample_mpjpe,
                                                 selector_accuracy, spread_ratio)
 from pmnet_plugin.models.body_models import SMPLBodyModel  # noqa: E402
 from pmnet_plugin.models.body_models.smpl_io import load_mean_params  # noqa: E402

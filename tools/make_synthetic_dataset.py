@@ -2,7 +2,8 @@
 
     python tools/make_synthetic_dataset.py --out data/synthetic --num 5000 --rare-fraction 0.05 --seed 0 \
         [--split both] [--num-test 1000] [--test-rare-fraction 0.5] [--workers 2] [--img-size 224] \
-        [--clips walk cartwheel ...] [--texture parts|flat] [--body-model ...] [--pose-library data/mocap/pose_library.npz]
+        [--clips walk cartwheel ...] [--texture parts|flat] [--body-model ...] \
+        [--pose-library data/mocap/pose_library.npz]
 """
 import argparse
 import json

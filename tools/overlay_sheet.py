@@ -6,7 +6,8 @@ name (and the chosen prototype for PM-Net) and the sample's clip.
 
 Usage:
     python tools/overlay_sheet.py data/synthetic/test.npz --out overlays.png \
-        --models configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py=hmr.pth configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py=pmnet.pth \
+        --models configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py=hmr.pth \
+                 configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py=pmnet.pth \
         [--labels HMR PM-Net] [--num 8]
 """
 import argparse
@@ -22,7 +23,7 @@ os.environ.setdefault('PYOPENGL_PLATFORM', 'osmesa')
 
 from mmpose.structures.bbox import bbox_xywh2xyxy  # noqa: E402
 
-from pmnet_plugin.apis import init_mesh_model, inference_mesh  # noqa: E402
+from pmnet_plugin.apis import inference_mesh, init_mesh_model  # noqa: E402
 from pmnet_plugin.synthetic.sheet import pick, tile  # noqa: E402
 from pmnet_plugin.synthetic.synth_dataset import load_humandata  # noqa: E402
 from pmnet_plugin.visualization import MeshVisualizer  # noqa: E402

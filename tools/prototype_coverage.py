@@ -22,8 +22,8 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from pmnet_plugin.evaluation.functional.mesh_eval import (  # noqa: E402
-    per_sample_mpjpe, per_sample_pve, select_tail)
+from pmnet_plugin.evaluation.functional.mesh_eval import (per_sample_mpjpe, per_sample_pve,
+                                                          select_tail)
 from pmnet_plugin.models.body_models import SMPLBodyModel  # noqa: E402
 from pmnet_plugin.models.body_models.smpl_io import load_mean_params  # noqa: E402
 from pmnet_plugin.models.prototypes import (body_chordal_distance, canonical_rotmats,  # noqa: E402

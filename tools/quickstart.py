@@ -33,7 +33,8 @@ import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PY = sys.executable
-MODELS = (('HMR', 'configs/hmr_effnet-lite0-1xb32-1500it_synthetic-96x96.py'), ('PM-Net', 'configs/pmnet_effnet-lite0-1xb32-1500it_synthetic-96x96.py'))
+MODELS = (('HMR', 'configs/hmr_effnet-lite0-1xb32-1500it_synthetic-96x96.py'),
+          ('PM-Net', 'configs/pmnet_effnet-lite0-1xb32-1500it_synthetic-96x96.py'))
 PRESETS = dict(
     demo=dict(out='outputs/quickstart', data='data/synthetic', num_train=5000, num_test=500, iters=400,
               seeds=[0]),
@@ -255,8 +256,8 @@ def write_report(args: argparse.Namespace, results: Dict[str, List[dict]], diagn
               '## Errors (mm)', '',
               'MPJPE / PA-MPJPE on the 14 LSP joints regressed through the H36M regressor (3DPW protocol), PVE over '
               'all vertices; rarity = mean vertex distance of the GT mesh from the mean-pose mesh; "rare clips" = '
-              'cartwheel/backflip/crawl/roll/getup. ' + ('Mean ± std over the seeds.' if len(args.seeds) > 1
-                                                          else 'One seed: no error bars.'), '',
+              'cartwheel/backflip/crawl/roll/getup. '
+              + ('Mean ± std over the seeds.' if len(args.seeds) > 1 else 'One seed: no error bars.'), '',
               metrics_table(results), '', comparison(results), '',
               'Where each head starts (no training; `tools/prototype_coverage.py`, GT orientation and shape):', '',
               open(osp.join(ROOT, out, 'starting_points.md')).read(), '',

@@ -62,6 +62,8 @@ $PIP install -q mmdet==3.3.0 smplx==0.1.28 json_tricks munkres scipy matplotlib 
 $PIP install -q --no-deps mmpose==1.3.2
 # pyrender pins PyOpenGL 3.1.0, which lacks OSMesaCreateContextAttribs; 3.1.7 works.
 $PIP install -q PyOpenGL==3.1.7
+# lint (`make lint`, settings in setup.cfg)
+$PIP install -q flake8==7.5.0 isort==9.0.2
 step "installing pmnet_plugin (editable)"
 $PIP install -q --no-deps --no-build-isolation -e .
 

@@ -25,10 +25,11 @@ from mmengine.runner import Runner  # noqa: E402
 
 import pmnet_plugin  # noqa: E402,F401  (registers components; torch>=2.6 checkpoint fix)
 from pmnet_plugin.apis.checkpoint import check_checkpoint_fits, read_checkpoint  # noqa: E402
+from pmnet_plugin.engine import \
+    setup_cpu_distributed  # noqa: E402  (also: NaNGuardHook, no torchvision)
 from pmnet_plugin.utils import cli  # noqa: E402
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
 from pmnet_plugin.utils.tensor_utils import to_numpy  # noqa: E402
-from pmnet_plugin.engine import setup_cpu_distributed  # noqa: E402  (also: NaNGuardHook, no torchvision)
 
 # prediction fields written to a .npz dump (those a head does not produce are skipped)
 DUMP_FIELDS = ('smpl_pose', 'smpl_betas', 'pred_cam', 'keypoints_3d', 'keypoints', 'keypoint_scores',

@@ -21,7 +21,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 import pmnet_plugin  # noqa: E402,F401  (registers components; torch>=2.6 checkpoint fix)
 from pmnet_plugin.apis.checkpoint import read_checkpoint  # noqa: E402
-from pmnet_plugin.engine import setup_cpu_distributed  # noqa: E402  (also: NaNGuardHook, no torchvision)
+from pmnet_plugin.engine import \
+    setup_cpu_distributed  # noqa: E402  (also: NaNGuardHook, no torchvision)
 from pmnet_plugin.engine.resume import find_resumable_checkpoint  # noqa: E402
 from pmnet_plugin.utils import cli  # noqa: E402
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402

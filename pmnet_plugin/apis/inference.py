@@ -10,7 +10,7 @@ Note:
 import os.path as osp
 import warnings
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -24,7 +24,8 @@ from mmengine.structures import InstanceData
 from mmpose.structures import PoseDataSample
 from mmpose.structures.bbox import bbox_clip_border, bbox_xywh2xyxy
 
-from pmnet_plugin.utils.camera import DEFAULT_FOCAL, crop_cam_to_full, crop_cam_to_image  # noqa: F401
+from pmnet_plugin.utils.camera import (DEFAULT_FOCAL, crop_cam_to_full,  # noqa: F401
+                                       crop_cam_to_image)
 from pmnet_plugin.utils.tensor_utils import to_numpy  # noqa: F401  (re-exported for the demo)
 from .checkpoint import load_model_checkpoint
 from .input_checks import read_image
@@ -46,8 +47,8 @@ def smpl24_metainfo() -> Dict:
     from mmpose.datasets.datasets.utils import parse_pose_metainfo
     if osp.isfile(SMPL24_METAINFO_FILE):
         return parse_pose_metainfo(dict(from_file=SMPL24_METAINFO_FILE))
-    from pmnet_plugin.models.body_models.constants import (SMPL_FLIP_INDICES,
-                                                           SMPL_JOINT_NAMES, SMPL_PARENTS)
+    from pmnet_plugin.models.body_models.constants import (SMPL_FLIP_INDICES, SMPL_JOINT_NAMES,
+                                                           SMPL_PARENTS)
     names = list(SMPL_JOINT_NAMES)
     links = [(p, j) for j, p in enumerate(SMPL_PARENTS) if p >= 0]
     return dict(
@@ -153,8 +154,9 @@ def init_mesh_model(config: Union[str, Path, Config],
     config.model.train_cfg = None
 
     init_default_scope(config.get('default_scope', 'mmpose') or 'mmpose')
-    import pmnet_plugin  # noqa: F401  registers our components
     from mmpose.registry import MODELS
+
+    import pmnet_plugin  # noqa: F401  registers our components
     with warnings.catch_warnings():
         if checkpoint is not None:
             warnings.filterwarnings('ignore', message='PrototypeMemoryHead: prototype_file=None')

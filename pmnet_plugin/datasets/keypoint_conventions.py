@@ -154,7 +154,7 @@ KEYPOINT_CONVENTIONS: Dict[str, List[str]] = {
 # 3DHP 'pelvis_extra', as SPIN evaluates H36M), else the midpoint of the LSP-style hips (SPIN's
 # training loss uses that midpoint for every dataset).
 ROOT_CANDIDATES: Tuple[Tuple[str, ...], ...] = (('pelvis', ), ('pelvis_extra', ),
-                                                 ('left_hip_extra', 'right_hip_extra'))
+                                                ('left_hip_extra', 'right_hip_extra'))
 
 
 def get_keypoint_names(convention: str) -> List[str]:

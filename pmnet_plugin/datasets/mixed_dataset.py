@@ -3,9 +3,8 @@ from copy import deepcopy
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
-from torch.utils.data import Dataset
-
 from mmpose.registry import DATASETS
+from torch.utils.data import Dataset
 
 
 def _largest_remainder(ratios: np.ndarray, total: int) -> np.ndarray:

@@ -9,10 +9,10 @@ import torch
 from mmengine.fileio import load
 from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
-
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
 from mmpose.structures.bbox import bbox_overlaps, bbox_xywh2xyxy
+
 from .humandata import read_annotations
 from .keypoint_conventions import get_keypoint_names
 from .supervision import check_claims, format_report, joint_set_metainfo, scatter_row, to_joint_set
@@ -123,7 +123,6 @@ class SMPLImageDataset(BaseCocoStyleDataset):
                 data_root=data_root, data_prefix=data_prefix, filter_cfg=filter_cfg,
                 indices=indices, serialize_data=serialize_data, pipeline=pipeline,
                 test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch)
-
 
     # ----------------------------------------------------------------------------- loading
     def full_init(self) -> None:
@@ -315,4 +314,3 @@ class SMPLImageDataset(BaseCocoStyleDataset):
         """The annotation columns of all rows (before filtering): the reader's, with the keypoint columns
         reduced to the joints that supervise (:func:`.supervision.to_joint_set`)."""
         return self._cols
-

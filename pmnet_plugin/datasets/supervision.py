@@ -93,7 +93,7 @@ def to_joint_set(cols: dict, joint_set: str, openpose_weight: float = 0.,
         stats[f'labelled_{dim}d'] = float(labelled.sum(1).mean()) if labelled.size else 0.
         stats[f'supervised_{dim}d'] = float((vis > 0).sum(1).mean()) if vis.size else 0.
         stats[f'unsupervised_{dim}d'] = _unsupervised(file_names, labelled, vis, sub_names, lookup,
-                                                     source_ok, openpose_weight if dim == 2 else 1.)
+                                                      source_ok, openpose_weight if dim == 2 else 1.)
     stats['smpl'] = float(cols['has_smpl'].mean()) if len(cols['has_smpl']) else 0.
     out['stats'] = stats
     return out

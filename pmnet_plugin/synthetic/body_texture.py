@@ -40,7 +40,7 @@ def part_vertex_colors(lbs_weights: np.ndarray, v_template: np.ndarray) -> np.nd
     for joint, rgb in PART_COLORS.items():
         colors[part == joint] = rgb
     for joints, front_rgb, back_rgb, margin in ((TORSO, TORSO_FRONT, TORSO_BACK, 0.0),
-                                                 (HEAD, FACE, HAIR, 0.02)):
+                                                (HEAD, FACE, HAIR, 0.02)):
         sel = np.isin(part, joints)
         if sel.any():
             front = verts[:, 2] > np.median(verts[sel, 2]) + margin

@@ -278,8 +278,8 @@ def compute_ratios(res: dict, names: list, settings: list, batch_sizes: list, tr
     ratios = []
     base, cand = names[0], names[-1]
     for s in settings:
-        for table, modes, bss in (('inference', INFER_MODES, batch_sizes), ('training', ('train', ),
-                                                                              [train_bs])):
+        for table, modes, bss in (('inference', INFER_MODES, batch_sizes),
+                                  ('training', ('train', ), [train_bs])):
             for bs in bss:
                 for mode in modes:
                     a = get(table, model=base, mode=mode, setting=s, batch_size=bs)

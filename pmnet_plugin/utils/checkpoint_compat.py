@@ -11,7 +11,8 @@ The fix here is the narrowest one: allow-list exactly the globals found in our c
 Runner checkpoints and asking ``torch.serialization.get_unsafe_globals_in_checkpoint``) with
 ``torch.serialization.add_safe_globals``: ``HistoryBuffer``; numpy's ``_reconstruct``, ``ndarray``, ``dtype``,
 ``scalar`` and the dtype classes; and, for the ``builtins.getattr`` that HistoryBuffer's pickled statistics
-methods refer to, a stand-in that resolves only ``HistoryBuffer.min/max/current/mean``. Every other global is still refused, no
+methods refer to, a stand-in that resolves only ``HistoryBuffer.min/max/current/mean``. Every other global is
+still refused, no
 environment variable (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``) is set and site-packages are untouched. It is
 applied when ``pmnet_plugin`` is imported (``pmnet_plugin.utils`` is imported first). See docs/configs.md.
 """

@@ -15,8 +15,8 @@ scheme (as in PyTorch3D); averaging follows Markley et al. 2007, "Averaging Quat
 from typing import Optional
 
 import torch
-from torch import Tensor
 import torch.nn.functional as F
+from torch import Tensor
 
 __all__ = [
     'axis_angle_to_matrix', 'matrix_to_axis_angle', 'rot6d_to_matrix', 'matrix_to_rot6d',

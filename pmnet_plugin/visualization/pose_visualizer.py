@@ -132,7 +132,7 @@ class PoseKeypointVisualizer(Visualizer):
         k = kpts_all.shape[1]
         kpt_colors = [_named_rgb(c) if c is not None else None
                       for c in _color_list(self.kpt_color, k)]
-        links = [tuple(l) for l in (self.skeleton or [])]
+        links = [tuple(link) for link in (self.skeleton or [])]
         link_colors = [_named_rgb(c) if c is not None else None
                        for c in _color_list(self.link_color if self.link_color is not None
                                             else (255, 255, 255), len(links))]

@@ -11,7 +11,8 @@ PMNET_CONFIG = osp.join(REPO, 'configs', 'pmnet_res18-w32-1xb16-300it_synthetic-
 
 
 def mesh_config(files: dict) -> Config:
-    """``configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py`` pointed at the fixture files (no prototype/rarity file).
+    """``configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py`` pointed at the fixture files (no prototype/rarity
+    file).
 
     Args:
         files (dict): the ``body_model_files`` fixture.
@@ -31,7 +32,8 @@ def mesh_config(files: dict) -> Config:
 
 
 def hmr_config(files: dict) -> Config:
-    """``configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py`` pointed at the fixture files (HMR twin of :func:`mesh_config`)."""
+    """``configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py`` pointed at the fixture files (HMR twin of
+    :func:`mesh_config`)."""
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'hmr_res18-w32-1xb16-300it_synthetic-96x96.py'))
     cfg.merge_from_dict({
         'model.head.body_model.model_path': files['model_path'],
@@ -60,6 +62,7 @@ def demo_setup(files: dict, root, box, adjust: Optional[Callable] = None) -> dic
         dict: ``root``, ``cfg`` (path), ``ckpt``, ``img`` (BGR), ``img_path``, ``model``.
     """
     import cv2
+
     from pmnet_plugin.apis import init_mesh_model
     cfg = mesh_config(files)
     cfg_path = str(root / 'pmnet.py')

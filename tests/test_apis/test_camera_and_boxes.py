@@ -73,6 +73,6 @@ def test_ensure_bgr3(shape):
 def test_smpl24_metainfo_skeleton_follows_the_kinematic_tree():
     meta = smpl24_metainfo()
     assert meta['num_keypoints'] == 24
-    links = {tuple(sorted(l)) for l in meta['skeleton_links']}
+    links = {tuple(sorted(link)) for link in meta['skeleton_links']}
     assert (0, 1) in links and (18, 20) in links and len(links) == 23
     assert list(meta['flip_indices'])[:3] == [0, 2, 1]

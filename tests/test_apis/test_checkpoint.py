@@ -3,8 +3,8 @@ import os.path as osp
 
 import pytest
 import torch
-
 from mesh_model_setup import mesh_config
+
 from pmnet_plugin.apis import CheckpointMismatchError, init_mesh_model
 from pmnet_plugin.apis.checkpoint import checkpoint_head, compare_state_dict, read_checkpoint
 from pmnet_plugin.utils.safe_pickle import DataFileError

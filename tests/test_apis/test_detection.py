@@ -1,10 +1,10 @@
 """PersonDetector: mmdet config lookup, the missing-checkpoint message, random-init detection."""
 import numpy as np
 import pytest
-
 from mesh_model_setup import random_person_detector
-from pmnet_plugin.apis.detection import (DEFAULT_DET_CONFIG, MissingCheckpointError,
-                                         PersonDetector, checkpoint_url, mmdet_config_path)
+
+from pmnet_plugin.apis.detection import (DEFAULT_DET_CONFIG, MissingCheckpointError, PersonDetector,
+                                         checkpoint_url, mmdet_config_path)
 
 RTMDET_URL = ('https://download.openmmlab.com/mmdetection/v3.0/rtmdet/'
               'rtmdet_tiny_8xb32-300e_coco/'

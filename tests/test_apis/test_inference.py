@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 import torch
-
 from mesh_model_setup import mesh_config, save_random_checkpoint, synthetic_person_image
+
 from pmnet_plugin.apis import inference_mesh, init_mesh_model
 
 

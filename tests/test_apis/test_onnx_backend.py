@@ -5,9 +5,9 @@ import sys
 import numpy as np
 import pytest
 import torch
+from mesh_model_setup import mesh_config, save_random_checkpoint, synthetic_person_image
 from mmengine.dataset import pseudo_collate
 
-from mesh_model_setup import mesh_config, save_random_checkpoint, synthetic_person_image
 from pmnet_plugin.apis import (MeshExportModule, OnnxMeshSession, compare_outputs, crop_data,
                                export_onnx, inference_mesh, init_mesh_model, init_onnx_model)
 

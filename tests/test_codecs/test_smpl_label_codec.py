@@ -1,7 +1,7 @@
 """SMPLLabelCodec: normalisation, weights, round trip, packing into the data-sample contract."""
 import numpy as np
-
 from mmpose.datasets.transforms import GenerateTarget, PackPoseInputs
+
 from pmnet_plugin.codecs import SMPLLabelCodec
 
 

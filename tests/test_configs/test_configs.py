@@ -6,9 +6,12 @@ from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PAIRS = [('configs/hmr_res50-1xb64-200k_spin-mix-224x224.py', 'configs/pmnet_res50-1xb64-200k_spin-mix-224x224.py'),
-         ('configs/hmr_res50-1xb64-200k_spin-mix-224x224_h36m-p2.py', 'configs/pmnet_res50-1xb64-200k_spin-mix-224x224_h36m-p2.py'),
-         ('configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py', 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'),
-         ('configs/hmr_effnet-lite0-1xb32-1500it_synthetic-96x96.py', 'configs/pmnet_effnet-lite0-1xb32-1500it_synthetic-96x96.py')]
+         ('configs/hmr_res50-1xb64-200k_spin-mix-224x224_h36m-p2.py',
+          'configs/pmnet_res50-1xb64-200k_spin-mix-224x224_h36m-p2.py'),
+         ('configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py',
+          'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'),
+         ('configs/hmr_effnet-lite0-1xb32-1500it_synthetic-96x96.py',
+          'configs/pmnet_effnet-lite0-1xb32-1500it_synthetic-96x96.py')]
 LEAVES = [c for pair in PAIRS for c in pair]
 
 
@@ -20,9 +23,9 @@ def feature_width(cfg: Config) -> int:
     """Width of the feature the head receives: backbone (random init) + neck on one crop."""
     import torch
     from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
 
     import pmnet_plugin  # noqa: F401
-    from mmpose.registry import MODELS
     init_default_scope('mmpose')
     backbone = MODELS.build(dict(cfg.model.backbone, init_cfg=None))
     neck = MODELS.build(cfg.model.neck) if cfg.model.get('neck') else None
@@ -111,4 +114,5 @@ def test_h36m_p2_protocol_config():
     assert ds.ann_file == 'preprocessed_datasets/h36m_valid_protocol2.npz' and ds.test_mode
     assert ds.rename_keypoints == dict(head_extra='jaw_extra', headtop='head_extra')
     assert [m.protocol for m in cfg.test_evaluator] == ['h36m_joints_lsp14']
-    assert cfg.train_dataloader == load('configs/pmnet_res50-1xb64-200k_spin-mix-224x224.py').train_dataloader  # same model/training
+    # same model and training
+    assert cfg.train_dataloader == load('configs/pmnet_res50-1xb64-200k_spin-mix-224x224.py').train_dataloader

@@ -5,13 +5,15 @@ are checked joint by joint against what the writers put into the files (``tests/
 """
 import numpy as np
 import pytest
-
-from pmnet_plugin.datasets import AnnotationError, MixedSMPLDataset, SMPLImageDataset
-from pmnet_plugin.datasets.keypoint_conventions import (HUMAN_DATA_KEYPOINTS, MMHUMAN3D_H36M_TO_SPIN,
-                                                        MPI_INF_3DHP_KEYPOINTS, OPENPOSE_25_KEYPOINTS)
-from pmnet_plugin.datasets.supervision import format_report
 from real_layouts import (write_h36m, write_mpi_inf_3dhp, write_pw3d, write_spin_converted,
                           write_spin_npz)
+
+from pmnet_plugin.datasets import AnnotationError, MixedSMPLDataset, SMPLImageDataset
+from pmnet_plugin.datasets.keypoint_conventions import (HUMAN_DATA_KEYPOINTS,
+                                                        MMHUMAN3D_H36M_TO_SPIN,
+                                                        MPI_INF_3DHP_KEYPOINTS,
+                                                        OPENPOSE_25_KEYPOINTS)
+from pmnet_plugin.datasets.supervision import format_report
 
 HD = {n: i for i, n in enumerate(HUMAN_DATA_KEYPOINTS)}
 

@@ -18,7 +18,8 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 
-from pmnet_plugin.evaluation.functional import constant_baseline_mpjpe, per_sample_mpjpe, spread_ratio
+from pmnet_plugin.evaluation.functional import (constant_baseline_mpjpe, per_sample_mpjpe,
+                                                spread_ratio)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SIZE = 64

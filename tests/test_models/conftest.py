@@ -16,6 +16,7 @@ def real_pose_file(tmp_path_factory):
 def rarity_test_poses(mean_params: str, n: int, scale: float, seed: int) -> np.ndarray:
     """Axis-angle poses (n, 72), upright, whose body deviates from the mean body pose by N(0, scale) rad."""
     import torch
+
     from pmnet_plugin.models.body_models.smpl_io import load_mean_params
     from pmnet_plugin.utils.rotation import matrix_to_axis_angle, rot6d_to_matrix
     rot = rot6d_to_matrix(torch.from_numpy(load_mean_params(mean_params)['pose_6d']))

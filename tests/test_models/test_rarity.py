@@ -36,6 +36,7 @@ def test_percentile_of_inverts_np_percentile():
 def test_scorer_is_the_pose_rarity_axis(body_model_files, body, rarity_poses):
     """The scorer's rarity equals the PoseRarity evaluator's score of the same poses (mesh, mm)."""
     from mmpose.registry import METRICS
+
     import pmnet_plugin  # noqa: F401
     poses = rarity_poses(body_model_files['mean_params'], 5, 0.4, seed=1)
     metric = METRICS.build(dict(type='PoseRarity', protocol='smpl24', mean_params=body_model_files[

@@ -20,15 +20,18 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 sys.path.insert(0, osp.join(ROOT, 'tests', 'test_tools'))
 import test as test_tool  # noqa: E402  (tools/test.py)
+
 import train as train_tool  # noqa: E402  (tools/train.py)
-from test_train_test import NUM_PROTOS, dump, synth, tiny_cfg  # noqa: E402,F401  (tiny data + config)
+from test_train_test import (NUM_PROTOS, dump, synth,  # noqa: E402,F401  (tiny data + config)
+                             tiny_cfg)
 
 from pmnet_plugin.apis.checkpoint import CheckpointMismatchError, read_checkpoint  # noqa: E402
 from pmnet_plugin.engine.hooks.nan_guard_hook import NonFiniteLossError  # noqa: E402
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
 from pmnet_plugin.utils.safe_pickle import DataFileError  # noqa: E402
 
-PMNET, HMR = 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py', 'configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py'
+PMNET = 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'
+HMR = 'configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py'
 
 
 def _save_model_checkpoint(cfg, path: str, **head) -> str:

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from pmnet_plugin.synthetic.deepmimic import (DM_TO_SMPL, FRAME_SIZE, RARE_CLIPS, build_pose_library,
-                                            parse_frames, read_clip, retarget_to_smpl)
+from pmnet_plugin.synthetic.deepmimic import (DM_TO_SMPL, FRAME_SIZE, RARE_CLIPS,
+                                              build_pose_library, parse_frames, read_clip,
+                                              retarget_to_smpl)
 
 IDENTITY_Q = [1.0, 0.0, 0.0, 0.0]
 

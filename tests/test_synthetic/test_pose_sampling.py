@@ -2,8 +2,9 @@
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from pmnet_plugin.synthetic.pose_sampling import (canonical_to_camera, perturb_body_pose, place_in_crop,
-                                                sample_indices, sample_smpl_params, split_masks)
+from pmnet_plugin.synthetic.pose_sampling import (canonical_to_camera, perturb_body_pose,
+                                                  place_in_crop, sample_indices, sample_smpl_params,
+                                                  split_masks)
 
 
 def fake_library(lengths=dict(walk=39, run=25, cartwheel=164, crawl=177)):

@@ -11,10 +11,9 @@ import pytest
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(REPO, 'tests', 'test_apis'))
 sys.path.insert(0, osp.join(REPO, 'tools'))
+import demo  # noqa: E402
 from mesh_model_setup import (demo_setup, random_person_detector,  # noqa: E402
                               save_random_checkpoint)
-
-import demo  # noqa: E402
 
 BOX = (40, 30, 120, 190)  # where the body is drawn (x1, y1, x2, y2) in the 160 x 200 image
 
@@ -64,7 +63,7 @@ def test_bbox_file_outputs(setup, tmp_path):
     inside = mesh[y1:y2, x1:x2].sum()
     assert inside > 300, 'the mesh should be drawn inside the person box'
     obj = (out / 'person_person0.obj').read_text().splitlines()
-    assert sum(l.startswith('v ') for l in obj) == 6890
+    assert sum(line.startswith('v ') for line in obj) == 6890
     assert not [f for f in os.listdir(out) if f.startswith('.')], 'temp files left behind'
 
 

@@ -11,9 +11,8 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(REPO, 'tests', 'test_apis'))
 sys.path.insert(0, osp.join(REPO, 'tools'))
-from mesh_model_setup import demo_setup, save_random_checkpoint  # noqa: E402
-
 import demo  # noqa: E402
+from mesh_model_setup import demo_setup, save_random_checkpoint  # noqa: E402
 
 BOX = (40, 30, 120, 190)
 PERSON_KEYS = {'bboxes', 'bbox_scores', 'smpl_pose', 'smpl_betas', 'pred_cam', 'cam_t_full', 'keypoints',

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
-
 from real_layouts import write_h36m, write_images, write_pw3d, write_spin_converted
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -20,14 +19,15 @@ def _write_mix(data_root):
     write_h36m(ann, n=4)
     write_spin_converted(ann, n=4, seed=2)
     for k, (mode, name) in enumerate([('lsp', 'spin_lsp_train.npz'), ('lspet', 'spin_lspet_train.npz'),
-                                       ('mpii', 'spin_mpii_train.npz'), ('coco', 'spin_coco_2014_train.npz')]):
+                                      ('mpii', 'spin_mpii_train.npz'), ('coco', 'spin_coco_2014_train.npz')]):
         write_spin_converted(ann, n=4, seed=10 + k, mode=mode, filename=name, with_3d=False)
     write_pw3d(ann, filename='spin_pw3d_test.npz')
     for name in ('h36m', 'mpi_inf_3dhp', 'lsp', 'lspet', 'mpii', 'coco', 'pw3d'):
         write_images(osp.join(data_root, 'datasets', name), 4)
 
 
-@pytest.mark.parametrize('rel', ['configs/hmr_res50-1xb64-200k_spin-mix-224x224.py', 'configs/pmnet_res50-1xb64-200k_spin-mix-224x224.py'])
+@pytest.mark.parametrize('rel', ['configs/hmr_res50-1xb64-200k_spin-mix-224x224.py',
+                                 'configs/pmnet_res50-1xb64-200k_spin-mix-224x224.py'])
 def test_spin_mix_config_trains_and_validates(rel, tmp_path, body_model_files):
     data_root = str(tmp_path / 'data') + '/'
     _write_mix(data_root)

@@ -15,6 +15,7 @@ from mmengine.config import Config
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 import test as test_tool  # noqa: E402  (tools/test.py)
+
 import train as train_tool  # noqa: E402  (tools/train.py)
 
 SIZE = (64, 64)
@@ -80,7 +81,8 @@ def num_logged_losses(ckpt: str) -> int:
     return len(hub['log_scalars']['train/loss'].data[0])
 
 
-@pytest.mark.parametrize('rel', ['configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py', 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'])
+@pytest.mark.parametrize('rel', ['configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py',
+                                 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'])
 def test_train_resume_test(rel, synth, tmp_path):
     work_dir = str(tmp_path / 'work')
     cfg_path = dump(tiny_cfg(rel, synth, work_dir, max_iters=1), tmp_path / 'cfg.py')
@@ -136,7 +138,8 @@ def _free_port() -> int:
 
 def test_ddp_two_processes_cpu(synth, tmp_path):
     work_dir = str(tmp_path / 'work')
-    cfg_path = dump(tiny_cfg('configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py', synth, work_dir), tmp_path / 'cfg.py')
+    cfg = tiny_cfg('configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py', synth, work_dir)
+    cfg_path = dump(cfg, tmp_path / 'cfg.py')
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
            '--master_port', str(_free_port()), osp.join(ROOT, 'tools', 'train.py'), cfg_path,

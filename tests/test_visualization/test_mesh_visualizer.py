@@ -89,7 +89,7 @@ def test_keypoint_colours_from_dataset_meta(body):
     vis = _vis(radius=4)
     meta = smpl24_metainfo()
     vis.set_dataset_meta(meta)
-    assert [tuple(l) for l in vis.skeleton] == [tuple(l) for l in meta['skeleton_links']]
+    assert [tuple(link) for link in vis.skeleton] == [tuple(link) for link in meta['skeleton_links']]
     sample = _sample(verts)
     img = np.zeros((H, W, 3), np.uint8)
     out = vis.draw_instances_kpts(img, sample.pred_instances)

@@ -3,7 +3,6 @@ from typing import Dict
 
 import numpy as np
 from mmcv.transforms import BaseTransform
-
 from mmpose.registry import TRANSFORMS
 
 

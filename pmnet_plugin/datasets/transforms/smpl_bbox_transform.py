@@ -3,9 +3,9 @@ from typing import Dict
 
 import numpy as np
 import torch
-
 from mmpose.datasets.transforms import RandomBBoxTransform
 from mmpose.registry import TRANSFORMS
+
 from ...utils.rotation import axis_angle_to_matrix, matrix_to_axis_angle
 
 

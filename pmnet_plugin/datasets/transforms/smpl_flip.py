@@ -2,9 +2,9 @@
 from typing import Dict, Optional
 
 import numpy as np
-
 from mmpose.datasets.transforms import RandomFlip
 from mmpose.registry import TRANSFORMS
+
 from ...models.body_models.constants import SMPL_FLIP_INDICES
 
 _FLIP_SIGN = np.array([1., -1., -1.], np.float32)

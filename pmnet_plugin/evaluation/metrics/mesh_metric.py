@@ -10,8 +10,8 @@ import torch
 from mmengine.dist import get_world_size
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
-
 from mmpose.registry import METRICS
+
 from ...utils.tensor_utils import to_numpy
 from ..functional import labelled_h36m_joints, per_sample_mpjpe, per_sample_pve
 
@@ -141,6 +141,7 @@ class MeshMetric(BaseMetric):
         """The SMPL body model, built on first use."""
         if self._body is None:
             from mmpose.registry import MODELS
+
             import pmnet_plugin.models.body_models  # noqa: F401  (registers SMPLBodyModel)
             self._body = MODELS.build(dict(type='SMPLBodyModel', **self.body_model_cfg)).eval()
         return self._body

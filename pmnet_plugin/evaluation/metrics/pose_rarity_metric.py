@@ -8,9 +8,10 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 from mmengine.logging import print_log
-
 from mmpose.registry import METRICS
-from ..functional import binned_stats, knn_distance, mesh_rarity, plot_error_vs_rarity, select_tail, tail_tag
+
+from ..functional import (binned_stats, knn_distance, mesh_rarity, plot_error_vs_rarity,
+                          select_tail, tail_tag)
 from .mesh_metric import ALL_METRICS, MeshMetric
 
 RARITY_KINDS = ('mesh', 'prototype', 'knn')

@@ -7,9 +7,8 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.runner.checkpoint import CheckpointLoader
-from torch import Tensor, nn
-
 from mmpose.registry import MODELS
+from torch import Tensor, nn
 
 # (kernel, stride, expand ratio, in channels, out channels, repeats) of EfficientNet-Lite0 (Tan & Le 2019,
 # tensorflow/tpu `efficientnet/lite`): the B0 stages without squeeze-excitation, ReLU6 activations.

@@ -46,6 +46,8 @@ _OPENPOSE_FROM = {
        for j in ('eye', 'ear', 'bigtoe', 'smalltoe', 'heel')},
 }
 _H36M_ROWS = {'head_h36m': 10}
+
+
 def joint_source(name: str) -> Optional[Source]:
     """The regression source of joint ``name`` (see the module docstring).
 

@@ -7,9 +7,9 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import smplx
-from smplx.lbs import batch_rigid_transform
 import torch
 from mmpose.registry import MODELS
+from smplx.lbs import batch_rigid_transform
 from torch import Tensor, nn
 
 from ...utils.finite_checks import finite_checks_deferred
@@ -267,4 +267,3 @@ class SMPLBodyModel(nn.Module):
     def extra_repr(self) -> str:
         return (f'model_path={self.model_path!r}, num_vertices={self.num_vertices}, '
                 f'h36m={self.has_h36m}, extra={self.has_extra}, synthetic={self.is_synthetic}')
-

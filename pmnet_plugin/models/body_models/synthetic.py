@@ -5,8 +5,8 @@ Pipeline (deterministic for a seed): volumetric parts around an SMPL-ordered res
 to exactly 6890 vertices / 13776 faces (closed, genus 0) -> skinning weights from the parts -> joint
 regressors solved to reproduce the skeleton exactly (SMPL-24, H36M-17 and SPIN's 9 extra joints) -> named
 surface points (face, feet, finger tips) -> 10 shape directions (height, girth, leg length, ...) -> male and
-female variants (the neutral body with fixed shape offsets). Pose blend shapes (``posedirs``) are zero. The files carry ``pmnet_synthetic = True`` so that tools never
-overwrite a real SMPL download with it.
+female variants (the neutral body with fixed shape offsets). Pose blend shapes (``posedirs``) are zero. The
+files carry ``pmnet_synthetic = True`` so that tools never overwrite a real SMPL download with it.
 
 Our choices (not from the paper): the body layout, the shape directions and their magnitudes.
 """
@@ -19,8 +19,8 @@ import numpy as np
 
 from .constants import (KINTREE_ROOT_PARENT, NUM_SMPL_FACES, NUM_SMPL_JOINTS, NUM_SMPL_VERTICES,
                         SMPL_JOINT_NAMES, SMPL_PARENTS)
-from .synthetic_layout import (GENDER_BETAS, Primitive, body_primitives, extra_targets, face_landmarks,
-                               h36m_targets, rest_joints, vertex_landmarks)
+from .synthetic_layout import (GENDER_BETAS, Primitive, body_primitives, extra_targets,
+                               face_landmarks, h36m_targets, rest_joints, vertex_landmarks)
 
 __all__ = ['make_synthetic_smpl', 'build_synthetic_smpl_arrays', 'check_closed_genus0']
 
@@ -187,7 +187,7 @@ def _shape_dirs(verts: np.ndarray, soft: np.ndarray, weights: np.ndarray, prims:
     radial = verts - axis
     names = SMPL_JOINT_NAMES
     extremities = weights[:, [names.index(n) for n in ('head', 'left_hand', 'right_hand', 'left_wrist',
-                                                         'right_wrist', 'left_foot', 'right_foot')]].sum(1)
+                                                       'right_wrist', 'left_foot', 'right_foot')]].sum(1)
     torso = weights[:, [names.index(n) for n in ('pelvis', 'spine1', 'spine2', 'spine3')]].sum(1)
     x, y, z = verts.T
     sig = lambda s: 1.0 / (1.0 + np.exp(-s))  # noqa: E731

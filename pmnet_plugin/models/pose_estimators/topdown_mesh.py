@@ -3,12 +3,11 @@ from typing import Optional
 
 import numpy as np
 import torch
-from torch import Tensor
-
 from mmpose.models.pose_estimators.topdown import TopdownPoseEstimator
 from mmpose.registry import MODELS
 from mmpose.utils.typing import (ConfigType, InstanceList, OptConfigType, OptMultiConfig,
                                  PixelDataList, SampleList)
+from torch import Tensor
 
 
 def _to_float32_numpy(value):

@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from mmengine.dataset import Compose
 from mmpose.datasets.transforms import (GenerateTarget, GetBBoxCenterScale, PackPoseInputs,
                                         TopdownAffine)
+
 from pmnet_plugin.codecs import SMPLLabelCodec
 from pmnet_plugin.datasets.transforms import SMPLRandomBBoxTransform, SMPLRandomFlip
 from pmnet_plugin.models.body_models.constants import SMPL_FLIP_INDICES

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 import torch
-
 from mmpose.structures.bbox import get_warp_matrix
+
 from pmnet_plugin.datasets.transforms import (RandomChannelNoise, SMPLRandomBBoxTransform,
                                               SMPLRandomFlip, camera_rotation_for_crop,
                                               flip_keypoints_3d, flip_smpl_pose,
@@ -45,9 +45,10 @@ def test_flip_transform_3d():
 
 def test_flip_in_the_human_data_set(tmp_path):
     """Flip indices of a joint set pair left_*/right_* names; labels and root weights move with them."""
+    from real_layouts import write_spin_npz
+
     from pmnet_plugin.datasets import SMPLImageDataset
     from pmnet_plugin.datasets.keypoint_conventions import HUMAN_DATA_KEYPOINTS
-    from real_layouts import write_spin_npz
     truth = write_spin_npz(str(tmp_path))
     ds = SMPLImageDataset(ann_file=truth['path'], joint_set='human_data', openpose_weight=1.)
     info = ds.get_data_info(0)

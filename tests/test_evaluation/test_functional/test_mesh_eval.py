@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from pmnet_plugin.evaluation.functional import (balanced_mean, binned_stats, knn_distance, mesh_rarity,
-                                                nearest_distance, pelvis_align, per_sample_mpjpe,
-                                                per_sample_pve, select_tail, similarity_procrustes,
-                                                tail_tag)
+from pmnet_plugin.evaluation.functional import (balanced_mean, binned_stats, knn_distance,
+                                                mesh_rarity, nearest_distance, pelvis_align,
+                                                per_sample_mpjpe, per_sample_pve, select_tail,
+                                                similarity_procrustes, tail_tag)
 
 
 def _rotation(axis, angle):

@@ -1,8 +1,8 @@
 """MeshMetric: protocols, hand-computed errors and bad input."""
 import numpy as np
 import pytest
-
 from mmpose.registry import METRICS
+
 import pmnet_plugin  # noqa: F401  (registers MeshMetric)
 
 
@@ -65,6 +65,7 @@ def test_exact_transformed_and_hand_computed(body_model_files, make_sample, smpl
 
 def test_h36m_protocol_matches_manual_lsp14(body_model_files, make_sample, smpl_forward, random_poses):
     from mmpose.evaluation.functional import keypoint_mpjpe
+
     from pmnet_plugin.models.body_models.constants import H36M_TO_LSP14
     poses, betas = random_poses(3, seed=3), np.zeros((3, 10))
     pred_poses = poses + np.random.default_rng(4).normal(scale=0.2, size=poses.shape)

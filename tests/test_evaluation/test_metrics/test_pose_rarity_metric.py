@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from mmpose.registry import METRICS
+
 import pmnet_plugin  # noqa: F401  (registers PoseRarity)
 
 N_COMMON, N_RARE, RARE_IDS = 18, 2, (5, 12)

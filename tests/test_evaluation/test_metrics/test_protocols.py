@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 import torch
 from mmengine.structures import InstanceData
-
 from mmpose.evaluation.functional import keypoint_mpjpe
 from mmpose.registry import METRICS
 from mmpose.structures import PoseDataSample
+from real_layouts import write_h36m, write_pw3d
+
 from pmnet_plugin.datasets import SMPLImageDataset
 from pmnet_plugin.datasets.keypoint_conventions import MMHUMAN3D_H36M_TO_SPIN
 from pmnet_plugin.models.body_models import SMPLBodyModel
 from pmnet_plugin.models.body_models.constants import H36M_TO_LSP14
-from real_layouts import write_h36m, write_pw3d
 
 
 def _mesh(path, poses, betas):

@@ -23,8 +23,9 @@ def _random_params(batch, seed=0, scale=0.4):
 
 
 def test_build_from_registry(body_model_files):
-    import pmnet_plugin  # noqa: F401  (registers the component)
     from mmpose.registry import MODELS
+
+    import pmnet_plugin  # noqa: F401  (registers the component)
     model = MODELS.build(dict(type='SMPLBodyModel', model_path=body_model_files['model_path_npz']))
     assert isinstance(model, SMPLBodyModel)
     assert model.num_vertices == 6890 and model.is_synthetic

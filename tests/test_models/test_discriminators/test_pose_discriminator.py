@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 import torch
-
 from mmpose.registry import MODELS
+
 import pmnet_plugin.models  # noqa: F401  (registers SMPLPoseDiscriminator)
 from pmnet_plugin.models.discriminators import (RealPoseSampler, SMPLPoseDiscriminator,
-                                                discriminator_accuracy,
-                                                lsgan_discriminator_loss, lsgan_encoder_loss)
+                                                discriminator_accuracy, lsgan_discriminator_loss,
+                                                lsgan_encoder_loss)
 from pmnet_plugin.utils.rotation import axis_angle_to_matrix
 
 

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 import torch
-
 from mmpose.registry import MODELS
+
 import pmnet_plugin  # noqa: F401
 from pmnet_plugin.utils.rotation import axis_angle_to_matrix
 

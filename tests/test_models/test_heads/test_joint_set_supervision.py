@@ -7,12 +7,12 @@ regressor (SMPL joints, ``J_regressor_extra.npy`` rows).
 import numpy as np
 import pytest
 import torch
+from real_layouts import write_h36m, write_images, write_mpi_inf_3dhp, write_spin_npz
 
 from pmnet_plugin.datasets import SMPLImageDataset
 from pmnet_plugin.datasets.keypoint_conventions import MMHUMAN3D_H36M_TO_SPIN
 from pmnet_plugin.models.body_models.joint_sets import joint_source
 from pmnet_plugin.models.heads import HMRHead
-from real_layouts import write_h36m, write_images, write_mpi_inf_3dhp, write_spin_npz
 
 PIPELINE = [
     dict(type='LoadImage'),

@@ -87,8 +87,7 @@ def test_blend_of_equal_weights_about_one_axis_is_the_mid_angle(head_kwargs, pro
     assert torch.allclose(out['proto_init_pose'][0, 5], expected, atol=1e-5)
 
 
-def test_gradients_reach_features_and_learnable_prototypes(head_kwargs, proto_file,
-                                                            mesh_samples):
+def test_gradients_reach_features_and_learnable_prototypes(head_kwargs, proto_file, mesh_samples):
     for mode in ('top1', 'blend'):
         head = _head(head_kwargs, proto_file, learnable=True, init_mode=mode,
                      detach_selection=False)
@@ -160,8 +159,8 @@ def test_teacher_forcing_uses_gt_prototype(head_kwargs, proto_file, mesh_samples
 
 
 @pytest.mark.parametrize('detach', [True, False])
-def test_detach_selection_controls_mesh_loss_gradient_to_selector(head_kwargs, proto_file,
-                                                                 mesh_samples, detach):
+def test_detach_selection_controls_mesh_loss_gradient_to_selector(head_kwargs, proto_file, mesh_samples,
+                                                                  detach):
     kwargs = dict(head_kwargs, loss=dict(type='MeshLoss', proto_weight=0.0))
     head = _head(kwargs, proto_file, init_mode='blend', blend_topk=2, detach_selection=detach)
     losses = head.loss((torch.randn(2, 32), ), mesh_samples(2))

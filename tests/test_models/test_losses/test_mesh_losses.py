@@ -1,8 +1,8 @@
 import pytest
 import torch
 import torch.nn.functional as F
-
 from mmpose.registry import MODELS
+
 import pmnet_plugin.models.losses  # noqa: F401  (registers MeshLoss)
 from pmnet_plugin.utils.rotation import axis_angle_to_matrix
 

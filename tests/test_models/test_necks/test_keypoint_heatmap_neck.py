@@ -1,8 +1,8 @@
 """KeypointHeatmapNeck and its soft-argmax; KeypointHeatmapAuxHead's targets and losses."""
 import torch
 from mmengine.structures import InstanceData
-
 from mmpose.structures import PoseDataSample
+
 from pmnet_plugin.models.heads import KeypointHeatmapAuxHead
 from pmnet_plugin.models.heads.keypoint_heatmap_aux_head import gaussian_heatmaps
 from pmnet_plugin.models.necks import KeypointHeatmapNeck

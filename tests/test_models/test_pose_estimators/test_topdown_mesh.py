@@ -5,10 +5,10 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
-
-import pmnet_plugin  # noqa: F401  (registers the components)
 from mmpose.registry import MODELS
 from mmpose.structures import PoseDataSample
+
+import pmnet_plugin  # noqa: F401  (registers the components)
 from pmnet_plugin.models.prototypes import build_prototypes, save_prototypes
 
 SIZE = 64  # small crops keep the ResNet-18 forward fast on CPU
