@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmpose.registry import MODELS
-from pmnet_plugin.models.prototypes import (body_chordal_distance, canonical_rotmats, load_prototypes,
-                                            pose_features)
+from pmnet_plugin.models.prototypes import body_chordal_distance, canonical_rotmats, pose_features
+from pmnet_plugin.prototypes.io import load_prototypes
 from pmnet_plugin.utils.rotation import (average_quaternions, matrix_to_quaternion,
                                          matrix_to_rot6d, quaternion_to_matrix, rot6d_to_matrix)
 from .hmr_head import NUM_JOINTS, HMRHead

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from pmnet_plugin.models.heads import PrototypeMemoryHead
-from pmnet_plugin.models.prototypes import build_prototypes, save_prototypes
+from pmnet_plugin.prototypes import build_prototypes, save_prototypes
 from pmnet_plugin.utils.rotation import (axis_angle_to_matrix, matrix_to_quaternion,
                                          quaternion_to_matrix, rot6d_to_matrix)
 
