@@ -10,6 +10,7 @@ from mmpose.models.heads.base_head import BaseHead
 from mmpose.registry import KEYPOINT_CODECS, MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
 from pmnet_plugin.codecs.smpl_label import SMPLLabelCodec
+from pmnet_plugin.models.body_models.smpl_io import load_mean_params
 from pmnet_plugin.models.losses.mesh_losses import root_relative
 from pmnet_plugin.models.rarity import PoseRarityScorer
 from pmnet_plugin.utils.rotation import (axis_angle_to_matrix, matrix_to_axis_angle,
@@ -105,14 +106,9 @@ class HMRHead(BaseHead):
                              f'differs from model.head.input_size {self.input_size}; give both the '
                              'codec\'s input_size')
         self.joint_set = joint_set
-        self.body_model = body_model if isinstance(body_model, nn.Module) else MODELS.build(
-            body_model)
+        self.body_model = body_model if isinstance(body_model, nn.Module) else MODELS.build(body_model)
         self.loss_module = MODELS.build(loss)
-        if mean_params is None:
-            mean = _fallback_mean_params()
-        else:
-            from pmnet_plugin.models.body_models.smpl_io import load_mean_params
-            mean = load_mean_params(mean_params)
+        mean = _fallback_mean_params() if mean_params is None else load_mean_params(mean_params)
         self.register_buffer('init_pose6d', _to_tensor(mean['pose_6d'], 'cpu').reshape(1, -1))
         self.register_buffer('init_betas', _to_tensor(mean['betas'], 'cpu').reshape(1, -1))
         self.register_buffer('init_cam', _to_tensor(mean['cam'], 'cpu').reshape(1, -1))
@@ -161,8 +157,7 @@ class HMRHead(BaseHead):
         """
         return self._forward_from_init(self._pool(feats), None)
 
-    def _forward_from_init(self, feat: Tensor, init: Optional[Dict[str, Tensor]]) -> Dict[str,
-                                                                                        Tensor]:
+    def _forward_from_init(self, feat: Tensor, init: Optional[Dict[str, Tensor]]) -> Dict[str, Tensor]:
         init = self._initial_estimate(feat) if init is None else init
         out = self.regressor(feat, init['pose6d'], init['betas'], init['cam'])
         B = feat.shape[0]
