@@ -103,8 +103,7 @@ class HMRHead(BaseHead):
                         KEYPOINT_CODECS.build(decoder))
         if tuple(self.decoder.input_size) != self.input_size:
             raise ValueError(f'{type(self).__name__}: decoder input_size {tuple(self.decoder.input_size)} '
-                             f'differs from model.head.input_size {self.input_size}; give both the '
-                             'codec\'s input_size')
+                             f'differs from model.head.input_size {self.input_size}; use the codec\'s for both')
         self.joint_set = joint_set
         self.body_model = body_model if isinstance(body_model, nn.Module) else MODELS.build(body_model)
         self.loss_module = MODELS.build(loss)
