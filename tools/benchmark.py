@@ -129,7 +129,7 @@ def resolve_head_files(head, args, state: dict, notes: list) -> None:
     if 'prototype_file' in head or head.get('type') == 'PrototypeMemoryHead':
         path = args.prototype_file or head.get('prototype_file')
         if not path or not osp.isfile(path):
-            from pmnet_plugin.models.prototypes import build_prototypes, save_prototypes
+            from pmnet_plugin.prototypes import build_prototypes, save_prototypes
             k = int(head.get('num_prototypes', 32))
             path = osp.join(args.out_dir, f'random_prototypes_k{k}.npz')
             if not osp.isfile(path):

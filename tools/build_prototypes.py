@@ -21,8 +21,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from pmnet_plugin.models.prototypes import (build_prototypes, data_mean_params,  # noqa: E402
-                                            load_pose_source, save_prototypes)
+from pmnet_plugin.prototypes import (build_prototypes, data_mean_params,  # noqa: E402
+                                     load_pose_source, save_prototypes)
 
 
 def build_prototype_file(poses: str, out: str, k: int = 32, balanced: bool = False, seed: int = 0,

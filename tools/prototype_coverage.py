@@ -26,8 +26,8 @@ from pmnet_plugin.evaluation.functional.mesh_eval import (per_sample_mpjpe, per_
                                                           select_tail)
 from pmnet_plugin.models.body_models import SMPLBodyModel  # noqa: E402
 from pmnet_plugin.models.body_models.smpl_io import load_mean_params  # noqa: E402
-from pmnet_plugin.models.prototypes import (body_chordal_distance, canonical_rotmats,  # noqa: E402
-                                            load_pose_source, load_prototypes)
+from pmnet_plugin.models.prototypes import body_chordal_distance, canonical_rotmats  # noqa: E402
+from pmnet_plugin.prototypes import load_pose_source, load_prototypes  # noqa: E402
 from pmnet_plugin.utils.rotation import axis_angle_to_matrix, rot6d_to_matrix  # noqa: E402
 
 

@@ -266,8 +266,10 @@ class OnnxMeshModel(OnnxMeshSession):
         if not self.meta['with_smpl']:
             raise ValueError(f'{onnx_file} was exported without the SMPL layer; the inference backend '
                              'needs vertices and joints: re-export with tools/export_onnx.py --with-smpl')
+        from pmnet_plugin.codecs.smpl_label import SMPLLabelCodec
         from .inference import complete_dataset_meta
         self.cfg = config
+        self.decoder = SMPLLabelCodec(input_size=self.input_size)  # the graph's crop size
         self.faces = np.asarray(self.meta['faces'], np.int64)
         self.dataset_meta = complete_dataset_meta(None, config)
 
@@ -286,7 +288,7 @@ class OnnxMeshModel(OnnxMeshSession):
                            for x in data['inputs']])
         outs = {k: v.astype(np.float32) for k, v in self.run(inputs).items()}
         samples = data['data_samples']
-        return attach_mesh_predictions(outputs_to_instances(outs, samples, self.input_size), samples)
+        return attach_mesh_predictions(outputs_to_instances(outs, samples, self.decoder), samples)
 
 
 def init_onnx_model(config: Union[str, Config], onnx_file: str, num_threads: Optional[int] = None,

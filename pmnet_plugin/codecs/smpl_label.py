@@ -2,7 +2,6 @@
 from typing import Optional, Tuple
 
 import numpy as np
-
 from mmpose.codecs.base import BaseKeypointCodec
 from mmpose.registry import KEYPOINT_CODECS
 
@@ -41,28 +40,20 @@ class SMPLLabelCodec(BaseKeypointCodec):
         'keypoints_3d', 'keypoints_3d_visible', 'keypoints_3d_root', 'smpl_pose', 'smpl_betas',
         'has_smpl'
     }
+    # results key -> gt_instance_labels name (the label vocabulary of docs/design.md)
     label_mapping_table = dict(
         keypoint_labels='keypoint_labels',
         keypoint_weights='keypoint_weights',
-        keypoints_3d_label='keypoints_3d',
         keypoints_3d_weights='keypoints_3d_weights',
-        keypoints_3d_root_label='keypoints_3d_root',
-        smpl_pose_label='smpl_pose',
-        smpl_betas_label='smpl_betas',
-        has_smpl_label='has_smpl',
-    )
+        **{f'{name}_label': name
+           for name in ('keypoints_3d', 'keypoints_3d_root', 'smpl_pose', 'smpl_betas', 'has_smpl')})
+    # results key -> gt_instances name
     instance_mapping_table = dict(
         bbox='bboxes',
         bbox_score='bbox_scores',
-        keypoints='keypoints',
-        keypoints_visible='keypoints_visible',
         bbox_scale='bbox_scales',
-        keypoints_3d='keypoints_3d',
-        keypoints_3d_visible='keypoints_3d_visible',
-        smpl_pose='smpl_pose',
-        smpl_betas='smpl_betas',
-        has_smpl='has_smpl',
-    )
+        **{name: name for name in ('keypoints', 'keypoints_visible', 'keypoints_3d', 'keypoints_3d_visible',
+                                   'smpl_pose', 'smpl_betas', 'has_smpl')})
 
     def __init__(self,
                  input_size: Tuple[int, int] = (224, 224),

@@ -74,7 +74,7 @@ def test_spin_mix_config_trains_and_validates(rel, tmp_path, body_model_files):
         assert report[tag]['supervised_2d'] == 17  # GT joints; OpenPose detections weigh 0 as in SPIN
     assert report['mpi_inf_3dhp']['supervised_3d'] == 17
     logged = runner.message_hub.log_scalars
-    for key in ('train/loss_keypoints_2d', 'train/loss_keypoints_3d', 'train/loss_smpl_pose'):
+    for key in ('train/loss_keypoint_labels', 'train/loss_keypoints_3d', 'train/loss_smpl_pose'):
         assert np.isfinite(logged[key].current()) and logged[key].current() > 0, key
     metrics = runner.message_hub.get_info('eval_metrics') or {}
     scalars = {k[len('val/'):]: v.current() for k, v in logged.items() if k.startswith('val/')}

@@ -26,7 +26,7 @@ NUM_PROTOS = 4
 def synth(tmp_path_factory, body_model_files):
     """8 train + 4 test rendered 64x64 images and a K=4 prototype file built from the train poses."""
     pytest.importorskip('pyrender')
-    from pmnet_plugin.models.prototypes import build_prototypes, load_pose_source, save_prototypes
+    from pmnet_plugin.prototypes import build_prototypes, load_pose_source, save_prototypes
     from pmnet_plugin.synthetic.synth_dataset import make_synthetic_dataset
     root = tmp_path_factory.mktemp('synth')
     data_root = str(root / 'synthetic')

@@ -130,8 +130,8 @@ class PoseRarityMetric(MeshMetric):
 
     # ------------------------------------------------------------------ rarity scores
     def _load_reference(self) -> np.ndarray:
-        from pmnet_plugin.models.prototypes import (canonical_rotmats, load_pose_source,
-                                                    load_prototypes, pose_features)
+        from pmnet_plugin.models.prototypes import canonical_rotmats, pose_features
+        from pmnet_plugin.prototypes.io import load_pose_source, load_prototypes
         from pmnet_plugin.utils.rotation import rot6d_to_matrix
         if self.rarity == 'mesh':
             from pmnet_plugin.models.body_models.smpl_io import load_mean_params

@@ -1,10 +1,10 @@
 """HMR's factorised SMPL discriminator and its least-squares GAN objective."""
-from typing import Sequence
+from typing import Sequence, Tuple
 
 import torch
-from torch import Tensor, nn
-
 from mmpose.registry import MODELS
+from torch import Tensor, nn
+from torch.func import functional_call
 
 
 @MODELS.register_module()
@@ -121,3 +121,32 @@ def discriminator_accuracy(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     with torch.no_grad():
         right = torch.cat([(real_logits > 0.5).flatten(), (fake_logits <= 0.5).flatten()])
         return right.float().mean()
+
+
+def adversarial_losses(discriminator: nn.Module, real_poses: nn.Module, pose_rotmat: Tensor,
+                       betas: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """HMR's LSGAN terms on the final predictions against a random real batch (unweighted).
+
+    The encoder term is evaluated with ``torch.func.functional_call`` on *detached* discriminator
+    parameters (gradient reaches the predictions only); the discriminator term sees *detached*
+    predictions (gradient reaches the discriminator only). Both run in float32 (outside autocast).
+
+    Args:
+        discriminator (nn.Module): :class:`SMPLPoseDiscriminator`.
+        real_poses (nn.Module): :class:`RealPoseSampler` (``sample(B)`` -> pose (B, 23, 3, 3), betas (B, 10)).
+        pose_rotmat (Tensor): Predicted poses (B, 24, 3, 3); global orient is not scored.
+        betas (Tensor): Predicted betas (B, 10).
+
+    Returns:
+        tuple: Encoder term (scalar), discriminator term (scalar), the discriminator's accuracy on this
+        batch (scalar, no gradient).
+    """
+    D = discriminator
+    fake_pose, B = pose_rotmat[:, 1:], pose_rotmat.shape[0]
+    with torch.autocast(device_type=pose_rotmat.device.type, enabled=False):
+        real_pose, real_betas = real_poses.sample(B)
+        frozen = {name: p.detach() for name, p in D.named_parameters()}
+        encoder = lsgan_encoder_loss(functional_call(D, frozen, (fake_pose, betas)))
+        logits = D(torch.cat([real_pose, fake_pose.detach()]), torch.cat([real_betas, betas.detach()]))
+        disc = lsgan_discriminator_loss(logits[:B], logits[B:])
+    return encoder, disc, discriminator_accuracy(logits[:B], logits[B:])

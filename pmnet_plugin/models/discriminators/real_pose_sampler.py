@@ -4,7 +4,7 @@ from typing import Tuple
 import torch
 from torch import Tensor, nn
 
-from pmnet_plugin.models.prototypes import load_pose_source
+from pmnet_plugin.prototypes.io import load_pose_source
 from pmnet_plugin.utils.rotation import axis_angle_to_matrix
 
 
@@ -12,7 +12,7 @@ class RealPoseSampler(nn.Module):
     """Holds a pose library in (non-persistent) buffers and samples batches from it.
 
     HMR's discriminator sees real mocap poses (CMU, H3.6M) and shapes; we read any file
-    :func:`~pmnet_plugin.models.prototypes.load_pose_source` reads: a pose library
+    :func:`~pmnet_plugin.prototypes.io.load_pose_source` reads: a pose library
     (``poses`` (N, 72) axis-angle, e.g. ``data/mocap/pose_library.npz`` from
     ``tools/prepare_mocap.py``, optional ``betas``) or a HumanData npz (``smpl`` dict; frames
     without SMPL dropped). The buffers follow ``model.to(device)`` but are not saved in

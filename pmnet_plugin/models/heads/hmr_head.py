@@ -4,15 +4,17 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 from mmengine.structures import InstanceData
+from mmpose.models.heads.base_head import BaseHead
+from mmpose.registry import KEYPOINT_CODECS, MODELS
+from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor, nn
 
-from mmpose.models.heads.base_head import BaseHead
-from mmpose.registry import MODELS
-from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
+from pmnet_plugin.codecs.smpl_label import SMPLLabelCodec
+from pmnet_plugin.models.body_models.smpl_io import load_mean_params
+from pmnet_plugin.models.losses.mesh_losses import root_relative
 from pmnet_plugin.models.rarity import PoseRarityScorer
 from pmnet_plugin.utils.rotation import (axis_angle_to_matrix, matrix_to_axis_angle,
                                          matrix_to_rot6d, rot6d_to_matrix)
-from pmnet_plugin.models.losses.mesh_losses import root_relative
 from .ief_regressor import IEFRegressor
 
 DEFAULT_BODY_MODEL = dict(
@@ -47,6 +49,8 @@ class HMRHead(BaseHead):
     (SMPL joints, SPIN's extra and H36M regressors, mesh vertices; SPIN does this with its 49 joints),
     so every labelled joint of a dataset supervises in its own definition. The set is the one the
     samples carry (``joint_set`` metainfo, written by :class:`SMPLImageDataset`; ``'smpl'`` when absent).
+    Labels keep the codec's names from ``gt_instance_labels`` to the loss terms (``docs/design.md``).
+    Predicted 2D joints are decoded to input pixels by the ``decoder`` codec, as MMPose's heads do.
 
     Args:
         in_channels (int): Channels C of the pooled feature (2048 for ResNet-50, 512 for ResNet-18).
@@ -58,7 +62,10 @@ class HMRHead(BaseHead):
         dropout (float): IEF dropout. Defaults to 0.5.
         activation (bool): ReLU in the IEF MLP (see :class:`IEFRegressor`). Defaults to True.
         out_init_gain (float): Xavier gain of the IEF output layers. Defaults to 0.01 (SPIN).
-        input_size (tuple): (W, H) of the crop, used when a sample has no ``input_size`` metainfo.
+        input_size (tuple): (W, H) of the crop. Defaults to (224, 224).
+        decoder (dict, optional): Codec config that decodes the predicted 2D joints (``SMPLLabelCodec``
+            with the same ``input_size``). ``None`` builds ``SMPLLabelCodec(input_size=input_size)``.
+            Defaults to None.
         joint_set (str, optional): Require this joint set for the labels (an error names a batch whose
             samples carry another). ``None``: use the samples' set. Defaults to None.
         loss (dict): Loss config. Defaults to ``dict(type='MeshLoss')``.
@@ -84,6 +91,7 @@ class HMRHead(BaseHead):
                  activation: bool = True,
                  out_init_gain: float = 0.01,
                  input_size: Tuple[int, int] = (224, 224),
+                 decoder: OptConfigType = None,
                  joint_set: Optional[str] = None,
                  loss: ConfigType = dict(type='MeshLoss'),
                  rarity_file: Optional[str] = None,
@@ -91,15 +99,15 @@ class HMRHead(BaseHead):
         super().__init__(init_cfg)
         self.in_channels = in_channels
         self.input_size = tuple(input_size)
+        self.decoder = (SMPLLabelCodec(input_size=self.input_size) if decoder is None else
+                        KEYPOINT_CODECS.build(decoder))
+        if tuple(self.decoder.input_size) != self.input_size:
+            raise ValueError(f'{type(self).__name__}: decoder input_size {tuple(self.decoder.input_size)} '
+                             f'differs from model.head.input_size {self.input_size}; use the codec\'s for both')
         self.joint_set = joint_set
-        self.body_model = body_model if isinstance(body_model, nn.Module) else MODELS.build(
-            body_model)
+        self.body_model = body_model if isinstance(body_model, nn.Module) else MODELS.build(body_model)
         self.loss_module = MODELS.build(loss)
-        if mean_params is None:
-            mean = _fallback_mean_params()
-        else:
-            from pmnet_plugin.models.body_models.smpl_io import load_mean_params
-            mean = load_mean_params(mean_params)
+        mean = _fallback_mean_params() if mean_params is None else load_mean_params(mean_params)
         self.register_buffer('init_pose6d', _to_tensor(mean['pose_6d'], 'cpu').reshape(1, -1))
         self.register_buffer('init_betas', _to_tensor(mean['betas'], 'cpu').reshape(1, -1))
         self.register_buffer('init_cam', _to_tensor(mean['cam'], 'cpu').reshape(1, -1))
@@ -148,8 +156,7 @@ class HMRHead(BaseHead):
         """
         return self._forward_from_init(self._pool(feats), None)
 
-    def _forward_from_init(self, feat: Tensor, init: Optional[Dict[str, Tensor]]) -> Dict[str,
-                                                                                        Tensor]:
+    def _forward_from_init(self, feat: Tensor, init: Optional[Dict[str, Tensor]]) -> Dict[str, Tensor]:
         init = self._initial_estimate(feat) if init is None else init
         out = self.regressor(feat, init['pose6d'], init['betas'], init['cam'])
         B = feat.shape[0]
@@ -210,8 +217,9 @@ class HMRHead(BaseHead):
                        num_joints: int = NUM_JOINTS) -> Dict[str, Tensor]:
         """Stack the ``gt_instance_labels`` of the batch (first instance of each sample).
 
-        Missing labels give zero tensors with zero weights, so the matching loss is 0; a missing
-        ``keypoints_3d_root`` means joint 0 (SMPL's pelvis in the ``'smpl'`` set).
+        The labels keep the names :class:`SMPLLabelCodec` packs them under; ``smpl_pose_rotmat`` is derived
+        from ``smpl_pose``. Missing labels give zero tensors with zero weights, so the matching loss is 0;
+        a missing ``keypoints_3d_root`` means joint 0 (SMPL's pelvis in the ``'smpl'`` set).
 
         Args:
             batch_data_samples (list[PoseDataSample]): With ``gt_instance_labels``.
@@ -219,9 +227,9 @@ class HMRHead(BaseHead):
             num_joints (int): K, the joints of the batch's joint set. Defaults to 24.
 
         Returns:
-            dict: ``keypoints_2d`` (B, K, 2), ``keypoints_2d_weights`` (B, K), ``keypoints_3d``
-            (B, K, 3), ``keypoints_3d_weights`` (B, K), ``keypoints_3d_root`` (B, K), ``pose_rotmat``
-            (B, 24, 3, 3), ``pose_aa`` (B, 72), ``betas`` (B, 10), ``has_smpl`` (B,).
+            dict: ``keypoint_labels`` (B, K, 2), ``keypoint_weights`` (B, K), ``keypoints_3d`` (B, K, 3),
+            ``keypoints_3d_weights`` (B, K), ``keypoints_3d_root`` (B, K), ``smpl_pose`` (B, 72),
+            ``smpl_pose_rotmat`` (B, 24, 3, 3), ``smpl_betas`` (B, 10), ``has_smpl`` (B,).
         """
         cols: Dict[str, List[Tensor]] = {}
         k = num_joints
@@ -229,35 +237,36 @@ class HMRHead(BaseHead):
                      keypoints_3d_weights=(k, ), keypoints_3d_root=(k, ),
                      smpl_pose=(NUM_JOINTS * 3, ), smpl_betas=(self.init_betas.shape[1], ),
                      has_smpl=())
+        # a missing label zeroes its weight
+        weight_of = dict(keypoints_3d='keypoints_3d_weights', keypoint_labels='keypoint_weights',
+                         smpl_pose='has_smpl')
         for d in batch_data_samples:
             found = {}
             for name, shape in specs.items():
                 val, found[name] = self._label(d, name, shape, device)
                 cols.setdefault(name, []).append(val)
-            if not found['keypoints_3d']:
-                cols['keypoints_3d_weights'][-1] = cols['keypoints_3d_weights'][-1] * 0
-            if not found['keypoint_labels']:
-                cols['keypoint_weights'][-1] = cols['keypoint_weights'][-1] * 0
-            if not found['smpl_pose']:
-                cols['has_smpl'][-1] = cols['has_smpl'][-1] * 0
+            for name, weight in weight_of.items():
+                if not found[name]:
+                    cols[weight][-1] = cols[weight][-1] * 0
             if not found['keypoints_3d_root']:
                 cols['keypoints_3d_root'][-1][0] = 1.0
         t = {k: torch.stack(v) for k, v in cols.items()}
-        return dict(
-            keypoints_2d=t['keypoint_labels'], keypoints_2d_weights=t['keypoint_weights'],
-            keypoints_3d=t['keypoints_3d'], keypoints_3d_weights=t['keypoints_3d_weights'],
-            keypoints_3d_root=t['keypoints_3d_root'], pose_aa=t['smpl_pose'],
-            pose_rotmat=axis_angle_to_matrix(t['smpl_pose'].reshape(-1, NUM_JOINTS, 3)),
-            betas=t['smpl_betas'], has_smpl=t['has_smpl'].reshape(-1))
+        t['has_smpl'] = t['has_smpl'].reshape(-1)
+        t['smpl_pose_rotmat'] = axis_angle_to_matrix(t['smpl_pose'].reshape(-1, NUM_JOINTS, 3))
+        return t
 
-    def _extra_targets(self, preds: Dict[str, Tensor], targets: Dict[str, Tensor],
-                       feat: Tensor) -> Dict[str, Tensor]:
-        """Hook for subclasses (prototype assignment targets); HMR has none."""
-        return {}
+    def _forward_for_loss(self, feat: Tensor, targets: Dict[str, Tensor]) -> Tuple[Dict[str, Tensor], ...]:
+        """Hook: the forward used by :meth:`loss` and the subclass's own loss inputs (HMR has none).
 
-    def _preds_for_loss(self, feat: Tensor, targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        """Hook: the forward used by :meth:`loss` (subclasses may condition on targets)."""
-        return self._forward_from_init(feat, None)
+        Args:
+            feat (Tensor): Pooled feature (B, C).
+            targets (dict): :meth:`gather_targets` of the batch.
+
+        Returns:
+            tuple: The outputs of :meth:`forward`, extra ``pred`` entries and extra ``target`` entries
+            for the loss module.
+        """
+        return self._forward_from_init(feat, None), {}, {}
 
     def loss(self, feats: Tuple[Tensor], batch_data_samples: OptSampleList,
              train_cfg: ConfigType = {}) -> dict:
@@ -279,25 +288,23 @@ class HMRHead(BaseHead):
         joint_set = self.batch_joint_set(batch_data_samples)
         regressor = self.body_model.joint_set_regressor(joint_set)
         targets = self.gather_targets(batch_data_samples, feat.device, regressor.num_joints)
-        for key in ('keypoints_2d_weights', 'keypoints_3d_weights'):  # joints the mesh lacks
+        for key in ('keypoint_weights', 'keypoints_3d_weights'):  # joints the mesh lacks
             targets[key] = targets[key] * regressor.available
-        preds = self._preds_for_loss(feat, targets)
+        preds, extra_pred, extra_target = self._forward_for_loss(feat, targets)
         body = self.run_body_model(preds['pred_pose'], preds['pred_betas'])
         joints, _ = self.body_model.regress_joint_set(body, joint_set)
-        pred = dict(pose_rotmat=preds['pred_pose'], betas=preds['pred_betas'],
-                    cam=preds['pred_cam'], joints_3d=joints,
-                    keypoints_2d=self.project(joints, preds['pred_cam']), vertices=body['vertices'])
-        if 'proto_logits' in preds:
-            pred['proto_logits'] = preds['proto_logits']
+        pred = dict(keypoint_labels=self.project(joints, preds['pred_cam']), keypoints_3d=joints,
+                    smpl_pose_rotmat=preds['pred_pose'], smpl_betas=preds['pred_betas'],
+                    cam=preds['pred_cam'], vertices=body['vertices'], **extra_pred)
         if self.loss_module.needs_gt_vertices:
             with torch.no_grad():
-                targets['vertices'] = self.run_body_model(targets['pose_rotmat'],
-                                                          targets['betas'])['vertices']
-        targets.update(self._extra_targets(preds, targets, feat))
+                targets['vertices'] = self.run_body_model(targets['smpl_pose_rotmat'],
+                                                          targets['smpl_betas'])['vertices']
+        targets.update(extra_target)
         losses = self.loss_module(pred, targets)
         with torch.no_grad():
             root = targets['keypoints_3d_root']
-            err = torch.linalg.norm(root_relative(pred['joints_3d'], root)
+            err = torch.linalg.norm(root_relative(pred['keypoints_3d'], root)
                                     - root_relative(targets['keypoints_3d'], root), dim=-1)
             w = targets['keypoints_3d_weights']
             losses['mpjpe'] = (err * w).sum() / w.sum().clamp(min=1) * 1000.0
@@ -350,12 +357,13 @@ class HMRHead(BaseHead):
             test_cfg (dict): See :meth:`predict_outputs`.
 
         Returns:
-            List[InstanceData]: Per sample ``keypoints`` (1, 24, 2) input px, ``keypoint_scores``
-            (1, 24) and every field of :meth:`predict_outputs` but ``keypoints_crop``, first dim 1.
+            List[InstanceData]: Per sample ``keypoints`` (1, 24, 2) input px and ``keypoint_scores``
+            (1, 24) from the ``decoder``, and every field of :meth:`predict_outputs` but
+            ``keypoints_crop``, first dim 1.
         """
         out = self.predict_outputs(feats, test_cfg)
         out = {k: v.detach().float().cpu().numpy() for k, v in out.items()}
-        return outputs_to_instances(out, batch_data_samples, self.input_size)
+        return outputs_to_instances(out, batch_data_samples, self.decoder)
 
     def _predict_extras(self, preds: Dict[str, Tensor]) -> Dict[str, Tensor]:
         """Hook: extra per-sample tensors (B, ...) for :meth:`predict`; HMR has none."""
@@ -363,15 +371,16 @@ class HMRHead(BaseHead):
 
 
 def outputs_to_instances(outputs: Dict[str, np.ndarray], batch_data_samples: OptSampleList,
-                         input_size: Tuple[int, int]) -> List[InstanceData]:
-    """Splits batched prediction arrays into one ``InstanceData`` per sample.
+                         decoder: SMPLLabelCodec) -> List[InstanceData]:
+    """Splits batched prediction arrays into one ``InstanceData`` per sample, decoding the 2D joints.
 
     Shared by :meth:`HMRHead.predict` and the ONNX Runtime backend (``pmnet_plugin.apis``).
 
     Args:
         outputs (dict): Arrays (B, ...) of :meth:`HMRHead.predict_outputs`, incl. ``keypoints_crop``.
-        batch_data_samples (List[PoseDataSample]): For the ``input_size`` metainfo.
-        input_size (tuple): (W, H) used when a sample has no ``input_size``.
+        batch_data_samples (List[PoseDataSample]): A sample's ``input_size`` metainfo (the crop it was cut
+            at) takes precedence over the decoder's.
+        decoder (SMPLLabelCodec): Maps ``keypoints_crop`` ([-1, 1]) to input px.
 
     Returns:
         List[InstanceData]: ``keypoints`` (1, 24, 2) input px, ``keypoint_scores`` (1, 24) and the other
@@ -380,10 +389,10 @@ def outputs_to_instances(outputs: Dict[str, np.ndarray], batch_data_samples: Opt
     kp = outputs['keypoints_crop']
     results = []
     for i, d in enumerate(batch_data_samples):
-        w, h = d.metainfo.get('input_size', input_size)
-        inst = InstanceData()
-        inst.keypoints = ((kp[i:i + 1] + 1.0) * np.array([w, h], np.float32) / 2.0)
-        inst.keypoint_scores = np.ones((1, NUM_JOINTS), np.float32)
+        size = tuple(d.metainfo.get('input_size', decoder.input_size))
+        codec = decoder if size == tuple(decoder.input_size) else SMPLLabelCodec(input_size=size)
+        keypoints, scores = codec.decode(kp[i:i + 1])
+        inst = InstanceData(keypoints=keypoints, keypoint_scores=scores)
         for k, v in outputs.items():
             if k != 'keypoints_crop':
                 inst.set_field(v[i:i + 1], k)

@@ -2,11 +2,11 @@
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
-from torch import Tensor
-
 from mmpose.models.heads import HeatmapHead
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
+from torch import Tensor
+
 from pmnet_plugin.models.necks.keypoint_heatmap_neck import soft_argmax
 
 

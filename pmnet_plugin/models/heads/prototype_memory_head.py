@@ -1,17 +1,18 @@
 """PM-Net head: IEF regression starting from a prototype selected from a memory."""
 import warnings
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+from mmpose.registry import MODELS
+from mmpose.utils.typing import ConfigType, OptConfigType
 from torch import Tensor, nn
 
-from mmpose.registry import MODELS
-from pmnet_plugin.models.prototypes import (body_chordal_distance, canonical_rotmats, load_prototypes,
-                                            pose_features)
-from pmnet_plugin.utils.rotation import (average_quaternions, matrix_to_quaternion,
-                                         matrix_to_rot6d, quaternion_to_matrix, rot6d_to_matrix)
-from .hmr_head import NUM_JOINTS, HMRHead
+from pmnet_plugin.models.prototypes import body_chordal_distance, canonical_rotmats, pose_features
+from pmnet_plugin.prototypes.io import load_prototypes
+from pmnet_plugin.utils.rotation import (average_quaternions, matrix_to_quaternion, matrix_to_rot6d,
+                                         quaternion_to_matrix, rot6d_to_matrix)
+from .hmr_head import DEFAULT_BODY_MODEL, NUM_JOINTS, HMRHead
 
 
 @MODELS.register_module()
@@ -39,6 +40,9 @@ class PrototypeMemoryHead(HMRHead):
       average (straight-through; exact value, first-order gradient).
 
     Args:
+        in_channels, body_model, mean_params, num_iters, hidden_dims, dropout, activation,
+            out_init_gain, input_size, decoder, joint_set, loss, rarity_file, init_cfg: As for
+            :class:`HMRHead` (same defaults).
         prototype_file (str, optional): ``.npz`` from ``tools/build_prototypes.py``; ``None`` =
             identity placeholders to be overwritten by a checkpoint.
         num_prototypes (int): K; must match the file. Defaults to 32.
@@ -55,12 +59,12 @@ class PrototypeMemoryHead(HMRHead):
         init_shape_cam (str): ``'mean'`` or ``'prototype'``. Defaults to ``'mean'``.
         train_init_from_gt (bool): During training start IEF from the GT-assigned prototype
             (teacher forcing) instead of the predicted one. Defaults to False.
-        ema_momentum (float, optional): If set, after each training step every assigned prototype
-            moves towards its assigned GT poses: ``avg([proto, gts], weights [m, (1-m)/n...])``.
-            Incompatible with ``learnable``. Under DDP buffers are broadcast from rank 0, so rank 0's
-            update wins. Defaults to None (off).
-        **kwargs: :class:`HMRHead` arguments (``in_channels``, ``body_model``, ``mean_params``,
-            ``num_iters``, ``loss``, ...).
+        ema_momentum (float, optional): If set, after each training iteration every assigned
+            prototype moves towards its assigned GT poses: ``avg([proto, gts], weights [m, (1-m)/n...])``.
+            :meth:`loss` records the batch's assignment and ``PrototypeEMAHook`` (which must be in
+            ``custom_hooks``; training stops with an error otherwise) applies it with
+            :meth:`apply_ema_update`. Incompatible with ``learnable``. Under DDP buffers are broadcast
+            from rank 0, so rank 0's update wins. Defaults to None (off).
 
     Note:
         - batch size: B
@@ -69,6 +73,20 @@ class PrototypeMemoryHead(HMRHead):
     """
 
     def __init__(self,
+                 in_channels: int = 2048,
+                 body_model: Union[ConfigType, nn.Module] = DEFAULT_BODY_MODEL,
+                 mean_params: Optional[str] = 'data/body_models/smpl_mean_params.npz',
+                 num_iters: int = 3,
+                 hidden_dims: Sequence[int] = (1024, 1024),
+                 dropout: float = 0.5,
+                 activation: bool = True,
+                 out_init_gain: float = 0.01,
+                 input_size: Tuple[int, int] = (224, 224),
+                 decoder: OptConfigType = None,
+                 joint_set: Optional[str] = None,
+                 loss: ConfigType = dict(type='MeshLoss'),
+                 rarity_file: Optional[str] = None,
+                 init_cfg: OptConfigType = None,
                  prototype_file: Optional[str] = 'data/prototypes/prototypes_k32.npz',
                  num_prototypes: int = 32,
                  learnable: bool = False,
@@ -81,9 +99,12 @@ class PrototypeMemoryHead(HMRHead):
                  assign_temperature: float = 1.0,
                  init_shape_cam: str = 'mean',
                  train_init_from_gt: bool = False,
-                 ema_momentum: Optional[float] = None,
-                 **kwargs):
-        super().__init__(**kwargs)
+                 ema_momentum: Optional[float] = None):
+        super().__init__(in_channels=in_channels, body_model=body_model, mean_params=mean_params,
+                         num_iters=num_iters, hidden_dims=hidden_dims, dropout=dropout,
+                         activation=activation, out_init_gain=out_init_gain, input_size=input_size,
+                         decoder=decoder, joint_set=joint_set, loss=loss, rarity_file=rarity_file,
+                         init_cfg=init_cfg)
         if init_mode not in ('top1', 'blend'):
             raise ValueError(f'PrototypeMemoryHead: init_mode must be top1|blend, got {init_mode}')
         if assign_mode not in ('hard', 'soft'):
@@ -101,6 +122,9 @@ class PrototypeMemoryHead(HMRHead):
         self.init_shape_cam = init_shape_cam
         self.train_init_from_gt = train_init_from_gt
         self.ema_momentum = ema_momentum
+        # set by PrototypeEMAHook before training; the assignment of the last training batch
+        self.ema_hook_registered = False
+        self._ema_batch: Optional[Dict[str, Tensor]] = None
         protos = self._read_prototypes(prototype_file)
         for name in ('pose6d', 'betas', 'cam'):
             value = protos[name]
@@ -202,8 +226,8 @@ class PrototypeMemoryHead(HMRHead):
             if self.detach_selection:
                 weights = weights.detach()
             rot = self._blend(idx, weights)
-        rot = torch.cat([rot6d_to_matrix(self.init_pose6d.reshape(1, NUM_JOINTS, 6)[:, :1]
-                                          ).expand(B, -1, -1, -1), rot[:, 1:]], dim=1)
+        root = rot6d_to_matrix(self.init_pose6d.reshape(1, NUM_JOINTS, 6)[:, :1])
+        rot = torch.cat([root.expand(B, -1, -1, -1), rot[:, 1:]], dim=1)
         if self.init_shape_cam == 'prototype':
             betas = (weights[..., None] * self.proto_betas[idx]).sum(1)
             cam = (weights[..., None] * self.proto_cam[idx]).sum(1)
@@ -212,29 +236,54 @@ class PrototypeMemoryHead(HMRHead):
         return dict(pose6d=matrix_to_rot6d(rot).reshape(B, -1), betas=betas, cam=cam,
                     proto_logits=logits, proto_init_pose=rot, proto_id=top1, proto_score=score)
 
-    # ------------------------------------------------------------------ training hooks
-    def _preds_for_loss(self, feat: Tensor, targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        assign = self.assignment(targets['pose_rotmat'])
-        targets['_assign'] = assign
+    # ------------------------------------------------------------------ training
+    def _forward_for_loss(self, feat: Tensor, targets: Dict[str, Tensor]) -> Tuple[Dict[str, Tensor], ...]:
+        """Assign GT poses to prototypes, forward from the (predicted or teacher-forced) prototype.
+
+        Returns:
+            tuple: The outputs of :meth:`forward`, ``dict(proto_logits=(B, K))`` for the loss
+            prediction and ``dict(proto_target=...)``: (B,) index (``assign_mode='hard'``) or (B, K)
+            probabilities (``'soft'``).
+        """
+        assign = self.assignment(targets['smpl_pose_rotmat'])
         forced = None
         if self.train_init_from_gt and self.training:
             has = targets['has_smpl'] > 0
             logits_top1 = self.selector(feat).detach().argmax(-1)
             forced = torch.where(has, assign['index'], logits_top1)
-        init = self._initial_estimate(feat, forced)
-        return self._forward_from_init(feat, init)
-
-    def _extra_targets(self, preds: Dict[str, Tensor], targets: Dict[str, Tensor],
-                       feat: Tensor) -> Dict[str, Tensor]:
-        assign = targets.pop('_assign')
+        preds = self._forward_from_init(feat, self._initial_estimate(feat, forced))
         if self.training and self.ema_momentum is not None:
-            self._ema_update(targets['pose_rotmat'], assign['index'], targets['has_smpl'])
+            self._record_ema_batch(targets['smpl_pose_rotmat'], assign['index'], targets['has_smpl'])
         target = assign['index'] if self.assign_mode == 'hard' else assign['soft']
-        return dict(proto_target=target)
+        return preds, dict(proto_logits=preds['proto_logits']), dict(proto_target=target)
+
+    def _record_ema_batch(self, gt_rot: Tensor, index: Tensor, has_smpl: Tensor) -> None:
+        """Keep the batch's assignment for :meth:`apply_ema_update` (called by ``PrototypeEMAHook``).
+
+        Args:
+            gt_rot (Tensor): GT poses (B, 24, 3, 3).
+            index (Tensor): Assigned prototype per sample (B,).
+            has_smpl (Tensor): (B,) 0/1; samples without SMPL do not move prototypes.
+        """
+        if not self.ema_hook_registered:
+            raise RuntimeError(
+                f'PrototypeMemoryHead: ema_momentum={self.ema_momentum} is set but no PrototypeEMAHook '
+                'is registered, so the prototypes would never move; add dict(type="PrototypeEMAHook") '
+                'to custom_hooks, or set model.head.ema_momentum=None.')
+        self._ema_batch = dict(gt_rot=gt_rot.detach(), index=index.detach(), has_smpl=has_smpl.detach())
 
     @torch.no_grad()
-    def _ema_update(self, gt_rot: Tensor, index: Tensor, has_smpl: Tensor) -> None:
-        """Move assigned prototypes towards their GT poses (quaternion average)."""
+    def apply_ema_update(self) -> None:
+        """Move the prototypes assigned in the last training :meth:`loss` towards their GT poses.
+
+        Each assigned prototype k becomes the per-joint weighted Markley quaternion average of itself
+        (weight ``m = ema_momentum``) and its n canonicalised GT poses (weight ``(1 - m) / n`` each).
+        Does nothing when no batch was recorded since the last call.
+        """
+        if self._ema_batch is None:
+            return
+        gt_rot, index, has_smpl = (self._ema_batch[k] for k in ('gt_rot', 'index', 'has_smpl'))
+        self._ema_batch = None
         m = float(self.ema_momentum)
         q_gt = matrix_to_quaternion(canonical_rotmats(gt_rot.float()))  # (B, 24, 4)
         q_proto = matrix_to_quaternion(self.prototype_rotmats())

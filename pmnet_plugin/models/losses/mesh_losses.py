@@ -1,17 +1,19 @@
-"""All training losses of the mesh heads in one registered module."""
-from typing import Dict, Optional, Tuple
+"""The training loss terms of the mesh heads in one registered module.
+
+Each term is named after the label it supervises: label ``x`` (``docs/design.md``, label vocabulary) is
+compared under ``pred['x']`` / ``target['x']``, weighted by the constructor argument ``x_weight`` and logged
+as ``loss_x``. The adversarial prior's discriminator lives in :mod:`pmnet_plugin.models.discriminators`.
+"""
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-from torch.func import functional_call
-
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType
-from pmnet_plugin.utils.finite_checks import finite_checks_deferred
-from pmnet_plugin.models.discriminators import (RealPoseSampler, discriminator_accuracy,
-                                                lsgan_discriminator_loss, lsgan_encoder_loss)
+from torch import Tensor, nn
 
+from pmnet_plugin.models.discriminators import RealPoseSampler, adversarial_losses
+from pmnet_plugin.utils.finite_checks import finite_checks_deferred
 
 # SPIN's camera term exp(-10 s)^2 = exp(-20 s) overflows float32 once s < -4.4; below this floor it
 # continues linearly (see camera_scale_regulariser)
@@ -73,7 +75,7 @@ def root_relative(joints: Tensor, root_weights: Tensor) -> Tensor:
 class MeshLoss(nn.Module):
     """SPIN-style SMPL regression losses, the PM-Net assignment loss, HMR's optional GAN prior.
 
-    Default weights are SPIN's (``keypoint_loss_weight=5``, ``pose_loss_weight=1``,
+    Default weights are SPIN's (its ``keypoint_loss_weight=5``, ``pose_loss_weight=1``,
     ``beta_loss_weight=0.001``, ``cam_loss_weight=60``, ``shape_loss_weight=0``), with SPIN's
     criteria: MSE for keypoints / rotation matrices / betas, L1 for vertices. A term whose weight is 0
     is not computed and not returned. Our choice where SPIN differs: every term is a mean over the
@@ -84,10 +86,11 @@ class MeshLoss(nn.Module):
         keypoints_3d_weight (float): Root-aligned 3D joints, MSE in metres. Prediction and label are
             aligned on the same joints, the sample's root (``target['keypoints_3d_root']``: its own
             pelvis, e.g. H36M's for H36M as SPIN evaluates; SMPL joint 0 when not given).
-        keypoints_2d_weight (float): Re-projected 2D joints in [-1, 1] crop coords, MSE. Both keypoint
-            terms run over every labelled joint of the label's joint set (weights > 0).
-        pose_weight (float): SMPL pose as rotation matrices (B, 24, 3, 3), MSE, where ``has_smpl``.
-        betas_weight (float): SMPL betas, MSE, where ``has_smpl``.
+        keypoint_labels_weight (float): Re-projected 2D joints in [-1, 1] crop coords, MSE. Both
+            keypoint terms run over every labelled joint of the label's joint set (weights > 0).
+        smpl_pose_weight (float): SMPL pose, compared as rotation matrices (B, 24, 3, 3), MSE, where
+            ``has_smpl``.
+        smpl_betas_weight (float): SMPL betas, MSE, where ``has_smpl``.
         vertices_weight (float): Vertices, L1, where ``has_smpl``; needs ``target['vertices']``
             (the head only runs the body model on the GT when this weight is > 0).
         camera_weight (float): SPIN's regulariser ``exp(-10 s)^2`` keeping the scale positive, bounded
@@ -112,9 +115,9 @@ class MeshLoss(nn.Module):
 
     def __init__(self,
                  keypoints_3d_weight: float = 5.0,
-                 keypoints_2d_weight: float = 5.0,
-                 pose_weight: float = 1.0,
-                 betas_weight: float = 0.001,
+                 keypoint_labels_weight: float = 5.0,
+                 smpl_pose_weight: float = 1.0,
+                 smpl_betas_weight: float = 0.001,
                  vertices_weight: float = 0.0,
                  camera_weight: float = 60.0,
                  proto_weight: float = 1.0,
@@ -134,9 +137,9 @@ class MeshLoss(nn.Module):
             real_pose_file, self.discriminator.num_betas) if use_adversarial else None
         self.weights = dict(
             keypoints_3d=keypoints_3d_weight,
-            keypoints_2d=keypoints_2d_weight,
-            smpl_pose=pose_weight,
-            smpl_betas=betas_weight,
+            keypoint_labels=keypoint_labels_weight,
+            smpl_pose=smpl_pose_weight,
+            smpl_betas=smpl_betas_weight,
             vertices=vertices_weight,
             camera=camera_weight,
             proto=proto_weight,
@@ -153,14 +156,14 @@ class MeshLoss(nn.Module):
         """Compute the weighted loss terms.
 
         Args:
-            pred (dict): ``pose_rotmat`` (B, 24, 3, 3), ``betas`` (B, 10), ``cam`` (B, 3),
-                ``joints_3d`` (B, J, 3) body-model frame, ``keypoints_2d`` (B, J, 2) in [-1, 1],
-                optional ``vertices`` (B, V, 3), ``proto_logits`` (B, K).
-            target (dict): ``keypoints_3d`` (B, J, 3) root-relative, ``keypoints_3d_weights`` (B, J),
-                optional ``keypoints_3d_root`` (B, J) root weights,
-                ``keypoints_2d`` (B, J, 2), ``keypoints_2d_weights`` (B, J), ``pose_rotmat``
-                (B, 24, 3, 3), ``betas`` (B, 10), ``has_smpl`` (B,), optional ``vertices``
-                (B, V, 3) and ``proto_target`` (B,) long or (B, K) probabilities.
+            pred (dict): ``keypoint_labels`` (B, K, 2) projected joints in [-1, 1], ``keypoints_3d``
+                (B, K, 3) body-model frame, ``smpl_pose_rotmat`` (B, 24, 3, 3), ``smpl_betas``
+                (B, 10), ``cam`` (B, 3), optional ``vertices`` (B, V, 3), ``proto_logits`` (B, P).
+            target (dict): ``keypoint_labels`` (B, K, 2), ``keypoint_weights`` (B, K),
+                ``keypoints_3d`` (B, K, 3), ``keypoints_3d_weights`` (B, K), optional
+                ``keypoints_3d_root`` (B, K) root weights, ``smpl_pose_rotmat`` (B, 24, 3, 3),
+                ``smpl_betas`` (B, 10), ``has_smpl`` (B,), optional ``vertices`` (B, V, 3) and
+                ``proto_target`` (B,) long or (B, P) probabilities.
 
         Returns:
             dict: ``loss_<term>`` scalars, already multiplied by their weights; with
@@ -175,16 +178,16 @@ class MeshLoss(nn.Module):
             if root is None:
                 root = torch.zeros_like(target['keypoints_3d_weights'])
                 root[:, 0] = 1.
-            err = (root_relative(pred['joints_3d'], root) - root_relative(target['keypoints_3d'], root))**2
+            err = (root_relative(pred['keypoints_3d'], root) - root_relative(target['keypoints_3d'], root))**2
             losses['keypoints_3d'] = _masked_mean(err, target['keypoints_3d_weights'])
-        if w['keypoints_2d'] > 0:
-            err = (pred['keypoints_2d'] - target['keypoints_2d'])**2
-            losses['keypoints_2d'] = _masked_mean(err, target['keypoints_2d_weights'])
+        if w['keypoint_labels'] > 0:
+            err = (pred['keypoint_labels'] - target['keypoint_labels'])**2
+            losses['keypoint_labels'] = _masked_mean(err, target['keypoint_weights'])
         if w['smpl_pose'] > 0:
-            err = (pred['pose_rotmat'] - target['pose_rotmat'])**2
+            err = (pred['smpl_pose_rotmat'] - target['smpl_pose_rotmat'])**2
             losses['smpl_pose'] = _masked_mean(err, has_smpl)
         if w['smpl_betas'] > 0:
-            losses['smpl_betas'] = _masked_mean((pred['betas'] - target['betas'])**2, has_smpl)
+            losses['smpl_betas'] = _masked_mean((pred['smpl_betas'] - target['smpl_betas'])**2, has_smpl)
         if w['vertices'] > 0:
             if 'vertices' not in pred or 'vertices' not in target:
                 raise KeyError('MeshLoss: vertices_weight > 0 needs pred and target "vertices"')
@@ -197,8 +200,8 @@ class MeshLoss(nn.Module):
                                                     has_smpl)
         acc = None
         if self.discriminator is not None:
-            losses['adv'], losses['disc'], acc = self._adversarial_losses(pred['pose_rotmat'],
-                                                                          pred['betas'])
+            losses['adv'], losses['disc'], acc = adversarial_losses(
+                self.discriminator, self.real_poses, pred['smpl_pose_rotmat'], pred['smpl_betas'])
         out = {}
         for name, value in losses.items():
             value = value * w[name]
@@ -208,28 +211,6 @@ class MeshLoss(nn.Module):
         if acc is not None:
             out['acc_disc'] = acc
         return out
-
-    def _adversarial_losses(self, pose_rotmat: Tensor, betas: Tensor) -> Tuple[Tensor, ...]:
-        """HMR's LSGAN terms on the final predictions against a random real batch.
-
-        Args:
-            pose_rotmat (Tensor): Predicted poses (B, 24, 3, 3); global orient is not scored.
-            betas (Tensor): Predicted betas (B, 10).
-
-        Returns:
-            tuple: Encoder term (gradient to the predictions only), discriminator term (gradient
-            to D's parameters only), D's accuracy on this batch (no gradient). Unweighted.
-        """
-        D = self.discriminator
-        fake_pose, B = pose_rotmat[:, 1:], pose_rotmat.shape[0]
-        with torch.autocast(device_type=pose_rotmat.device.type, enabled=False):
-            real_pose, real_betas = self.real_poses.sample(B)
-            frozen = {name: p.detach() for name, p in D.named_parameters()}
-            encoder = lsgan_encoder_loss(functional_call(D, frozen, (fake_pose, betas)))
-            logits = D(torch.cat([real_pose, fake_pose.detach()]),
-                       torch.cat([real_betas, betas.detach()]))
-            disc = lsgan_discriminator_loss(logits[:B], logits[B:])
-        return encoder, disc, discriminator_accuracy(logits[:B], logits[B:])
 
     @staticmethod
     def _assignment_loss(logits: Tensor, target: Tensor, mask: Optional[Tensor]) -> Tensor:

@@ -4,9 +4,8 @@ from typing import Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
-from torch import Tensor, nn
-
 from mmpose.registry import MODELS
+from torch import Tensor, nn
 
 
 def soft_argmax(heatmaps: Tensor, beta: float) -> Tuple[Tensor, Tensor]:

@@ -37,7 +37,7 @@ def test_loss_finite_and_gradient_reaches_features(head_kwargs, mesh_samples):
     head = HMRHead(**head_kwargs)
     feat = torch.randn(2, 32, requires_grad=True)
     losses = head.loss((feat, ), mesh_samples(2))
-    expected = {'loss_keypoints_3d', 'loss_keypoints_2d', 'loss_smpl_pose', 'loss_smpl_betas',
+    expected = {'loss_keypoints_3d', 'loss_keypoint_labels', 'loss_smpl_pose', 'loss_smpl_betas',
                 'loss_camera', 'mpjpe'}
     assert expected <= set(losses)
     assert 'loss_vertices' not in losses  # weight 0 by default: not computed
@@ -79,6 +79,24 @@ def test_predict_fields_and_projection(head_kwargs, mesh_samples):
     assert np.allclose(p.keypoints[0], (kp_norm + 1) * 112, atol=1e-3)
     no_verts = head.predict(feats, mesh_samples(2), test_cfg=dict(output_vertices=False))
     assert 'vertices' not in no_verts[0]
+
+
+def test_predict_decodes_through_the_codec(head_kwargs, mesh_samples):
+    head = HMRHead(**dict(head_kwargs, input_size=(96, 128))).eval()
+    assert type(head.decoder).__name__ == 'SMPLLabelCodec' and head.decoder.input_size == (96, 128)
+    samples = mesh_samples(2)
+    for s in samples:
+        s.set_metainfo(dict(input_size=(96, 128)))
+    feats = (torch.randn(2, 32), )
+    with torch.no_grad():
+        preds = head.predict(feats, samples)
+        crop = head.predict_outputs(feats)['keypoints_crop']
+    decoded = head.decode(crop[:, None])  # MMPose's BaseHead.decode through the decoder
+    for p, d in zip(preds, decoded):
+        assert np.allclose(p.keypoints, d.keypoints) and np.allclose(p.keypoint_scores, d.keypoint_scores)
+    assert np.allclose(preds[0].keypoints[0, :, 0], (crop[0, :, 0].numpy() + 1) * 48, atol=1e-4)
+    with pytest.raises(ValueError, match='decoder input_size'):
+        HMRHead(**dict(head_kwargs, decoder=dict(type='SMPLLabelCodec', input_size=(64, 64))))
 
 
 def test_in_channels_mismatch_names_the_field(head_kwargs):

@@ -73,7 +73,7 @@ def test_every_labelled_joint_reaches_the_loss(tmp_path, body_model_files, case)
             err2d += ((proj[b] - label)**2).sum()
     count = len(supervised) * len(samples)
     np.testing.assert_allclose(losses['loss_keypoints_3d'].item(), 5 * err3d / (3 * count), rtol=1e-4)
-    np.testing.assert_allclose(losses['loss_keypoints_2d'].item(), 5 * err2d / (2 * count), rtol=1e-4)
+    np.testing.assert_allclose(losses['loss_keypoint_labels'].item(), 5 * err2d / (2 * count), rtol=1e-4)
 
 
 def test_missing_extra_regressor_is_named_once(tmp_path, body_model_files, mesh_samples):

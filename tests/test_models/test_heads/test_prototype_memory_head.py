@@ -1,11 +1,13 @@
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
+from pmnet_plugin.engine.hooks import PrototypeEMAHook
 from pmnet_plugin.models.heads import PrototypeMemoryHead
-from pmnet_plugin.models.prototypes import build_prototypes, save_prototypes
+from pmnet_plugin.prototypes import build_prototypes, save_prototypes
 from pmnet_plugin.utils.rotation import (axis_angle_to_matrix, matrix_to_quaternion,
                                          quaternion_to_matrix, rot6d_to_matrix)
 
@@ -124,12 +126,16 @@ def test_soft_assignment_and_predict_extras(head_kwargs, proto_file, mesh_sample
 
 def test_ema_moves_assigned_prototype_towards_gt(head_kwargs, proto_file, mesh_samples):
     head = _head(head_kwargs, proto_file, ema_momentum=0.5)
+    runner, hook = SimpleNamespace(model=head), PrototypeEMAHook()
+    hook.before_train(runner)
     before = head.prototype_rotmats().clone()
     target = before[2].clone()
     target[1:] = axis_angle_to_matrix(torch.tensor([0.0, 0.0, 0.05])) @ target[1:]
     from pmnet_plugin.utils.rotation import matrix_to_axis_angle
     pose = matrix_to_axis_angle(target).reshape(1, 72).repeat(2, 1)
     head.loss((torch.randn(2, 32), ), mesh_samples(2, poses=pose))
+    assert torch.allclose(head.prototype_rotmats(), before)  # the loss itself does not move them
+    hook.after_train_iter(runner, 0)
     after = head.prototype_rotmats()
     dist_before = (before[2, 1:] - target[1:]).norm()
     dist_after = (after[2, 1:] - target[1:]).norm()
@@ -138,7 +144,14 @@ def test_ema_moves_assigned_prototype_towards_gt(head_kwargs, proto_file, mesh_s
     head.eval()
     frozen = head.prototype_rotmats().clone()
     head.loss((torch.randn(2, 32), ), mesh_samples(2, poses=pose))
+    hook.after_train_iter(runner, 1)
     assert torch.allclose(head.prototype_rotmats(), frozen)  # no update outside training
+
+
+def test_ema_without_hook_is_refused(head_kwargs, proto_file, mesh_samples):
+    head = _head(head_kwargs, proto_file, ema_momentum=0.5)
+    with pytest.raises(RuntimeError, match='PrototypeEMAHook'):
+        head.loss((torch.randn(2, 32), ), mesh_samples(2))
 
 
 def test_mismatched_prototype_file_is_rejected(head_kwargs, proto_file):
@@ -154,7 +167,7 @@ def test_teacher_forcing_uses_gt_prototype(head_kwargs, proto_file, mesh_samples
     pose = matrix_to_axis_angle(gt).reshape(2, 72)
     feat = torch.randn(2, 32)
     targets = head.gather_targets(mesh_samples(2, poses=pose), feat.device)
-    preds = head._preds_for_loss(feat, targets)
+    preds = head._forward_for_loss(feat, targets)[0]
     assert torch.allclose(preds['proto_init_pose'][:, 1:], gt[:, 1:], atol=1e-4)
 
 

@@ -11,14 +11,14 @@ def _pair(B=2, K=5, seed=0):
     g = torch.Generator().manual_seed(seed)
     rot = axis_angle_to_matrix(torch.randn(B, 24, 3, generator=g) * 0.3)
     joints = torch.randn(B, 24, 3, generator=g)
-    pred = dict(pose_rotmat=rot, betas=torch.randn(B, 10, generator=g),
-                cam=torch.tensor([[0.9, 0.0, 0.0]] * B), joints_3d=joints,
-                keypoints_2d=torch.rand(B, 24, 2, generator=g),
+    pred = dict(smpl_pose_rotmat=rot, smpl_betas=torch.randn(B, 10, generator=g),
+                cam=torch.tensor([[0.9, 0.0, 0.0]] * B), keypoints_3d=joints,
+                keypoint_labels=torch.rand(B, 24, 2, generator=g),
                 vertices=torch.randn(B, 50, 3, generator=g),
                 proto_logits=torch.randn(B, K, generator=g))
-    target = dict(pose_rotmat=rot.clone(), betas=pred['betas'].clone(),
+    target = dict(smpl_pose_rotmat=rot.clone(), smpl_betas=pred['smpl_betas'].clone(),
                   keypoints_3d=joints - joints[:, :1], keypoints_3d_weights=torch.ones(B, 24),
-                  keypoints_2d=pred['keypoints_2d'].clone(), keypoints_2d_weights=torch.ones(B, 24),
+                  keypoint_labels=pred['keypoint_labels'].clone(), keypoint_weights=torch.ones(B, 24),
                   vertices=pred['vertices'].clone(), has_smpl=torch.ones(B),
                   proto_target=torch.zeros(B, dtype=torch.long))
     return pred, target
@@ -28,7 +28,7 @@ def test_perfect_prediction_gives_zero_regression_losses():
     loss = MODELS.build(dict(type='MeshLoss', vertices_weight=1.0))
     pred, target = _pair()
     out = loss(pred, target)
-    for name in ('loss_keypoints_3d', 'loss_keypoints_2d', 'loss_smpl_pose', 'loss_smpl_betas',
+    for name in ('loss_keypoints_3d', 'loss_keypoint_labels', 'loss_smpl_pose', 'loss_smpl_betas',
                  'loss_vertices'):
         assert out[name].item() == pytest.approx(0.0, abs=1e-10), name
     # SPIN camera regulariser, weight 60
@@ -36,15 +36,15 @@ def test_perfect_prediction_gives_zero_regression_losses():
 
 
 def test_masks_and_weights():
-    loss = MODELS.build(dict(type='MeshLoss', keypoints_2d_weight=2.0, camera_weight=0.0))
+    loss = MODELS.build(dict(type='MeshLoss', keypoint_labels_weight=2.0, camera_weight=0.0))
     pred, target = _pair()
-    pred['keypoints_2d'][:, 3] += 1.0  # error only on joint 3
-    target['keypoints_2d_weights'][:, 3] = 0.0
-    assert loss(pred, target)['loss_keypoints_2d'].item() == pytest.approx(0.0, abs=1e-10)
-    target['keypoints_2d_weights'][:, 3] = 1.0
+    pred['keypoint_labels'][:, 3] += 1.0  # error only on joint 3
+    target['keypoint_weights'][:, 3] = 0.0
+    assert loss(pred, target)['loss_keypoint_labels'].item() == pytest.approx(0.0, abs=1e-10)
+    target['keypoint_weights'][:, 3] = 1.0
     # mean over labelled entries: 2 samples x 1 joint x 2 coords of error 1 among 2*24*2 entries
-    assert loss(pred, target)['loss_keypoints_2d'].item() == pytest.approx(2.0 * 4 / 96)
-    pred['pose_rotmat'] = pred['pose_rotmat'] * 0
+    assert loss(pred, target)['loss_keypoint_labels'].item() == pytest.approx(2.0 * 4 / 96)
+    pred['smpl_pose_rotmat'] = pred['smpl_pose_rotmat'] * 0
     target['has_smpl'] = torch.zeros(2)
     out = loss(pred, target)
     assert out['loss_smpl_pose'].item() == 0.0 and 'loss_camera' not in out
@@ -62,7 +62,7 @@ def test_assignment_losses_match_reference():
 def test_non_finite_term_is_named():
     loss = MODELS.build(dict(type='MeshLoss'))
     pred, target = _pair()
-    pred['betas'][0, 0] = float('nan')
+    pred['smpl_betas'][0, 0] = float('nan')
     with pytest.raises(RuntimeError, match='loss_smpl_betas'):
         loss(pred, target)
 
@@ -83,20 +83,20 @@ def test_adversarial_gradients_are_separated(real_pose_file):
     d_params = list(loss.discriminator.parameters())
     aa = (torch.randn(3, 24, 3) * 0.3).requires_grad_()
     pred, target = _pair(B=3)
-    pred['pose_rotmat'] = axis_angle_to_matrix(aa)
-    pred['betas'] = pred['betas'].clone().requires_grad_()
+    pred['smpl_pose_rotmat'] = axis_angle_to_matrix(aa)
+    pred['smpl_betas'] = pred['smpl_betas'].clone().requires_grad_()
     out = loss(pred, target)
     assert {'loss_adv', 'loss_disc', 'acc_disc'} <= set(out)
     assert torch.isfinite(out['loss_adv']) and torch.isfinite(out['loss_disc'])
     assert 0.0 <= out['acc_disc'].item() <= 1.0 and not out['acc_disc'].requires_grad
 
     out['loss_adv'].backward(retain_graph=True)
-    assert aa.grad.abs().sum() > 0 and pred['betas'].grad.abs().sum() > 0
+    assert aa.grad.abs().sum() > 0 and pred['smpl_betas'].grad.abs().sum() > 0
     assert aa.grad[:, 0].abs().sum() == 0  # global orient is not judged
     assert all(p.grad is None for p in d_params)
 
-    aa.grad, pred['betas'].grad = None, None
+    aa.grad, pred['smpl_betas'].grad = None, None
     out['loss_disc'].backward()
-    assert aa.grad is None and pred['betas'].grad is None
+    assert aa.grad is None and pred['smpl_betas'].grad is None
     assert all(p.grad is not None for p in d_params)
     assert sum(p.grad.abs().sum() for p in d_params) > 0

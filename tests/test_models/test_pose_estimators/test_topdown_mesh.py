@@ -9,7 +9,7 @@ from mmpose.registry import MODELS
 from mmpose.structures import PoseDataSample
 
 import pmnet_plugin  # noqa: F401  (registers the components)
-from pmnet_plugin.models.prototypes import build_prototypes, save_prototypes
+from pmnet_plugin.prototypes import build_prototypes, save_prototypes
 
 SIZE = 64  # small crops keep the ResNet-18 forward fast on CPU
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from pmnet_plugin.models.prototypes import (balanced_sample_weights, body_chordal_distance,
-                                            build_prototypes, canonical_rotmats, kmeans,
-                                            load_pose_source, load_prototypes, save_prototypes)
+from pmnet_plugin.models.prototypes import body_chordal_distance, canonical_rotmats
+from pmnet_plugin.prototypes import (balanced_sample_weights, build_prototypes, kmeans,
+                                     load_pose_source, load_prototypes, save_prototypes)
 from pmnet_plugin.utils.rotation import axis_angle_to_matrix, rot6d_to_matrix
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -121,7 +121,7 @@ def test_cli_writes_prototype_file(tmp_path, capsys):
 def test_data_mean_params_is_the_mean_body_pose_in_spin_format(tmp_path):
     """Identical body poses average to themselves; the file loads as SPIN mean params."""
     from pmnet_plugin.models.body_models import load_mean_params
-    from pmnet_plugin.models.prototypes import data_mean_params
+    from pmnet_plugin.prototypes import data_mean_params
     rng = np.random.default_rng(0)
     body = rng.normal(0, 0.3, (1, 69)).astype(np.float32)
     orients = rng.normal(0, 1.0, (5, 3)).astype(np.float32)  # global orient must not matter

@@ -1,0 +1,88 @@
+"""Prototype files and pose sources on disk.
+
+A prototype file (``data/prototypes/prototypes_k32.npz``, written by ``tools/build_prototypes.py``) holds:
+
+- ``pose_6d`` (K, 24, 6) float32: prototype pose as 6D rotations; joint 0 (global orient) is the identity
+  because poses are canonicalised (body articulation only), see
+  :func:`pmnet_plugin.models.prototypes.canonical_rotmats`.
+- ``betas`` (K, 10) float32: mean betas of the members (zeros when the source has none).
+- ``cam`` (K, 3) float32: initial weak-perspective camera (the mean-params camera when given).
+- ``counts`` (K,) int64: members per cluster; ``weight_mass`` (K,) float32: their summed sample weights.
+- metadata: ``K``, ``num_joints``, ``num_vertices``, ``method`` ('kmeans' | 'balanced_kmeans'),
+  ``seed``, ``num_samples``, ``source``, and ``rare_fraction`` (K,) when the source had ``is_rare``.
+"""
+import os
+import os.path as osp
+from typing import Dict
+
+import numpy as np
+
+from pmnet_plugin.utils.safe_pickle import load_npz
+
+__all__ = ['save_prototypes', 'load_prototypes', 'load_pose_source']
+
+
+def save_prototypes(path: str, protos: Dict[str, np.ndarray]) -> None:
+    """Write a prototype file (creates the folder)."""
+    if osp.dirname(path):
+        os.makedirs(osp.dirname(path), exist_ok=True)
+    np.savez(path, **protos)
+
+
+def load_prototypes(path: str) -> Dict[str, np.ndarray]:
+    """Read and validate a prototype file.
+
+    Args:
+        path (str): ``.npz`` written by :func:`save_prototypes`.
+
+    Returns:
+        dict: Arrays; ``pose_6d`` (K, J, 6), ``betas`` (K, 10), ``cam`` (K, 3), ``counts`` (K,), ...
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'prototype file not found: {path} (build it with '
+                                'tools/build_prototypes.py)')
+    with np.load(path, allow_pickle=False) as f:
+        d = {k: f[k] for k in f.files}
+    for key in ('pose_6d', 'betas', 'cam'):
+        if key not in d:
+            raise KeyError(f'prototype file {path} lacks "{key}"')
+    if d['pose_6d'].ndim != 3 or d['pose_6d'].shape[-1] != 6:
+        raise ValueError(f'prototype file {path}: pose_6d must be (K, J, 6), got '
+                         f'{d["pose_6d"].shape}')
+    return d
+
+
+def load_pose_source(path: str) -> Dict[str, np.ndarray]:
+    """Load poses from a pose library (``poses`` (N, 72)) or a HumanData npz (``smpl`` dict).
+
+    Args:
+        path (str): ``.npz`` file.
+
+    Returns:
+        dict: ``poses`` (N, 72) and, when present, ``betas`` (N, 10), ``is_rare`` (N,).
+    """
+    d = load_npz(path, 'a pose library or HumanData .npz',
+                 'Rebuild it (python tools/prepare_mocap.py) or get it again from its source.')
+    out = {}
+    if 'poses' in d:
+        out['poses'] = d['poses'].reshape(len(d['poses']), -1)
+        if 'betas' in d:
+            out['betas'] = d['betas']
+    elif 'smpl' in d:
+        smpl = d['smpl'].item() if d['smpl'].dtype == object else d['smpl']
+        body = np.asarray(smpl['body_pose']).reshape(len(smpl['body_pose']), -1)
+        out['poses'] = np.concatenate([np.asarray(smpl['global_orient']).reshape(-1, 3), body], 1)
+        if 'betas' in smpl:
+            out['betas'] = np.asarray(smpl['betas'])
+        if 'has_smpl' in d:  # keep only frames that really carry SMPL
+            keep = np.asarray(d['has_smpl']).astype(bool).reshape(-1)
+            out = {k: v[keep] for k, v in out.items()}
+            if 'is_rare' in d:
+                d['is_rare'] = np.asarray(d['is_rare'])[keep]
+    else:
+        raise KeyError(f'{path}: expected key "poses" (pose library) or "smpl" (HumanData)')
+    if 'is_rare' in d:
+        out['is_rare'] = np.asarray(d['is_rare']).reshape(-1)
+    elif 'meta' in d and d['meta'].dtype == object and 'is_rare' in d['meta'].item():
+        out['is_rare'] = np.asarray(d['meta'].item()['is_rare']).reshape(-1)
+    return out
