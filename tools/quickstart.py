@@ -13,8 +13,8 @@ Steps (each skipped when its output already exists, unless ``--fresh``):
 
 Presets (any option below overrides its preset value):
     demo  (``make demo``): 5,000 training renders, 400 iterations x 32, 1 seed
-    full:                  12,000 training renders, 1,200 iterations x 32, 3 seeds (estimated 85 min on a 2-core
-                           CPU from the 0.65 s per iteration measured there; docs/learning.md)
+    full:                  10,000 training renders, 900 iterations x 32, 3 seeds (sized to finish within 90 min
+                           on a 2-core CPU: 0.65 s per iteration measured there; docs/learning.md)
 
 Usage:
     python tools/quickstart.py [--preset demo|full] [--iters N] [--num-train N] [--seeds 0 1 2] [--fresh]
@@ -38,8 +38,8 @@ MODELS = (('HMR', 'configs/hmr_effnet-lite0-1xb32-1500it_synthetic-96x96.py'),
 PRESETS = dict(
     demo=dict(out='outputs/quickstart', data='data/synthetic', num_train=5000, num_test=500, iters=400,
               seeds=[0]),
-    full=dict(out='outputs/quickstart_full', data='data/synthetic_full', num_train=12000, num_test=1000,
-              iters=1200, seeds=[0, 1, 2]))
+    full=dict(out='outputs/quickstart_full', data='data/synthetic_full', num_train=10000, num_test=1000,
+              iters=900, seeds=[0, 1, 2]))
 METRIC_ROWS = (('all', 'mesh/{}'), ('common clips', 'rarity/is_rare=0_{}'),
                ('rare clips', 'rarity/is_rare=1_{}'), ('not in tail 10 %', 'rarity/common_{}'),
                ('tail 10 % (rarest by mesh distance)', 'rarity/tail10_{}'), ('tail 5 %', 'rarity/tail5_{}'),
