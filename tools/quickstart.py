@@ -13,8 +13,8 @@ Steps (each skipped when its output already exists, unless ``--fresh``):
 
 Presets (any option below overrides its preset value):
     demo  (``make demo``): 5,000 training renders, 400 iterations x 32, 1 seed
-    full:                  10,000 training renders, 900 iterations x 32, 3 seeds (sized to finish within 90 min
-                           on a 2-core CPU: 0.65 s per iteration measured there; docs/learning.md)
+    full:                  10,000 training renders, 900 iterations x 32, 3 seeds (measured on a 2-core CPU:
+                           62 min for the trainings and tests plus ~4 min to render; docs/quickstart_full_report.md)
 
 Usage:
     python tools/quickstart.py [--preset demo|full] [--iters N] [--num-train N] [--seeds 0 1 2] [--fresh]
