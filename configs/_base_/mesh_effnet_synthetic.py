@@ -64,7 +64,7 @@ model = dict(
                   in_index=0, deconv_out_channels=(), final_layer=None, sigma=1.0, coord_loss_weight=1.0,
                   loss=dict(type='KeypointMSELoss', use_target_weight=True, loss_weight=100.)))
 backbone_channels = 512 + 256  # the neck's output width (model.head.in_channels)
-model['head'] = dict(in_channels=backbone_channels, input_size=codec['input_size'], decoder=codec,
+model['head'] = dict(in_channels=backbone_channels, input_size=codec['input_size'],
                      mean_params=mean_params, rarity_file=rarity_file)
 
 # ---------------------------------------------------------------- data

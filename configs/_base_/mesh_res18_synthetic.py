@@ -53,7 +53,7 @@ env_cfg = dict(dist_cfg=dict(backend='gloo'))  # CPU-friendly; set nccl on GPUs
 
 # ---------------------------------------------------------------- model
 model = dict(backbone=dict(_delete_=True, type='ResNet', depth=18, base_channels=base_channels, init_cfg=None),
-             head=dict(in_channels=backbone_channels, input_size=codec['input_size'], decoder=codec))
+             head=dict(in_channels=backbone_channels, input_size=codec['input_size']))
 
 # ---------------------------------------------------------------- data
 # the offline writer's joints are in the official SMPL-24 order ('smpl' in MMHuman3D's naming)

@@ -60,7 +60,7 @@ model = dict(
     # the arguments HMRHead and PrototypeMemoryHead share; a base that changes the feature width, the input
     # size or the files overrides them
     head=dict(in_channels=backbone_channels, body_model=body_model, mean_params=mean_params, num_iters=3,
-              input_size=codec['input_size'], decoder=codec, loss=dict(type='MeshLoss'),
+              input_size=codec['input_size'], loss=dict(type='MeshLoss'),
               rarity_file=rarity_file),
     test_cfg=dict(flip_test=False, output_vertices=True))
 
