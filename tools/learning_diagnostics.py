@@ -25,7 +25,7 @@ import argparse
 import json
 import os.path as osp
 import sys
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
@@ -65,6 +65,21 @@ def load_predictions(path: str, num: int) -> Dict[str, np.ndarray]:
     return d
 
 
+def subset_masks(is_rare: Optional[np.ndarray], rarity: np.ndarray) -> Dict[str, np.ndarray]:
+    """Boolean masks (N,) of the test subsets: all, common / rare clips (when ``is_rare`` is known) and the
+    10 % / 5 % of samples with the highest ``rarity`` (``ceil(p * N)`` samples, as ``PoseRarity``)."""
+    masks = {'all': np.ones(len(rarity), bool)}
+    if is_rare is not None:
+        masks['common clips'] = ~np.asarray(is_rare, bool)
+        masks['rare clips'] = np.asarray(is_rare, bool)
+    order = np.argsort(-rarity)
+    for p in (10, 5):
+        m = np.zeros(len(rarity), bool)
+        m[order[:int(np.ceil(p / 100 * len(rarity)))]] = True
+        masks[f'tail {p} %'] = m
+    return masks
+
+
 def diagnostics(args: argparse.Namespace) -> Dict[str, dict]:
     with np.load(args.ann, allow_pickle=False) as f:  # numeric entry; objects: load_pose_source
         gt = np.asarray(f['keypoints3d'], np.float64)[..., :3] * 1000.0
@@ -78,6 +93,10 @@ def diagnostics(args: argparse.Namespace) -> Dict[str, dict]:
     out = dict(baselines={'constant (mean test pose)': constant_baseline_mpjpe(gt),
                           'mean pose with GT orientation and shape': float(np.nanmean(mean_start['MPJPE']))},
                models={})
+    # tail: largest mean vertex distance between the GT mesh and the mean-pose mesh (GT orientation and shape)
+    masks = subset_masks(src.get('is_rare'), mean_start['PVE'])
+    out['subset_sizes'] = {k: int(m.sum()) for k, m in masks.items()}
+    out['baseline_articulation'] = {k: float(np.nanmean(mean_start['MPJPE'][m])) for k, m in masks.items()}
     nearest = None
     if args.prototypes:
         protos = rot6d_to_matrix(torch.as_tensor(load_prototypes(args.prototypes)['pose_6d'], dtype=torch.float32))
@@ -92,6 +111,7 @@ def diagnostics(args: argparse.Namespace) -> Dict[str, dict]:
             rot = axis_angle_to_matrix(torch.as_tensor(pred['smpl_pose'], dtype=torch.float32).reshape(-1, 24, 3))
             articulation = starting_point_errors(body, pose, betas, rot[:, 1:])
             row['MPJPE_gt_orient'] = float(np.nanmean(articulation['MPJPE']))
+            row['articulation'] = {k: float(np.nanmean(articulation['MPJPE'][m])) for k, m in masks.items()}
         if 'proto_id' in pred and nearest is not None:
             row['selector'] = selector_accuracy(pred['proto_id'].reshape(-1), nearest, len(protos))
         out['models'][name] = row
@@ -115,6 +135,16 @@ def markdown(d: Dict[str, dict], split: str) -> str:
             lines.append(f'| baseline: {name} | {value:.1f} | - | 0.00 | - |')
         else:  # the mean pose posed with the GT orientation: both columns are the same number
             lines.append(f'| baseline: {name} | {value:.1f} | {value:.1f} | - | - |')
+    rows = {n: r['articulation'] for n, r in d['models'].items() if 'articulation' in r}
+    if rows:
+        names = list(d['subset_sizes'])
+        lines += ['', 'Body pose with GT orientation and shape (articulation only), MPJPE by subset; tails = the '
+                  'samples whose GT mesh is farthest from the mean-pose mesh:', '',
+                  '| model | ' + ' | '.join(f'{k} (n={d["subset_sizes"][k]})' for k in names) + ' |',
+                  '|---|' + '---|' * len(names)]
+        rows['baseline: mean pose'] = d['baseline_articulation']
+        for n, r in rows.items():
+            lines.append(f'| {n} | ' + ' | '.join(f'{r[k]:.1f}' for k in names) + ' |')
     return '\n'.join(lines)
 
 

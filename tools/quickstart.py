@@ -148,6 +148,31 @@ def comparison(results: Dict[str, List[dict]]) -> str:
     return '\n'.join(lines)
 
 
+def articulation_table(diagnostics: Dict[int, str]) -> str:
+    """Body-pose error with the GT orientation and shape (``learning_diagnostics.py``'s articulation), per
+    subset: each model's mean +- std over the seeds and the PM-Net / HMR ratio."""
+    runs = []
+    for diag in diagnostics.values():
+        with open(osp.join(ROOT, f'{diag}.json')) as f:
+            runs.append(json.load(f))
+    subsets = list(runs[0]['subset_sizes'])
+
+    def cell(values: List[float], fmt: str) -> str:
+        return (fmt % np.mean(values) + (' ± ' + fmt % np.std(values, ddof=1) if len(values) > 1 else ''))
+
+    lines = ['| | ' + ' | '.join(f'{k} (n={runs[0]["subset_sizes"][k]})' for k in subsets) + ' |',
+             '|---|' + '---|' * len(subsets)]
+    for name, _ in MODELS:
+        lines.append(f'| {name} | ' + ' | '.join(
+            cell([r['models'][name]['articulation'][k] for r in runs], '%.1f') for k in subsets) + ' |')
+    lines.append('| mean pose (HMR start) | ' + ' | '.join(
+        f'{runs[0]["baseline_articulation"][k]:.1f}' for k in subsets) + ' |')
+    lines.append('| PM-Net / HMR | ' + ' | '.join(cell(
+        [r['models']['PM-Net']['articulation'][k] / r['models']['HMR']['articulation'][k] for r in runs], '%.3f')
+        for k in subsets) + ' |')
+    return '\n'.join(lines)
+
+
 def main() -> None:
     args = parse_args()
     os.environ.setdefault('PYOPENGL_PLATFORM', 'osmesa')
@@ -259,6 +284,11 @@ def write_report(args: argparse.Namespace, results: Dict[str, List[dict]], diagn
               'cartwheel/backflip/crawl/roll/getup. '
               + ('Mean ± std over the seeds.' if len(args.seeds) > 1 else 'One seed: no error bars.'), '',
               metrics_table(results), '', comparison(results), '',
+              'Body pose alone: each model\'s predicted body pose posed with the GT global orientation and shape '
+              '(MPJPE, 24 SMPL joints, mm; `tools/learning_diagnostics.py`), so that global-orientation errors, '
+              'shared by both heads, do not mask the articulation the starting point is about. Tails: the samples '
+              'whose GT mesh is farthest from the mean-pose mesh.', '',
+              articulation_table(diagnostics), '',
               'Where each head starts (no training; `tools/prototype_coverage.py`, GT orientation and shape):', '',
               open(osp.join(ROOT, out, 'starting_points.md')).read(), '',
               '![error vs rarity](error_vs_rarity.png)', '',

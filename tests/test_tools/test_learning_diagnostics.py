@@ -75,3 +75,33 @@ def test_markdown_has_the_column(split):
     assert 'body pose with GT orientation and shape' in text
     exact = next(line for line in text.splitlines() if line.startswith('| exact |'))
     assert exact.split('|')[3].strip() == '0.0'
+
+
+def test_subsets_in_the_json(split):
+    d = _load_tool().diagnostics(split)
+    assert d['subset_sizes'] == {'all': N, 'common clips': N // 2, 'rare clips': N // 2, 'tail 10 %': 1,
+                                 'tail 5 %': 1}
+    art = d['models']['mean_body']['articulation']
+    assert art == pytest.approx(d['baseline_articulation'], rel=1e-5)
+    # the tail holds the sample farthest from the mean pose, so its error is the largest
+    assert art['tail 5 %'] == pytest.approx(max(art.values()), rel=1e-6)
+
+
+def test_quickstart_articulation_table(tmp_path):
+    import json
+    spec = importlib.util.spec_from_file_location('pmnet_quickstart_tool', osp.join(ROOT, 'tools', 'quickstart.py'))
+    quickstart = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quickstart)
+    diags = {}
+    for seed, (hmr, pmnet) in enumerate([(200.0, 180.0), (210.0, 178.5)]):
+        d = dict(subset_sizes={'all': 10}, baseline_articulation={'all': 195.0},
+                 models={'HMR': dict(articulation={'all': hmr}), 'PM-Net': dict(articulation={'all': pmnet})})
+        path = tmp_path / f'diagnostics_seed{seed}'
+        path.with_suffix('.json').write_text(json.dumps(d))
+        diags[seed] = str(path)
+    rows = {line.split('|')[1].strip(): line.split('|')[2].strip()
+            for line in quickstart.articulation_table(diags).splitlines()[2:]}
+    assert rows['HMR'] == '205.0 ± 7.1'
+    assert rows['mean pose (HMR start)'] == '195.0'
+    ratios = [180.0 / 200.0, 178.5 / 210.0]
+    assert rows['PM-Net / HMR'] == f'{np.mean(ratios):.3f} ± {np.std(ratios, ddof=1):.3f}'
