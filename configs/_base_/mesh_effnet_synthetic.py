@@ -64,8 +64,11 @@ model = dict(
                   in_index=0, deconv_out_channels=(), final_layer=None, sigma=1.0, coord_loss_weight=1.0,
                   loss=dict(type='KeypointMSELoss', use_target_weight=True, loss_weight=100.)))
 backbone_channels = 512 + 256  # the neck's output width (model.head.in_channels)
+# SMPL pose loss 30x SPIN's weight of 1: at 400 iterations it makes the body pose better than the mean pose's
+# for both heads (articulation 189-195 vs 218 mm) and PA-MPJPE 156 vs 165-169 (docs/learning.md, E19-E21)
 model['head'] = dict(in_channels=backbone_channels, input_size=codec['input_size'],
-                     mean_params=mean_params, rarity_file=rarity_file)
+                     mean_params=mean_params, rarity_file=rarity_file,
+                     loss=dict(type='MeshLoss', smpl_pose_weight=30.))
 
 # ---------------------------------------------------------------- data
 # data loading costs ~2 ms per 96 px sample: in the main process it is cheaper than worker processes competing
