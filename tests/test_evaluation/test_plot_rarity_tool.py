@@ -1,19 +1,13 @@
 """tools/plot_rarity.py overlays the JSONs PoseRarity writes."""
-import importlib.util
 import json
-import os.path as osp
 
 import numpy as np
 import pytest
-
-TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'plot_rarity.py')
+from tool_loader import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('plot_rarity', TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool('plot_rarity')
 
 
 def _write(path, errors, rarity, rarity_kind='mesh'):

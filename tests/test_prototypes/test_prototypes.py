@@ -1,17 +1,14 @@
-import importlib.util
 import math
-import os.path as osp
 
 import numpy as np
 import pytest
 import torch
+from tool_loader import load_tool
 
 from pmnet_plugin.models.prototypes import body_chordal_distance, canonical_rotmats
 from pmnet_plugin.prototypes import (balanced_sample_weights, build_prototypes, kmeans,
                                      load_pose_source, load_prototypes, save_prototypes)
 from pmnet_plugin.utils.rotation import axis_angle_to_matrix, rot6d_to_matrix
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _two_cluster_poses(n_a=30, n_b=6, seed=0):
@@ -102,10 +99,7 @@ def test_humandata_source(tmp_path):
 
 
 def test_cli_writes_prototype_file(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location('build_prototypes',
-                                                  osp.join(ROOT, 'tools', 'build_prototypes.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('build_prototypes')
     poses, is_rare, _, _ = _two_cluster_poses()
     np.savez(tmp_path / 'lib.npz', poses=poses, is_rare=is_rare)
     out = str(tmp_path / 'protos.npz')

@@ -1,11 +1,11 @@
 """Smoke test of tools/benchmark.py (tiny sizes, CPU) and its helpers; no timing assertions."""
-import importlib.util
 import json
 import os.path as osp
 import time
 
 import numpy as np
 import pytest
+from tool_loader import load_tool
 
 from pmnet_plugin.utils.benchmarking import (PeakMemory, compute_ratios, evaluate_targets,
                                              markdown_table, summarize_times, target_status,
@@ -17,11 +17,7 @@ CONFIGS = [osp.join(ROOT, 'configs', 'hmr_res18-w32-1xb16-300it_synthetic-96x96.
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location('pmnet_benchmark_tool',
-                                                  osp.join(ROOT, 'tools', 'benchmark.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('benchmark')
 
 
 def _row(model, mode, ms, bs=4):

@@ -1,23 +1,17 @@
 """tools/learning_diagnostics.py on a hand-made test split: the articulation column (the predicted body pose
 posed with the GT global orientation and shape) separates body-pose errors from orientation errors."""
-import importlib.util
-import os.path as osp
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from tool_loader import load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 N = 8
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location('pmnet_learning_diagnostics',
-                                                  osp.join(ROOT, 'tools', 'learning_diagnostics.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('learning_diagnostics')
 
 
 def _joints(body, poses, betas):
@@ -89,9 +83,7 @@ def test_subsets_in_the_json(split):
 
 def test_quickstart_articulation_table(tmp_path):
     import json
-    spec = importlib.util.spec_from_file_location('pmnet_quickstart_tool', osp.join(ROOT, 'tools', 'quickstart.py'))
-    quickstart = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(quickstart)
+    quickstart = load_tool('quickstart')
     diags = {}
     for seed, (hmr, pmnet) in enumerate([(200.0, 180.0), (210.0, 178.5)]):
         d = dict(subset_sizes={'all': 10}, baseline_articulation={'all': 195.0},
