@@ -36,7 +36,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from prototype_coverage import starting_point_errors  # noqa: E402
 
 from pmnet_plugin.evaluation.functional import (constant_baseline_mpjpe, per_sample_mpjpe,
-                                                selector_accuracy, spread_ratio)
+                                                select_tail, selector_accuracy, spread_ratio)
 from pmnet_plugin.models.body_models import SMPLBodyModel  # noqa: E402
 from pmnet_plugin.models.body_models.smpl_io import load_mean_params  # noqa: E402
 from pmnet_plugin.models.prototypes import body_chordal_distance, canonical_rotmats  # noqa: E402
@@ -72,11 +72,8 @@ def subset_masks(is_rare: Optional[np.ndarray], rarity: np.ndarray) -> Dict[str,
     if is_rare is not None:
         masks['common clips'] = ~np.asarray(is_rare, bool)
         masks['rare clips'] = np.asarray(is_rare, bool)
-    order = np.argsort(-rarity)
     for p in (10, 5):
-        m = np.zeros(len(rarity), bool)
-        m[order[:int(np.ceil(p / 100 * len(rarity)))]] = True
-        masks[f'tail {p} %'] = m
+        masks[f'tail {p} %'] = select_tail(rarity, p / 100)
     return masks
 
 
@@ -110,7 +107,6 @@ def diagnostics(args: argparse.Namespace) -> Dict[str, dict]:
         if 'smpl_pose' in pred:
             rot = axis_angle_to_matrix(torch.as_tensor(pred['smpl_pose'], dtype=torch.float32).reshape(-1, 24, 3))
             articulation = starting_point_errors(body, pose, betas, rot[:, 1:])
-            row['MPJPE_gt_orient'] = float(np.nanmean(articulation['MPJPE']))
             row['articulation'] = {k: float(np.nanmean(articulation['MPJPE'][m])) for k, m in masks.items()}
         if 'proto_id' in pred and nearest is not None:
             row['selector'] = selector_accuracy(pred['proto_id'].reshape(-1), nearest, len(protos))
@@ -127,8 +123,7 @@ def markdown(d: Dict[str, dict], split: str) -> str:
         sel = row.get('selector')
         sel_txt = (f'{sel["accuracy"]:.3f} ({sel["chance_uniform"]:.3f} / {sel["chance_majority"]:.3f})'
                    if sel else 'n/a')
-        art = row.get('MPJPE_gt_orient')
-        art_txt = f'{art:.1f}' if art is not None else 'n/a'
+        art_txt = f'{row["articulation"]["all"]:.1f}' if 'articulation' in row else 'n/a'
         lines.append(f'| {name} | {row["MPJPE"]:.1f} | {art_txt} | {row["spread_ratio"]:.2f} | {sel_txt} |')
     for name, value in d['baselines'].items():
         if name.startswith('constant'):

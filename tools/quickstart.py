@@ -115,6 +115,11 @@ def scalars_file(work_dir: str) -> str:
     return osp.join(work_dir, runs[-1] if runs else 'none', 'vis_data', 'scalars.json')
 
 
+def mean_std(values: List[float], fmt: str) -> str:
+    """``fmt`` of the mean, with `` ± `` the sample std (ddof 1) when there is more than one value."""
+    return fmt % np.mean(values) + (' ± ' + fmt % np.std(values, ddof=1) if len(values) > 1 else '')
+
+
 def metrics_table(results: Dict[str, List[dict]]) -> str:
     """Markdown table: one row per subset, MPJPE / PA-MPJPE / PVE per model; mean +- std over seeds."""
     names = list(results)
@@ -125,12 +130,7 @@ def metrics_table(results: Dict[str, List[dict]]) -> str:
         for m in METRICS:
             for n in names:
                 values = [r[key.format(m)] for r in results[n] if key.format(m) in r]
-                if not values:
-                    cells.append('n/a')
-                elif len(values) == 1:
-                    cells.append(f'{values[0]:.1f}')
-                else:
-                    cells.append(f'{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f}')
+                cells.append(mean_std(values, '%.1f') if values else 'n/a')
         lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
@@ -143,8 +143,7 @@ def comparison(results: Dict[str, List[dict]]) -> str:
                        ('tail 10 % MPJPE', 'rarity/tail10_MPJPE'), ('rare clips MPJPE', 'rarity/is_rare=1_MPJPE'),
                        ('all PA-MPJPE', 'mesh/PA-MPJPE'), ('tail 5 % PA-MPJPE', 'rarity/tail5_PA-MPJPE')):
         ratios = [p[key] / h[key] for p, h in zip(results['PM-Net'], results['HMR'])]
-        spread = f' ± {np.std(ratios, ddof=1):.3f}' if len(ratios) > 1 else ''
-        lines.append(f'| {label} | ' + ' | '.join(f'{r:.3f}' for r in ratios) + f' | {np.mean(ratios):.3f}{spread} |')
+        lines.append(f'| {label} | ' + ' | '.join(f'{r:.3f}' for r in ratios) + f' | {mean_std(ratios, "%.3f")} |')
     return '\n'.join(lines)
 
 
@@ -157,17 +156,14 @@ def articulation_table(diagnostics: Dict[int, str]) -> str:
             runs.append(json.load(f))
     subsets = list(runs[0]['subset_sizes'])
 
-    def cell(values: List[float], fmt: str) -> str:
-        return (fmt % np.mean(values) + (' ± ' + fmt % np.std(values, ddof=1) if len(values) > 1 else ''))
-
     lines = ['| | ' + ' | '.join(f'{k} (n={runs[0]["subset_sizes"][k]})' for k in subsets) + ' |',
              '|---|' + '---|' * len(subsets)]
     for name, _ in MODELS:
         lines.append(f'| {name} | ' + ' | '.join(
-            cell([r['models'][name]['articulation'][k] for r in runs], '%.1f') for k in subsets) + ' |')
+            mean_std([r['models'][name]['articulation'][k] for r in runs], '%.1f') for k in subsets) + ' |')
     lines.append('| mean pose (HMR start) | ' + ' | '.join(
         f'{runs[0]["baseline_articulation"][k]:.1f}' for k in subsets) + ' |')
-    lines.append('| PM-Net / HMR | ' + ' | '.join(cell(
+    lines.append('| PM-Net / HMR | ' + ' | '.join(mean_std(
         [r['models']['PM-Net']['articulation'][k] / r['models']['HMR']['articulation'][k] for r in runs], '%.3f')
         for k in subsets) + ' |')
     return '\n'.join(lines)
