@@ -50,6 +50,9 @@ class PrototypeMemoryHead(HMRHead):
             ``nn.Parameter`` instead of buffers. Defaults to False.
         selector_hidden (int): Hidden width of the selector MLP (0 = linear). Defaults to 512.
         selector_dropout (float): Dropout in the selector. Defaults to 0.
+        selector_channels (tuple[int, int], optional): ``(start, end)``: the selector reads only channels
+            ``start:end`` of the pooled feature (e.g. one part of a neck's concatenated output); ``None``
+            reads all ``in_channels``. IEF always reads the whole feature. Defaults to None.
         init_mode (str): ``'top1'`` or ``'blend'``. Defaults to ``'top1'``.
         blend_topk (int): Prototypes blended in ``'blend'`` mode. Defaults to 3.
         detach_selection (bool): See above. Defaults to True.
@@ -92,6 +95,7 @@ class PrototypeMemoryHead(HMRHead):
                  learnable: bool = False,
                  selector_hidden: int = 512,
                  selector_dropout: float = 0.0,
+                 selector_channels: Optional[Tuple[int, int]] = None,
                  init_mode: str = 'top1',
                  blend_topk: int = 3,
                  detach_selection: bool = True,
@@ -113,6 +117,14 @@ class PrototypeMemoryHead(HMRHead):
             raise ValueError('PrototypeMemoryHead: init_shape_cam must be mean|prototype')
         if learnable and ema_momentum is not None:
             raise ValueError('PrototypeMemoryHead: ema_momentum and learnable=True are exclusive')
+        if selector_channels is not None:
+            start, end = (int(c) for c in selector_channels)
+            if not 0 <= start < end <= in_channels:
+                raise ValueError(f'PrototypeMemoryHead: selector_channels must satisfy 0 <= start < end <= '
+                                 f'in_channels={in_channels}, got {tuple(selector_channels)}')
+            selector_channels = (start, end)
+        self.selector_channels = selector_channels
+        selector_in = in_channels if selector_channels is None else selector_channels[1] - selector_channels[0]
         self.num_prototypes = num_prototypes
         self.init_mode = init_mode
         self.blend_topk = min(blend_topk, num_prototypes)
@@ -135,10 +147,10 @@ class PrototypeMemoryHead(HMRHead):
         self.register_buffer('proto_counts', protos['counts'])
         if selector_hidden > 0:
             self.selector = nn.Sequential(
-                nn.Linear(self.in_channels, selector_hidden), nn.ReLU(inplace=True),
+                nn.Linear(selector_in, selector_hidden), nn.ReLU(inplace=True),
                 nn.Dropout(selector_dropout), nn.Linear(selector_hidden, num_prototypes))
         else:
-            self.selector = nn.Linear(self.in_channels, num_prototypes)
+            self.selector = nn.Linear(selector_in, num_prototypes)
 
     def _read_prototypes(self, path: Optional[str]) -> Dict[str, Tensor]:
         K, nb = self.num_prototypes, self.init_betas.shape[1]
@@ -186,6 +198,12 @@ class PrototypeMemoryHead(HMRHead):
                                       self.prototype_rotmats())
         return dict(index=d.argmin(1), soft=F.softmax(-d / self.assign_temperature, 1), dist=d)
 
+    def selector_logits(self, feat: Tensor) -> Tensor:
+        """Prototype scores (B, K) from the pooled feature (B, C), read at ``selector_channels``."""
+        if self.selector_channels is not None:
+            feat = feat[:, self.selector_channels[0]:self.selector_channels[1]]
+        return self.selector(feat).float()
+
     def _blend(self, idx: Tensor, weights: Tensor) -> Tensor:
         """Per-joint weighted Markley average of prototypes ``idx`` (B, k) with ``weights`` (B, k).
 
@@ -213,7 +231,7 @@ class PrototypeMemoryHead(HMRHead):
             ``proto_init_pose`` (B, 24, 3, 3), ``proto_id`` (B,), ``proto_score`` (B,).
         """
         B = feat.shape[0]
-        logits = self.selector(feat).float()
+        logits = self.selector_logits(feat)
         probs = logits.softmax(-1)
         score, top1 = probs.max(-1)
         if forced_index is not None or self.init_mode == 'top1':
@@ -249,7 +267,7 @@ class PrototypeMemoryHead(HMRHead):
         forced = None
         if self.train_init_from_gt and self.training:
             has = targets['has_smpl'] > 0
-            logits_top1 = self.selector(feat).detach().argmax(-1)
+            logits_top1 = self.selector_logits(feat).detach().argmax(-1)
             forced = torch.where(has, assign['index'], logits_top1)
         preds = self._forward_from_init(feat, self._initial_estimate(feat, forced))
         if self.training and self.ema_momentum is not None:

@@ -193,3 +193,18 @@ def test_adversarial_prior_in_pmnet_loss(head_kwargs, proto_file, mesh_samples, 
     losses = head.loss((torch.randn(2, 32), ), mesh_samples(2))
     assert {'loss_adv', 'loss_disc', 'loss_proto'} <= set(losses)
     assert torch.isfinite(losses['loss_adv']) and torch.isfinite(losses['loss_disc'])
+
+
+def test_selector_reads_only_its_channels(head_kwargs, proto_file):
+    head = _head(head_kwargs, proto_file, selector_channels=(8, 32)).eval()
+    assert head.selector[0].in_features == 24
+    feat = torch.randn(3, 32)
+    other = feat.clone()
+    other[:, :8] = torch.randn(3, 8)  # outside the selector's channels: same scores, different IEF input
+    assert torch.equal(head.selector_logits(feat), head.selector_logits(other))
+    assert not torch.allclose(head.forward((feat, ))['pred_pose'], head.forward((other, ))['pred_pose'])
+    inside = feat.clone()
+    inside[:, 8:] = torch.randn(3, 24)
+    assert not torch.allclose(head.selector_logits(feat), head.selector_logits(inside))
+    with pytest.raises(ValueError, match='selector_channels'):
+        _head(head_kwargs, proto_file, selector_channels=(8, 33))
