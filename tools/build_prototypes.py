@@ -29,7 +29,7 @@ def build_prototype_file(poses: str, out: str, k: int = 32, balanced: bool = Fal
                          mean_params: Optional[str] = None, balance_alpha: float = 1.0,
                          num_vertices: int = 6890, verbose: bool = True,
                          write_mean_params: Optional[str] = None,
-                         body_model: Optional[str] = None) -> dict:
+                         body_model: Optional[str] = None, tilt_weight: float = 0.0) -> dict:
     """Python entry point (used by the quickstart): cluster ``poses`` and write ``out``.
 
     Args:
@@ -46,6 +46,8 @@ def build_prototype_file(poses: str, out: str, k: int = 32, balanced: bool = Fal
             mean of ``poses`` (global orientation and camera from ``mean_params``, which is then required).
         body_model (str, optional): SMPL model file; when given, the rarity quantiles of ``poses`` against
             the mean params (``write_mean_params`` if given, else ``mean_params``) are added to ``out``.
+        tilt_weight (float): > 0: the prototypes also hold the body's tilt from the vertical, weighted as this
+            many body joints in the clustering (``PrototypeMemoryHead(tilt_weight=...)`` must match).
 
     Returns:
         dict: The arrays written to ``out``.
@@ -68,7 +70,7 @@ def build_prototype_file(poses: str, out: str, k: int = 32, balanced: bool = Fal
     protos = build_prototypes(
         src['poses'], k=k, balanced=balanced, seed=seed, betas=src.get('betas'),
         is_rare=src.get('is_rare'), cam=cam, balance_alpha=balance_alpha,
-        num_vertices=num_vertices, source=osp.abspath(poses), verbose=verbose)
+        num_vertices=num_vertices, source=osp.abspath(poses), verbose=verbose, tilt_weight=tilt_weight)
     if body_model:
         reference = write_mean_params or mean_params
         if not reference:
@@ -125,6 +127,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help='also write smpl_mean_params.npz with the mean body pose of --poses')
     p.add_argument('--body-model', default=None,
                    help='SMPL model file: also store the rarity quantiles of --poses (needs --mean-params)')
+    p.add_argument('--tilt-weight', type=float, default=0.0,
+                   help='> 0: cluster and store the camera-frame tilt of the body too, weighted as this many '
+                   'body joints (model.head.tilt_weight must match)')
     return p.parse_args(argv)
 
 
@@ -133,7 +138,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     build_prototype_file(a.poses, a.out, k=a.k, balanced=a.balanced, seed=a.seed,
                          mean_params=a.mean_params, balance_alpha=a.balance_alpha,
                          num_vertices=a.num_vertices, write_mean_params=a.write_mean_params,
-                         body_model=a.body_model)
+                         body_model=a.body_model, tilt_weight=a.tilt_weight)
 
 
 if __name__ == '__main__':

@@ -96,9 +96,12 @@ def diagnostics(args: argparse.Namespace) -> Dict[str, dict]:
     out['baseline_articulation'] = {k: float(np.nanmean(mean_start['MPJPE'][m])) for k, m in masks.items()}
     nearest = None
     if args.prototypes:
-        protos = rot6d_to_matrix(torch.as_tensor(load_prototypes(args.prototypes)['pose_6d'], dtype=torch.float32))
-        nearest = body_chordal_distance(canonical_rotmats(axis_angle_to_matrix(pose.reshape(-1, 24, 3))),
-                                        canonical_rotmats(protos)).argmin(1).numpy()
+        pfile = load_prototypes(args.prototypes)
+        protos = rot6d_to_matrix(torch.as_tensor(pfile['pose_6d'], dtype=torch.float32))
+        tilt = float(pfile.get('tilt_weight', 0.0))  # the distance the file was clustered (and the head assigns) with
+        nearest = body_chordal_distance(
+            canonical_rotmats(axis_angle_to_matrix(pose.reshape(-1, 24, 3)), keep_tilt=tilt > 0),
+            canonical_rotmats(protos, keep_tilt=tilt > 0), tilt).argmin(1).numpy()
     for name, path in _pairs(args.preds, '--preds').items():
         pred = load_predictions(path, len(gt))
         joints = np.asarray(pred['keypoints_3d'], np.float64)[:, :24] * 1000.0

@@ -117,12 +117,14 @@ def build_prototypes(poses: np.ndarray, k: int = 32, balanced: bool = False, see
                      betas: Optional[np.ndarray] = None, is_rare: Optional[np.ndarray] = None,
                      cam: Optional[np.ndarray] = None, balance_alpha: float = 1.0,
                      num_fine: Optional[int] = None, num_vertices: int = 6890,
-                     source: str = '', verbose: bool = False) -> Dict[str, np.ndarray]:
+                     source: str = '', verbose: bool = False,
+                     tilt_weight: float = 0.0) -> Dict[str, np.ndarray]:
     """Cluster SMPL poses into K prototypes.
 
-    Poses are canonicalised (global orient = identity), embedded as body-joint rotation matrices
-    (continuous, no axis-angle wrap-around), clustered with (optionally balanced) k-means, and each
-    prototype joint is the weighted Markley quaternion average of its members (stays on SO(3)).
+    Poses are canonicalised (global orient = identity, or its heading-free tilt when ``tilt_weight > 0``;
+    :mod:`pmnet_plugin.models.prototypes`), embedded as rotation matrices (continuous, no axis-angle
+    wrap-around), clustered with (optionally balanced) k-means, and each prototype joint is the weighted
+    Markley quaternion average of its members (stays on SO(3)).
 
     Args:
         poses (np.ndarray): Axis-angle poses, shape (N, 72).
@@ -137,6 +139,8 @@ def build_prototypes(poses: np.ndarray, k: int = 32, balanced: bool = False, see
         num_vertices (int): Body-model vertex count recorded in the metadata.
         source (str): Source description recorded in the metadata.
         verbose (bool): Print cluster sizes (and rare fractions).
+        tilt_weight (float): 0 = articulation only; > 0 = the camera-frame global orient's tilt from the
+            vertical is clustered too, weighted as this many body joints, and stored as joint 0. Defaults to 0.
 
     Returns:
         dict: The prototype-file arrays described in :mod:`pmnet_plugin.prototypes.io`.
@@ -144,8 +148,8 @@ def build_prototypes(poses: np.ndarray, k: int = 32, balanced: bool = False, see
     poses = np.asarray(poses, dtype=np.float32).reshape(len(poses), -1)
     if poses.shape[1] != NUM_JOINTS * 3:
         raise ValueError(f'build_prototypes: poses must be (N, 72) axis-angle, got {poses.shape}')
-    rot = canonical_rotmats(torch.from_numpy(poses).double())
-    feats = pose_features(rot).numpy()
+    rot = canonical_rotmats(torch.from_numpy(poses).double(), keep_tilt=tilt_weight > 0)
+    feats = pose_features(rot, tilt_weight).numpy()
     n = len(poses)
     weights = np.ones(n)
     if balanced:
@@ -166,7 +170,8 @@ def build_prototypes(poses: np.ndarray, k: int = 32, balanced: bool = False, see
         q = quats[torch.from_numpy(m)].transpose(0, 1)  # (24, n_j, 4)
         avg = average_quaternions(q, wj[None].expand(NUM_JOINTS, -1))
         proto_rot[j] = quaternion_to_matrix(avg)
-        proto_rot[j, 0] = torch.eye(3, dtype=torch.float64)
+        if tilt_weight <= 0:
+            proto_rot[j, 0] = torch.eye(3, dtype=torch.float64)
         mass[j] = weights[m].sum()
         if betas is not None:
             proto_betas[j] = np.average(np.asarray(betas)[m][:, :10], axis=0, weights=weights[m])
@@ -185,7 +190,8 @@ def build_prototypes(poses: np.ndarray, k: int = 32, balanced: bool = False, see
         method=np.str_('balanced_kmeans' if balanced else 'kmeans'),
         seed=np.int64(seed),
         num_samples=np.int64(n),
-        source=np.str_(source))
+        source=np.str_(source),
+        tilt_weight=np.float32(tilt_weight))
     if is_rare is not None:
         out['rare_fraction'] = rare_fraction
     if verbose:

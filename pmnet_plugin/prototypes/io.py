@@ -3,13 +3,14 @@
 A prototype file (``data/prototypes/prototypes_k32.npz``, written by ``tools/build_prototypes.py``) holds:
 
 - ``pose_6d`` (K, 24, 6) float32: prototype pose as 6D rotations; joint 0 (global orient) is the identity
-  because poses are canonicalised (body articulation only), see
-  :func:`pmnet_plugin.models.prototypes.canonical_rotmats`.
+  when poses are canonicalised to their articulation (``tilt_weight`` 0), or the heading-free camera-frame
+  orientation (``tilt_weight`` > 0), see :func:`pmnet_plugin.models.prototypes.canonical_rotmats`.
 - ``betas`` (K, 10) float32: mean betas of the members (zeros when the source has none).
 - ``cam`` (K, 3) float32: initial weak-perspective camera (the mean-params camera when given).
 - ``counts`` (K,) int64: members per cluster; ``weight_mass`` (K,) float32: their summed sample weights.
 - metadata: ``K``, ``num_joints``, ``num_vertices``, ``method`` ('kmeans' | 'balanced_kmeans'),
-  ``seed``, ``num_samples``, ``source``, and ``rare_fraction`` (K,) when the source had ``is_rare``.
+  ``seed``, ``num_samples``, ``source``, ``tilt_weight`` (the weight of joint 0 in the clustering distance;
+  files without it are 0), and ``rare_fraction`` (K,) when the source had ``is_rare``.
 """
 import os
 import os.path as osp

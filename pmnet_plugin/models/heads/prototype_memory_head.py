@@ -29,8 +29,11 @@ class PrototypeMemoryHead(HMRHead):
 
     Choices where the paper is silent (all configurable, see ``docs/model.md``):
 
-    - Prototypes are canonicalised (body articulation only), so the initial global orient is the
-      mean-params one and IEF regresses it; betas/cam start from the mean params
+    - Prototypes are canonicalised (body articulation only, ``tilt_weight=0``), so the initial global
+      orient is the mean-params one and IEF regresses it; with ``tilt_weight > 0`` they also hold the
+      body's tilt from the vertical (camera-frame orient without its heading,
+      :func:`pmnet_plugin.models.prototypes.heading_free_orient`) and IEF starts from that orient, so a
+      lying or inverted prototype starts lying or inverted. Betas/cam start from the mean params
       (``init_shape_cam='mean'``) or the prototype's stored values (``'prototype'``).
     - ``detach_selection=True``: blend weights are detached, so only the assignment loss trains
       the selector (the mesh losses cannot push scores towards an "easy" prototype). With False,
@@ -62,6 +65,9 @@ class PrototypeMemoryHead(HMRHead):
         init_shape_cam (str): ``'mean'`` or ``'prototype'``. Defaults to ``'mean'``.
         train_init_from_gt (bool): During training start IEF from the GT-assigned prototype
             (teacher forcing) instead of the predicted one. Defaults to False.
+        tilt_weight (float): 0 = prototypes hold the articulation only; > 0 = they hold the tilt too, which
+            counts as this many body joints in the assignment distance. Must equal the prototype file's
+            ``tilt_weight`` (``tools/build_prototypes.py --tilt-weight``). Defaults to 0.
         ema_momentum (float, optional): If set, after each training iteration every assigned
             prototype moves towards its assigned GT poses: ``avg([proto, gts], weights [m, (1-m)/n...])``.
             :meth:`loss` records the batch's assignment and ``PrototypeEMAHook`` (which must be in
@@ -103,6 +109,7 @@ class PrototypeMemoryHead(HMRHead):
                  assign_temperature: float = 1.0,
                  init_shape_cam: str = 'mean',
                  train_init_from_gt: bool = False,
+                 tilt_weight: float = 0.0,
                  ema_momentum: Optional[float] = None):
         super().__init__(in_channels=in_channels, body_model=body_model, mean_params=mean_params,
                          num_iters=num_iters, hidden_dims=hidden_dims, dropout=dropout,
@@ -134,6 +141,7 @@ class PrototypeMemoryHead(HMRHead):
         self.init_shape_cam = init_shape_cam
         self.train_init_from_gt = train_init_from_gt
         self.ema_momentum = ema_momentum
+        self.tilt_weight = float(tilt_weight)
         # set by PrototypeEMAHook before training; the assignment of the last training batch
         self.ema_hook_registered = False
         self._ema_batch: Optional[Dict[str, Tensor]] = None
@@ -173,6 +181,12 @@ class PrototypeMemoryHead(HMRHead):
         if nv > 0 and body_nv != nv:
             warnings.warn(f'PrototypeMemoryHead: {path} was built for a {nv}-vertex body model, '
                           f'the head uses {body_nv} vertices.')
+        file_tilt = float(d.get('tilt_weight', 0.0))
+        if abs(file_tilt - self.tilt_weight) > 1e-6:
+            raise ValueError(
+                f'PrototypeMemoryHead: prototype file {path} was clustered with tilt_weight={file_tilt:g}, '
+                f'the head has tilt_weight={self.tilt_weight:g}; set model.head.tilt_weight={file_tilt:g} '
+                f'or rebuild the file with tools/build_prototypes.py --tilt-weight {self.tilt_weight:g}.')
         counts = d.get('counts', torch.zeros(K))
         return dict(pose6d=torch.as_tensor(d['pose_6d'], dtype=torch.float32),
                     betas=torch.as_tensor(d['betas'][:, :nb], dtype=torch.float32),
@@ -184,8 +198,12 @@ class PrototypeMemoryHead(HMRHead):
         """Prototype poses as rotation matrices, shape (K, 24, 3, 3)."""
         return rot6d_to_matrix(self.proto_pose6d.float())
 
+    def canonical(self, pose_rotmat: Tensor) -> Tensor:
+        """Poses (B, 24, 3, 3) canonicalised as the prototypes are (identity or heading-free root)."""
+        return canonical_rotmats(pose_rotmat.float(), keep_tilt=self.tilt_weight > 0)
+
     def assignment(self, gt_pose_rotmat: Tensor) -> Dict[str, Tensor]:
-        """Nearest prototype of GT poses (global orient canonicalised as in build_prototypes).
+        """Nearest prototype of GT poses (canonicalised as in build_prototypes).
 
         Args:
             gt_pose_rotmat (Tensor): GT poses, shape (B, 24, 3, 3).
@@ -194,8 +212,8 @@ class PrototypeMemoryHead(HMRHead):
             dict: ``index`` (B,) long, ``soft`` (B, K) = softmax(-d / T), ``dist`` (B, K).
         """
         with torch.no_grad():
-            d = body_chordal_distance(canonical_rotmats(gt_pose_rotmat.float()),
-                                      self.prototype_rotmats())
+            d = body_chordal_distance(self.canonical(gt_pose_rotmat), self.prototype_rotmats(),
+                                      self.tilt_weight)
         return dict(index=d.argmin(1), soft=F.softmax(-d / self.assign_temperature, 1), dist=d)
 
     def selector_logits(self, feat: Tensor) -> Tensor:
@@ -244,8 +262,9 @@ class PrototypeMemoryHead(HMRHead):
             if self.detach_selection:
                 weights = weights.detach()
             rot = self._blend(idx, weights)
-        root = rot6d_to_matrix(self.init_pose6d.reshape(1, NUM_JOINTS, 6)[:, :1])
-        rot = torch.cat([root.expand(B, -1, -1, -1), rot[:, 1:]], dim=1)
+        if self.tilt_weight <= 0:  # articulation-only prototypes start from the mean global orient
+            root = rot6d_to_matrix(self.init_pose6d.reshape(1, NUM_JOINTS, 6)[:, :1])
+            rot = torch.cat([root.expand(B, -1, -1, -1), rot[:, 1:]], dim=1)
         if self.init_shape_cam == 'prototype':
             betas = (weights[..., None] * self.proto_betas[idx]).sum(1)
             cam = (weights[..., None] * self.proto_cam[idx]).sum(1)
@@ -303,7 +322,7 @@ class PrototypeMemoryHead(HMRHead):
         gt_rot, index, has_smpl = (self._ema_batch[k] for k in ('gt_rot', 'index', 'has_smpl'))
         self._ema_batch = None
         m = float(self.ema_momentum)
-        q_gt = matrix_to_quaternion(canonical_rotmats(gt_rot.float()))  # (B, 24, 4)
+        q_gt = matrix_to_quaternion(self.canonical(gt_rot))  # (B, 24, 4)
         q_proto = matrix_to_quaternion(self.prototype_rotmats())
         valid = has_smpl > 0
         for k in torch.unique(index[valid]).tolist():
@@ -313,7 +332,8 @@ class PrototypeMemoryHead(HMRHead):
             w = torch.full((n + 1, ), (1 - m) / n, device=q.device)
             w[0] = m
             new = quaternion_to_matrix(average_quaternions(q, w[None].expand(NUM_JOINTS, -1)))
-            new[0] = torch.eye(3, device=new.device)
+            if self.tilt_weight <= 0:
+                new[0] = torch.eye(3, device=new.device)
             self.proto_pose6d[k] = matrix_to_rot6d(new).to(self.proto_pose6d.dtype)
 
     def _predict_extras(self, preds: Dict[str, Tensor]) -> Dict[str, Tensor]:
@@ -322,7 +342,7 @@ class PrototypeMemoryHead(HMRHead):
         distance over the 23 body joints, the metric of :meth:`assignment`), each (B,)."""
         index = self.assignment(preds['pred_pose'])['index']
         with torch.no_grad():  # exact distance of the nearest (the expanded square loses precision)
-            diff = pose_features(canonical_rotmats(preds['pred_pose'].float())) - \
-                pose_features(self.prototype_rotmats()[index])
+            diff = pose_features(self.canonical(preds['pred_pose']), self.tilt_weight) - \
+                pose_features(self.prototype_rotmats()[index], self.tilt_weight)
         return dict(proto_id=preds['proto_id'], proto_score=preds['proto_score'],
                     proto_nearest_id=index, proto_nearest_dist=torch.linalg.norm(diff, dim=-1))

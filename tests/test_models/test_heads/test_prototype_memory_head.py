@@ -208,3 +208,24 @@ def test_selector_reads_only_its_channels(head_kwargs, proto_file):
     assert not torch.allclose(head.selector_logits(feat), head.selector_logits(inside))
     with pytest.raises(ValueError, match='selector_channels'):
         _head(head_kwargs, proto_file, selector_channels=(8, 33))
+
+
+def test_tilt_prototypes_start_ief_from_their_orientation(head_kwargs, tmp_path):
+    rng = np.random.default_rng(0)
+    poses = rng.normal(0, 0.3, (40, 72))
+    poses[:20, :3] = [math.pi, 0.0, 0.0]  # upright facing the camera (camera y down)
+    poses[20:, :3] = [math.pi / 2, 0.0, 0.0]  # lying
+    path = str(tmp_path / 'tilt.npz')
+    save_prototypes(path, build_prototypes(poses, k=K, seed=0, tilt_weight=5.0))
+    head = _head(head_kwargs, path, tilt_weight=5.0).eval()
+    for k in range(K):
+        _plant(head, [5.0 if j == k else 0.0 for j in range(K)])
+        out = head.forward((torch.randn(2, 32), ))
+        assert torch.allclose(out['pred_pose'], head.prototype_rotmats()[k].expand(2, -1, -1, -1), atol=1e-5)
+    roots = head.prototype_rotmats()[:, 0]
+    assert (roots - roots[:1]).abs().amax() > 0.5  # not every prototype has the same orientation
+    gt = axis_angle_to_matrix(torch.as_tensor(poses[[0, 25]], dtype=torch.float32).reshape(2, 24, 3))
+    index = head.assignment(gt)['index']
+    assert torch.allclose(head.prototype_rotmats()[index, 0], head.canonical(gt)[:, 0], atol=0.35)
+    with pytest.raises(ValueError, match='tilt_weight'):
+        _head(head_kwargs, path)  # the file was clustered with the tilt, the head without
