@@ -124,6 +124,8 @@ class PrototypeMemoryHead(HMRHead):
             raise ValueError('PrototypeMemoryHead: init_shape_cam must be mean|prototype')
         if learnable and ema_momentum is not None:
             raise ValueError('PrototypeMemoryHead: ema_momentum and learnable=True are exclusive')
+        if tilt_weight < 0:
+            raise ValueError(f'PrototypeMemoryHead: tilt_weight must be >= 0, got {tilt_weight}')
         if selector_channels is not None:
             start, end = (int(c) for c in selector_channels)
             if not 0 <= start < end <= in_channels:
@@ -339,7 +341,8 @@ class PrototypeMemoryHead(HMRHead):
     def _predict_extras(self, preds: Dict[str, Tensor]) -> Dict[str, Tensor]:
         """Selected prototype (``proto_id``, ``proto_score``) and the prototype nearest to the predicted
         pose (``proto_nearest_id``, ``proto_nearest_dist``: square root of the summed squared chordal
-        distance over the 23 body joints, the metric of :meth:`assignment`), each (B,)."""
+        distance over the 23 body joints, plus the weighted tilt when ``tilt_weight > 0``: the metric of
+        :meth:`assignment`), each (B,)."""
         index = self.assignment(preds['pred_pose'])['index']
         with torch.no_grad():  # exact distance of the nearest (the expanded square loses precision)
             diff = pose_features(self.canonical(preds['pred_pose']), self.tilt_weight) - \

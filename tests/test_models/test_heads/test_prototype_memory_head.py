@@ -229,3 +229,5 @@ def test_tilt_prototypes_start_ief_from_their_orientation(head_kwargs, tmp_path)
     assert torch.allclose(head.prototype_rotmats()[index, 0], head.canonical(gt)[:, 0], atol=0.35)
     with pytest.raises(ValueError, match='tilt_weight'):
         _head(head_kwargs, path)  # the file was clustered with the tilt, the head without
+    with pytest.raises(ValueError, match='tilt_weight must be >= 0'):
+        _head(head_kwargs, path, tilt_weight=-1.0)
