@@ -14,7 +14,8 @@ import math
 import torch
 from torch import Tensor
 
-from pmnet_plugin.utils.rotation import axis_angle_to_matrix, matrix_to_quaternion, quaternion_to_matrix
+from pmnet_plugin.utils.rotation import (axis_angle_to_matrix, matrix_to_quaternion,
+                                         quaternion_to_matrix)
 
 __all__ = ['canonical_rotmats', 'heading_free_orient', 'pose_features', 'body_chordal_distance']
 

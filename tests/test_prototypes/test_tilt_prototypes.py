@@ -4,7 +4,8 @@ import math
 import numpy as np
 import torch
 
-from pmnet_plugin.models.prototypes import body_chordal_distance, canonical_rotmats, heading_free_orient
+from pmnet_plugin.models.prototypes import (body_chordal_distance, canonical_rotmats,
+                                            heading_free_orient)
 from pmnet_plugin.prototypes import build_prototypes
 from pmnet_plugin.utils.rotation import axis_angle_to_matrix, matrix_to_axis_angle, rot6d_to_matrix
 
