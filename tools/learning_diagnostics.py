@@ -39,7 +39,7 @@ from pmnet_plugin.evaluation.functional import (constant_baseline_mpjpe, per_sam
                                                 select_tail, selector_accuracy, spread_ratio)
 from pmnet_plugin.models.body_models import SMPLBodyModel  # noqa: E402
 from pmnet_plugin.models.body_models.smpl_io import load_mean_params  # noqa: E402
-from pmnet_plugin.models.prototypes import body_chordal_distance, canonical_rotmats  # noqa: E402
+from pmnet_plugin.models.prototypes import nearest_prototype  # noqa: E402
 from pmnet_plugin.prototypes import load_pose_source, load_prototypes  # noqa: E402
 from pmnet_plugin.utils.rotation import axis_angle_to_matrix, rot6d_to_matrix  # noqa: E402
 
@@ -98,10 +98,7 @@ def diagnostics(args: argparse.Namespace) -> Dict[str, dict]:
     if args.prototypes:
         pfile = load_prototypes(args.prototypes)
         protos = rot6d_to_matrix(torch.as_tensor(pfile['pose_6d'], dtype=torch.float32))
-        tilt = float(pfile.get('tilt_weight', 0.0))  # the distance the file was clustered (and the head assigns) with
-        nearest = body_chordal_distance(
-            canonical_rotmats(axis_angle_to_matrix(pose.reshape(-1, 24, 3)), keep_tilt=tilt > 0),
-            canonical_rotmats(protos, keep_tilt=tilt > 0), tilt).argmin(1).numpy()
+        nearest = nearest_prototype(pose, protos, float(pfile.get('tilt_weight', 0.0))).numpy()
     for name, path in _pairs(args.preds, '--preds').items():
         pred = load_predictions(path, len(gt))
         joints = np.asarray(pred['keypoints_3d'], np.float64)[:, :24] * 1000.0

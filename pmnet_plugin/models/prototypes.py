@@ -17,7 +17,8 @@ from torch import Tensor
 from pmnet_plugin.utils.rotation import (axis_angle_to_matrix, matrix_to_quaternion,
                                          quaternion_to_matrix)
 
-__all__ = ['canonical_rotmats', 'heading_free_orient', 'pose_features', 'body_chordal_distance']
+__all__ = ['canonical_rotmats', 'heading_free_orient', 'pose_features', 'body_chordal_distance',
+           'nearest_prototype']
 
 
 def heading_free_orient(orient: Tensor) -> Tensor:
@@ -110,3 +111,19 @@ def body_chordal_distance(rot_a: Tensor, rot_b: Tensor, tilt_weight: float = 0.0
     fa, fb = pose_features(rot_a, tilt_weight), pose_features(rot_b, tilt_weight).to(rot_a.dtype)
     d = (fa * fa).sum(1, keepdim=True) - 2 * fa @ fb.T + (fb * fb).sum(1)[None]
     return d.clamp(min=0)
+
+
+def nearest_prototype(pose: Tensor, prototypes: Tensor, tilt_weight: float = 0.0) -> Tensor:
+    """Index of the prototype nearest to each pose: the assignment target of ``PrototypeMemoryHead``.
+
+    Args:
+        pose (Tensor): Axis-angle (N, 72) / (N, 24, 3) or rotation matrices (N, 24, 3, 3), camera frame.
+        prototypes (Tensor): Prototype rotation matrices (K, 24, 3, 3), as stored in the prototype file.
+        tilt_weight (float): The file's ``tilt_weight`` (0: articulation only).
+
+    Returns:
+        Tensor: Shape (N,), int64.
+    """
+    keep = tilt_weight > 0
+    return body_chordal_distance(canonical_rotmats(pose, keep_tilt=keep),
+                                 canonical_rotmats(prototypes, keep_tilt=keep), tilt_weight).argmin(1)

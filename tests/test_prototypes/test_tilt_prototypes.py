@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from pmnet_plugin.models.prototypes import (body_chordal_distance, canonical_rotmats,
-                                            heading_free_orient)
+                                            heading_free_orient, nearest_prototype)
 from pmnet_plugin.prototypes import build_prototypes
 from pmnet_plugin.utils.rotation import axis_angle_to_matrix, matrix_to_axis_angle, rot6d_to_matrix
 
@@ -74,3 +74,14 @@ def test_tilt_distance_counts_the_tilt_with_its_weight():
     tilt = ((can[0, 0] - can[1, 0]) ** 2).sum().item()  # 90 deg apart: 2 * (3 - 1) = 4
     assert abs(tilt - 4.0) < 1e-6
     assert abs(d5 - d0 - 5.0 * tilt) < 1e-6
+
+
+def test_nearest_prototype_uses_the_tilt_only_when_the_file_has_it():
+    poses = torch.as_tensor(_standing_and_lying(), dtype=torch.float64)
+    protos = build_prototypes(poses.numpy(), k=2, seed=0, tilt_weight=5.0)
+    rot = rot6d_to_matrix(torch.as_tensor(protos['pose_6d'], dtype=torch.float64))
+    idx = nearest_prototype(poses, rot, 5.0)
+    assert len(set(idx[:20].tolist())) == 1 and len(set(idx[20:].tolist())) == 1 and idx[0] != idx[-1]
+    # articulation only: standing and lying bodies of one articulation are not told apart
+    plain = nearest_prototype(poses, rot, 0.0)
+    assert not torch.equal(plain, idx)
