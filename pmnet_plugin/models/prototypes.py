@@ -14,8 +14,7 @@ import math
 import torch
 from torch import Tensor
 
-from pmnet_plugin.utils.rotation import (axis_angle_to_matrix, matrix_to_quaternion,
-                                         quaternion_to_matrix)
+from pmnet_plugin.utils.rotation import axis_angle_to_matrix, matrix_to_quaternion
 
 __all__ = ['canonical_rotmats', 'heading_free_orient', 'pose_features', 'body_chordal_distance',
            'nearest_prototype']
@@ -37,22 +36,13 @@ def heading_free_orient(orient: Tensor) -> Tensor:
         Tensor: Rotation matrices, shape (N, 3, 3).
     """
     flip = torch.diag(torch.tensor([1.0, -1.0, -1.0], dtype=orient.dtype, device=orient.device))
-    q = matrix_to_quaternion(flip @ orient)
+    up = flip @ orient
+    q = matrix_to_quaternion(up)  # the twist about y of (w, x, y, z) is (w, 0, y, 0) normalised
     w, y = q[:, 0], q[:, 2]
-    norm = torch.sqrt(w * w + y * y)
-    half = torch.where(norm > 1e-6, torch.atan2(y, w), torch.zeros_like(w))  # heading / 2
-    c, s = torch.cos(half), torch.sin(half)
-    zero = torch.zeros_like(c)
-    twist_inv = torch.stack([c, zero, -s, zero], -1)  # R_y(-psi) as a quaternion
-    swing = _quaternion_multiply(twist_inv, q)
-    return flip @ quaternion_to_matrix(swing)
-
-
-def _quaternion_multiply(a: Tensor, b: Tensor) -> Tensor:
-    aw, ax, ay, az = a.unbind(-1)
-    bw, bx, by, bz = b.unbind(-1)
-    return torch.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
-                        aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], -1)
+    heading = torch.where(torch.sqrt(w * w + y * y) > 1e-6, 2 * torch.atan2(y, w), torch.zeros_like(w))
+    zero = torch.zeros_like(heading)
+    untwist = axis_angle_to_matrix(torch.stack([zero, -heading, zero], -1))  # R_y(-psi)
+    return flip @ untwist @ up
 
 
 def canonical_rotmats(pose: Tensor, keep_tilt: bool = False) -> Tensor:
