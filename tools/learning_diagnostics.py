@@ -98,7 +98,7 @@ def diagnostics(args: argparse.Namespace) -> Dict[str, dict]:
     if args.prototypes:
         pfile = load_prototypes(args.prototypes)
         protos = rot6d_to_matrix(torch.as_tensor(pfile['pose_6d'], dtype=torch.float32))
-        nearest = nearest_prototype(pose, protos, float(pfile.get('tilt_weight', 0.0))).numpy()
+        nearest = nearest_prototype(pose, protos, float(pfile['tilt_weight'])).numpy()
     for name, path in _pairs(args.preds, '--preds').items():
         pred = load_predictions(path, len(gt))
         joints = np.asarray(pred['keypoints_3d'], np.float64)[:, :24] * 1000.0

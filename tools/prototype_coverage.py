@@ -69,7 +69,7 @@ def main() -> None:
     mean_rot = rot6d_to_matrix(torch.as_tensor(load_mean_params(args.mean_params)['pose_6d']))
     pfile = load_prototypes(args.prototypes)
     protos = rot6d_to_matrix(torch.as_tensor(pfile['pose_6d'], dtype=torch.float32))
-    nearest = nearest_prototype(pose, protos, float(pfile.get('tilt_weight', 0.0)))  # the head's assignment
+    nearest = nearest_prototype(pose, protos, float(pfile['tilt_weight']))  # the head's assignment
     starts = {'mean pose (HMR start)': mean_rot[None, 1:].expand(n, -1, -1, -1),
               'nearest prototype (PM-Net start, oracle selection)': protos[nearest, 1:]}
     errors = {name: starting_point_errors(body, pose, betas, s) for name, s in starts.items()}

@@ -37,7 +37,8 @@ def load_prototypes(path: str) -> Dict[str, np.ndarray]:
         path (str): ``.npz`` written by :func:`save_prototypes`.
 
     Returns:
-        dict: Arrays; ``pose_6d`` (K, J, 6), ``betas`` (K, 10), ``cam`` (K, 3), ``counts`` (K,), ...
+        dict: Arrays; ``pose_6d`` (K, J, 6), ``betas`` (K, 10), ``cam`` (K, 3), ``tilt_weight`` (0 when the
+        file has none), ``counts`` (K,), ...
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'prototype file not found: {path} (build it with '
@@ -47,6 +48,7 @@ def load_prototypes(path: str) -> Dict[str, np.ndarray]:
     for key in ('pose_6d', 'betas', 'cam'):
         if key not in d:
             raise KeyError(f'prototype file {path} lacks "{key}"')
+    d.setdefault('tilt_weight', np.float32(0.0))  # files written before the tilt option are articulation-only
     if d['pose_6d'].ndim != 3 or d['pose_6d'].shape[-1] != 6:
         raise ValueError(f'prototype file {path}: pose_6d must be (K, J, 6), got '
                          f'{d["pose_6d"].shape}')

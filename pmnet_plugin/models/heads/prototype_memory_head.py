@@ -183,7 +183,7 @@ class PrototypeMemoryHead(HMRHead):
         if nv > 0 and body_nv != nv:
             warnings.warn(f'PrototypeMemoryHead: {path} was built for a {nv}-vertex body model, '
                           f'the head uses {body_nv} vertices.')
-        file_tilt = float(d.get('tilt_weight', 0.0))
+        file_tilt = float(d['tilt_weight'])
         if abs(file_tilt - self.tilt_weight) > 1e-6:
             raise ValueError(
                 f'PrototypeMemoryHead: prototype file {path} was clustered with tilt_weight={file_tilt:g}, '
