@@ -7,6 +7,7 @@ growth) are discarded, and the median over calls is reported (robust to a shared
 all of them alike and ratios measured in one run stay meaningful.
 """
 import contextlib
+import gc
 import json
 import os
 import os.path as osp
@@ -59,7 +60,8 @@ class PeakMemory:
     On CUDA the allocator's peak counter is reset at :meth:`start` (exact, tensors only). On CPU a
     daemon thread samples the process RSS every ``interval`` seconds (torch releases the GIL inside
     kernels, so sampling continues during a forward); the peak is an estimate that also counts
-    allocator caches and misses spikes shorter than ``interval``.
+    allocator caches and misses spikes shorter than ``interval``. The CPU :meth:`start` runs
+    ``gc.collect()`` first, so earlier garbage freed inside the window does not hide an allocation.
 
     Args:
         device (str): ``'cpu'`` or a CUDA device.
@@ -91,6 +93,7 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
         else:
+            gc.collect()  # garbage freed inside the window would lower the RSS under the peak
             self._base = self._peak = _rss_bytes()
 
     def read(self) -> Dict[str, float]:

@@ -1,4 +1,5 @@
 """Smoke test of tools/benchmark.py (tiny sizes, CPU) and its helpers; no timing assertions."""
+import gc
 import json
 import os.path as osp
 import time
@@ -42,7 +43,10 @@ class TestHelpers:
         assert [len(out[k]['times']) for k in 'ab'] == [3, 3]
 
     def test_peak_memory_sees_a_cpu_allocation(self):
+        # No collection inside the window: freeing earlier tests' garbage there would cancel the
+        # block's 128 MB in the RSS (one CI run measured a delta of one page).
         mem = PeakMemory('cpu', interval=0.001)
+        gc.disable()
         try:
             mem.start()
             block = np.ones(32 * 2**20, np.float32)  # 128 MB, held while the sampler runs
@@ -50,6 +54,7 @@ class TestHelpers:
             got = mem.read()
             del block
         finally:
+            gc.enable()
             mem.close()
         assert got['delta_mb'] > 64 and got['peak_mb'] >= got['delta_mb']
 
