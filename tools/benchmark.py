@@ -44,10 +44,11 @@ from torch import nn  # noqa: E402
 
 from pmnet_plugin.utils.backend_benchmark import (BACKENDS, backend_ratios,  # noqa: E402
                                                   backends_markdown, measure_backends)
+from pmnet_plugin.utils.benchmark_report import (breakdown, compute_ratios,  # noqa: E402
+                                                 evaluate_targets, write_report)
 from pmnet_plugin.utils.benchmarking import (INFER_MODES, PeakMemory, autocast,  # noqa: E402
-                                             breakdown, compute_ratios, cpu_name, evaluate_targets,
-                                             label_modules, profile_calls, summarize_times,
-                                             time_interleaved, write_report)
+                                             cpu_name, label_modules, profile_calls,
+                                             summarize_times, time_interleaved)
 
 # measured 2026-11-24: torchvision ResNet-50, random init, channels_last, one H100 (crops/s, img/s)
 REFERENCE_H100 = dict(infer_fp32_bs256=7400, infer_bf16_bs256=12600, infer_bf16_compile_bs256=20400,

@@ -14,7 +14,8 @@ from typing import Callable, Dict, List, Sequence, Tuple
 
 import torch
 
-from .benchmarking import markdown_table, summarize_times, time_interleaved
+from .benchmark_report import markdown_table
+from .benchmarking import summarize_times, time_interleaved
 
 __all__ = ['BACKENDS', 'backend_fns', 'measure_backends', 'backend_ratios', 'backends_markdown']
 

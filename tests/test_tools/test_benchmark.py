@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from tool_loader import load_tool
 
-from pmnet_plugin.utils.benchmarking import (PeakMemory, compute_ratios, evaluate_targets,
-                                             markdown_table, summarize_times, target_status,
-                                             time_interleaved)
+from pmnet_plugin.utils.benchmark_report import (compute_ratios, evaluate_targets, markdown_table,
+                                                 target_status)
+from pmnet_plugin.utils.benchmarking import PeakMemory, summarize_times, time_interleaved
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = [osp.join(ROOT, 'configs', 'hmr_res18-w32-1xb16-300it_synthetic-96x96.py'),
