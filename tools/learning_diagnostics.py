@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from prototype_coverage import starting_point_errors  # noqa: E402
+from prototype_coverage import GTBody, starting_point_errors  # noqa: E402
 
 from pmnet_plugin.evaluation.functional import (constant_baseline_mpjpe, per_sample_mpjpe,
                                                 select_tail, selector_accuracy, spread_ratio)
@@ -85,8 +85,8 @@ def diagnostics(args: argparse.Namespace) -> Dict[str, dict]:
     pose = torch.as_tensor(src['poses'], dtype=torch.float32)
     betas = torch.as_tensor(src.get('betas', np.zeros((len(pose), 10))), dtype=torch.float32)
     mean_rot = rot6d_to_matrix(torch.as_tensor(load_mean_params(args.mean_params)['pose_6d']))
-    body = SMPLBodyModel(args.body_model)
-    mean_start = starting_point_errors(body, pose, betas, mean_rot[None, 1:].expand(len(pose), -1, -1, -1))
+    gt_body = GTBody(SMPLBodyModel(args.body_model), pose, betas)
+    mean_start = starting_point_errors(gt_body, mean_rot[None, 1:].expand(len(pose), -1, -1, -1))
     out = dict(baselines={'constant (mean test pose)': constant_baseline_mpjpe(gt),
                           'mean pose with GT orientation and shape': float(np.nanmean(mean_start['MPJPE']))},
                models={})
@@ -106,7 +106,7 @@ def diagnostics(args: argparse.Namespace) -> Dict[str, dict]:
         row = dict(MPJPE=float(np.nanmean(per_sample_mpjpe(joints, gt))), spread_ratio=spread_ratio(joints, gt))
         if 'smpl_pose' in pred:
             rot = axis_angle_to_matrix(torch.as_tensor(pred['smpl_pose'], dtype=torch.float32).reshape(-1, 24, 3))
-            articulation = starting_point_errors(body, pose, betas, rot[:, 1:])
+            articulation = starting_point_errors(gt_body, rot[:, 1:])
             row['articulation'] = {k: float(np.nanmean(articulation['MPJPE'][m])) for k, m in masks.items()}
         if 'proto_id' in pred and nearest is not None:
             row['selector'] = selector_accuracy(pred['proto_id'].reshape(-1), nearest, len(protos))

@@ -31,20 +31,39 @@ from pmnet_plugin.prototypes import load_pose_source, load_prototypes  # noqa: E
 from pmnet_plugin.utils.rotation import axis_angle_to_matrix, rot6d_to_matrix  # noqa: E402
 
 
-@torch.no_grad()
-def starting_point_errors(body: SMPLBodyModel, gt_pose: torch.Tensor, betas: torch.Tensor,
-                          start_body: torch.Tensor) -> Dict[str, np.ndarray]:
-    """Errors (mm) of body poses ``start_body`` (N, 23, 3, 3) against ``gt_pose`` (N, 72) axis-angle.
+class GTBody:
+    """The GT meshes of a split, posed once and reused for every compared body pose.
+
+    Args:
+        body (SMPLBodyModel): The body model.
+        gt_pose (Tensor): (N, 72) axis-angle SMPL poses.
+        betas (Tensor): (N, 10) shapes.
+    """
+
+    @torch.no_grad()
+    def __init__(self, body: SMPLBodyModel, gt_pose: torch.Tensor, betas: torch.Tensor) -> None:
+        self.body, self.betas = body, betas
+        self.rot = axis_angle_to_matrix(gt_pose.reshape(-1, 24, 3))  # (N, 24, 3, 3)
+        self.outputs = self.root_relative_mm(self.rot[:, 1:])
+
+    @torch.no_grad()
+    def root_relative_mm(self, body_rot: torch.Tensor) -> Dict[str, np.ndarray]:
+        """``joints`` (N, J, 3) and ``vertices`` (N, V, 3) in mm, relative to the root joint, of the body
+        poses ``body_rot`` (N, 23, 3, 3) with the GT global orientation and betas."""
+        out = self.body(betas=self.betas, body_pose=body_rot, global_orient=self.rot[:, :1])
+        return {k: (v - out['joints'][:, :1]).numpy() * 1000 for k, v in out.items()
+                if k in ('joints', 'vertices')}
+
+
+def starting_point_errors(gt_body: GTBody, start_body: torch.Tensor) -> Dict[str, np.ndarray]:
+    """Errors (mm) of body poses ``start_body`` (N, 23, 3, 3) against the GT meshes of ``gt_body``.
 
     Both use the GT global orientation and betas, so only the body articulation differs.
+
+    Returns:
+        dict: Per-sample ``MPJPE``, ``PA-MPJPE`` and ``PVE``, each (N, ).
     """
-    gt_rot = axis_angle_to_matrix(gt_pose.reshape(-1, 24, 3))
-    outs = []
-    for body_rot in (gt_rot[:, 1:], start_body):
-        out = body(betas=betas, body_pose=body_rot, global_orient=gt_rot[:, :1])
-        outs.append({k: (v - out['joints'][:, :1]).numpy() * 1000 for k, v in out.items()
-                     if k in ('joints', 'vertices')})
-    gt, st = outs
+    gt, st = gt_body.outputs, gt_body.root_relative_mm(start_body)
     return dict(MPJPE=per_sample_mpjpe(st['joints'], gt['joints']),
                 **{'PA-MPJPE': per_sample_mpjpe(st['joints'], gt['joints'], alignment='procrustes')},
                 PVE=per_sample_pve(st['vertices'], gt['vertices']))
@@ -72,7 +91,8 @@ def main() -> None:
     nearest = nearest_prototype(pose, protos, float(pfile['tilt_weight']))  # the head's assignment
     starts = {'mean pose (HMR start)': mean_rot[None, 1:].expand(n, -1, -1, -1),
               'nearest prototype (PM-Net start, oracle selection)': protos[nearest, 1:]}
-    errors = {name: starting_point_errors(body, pose, betas, s) for name, s in starts.items()}
+    gt_body = GTBody(body, pose, betas)
+    errors = {name: starting_point_errors(gt_body, s) for name, s in starts.items()}
 
     tail = select_tail(errors['mean pose (HMR start)']['PVE'], 0.1)  # PVE to the mean = mesh rarity
     groups = {'common clips': ~rare, 'rare clips': rare, 'all': np.ones(n, bool), 'tail 10 %': tail}
