@@ -28,12 +28,10 @@ ratios from the same run; :mod:`pmnet_plugin.utils.backend_benchmark`); ``--back
         --backends eager compile onnxruntime --backends-only --threads 2 --out-dir outputs/bench_backends
 """
 import argparse
-import copy
 import datetime
 import os
 import os.path as osp
 import sys
-import time
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 sys.path.insert(0, ROOT)
@@ -47,8 +45,8 @@ from pmnet_plugin.utils.backend_benchmark import (BACKENDS, backend_ratios,  # n
 from pmnet_plugin.utils.benchmark_report import (breakdown, compute_ratios,  # noqa: E402
                                                  evaluate_targets, write_report)
 from pmnet_plugin.utils.benchmarking import (INFER_MODES, PeakMemory, autocast,  # noqa: E402
-                                             cpu_name, label_modules, profile_calls,
-                                             summarize_times, time_interleaved)
+                                             bench_dataloader, cpu_name, label_modules,
+                                             profile_calls, summarize_times, time_interleaved)
 
 # measured 2026-11-24: torchvision ResNet-50, random init, channels_last, one H100 (crops/s, img/s)
 REFERENCE_H100 = dict(infer_fp32_bs256=7400, infer_bf16_bs256=12600, infer_bf16_compile_bs256=20400,
@@ -276,57 +274,6 @@ def apply_setting(modules: dict, setting: dict, originals: dict) -> None:
         m.to(memory_format=fmt)
 
 
-# ----------------------------------------------------------------------------- dataloader
-def _leaf_datasets(ds):
-    if 'datasets' in ds:
-        for d in ds['datasets']:
-            yield from _leaf_datasets(d)
-    elif 'dataset' in ds:
-        yield from _leaf_datasets(ds['dataset'])
-    else:
-        yield ds
-
-
-def bench_dataloader(args) -> dict:
-    """Images/s of the first config's ``train_dataloader`` for each ``--workers`` value."""
-    from mmengine.config import Config
-    from mmengine.runner import Runner
-    cfg = Config.fromfile(args.configs[0])
-    dl = cfg.get('train_dataloader')
-    if not dl:
-        return dict(skipped=f'{args.configs[0]} has no train_dataloader')
-    for ds in _leaf_datasets(dl['dataset']):
-        if args.data_root:
-            ds['data_root'] = args.data_root
-        if args.ann_file:
-            ds['ann_file'] = args.ann_file
-        ann = osp.join(ds.get('data_root', '') or '', ds.get('ann_file', '') or '')
-        if not osp.isfile(ann):
-            return dict(skipped=f'offline data not found ({ann}); make it with '
-                        'tools/make_synthetic_dataset.py or pass --data-root/--ann-file')
-    out = dict(config=args.configs[0], runs=[])
-    for workers in args.workers:
-        d = copy.deepcopy(dl)
-        d.update(num_workers=workers, persistent_workers=False)
-        if args.loader_batch_size:
-            d['batch_size'] = args.loader_batch_size
-        loader = Runner.build_dataloader(d)
-        n = min(args.loader_batches, len(loader))
-        t0 = time.perf_counter()
-        it = iter(loader)
-        next(it)
-        t1 = time.perf_counter()
-        for _ in range(n - 1):
-            next(it)
-        t2 = time.perf_counter()
-        bs = d['batch_size']
-        out['runs'].append(dict(workers=workers, batch_size=bs, batches=n, first_batch_s=t1 - t0,
-                                images_per_s=(n - 1) * bs / (t2 - t1) if n > 1 else None,
-                                images_per_s_incl_first=n * bs / (t2 - t0)))
-        del it, loader
-    return out
-
-
 def measure(args, bare, models: dict, settings: list, train_bs: int, opt_cfg: dict, mem) -> tuple:
     """Times every inference mode (interleaved) per setting and batch size, then one training step."""
     from mmengine.registry import OPTIMIZERS
@@ -453,7 +400,9 @@ def main(argv=None) -> dict:
         ratios=ratios, targets=[] if args.backends_only else evaluate_targets(
             ratios, names, snames, args.batch_sizes, cuda),
         breakdown=breakdown(res, names, snames, bs_max),
-        dataloader=dict(skipped='--backends-only') if args.backends_only else bench_dataloader(args),
+        dataloader=dict(skipped='--backends-only') if args.backends_only else bench_dataloader(
+            args.configs[0], args.workers, args.loader_batches, args.loader_batch_size, args.data_root,
+            args.ann_file),
         profile=profile, backends=backends, backend_ratios=backend_ratios(backends))
     text = write_report(report, args.out_dir)
     if backends:

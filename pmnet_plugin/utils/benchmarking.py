@@ -7,6 +7,7 @@ growth) are discarded, and the median over calls is reported (robust to a shared
 all of them alike and ratios measured in one run stay meaningful.
 """
 import contextlib
+import copy
 import gc
 import os
 import os.path as osp
@@ -19,7 +20,7 @@ import torch
 
 __all__ = [
     'synchronize', 'autocast', 'PeakMemory', 'time_interleaved', 'summarize_times', 'label_modules',
-    'profile_calls', 'cpu_name', 'INFER_MODES'
+    'profile_calls', 'cpu_name', 'bench_dataloader', 'INFER_MODES'
 ]
 
 INFER_MODES = ('forward', 'forward_smpl', 'predict', 'predict_novert')
@@ -228,3 +229,71 @@ def cpu_name() -> str:
     except (OSError, StopIteration):
         import platform
         return platform.processor() or platform.machine()
+
+
+def _leaf_datasets(ds: dict):
+    """The dataset configs under (nested) ``ConcatDataset`` / ``RepeatDataset`` wrappers."""
+    if 'datasets' in ds:
+        for d in ds['datasets']:
+            yield from _leaf_datasets(d)
+    elif 'dataset' in ds:
+        yield from _leaf_datasets(ds['dataset'])
+    else:
+        yield ds
+
+
+def bench_dataloader(config: str, workers: Sequence[int], batches: int, batch_size: Optional[int] = None,
+                     data_root: Optional[str] = None, ann_file: Optional[str] = None) -> dict:
+    """Images/s of a config's ``train_dataloader`` for each worker count.
+
+    Args:
+        config (str): Config file with a ``train_dataloader``.
+        workers (Sequence[int]): ``num_workers`` values, one run each.
+        batches (int): Batches read per run (the first one, which starts the workers, timed apart).
+        batch_size (int, optional): Overrides the config's batch size.
+        data_root (str, optional): Overrides every leaf dataset's ``data_root``.
+        ann_file (str, optional): Overrides every leaf dataset's ``ann_file``.
+
+    Returns:
+        dict: ``config`` and ``runs`` (``workers``, ``batch_size``, ``batches``, ``first_batch_s``,
+        ``images_per_s`` after the first batch, ``images_per_s_incl_first``), or ``skipped`` with the
+        reason when the config has no training loader or its annotation file is missing.
+    """
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(config)  # imports the config's custom_imports
+    init_default_scope(cfg.get('default_scope', 'mmpose'))
+    dl = cfg.get('train_dataloader')
+    if not dl:
+        return dict(skipped=f'{config} has no train_dataloader')
+    for ds in _leaf_datasets(dl['dataset']):
+        if data_root:
+            ds['data_root'] = data_root
+        if ann_file:
+            ds['ann_file'] = ann_file
+        ann = osp.join(ds.get('data_root', '') or '', ds.get('ann_file', '') or '')
+        if not osp.isfile(ann):
+            return dict(skipped=f'offline data not found ({ann}); make it with '
+                        'tools/make_synthetic_dataset.py or pass --data-root/--ann-file')
+    out = dict(config=config, runs=[])
+    for num_workers in workers:
+        d = copy.deepcopy(dl)
+        d.update(num_workers=num_workers, persistent_workers=False)
+        if batch_size:
+            d['batch_size'] = batch_size
+        loader = Runner.build_dataloader(d)
+        n = min(batches, len(loader))
+        t0 = time.perf_counter()
+        it = iter(loader)
+        next(it)
+        t1 = time.perf_counter()
+        for _ in range(n - 1):
+            next(it)
+        t2 = time.perf_counter()
+        bs = d['batch_size']
+        out['runs'].append(dict(workers=num_workers, batch_size=bs, batches=n, first_batch_s=t1 - t0,
+                                images_per_s=(n - 1) * bs / (t2 - t1) if n > 1 else None,
+                                images_per_s_incl_first=n * bs / (t2 - t0)))
+        del it, loader
+    return out
