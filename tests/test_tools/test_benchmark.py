@@ -42,6 +42,25 @@ class TestHelpers:
         assert calls == ['a', 'b'] * 5
         assert [len(out[k]['times']) for k in 'ab'] == [3, 3]
 
+    def test_time_interleaved_cpu_memory_windows_without_collections(self):
+        # inside the timed calls the collector is off (no collection can free earlier garbage in a
+        # window) and it is on again afterwards
+        enabled = []
+
+        def alloc():
+            enabled.append(gc.isenabled())
+            block = np.ones(16 * 2**20, np.float32)  # 64 MB, held while the sampler runs
+            time.sleep(0.05)
+            del block
+
+        mem = PeakMemory('cpu', interval=0.001)
+        try:
+            out = time_interleaved({'alloc': alloc}, iters=2, warmup=1, device='cpu', memory=mem)
+        finally:
+            mem.close()
+        assert enabled == [True, False, False] and gc.isenabled()
+        assert out['alloc']['delta_mb'] > 32
+
     def test_peak_memory_sees_a_cpu_allocation(self):
         # No collection inside the window: freeing earlier tests' garbage there would cancel the
         # block's 128 MB in the RSS (one CI run measured a delta of one page).
