@@ -25,8 +25,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 import pmnet_plugin  # noqa: E402,F401  (registers components; torch>=2.6 checkpoint fix)
 from pmnet_plugin.apis.checkpoint import check_checkpoint_fits, read_checkpoint  # noqa: E402
-from pmnet_plugin.engine import \
-    setup_cpu_distributed  # noqa: E402  (also: NaNGuardHook, no torchvision)
+from pmnet_plugin.engine import (  # noqa: E402  (also: NaNGuardHook, no torchvision)
+    close_distributed, setup_cpu_distributed)
 from pmnet_plugin.utils import cli  # noqa: E402
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
 from pmnet_plugin.utils.tensor_utils import to_numpy  # noqa: E402
@@ -172,6 +172,7 @@ def main(argv=None) -> dict:
         np.savez(args.dump, **arrays)
         runner.logger.info(f'SMPL predictions of {len(arrays.get("smpl_pose", []))} instances '
                            f'dumped to {args.dump}')
+    close_distributed()
     return metrics
 
 

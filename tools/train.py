@@ -21,8 +21,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 import pmnet_plugin  # noqa: E402,F401  (registers components; torch>=2.6 checkpoint fix)
 from pmnet_plugin.apis.checkpoint import read_checkpoint  # noqa: E402
-from pmnet_plugin.engine import \
-    setup_cpu_distributed  # noqa: E402  (also: NaNGuardHook, no torchvision)
+from pmnet_plugin.engine import (  # noqa: E402  (also: NaNGuardHook, no torchvision)
+    close_distributed, setup_cpu_distributed)
 from pmnet_plugin.engine.resume import find_resumable_checkpoint  # noqa: E402
 from pmnet_plugin.utils import cli  # noqa: E402
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
@@ -106,6 +106,7 @@ def main(argv=None) -> Runner:
     setup_cpu_distributed(cfg)  # torchrun on a machine without CUDA: gloo, DDP without device ids
     runner = Runner.from_cfg(cfg)
     runner.train()
+    close_distributed()
     return runner
 
 

@@ -4,6 +4,9 @@ MMEngine's ``init_dist('pytorch')`` always calls ``torch.cuda.set_device(LOCAL_R
 torch build) and ``Runner.wrap_model`` passes ``device_ids=[LOCAL_RANK]`` to DistributedDataParallel (which
 rejects device ids for CPU modules). Without CUDA, :func:`setup_cpu_distributed` starts the process group
 itself (the Runner then skips ``init_dist``) and sets ``model_wrapper_cfg.device_ids=None``.
+:func:`close_distributed` ends the process group when a tool is done (torch asks for it before exit; a
+gloo worker left running at interpreter exit aborted one rank of a finished two-process run with
+"terminate called without an active exception").
 """
 import torch
 import torch.distributed as dist
@@ -42,3 +45,10 @@ def setup_cpu_distributed(cfg: Config) -> bool:
     wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper
     return True
+
+
+def close_distributed() -> None:
+    """Ends the default process group, if one is running, after all ranks reach this point."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
