@@ -56,7 +56,8 @@ class PeakMemory:
     On CUDA the allocator's peak counter is reset at :meth:`start` (exact, tensors only). On CPU a
     daemon thread samples the process RSS every ``interval`` seconds (torch releases the GIL inside
     kernels, so sampling continues during a forward); the peak is an estimate that also counts
-    allocator caches and misses spikes shorter than ``interval``. While the garbage collector is enabled,
+    allocator caches and misses spikes shorter than ``interval`` and allocations served from memory the
+    allocator already holds resident (freed earlier, not returned). While the garbage collector is enabled,
     the CPU :meth:`start` runs ``gc.collect()`` first, so earlier garbage freed inside the window does not
     hide an allocation (with it disabled, nothing can be freed that way).
 

@@ -1,6 +1,7 @@
 """Smoke test of tools/benchmark.py (tiny sizes, CPU) and its helpers; no timing assertions."""
 import gc
 import json
+import mmap
 import os.path as osp
 import time
 
@@ -15,6 +16,14 @@ from pmnet_plugin.utils.benchmarking import PeakMemory, summarize_times, time_in
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = [osp.join(ROOT, 'configs', 'hmr_res18-w32-1xb16-300it_synthetic-96x96.py'),
            osp.join(ROOT, 'configs', 'pmnet_res18-w32-1xb16-300it_synthetic-96x96.py')]
+
+
+def _new_pages(mb: int) -> mmap.mmap:
+    """``mb`` MB of freshly mapped, written pages: they always add to the RSS (a NumPy array can be served
+    from memory the allocator already holds resident, and then adds nothing)."""
+    buf = mmap.mmap(-1, mb * 2**20)
+    np.frombuffer(buf, np.uint8)[::4096] = 1  # one write per page makes every page resident
+    return buf
 
 
 def _load_tool():
@@ -49,9 +58,9 @@ class TestHelpers:
 
         def alloc():
             enabled.append(gc.isenabled())
-            block = np.ones(16 * 2**20, np.float32)  # 64 MB, held while the sampler runs
+            block = _new_pages(64)  # held while the sampler runs
             time.sleep(0.05)
-            del block
+            block.close()
 
         mem = PeakMemory('cpu', interval=0.001)
         try:
@@ -62,16 +71,15 @@ class TestHelpers:
         assert out['alloc']['delta_mb'] > 32
 
     def test_peak_memory_sees_a_cpu_allocation(self):
-        # No collection inside the window: freeing earlier tests' garbage there would cancel the
-        # block's 128 MB in the RSS (one CI run measured a delta of one page).
+        # No collection inside the window: freeing earlier tests' garbage there would lower the RSS.
         mem = PeakMemory('cpu', interval=0.001)
         gc.disable()
         try:
             mem.start()
-            block = np.ones(32 * 2**20, np.float32)  # 128 MB, held while the sampler runs
+            block = _new_pages(128)  # held while the sampler runs
             time.sleep(0.05)
             got = mem.read()
-            del block
+            block.close()
         finally:
             gc.enable()
             mem.close()
