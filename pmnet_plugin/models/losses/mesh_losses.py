@@ -9,7 +9,7 @@ from typing import Dict, Optional
 import torch
 import torch.nn.functional as F
 from mmpose.registry import MODELS
-from mmpose.utils.typing import ConfigType
+from mmpose.utils.typing import ConfigType, OptConfigType
 from torch import Tensor, nn
 
 from pmnet_plugin.models.discriminators import RealPoseSampler, adversarial_losses
@@ -111,6 +111,12 @@ class MeshLoss(nn.Module):
         real_pose_file (str): Real SMPL poses for D (pose library or HumanData npz).
         check_finite (bool): Raise ``RuntimeError`` naming the term when a loss is NaN/inf (inside
             ``NaNGuardHook``'s training step the hook reports it instead, with more context).
+        keypoints_3d_loss (dict, optional): A loss module ``(pred, target, weights) -> scalar`` replacing
+            the MSE of the 3D joint term, on the same root-relative joints and weights, e.g.
+            ``dict(type='BalancedMSELoss')``; its ``noise_sigma`` is logged as ``noise_sigma_keypoints_3d``.
+            Defaults to None (MSE).
+        smpl_pose_loss (dict, optional): The same for the SMPL pose term (rotation matrices, weights
+            ``has_smpl``). Defaults to None (MSE).
     """
 
     def __init__(self,
@@ -126,7 +132,9 @@ class MeshLoss(nn.Module):
                  discriminator_weight: float = 1.0,
                  discriminator: ConfigType = dict(type='SMPLPoseDiscriminator'),
                  real_pose_file: str = 'data/mocap/pose_library.npz',
-                 check_finite: bool = True):
+                 check_finite: bool = True,
+                 keypoints_3d_loss: OptConfigType = None,
+                 smpl_pose_loss: OptConfigType = None):
         super().__init__()
         if use_adversarial != (adversarial_weight > 0):
             raise ValueError(
@@ -146,6 +154,9 @@ class MeshLoss(nn.Module):
             adv=adversarial_weight,
             disc=discriminator_weight)
         self.check_finite = check_finite
+        self.regression_losses = nn.ModuleDict({
+            name: MODELS.build(cfg)
+            for name, cfg in (('keypoints_3d', keypoints_3d_loss), ('smpl_pose', smpl_pose_loss)) if cfg})
 
     @property
     def needs_gt_vertices(self) -> bool:
@@ -178,14 +189,15 @@ class MeshLoss(nn.Module):
             if root is None:
                 root = torch.zeros_like(target['keypoints_3d_weights'])
                 root[:, 0] = 1.
-            err = (root_relative(pred['keypoints_3d'], root) - root_relative(target['keypoints_3d'], root))**2
-            losses['keypoints_3d'] = _masked_mean(err, target['keypoints_3d_weights'])
+            losses['keypoints_3d'] = self._regression('keypoints_3d', root_relative(pred['keypoints_3d'], root),
+                                                      root_relative(target['keypoints_3d'], root),
+                                                      target['keypoints_3d_weights'])
         if w['keypoint_labels'] > 0:
             err = (pred['keypoint_labels'] - target['keypoint_labels'])**2
             losses['keypoint_labels'] = _masked_mean(err, target['keypoint_weights'])
         if w['smpl_pose'] > 0:
-            err = (pred['smpl_pose_rotmat'] - target['smpl_pose_rotmat'])**2
-            losses['smpl_pose'] = _masked_mean(err, has_smpl)
+            losses['smpl_pose'] = self._regression('smpl_pose', pred['smpl_pose_rotmat'],
+                                                   target['smpl_pose_rotmat'], has_smpl)
         if w['smpl_betas'] > 0:
             losses['smpl_betas'] = _masked_mean((pred['smpl_betas'] - target['smpl_betas'])**2, has_smpl)
         if w['vertices'] > 0:
@@ -210,7 +222,26 @@ class MeshLoss(nn.Module):
             out[f'loss_{name}'] = value
         if acc is not None:
             out['acc_disc'] = acc
+        for name, module in self.regression_losses.items():
+            if isinstance(getattr(module, 'noise_sigma', None), Tensor):
+                out[f'noise_sigma_{name}'] = module.noise_sigma.detach().abs()
         return out
+
+    def _regression(self, name: str, pred: Tensor, target: Tensor, weights: Tensor) -> Tensor:
+        """MSE over the labelled entries, or the ``<name>_loss`` module when one is configured.
+
+        Args:
+            name (str): Term name, ``keypoints_3d`` or ``smpl_pose``.
+            pred (Tensor): Shape (B, J, ...).
+            target (Tensor): Shape of ``pred``.
+            weights (Tensor): Per-joint (B, J) or per-sample (B,) weights.
+
+        Returns:
+            Tensor: Scalar loss before the term weight.
+        """
+        if name in self.regression_losses:
+            return self.regression_losses[name](pred, target, weights)
+        return _masked_mean((pred - target)**2, weights)
 
     @staticmethod
     def _assignment_loss(logits: Tensor, target: Tensor, mask: Optional[Tensor]) -> Tensor:

@@ -100,3 +100,40 @@ def test_adversarial_gradients_are_separated(real_pose_file):
     assert aa.grad is None and pred['smpl_betas'].grad is None
     assert all(p.grad is not None for p in d_params)
     assert sum(p.grad.abs().sum() for p in d_params) > 0
+
+
+def test_default_terms_have_no_parameters():
+    """Without ``keypoints_3d_loss`` / ``smpl_pose_loss`` the module holds no parameters or state."""
+    loss = MODELS.build(dict(type='MeshLoss'))
+    assert list(loss.parameters()) == [] and loss.state_dict() == {}
+    assert not any(k.startswith('noise_sigma') for k in loss(*_pair()))
+
+
+def test_balanced_mse_replaces_the_regression_terms():
+    from pmnet_plugin.models.losses.mesh_losses import root_relative
+    bmc = dict(type='BalancedMSELoss', init_noise_sigma=3.0)
+    loss = MODELS.build(dict(type='MeshLoss', keypoints_3d_loss=bmc, smpl_pose_loss=dict(bmc, init_noise_sigma=1.5)))
+    plain = MODELS.build(dict(type='MeshLoss'))
+    pred, target = _pair(B=4)
+    pred['keypoints_3d'] = pred['keypoints_3d'] + 0.1 * torch.randn(4, 24, 3)
+    pred['smpl_pose_rotmat'] = pred['smpl_pose_rotmat'] + 0.1 * torch.randn(4, 24, 3, 3)
+    target['keypoints_3d_weights'][1, :5] = 0
+    target['has_smpl'][2] = 0
+    out, ref = loss(pred, target), plain(pred, target)
+    root = torch.zeros(4, 24)
+    root[:, 0] = 1
+    kp = MODELS.build(bmc)(root_relative(pred['keypoints_3d'], root), root_relative(target['keypoints_3d'], root),
+                           target['keypoints_3d_weights'])
+    rot = MODELS.build(dict(bmc, init_noise_sigma=1.5))(pred['smpl_pose_rotmat'], target['smpl_pose_rotmat'],
+                                                        target['has_smpl'])
+    assert out['loss_keypoints_3d'].item() == pytest.approx(5.0 * kp.item(), rel=1e-6)
+    assert out['loss_smpl_pose'].item() == pytest.approx(rot.item(), rel=1e-6)
+    assert abs(out['loss_keypoints_3d'].item() - ref['loss_keypoints_3d'].item()) > 1e-4
+    for name in ('loss_keypoint_labels', 'loss_smpl_betas', 'loss_camera'):
+        assert out[name].item() == ref[name].item(), name
+    assert out['noise_sigma_keypoints_3d'].item() == pytest.approx(3.0)
+    assert out['noise_sigma_smpl_pose'].item() == pytest.approx(1.5)
+    assert sorted(loss.state_dict()) == ['regression_losses.keypoints_3d.noise_sigma',
+                                         'regression_losses.smpl_pose.noise_sigma']
+    (out['loss_keypoints_3d'] + out['loss_smpl_pose']).backward()
+    assert all(p.grad is not None and p.grad.abs() > 0 for p in loss.parameters())
