@@ -4,22 +4,26 @@
 """
 import argparse
 import os
+import os.path as osp
+import sys
 
 import numpy as np
 
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-def parse_args() -> argparse.Namespace:
+
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument('ann', help='DIR/{split}.npz')
     parser.add_argument('--num', type=int, default=16)
     parser.add_argument('--cols', type=int, default=4)
     parser.add_argument('--out', default='sheet.png')
     parser.add_argument('--no-joints', action='store_true')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv=None) -> None:
+    args = parse_args(argv)
     import cv2
 
     from pmnet_plugin.synthetic.sheet import draw_skeleton, pick, tile
@@ -38,4 +42,5 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    from pmnet_plugin.utils.cli import run_with_file_errors
+    sys.exit(run_with_file_errors(main))

@@ -26,17 +26,18 @@ from mmpose.structures.bbox import bbox_xywh2xyxy  # noqa: E402
 from pmnet_plugin.apis import inference_mesh, init_mesh_model  # noqa: E402
 from pmnet_plugin.synthetic.sheet import pick, tile  # noqa: E402
 from pmnet_plugin.synthetic.synth_dataset import load_humandata  # noqa: E402
+from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
 from pmnet_plugin.visualization import MeshVisualizer  # noqa: E402
 
 
-def main() -> None:
+def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('ann', help='HumanData test split, e.g. data/synthetic/test.npz')
     p.add_argument('--models', nargs='+', required=True, help='CONFIG=CHECKPOINT pairs')
     p.add_argument('--labels', nargs='+', help='one label per model (default: config names)')
     p.add_argument('--num', type=int, default=8, help='samples (half rare, half common)')
     p.add_argument('--out', default='overlays.png')
-    args = p.parse_args()
+    args = p.parse_args(argv)
 
     pairs = [m.split('=', 1) for m in args.models]
     names = args.labels or [osp.splitext(osp.basename(c))[0] for c, _ in pairs]
@@ -71,4 +72,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_with_file_errors(main))

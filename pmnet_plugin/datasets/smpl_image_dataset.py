@@ -6,13 +6,13 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
-from mmengine.fileio import load
 from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
 from mmpose.structures.bbox import bbox_overlaps, bbox_xywh2xyxy
 
+from pmnet_plugin.utils.safe_pickle import load_data_file
 from .humandata import read_annotations
 from .keypoint_conventions import get_keypoint_names
 from .supervision import check_claims, format_report, joint_set_metainfo, scatter_row, to_joint_set
@@ -156,7 +156,8 @@ class SMPLImageDataset(BaseCocoStyleDataset):
 
     def _load_detections(self, uniq_paths: np.ndarray) -> np.ndarray:
         """Match each detection to the GT row of its image with the largest IoU (-1: none)."""
-        dets = load(self.bbox_file)
+        dets = load_data_file(self.bbox_file, 'a detection file (a list of COCO-style boxes)',
+                              'Export the detections again as JSON (COCO results format).')
         if not isinstance(dets, list):
             raise ValueError(f'{self.bbox_file}: expected a list of detections, got {type(dets)}')
         by_img = {}

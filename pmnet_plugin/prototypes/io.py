@@ -18,9 +18,41 @@ from typing import Dict
 
 import numpy as np
 
-from pmnet_plugin.utils.safe_pickle import load_npz
+from pmnet_plugin.utils.safe_pickle import DataFileError, load_npz
 
-__all__ = ['save_prototypes', 'load_prototypes', 'load_pose_source']
+__all__ = ['save_prototypes', 'load_prototypes', 'load_pose_source', 'check_prototypes_fit',
+           'PrototypeFileMismatchError']
+
+PROTOTYPE_FIX = 'Rebuild it with tools/build_prototypes.py.'
+
+
+class PrototypeFileMismatchError(ValueError):
+    """A prototype file that does not fit the head (K, joints or tilt_weight differ); names both."""
+
+
+def check_prototypes_fit(protos: Dict[str, np.ndarray], path: str, num_prototypes: int, num_joints: int,
+                         tilt_weight: float) -> None:
+    """Raises :class:`PrototypeFileMismatchError` unless the file's K, joints and tilt_weight are the head's.
+
+    Args:
+        protos (dict): :func:`load_prototypes` of ``path``.
+        path (str): The file, for the message.
+        num_prototypes (int): The head's K.
+        num_joints (int): The head's joints per prototype.
+        tilt_weight (float): The head's ``tilt_weight``.
+    """
+    k_file, j_file = protos['pose_6d'].shape[:2]
+    if k_file != num_prototypes or j_file != num_joints:
+        raise PrototypeFileMismatchError(
+            f'PrototypeMemoryHead: prototype file {path} has K={k_file} prototypes of {j_file} joints, '
+            f'but the config asks num_prototypes={num_prototypes} with {num_joints} joints; rebuild it '
+            f'with tools/build_prototypes.py --k {num_prototypes} or fix model.head.num_prototypes.')
+    file_tilt = float(protos['tilt_weight'])
+    if abs(file_tilt - tilt_weight) > 1e-6:
+        raise PrototypeFileMismatchError(
+            f'PrototypeMemoryHead: prototype file {path} was clustered with tilt_weight={file_tilt:g}, '
+            f'the head has tilt_weight={tilt_weight:g}; set model.head.tilt_weight={file_tilt:g} '
+            f'or rebuild the file with tools/build_prototypes.py --tilt-weight {tilt_weight:g}.')
 
 
 def save_prototypes(path: str, protos: Dict[str, np.ndarray]) -> None:
@@ -43,8 +75,11 @@ def load_prototypes(path: str) -> Dict[str, np.ndarray]:
     if not osp.isfile(path):
         raise FileNotFoundError(f'prototype file not found: {path} (build it with '
                                 'tools/build_prototypes.py)')
-    with np.load(path, allow_pickle=False) as f:
-        d = {k: f[k] for k in f.files}
+    d = load_npz(path, 'a prototype file', PROTOTYPE_FIX)
+    objects = [k for k, v in d.items() if v.dtype == object]
+    if objects:
+        raise DataFileError(f'{path}: entries {objects} hold Python objects; a prototype file holds '
+                            f'numeric arrays only. {PROTOTYPE_FIX}')
     for key in ('pose_6d', 'betas', 'cam'):
         if key not in d:
             raise KeyError(f'prototype file {path} lacks "{key}"')

@@ -15,8 +15,9 @@ Output layout (``DIR`` = ``out_dir``)::
     DIR/{split}/images/000000.jpg ...     # W x H RGB JPEG, the whole image is the network crop
     DIR/{split}.npz                       # HumanData-style labels, one row per image
 
-``DIR/{split}.npz`` keys (load with ``np.load(path, allow_pickle=True)``; dict entries are 0-d object
-arrays: ``data['smpl'].item()``; or use :func:`load_humandata`). N = number of images:
+``DIR/{split}.npz`` keys (read with :func:`load_humandata`, which unpickles the dict entries through
+:class:`~pmnet_plugin.utils.safe_pickle.RestrictedUnpickler`; they are 0-d object arrays). N = number of
+images:
 
 - ``image_path`` (N,) str: relative to ``DIR/{split}``, e.g. ``'images/000000.jpg'``.
 - ``bbox_xywh`` (N, 5) float32: tight box of the rendered silhouette ``x, y, w, h`` in px + confidence 1.
@@ -43,6 +44,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from pmnet_plugin.utils.safe_pickle import load_npz
 from .backgrounds import make_background, random_color
 from .body_texture import jitter_colors, part_vertex_colors
 from .deepmimic import build_pose_library, load_pose_library, save_pose_library
@@ -199,9 +201,12 @@ def write_humandata(path: str, params: Dict[str, np.ndarray], labels: Dict[str, 
 
 
 def load_humandata(path: str) -> Dict[str, object]:
-    """Load a split written by :func:`write_humandata`; dict entries come back as dicts."""
-    with np.load(path, allow_pickle=True) as data:
-        out = {k: data[k] for k in data.files}
+    """Load a split written by :func:`write_humandata`; dict entries come back as dicts.
+
+    Object entries go through :func:`~pmnet_plugin.utils.safe_pickle.load_npz`: a file naming any
+    other Python global raises ``UnsafePickleError`` naming the file and runs nothing.
+    """
+    out = load_npz(path, 'a HumanData .npz', 'Regenerate it (python tools/make_synthetic_dataset.py).')
     for key, value in out.items():
         if value.dtype == object and value.ndim == 0:
             out[key] = value.item()

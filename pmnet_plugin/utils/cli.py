@@ -7,7 +7,7 @@ import os.path as osp
 import sys
 from typing import Callable, Optional, Sequence
 
-from .safe_pickle import DataFileError
+from .safe_pickle import DataFileError, UnsafePickleError
 
 __all__ = ['add_runner_args', 'set_local_rank', 'merge_args', 'run_with_file_errors']
 
@@ -60,24 +60,29 @@ def merge_args(cfg, args: argparse.Namespace, *steps: Callable):
 
 def _file_errors() -> tuple:
     from pmnet_plugin.apis.checkpoint import CheckpointMismatchError
-    return (CheckpointMismatchError, DataFileError, FileNotFoundError)
+    from pmnet_plugin.prototypes.io import PrototypeFileMismatchError
+    return (CheckpointMismatchError, DataFileError, FileNotFoundError, UnsafePickleError,
+            PrototypeFileMismatchError)
 
 
 def run_with_file_errors(main: Callable, argv: Optional[Sequence[str]] = None) -> int:
-    """Runs ``main(argv)``; file faults (missing, unreadable, unsafe, not fitting the model) -> exit 2.
+    """Runs ``main(argv)``; file faults -> exit 2.
 
-    Their messages already name the file, the fault and the fix, so no traceback is printed.
+    File faults: missing, unreadable, unsafe (a pickle naming a global outside the allow-list), not
+    fitting the model (checkpoint or prototype file). Their messages already name the file, the fault
+    and the fix, so no traceback is printed.
 
     Args:
-        main (Callable): A tool's ``main(argv)``.
+        main (Callable): A tool's ``main(argv)``, or ``main()`` when ``argv`` is None.
         argv (Sequence[str], optional): Its arguments (``None``: ``sys.argv``).
 
     Returns:
-        int: 0 on success, 2 after such an error (printed to stderr as ``error: <message>``).
+        int: ``main``'s return value when it is an int, else 0; 2 after such an error (printed to stderr
+        as ``error: <message>``).
     """
     try:
-        main(argv)
+        result = main() if argv is None else main(argv)
     except _file_errors() as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-    return 0
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0

@@ -26,6 +26,7 @@ import collections
 import copyreg
 import importlib
 import io
+import json
 import os
 import os.path as osp
 import pickle
@@ -34,10 +35,11 @@ import zlib
 from typing import IO, Any, Callable, Dict, Mapping, Optional
 
 import numpy as np
+import yaml
 
 __all__ = [
     'UnsafePickleError', 'DataFileError', 'RestrictedUnpickler', 'restricted_load', 'load_npz',
-    'unreadable_file_message', 'READ_ERRORS'
+    'unreadable_file_message', 'READ_ERRORS', 'load_data_file'
 ]
 
 # What a damaged pickle / zip raises while being parsed (UnsafePickleError is re-raised unchanged).
@@ -250,4 +252,43 @@ def load_npz(path: str, expected: str = 'a numpy .npz archive',
     except (UnsafePickleError, DataFileError, PermissionError):
         raise
     except READ_ERRORS as err:
+        raise DataFileError(unreadable_file_message(path, err, expected, fix)) from err
+
+
+def load_data_file(path: str, expected: str, fix: str) -> Any:
+    """Reads a ``.json``, ``.yaml``/``.yml`` or ``.pkl``/``.pickle`` data file without running code from it.
+
+    The pickle goes through :class:`RestrictedUnpickler`, YAML through ``yaml.safe_load`` (MMEngine's
+    ``load`` uses ``pickle.load`` and PyYAML's full loader, which construct any Python object).
+
+    Args:
+        path (str): The file.
+        expected (str): What the file should be, for error messages.
+        fix (str): How to get a good copy, for error messages.
+
+    Returns:
+        The parsed object.
+
+    Raises:
+        FileNotFoundError: No such file.
+        UnsafePickleError: The pickle names a global outside the allow-list.
+        DataFileError: Another extension, or the file cannot be parsed.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: no such file ({expected}). {fix}')
+    ext = osp.splitext(path)[1].lower()
+    if ext not in ('.json', '.yaml', '.yml', '.pkl', '.pickle'):
+        raise DataFileError(f'{path}: expected {expected} as .json, .yaml or .pkl, got "{ext}". {fix}')
+    try:
+        if ext == '.json':
+            with open(path) as f:
+                return json.load(f)
+        if ext in ('.yaml', '.yml'):
+            with open(path) as f:
+                return yaml.safe_load(f)
+        with open(path, 'rb') as f:
+            return restricted_load(f, path)
+    except (UnsafePickleError, PermissionError):
+        raise
+    except READ_ERRORS + (yaml.YAMLError, ) as err:  # json's JSONDecodeError is a ValueError
         raise DataFileError(unreadable_file_message(path, err, expected, fix)) from err
