@@ -17,7 +17,7 @@ from torch import Tensor
 from pmnet_plugin.utils.rotation import axis_angle_to_matrix, matrix_to_quaternion
 
 __all__ = ['canonical_rotmats', 'heading_free_orient', 'pose_features', 'body_chordal_distance',
-           'nearest_prototype']
+           'nearest_prototype', 'MissingPrototypesError', 'require_built_prototypes']
 
 
 def heading_free_orient(orient: Tensor) -> Tensor:
@@ -117,3 +117,30 @@ def nearest_prototype(pose: Tensor, prototypes: Tensor, tilt_weight: float = 0.0
     keep = tilt_weight > 0
     return body_chordal_distance(canonical_rotmats(pose, keep_tilt=keep),
                                  canonical_rotmats(prototypes, keep_tilt=keep), tilt_weight).argmin(1)
+
+
+class MissingPrototypesError(ValueError):
+    """PM-Net is about to train on placeholder prototypes (no prototype file, no checkpoint holding them)."""
+
+
+def require_built_prototypes(pose6d: Tensor, counts: Tensor, prototype_file) -> None:
+    """Raises :class:`MissingPrototypesError` when the memory holds no built prototypes.
+
+    Training from placeholders (``prototype_file=None``: K identity poses) would regress every sample from
+    the same start, i.e. train HMR with a K-way selector that cannot learn anything. The memory counts as
+    placeholders when all its K > 1 poses are equal, or when its only pose has no member (``counts`` 0).
+
+    Args:
+        pose6d (Tensor): The memory's poses, shape (K, J, 6).
+        counts (Tensor): Members per prototype, shape (K,).
+        prototype_file (str | None): The head's ``prototype_file``, for the message.
+    """
+    with torch.no_grad():
+        same = bool((pose6d - pose6d[:1]).abs().amax() == 0)
+        empty = bool(counts.sum() == 0)
+    if same and (len(pose6d) > 1 or empty):
+        raise MissingPrototypesError(
+            f'PrototypeMemoryHead: training with prototype_file={prototype_file!r} and all '
+            f'{len(pose6d)} prototypes the same pose: the memory holds placeholders, not prototypes of '
+            'the training poses. Build them with tools/build_prototypes.py and set '
+            'model.head.prototype_file to the file (or load_from a PM-Net checkpoint that holds them).')

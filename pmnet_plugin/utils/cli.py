@@ -60,17 +60,18 @@ def merge_args(cfg, args: argparse.Namespace, *steps: Callable):
 
 def _file_errors() -> tuple:
     from pmnet_plugin.apis.checkpoint import CheckpointMismatchError
+    from pmnet_plugin.models.prototypes import MissingPrototypesError
     from pmnet_plugin.prototypes.io import PrototypeFileMismatchError
     return (CheckpointMismatchError, DataFileError, FileNotFoundError, UnsafePickleError,
-            PrototypeFileMismatchError)
+            PrototypeFileMismatchError, MissingPrototypesError)
 
 
 def run_with_file_errors(main: Callable, argv: Optional[Sequence[str]] = None) -> int:
     """Runs ``main(argv)``; file faults -> exit 2.
 
     File faults: missing, unreadable, unsafe (a pickle naming a global outside the allow-list), not
-    fitting the model (checkpoint or prototype file). Their messages already name the file, the fault
-    and the fix, so no traceback is printed.
+    fitting the model (checkpoint or prototype file), PM-Net training without a prototype file. Their
+    messages already name the file, the fault and the fix, so no traceback is printed.
 
     Args:
         main (Callable): A tool's ``main(argv)``, or ``main()`` when ``argv`` is None.

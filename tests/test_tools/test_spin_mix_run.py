@@ -39,8 +39,12 @@ def test_spin_mix_config_trains_and_validates(rel, tmp_path, body_model_files):
     cfg.model.backbone = dict(type='ResNet', depth=18, base_channels=8, init_cfg=None)
     cfg.model.head.update(in_channels=64, input_size=SIZE, mean_params=files['mean_params'],
                           hidden_dims=(32, ))
-    if 'prototype_file' in cfg.model.head:
-        cfg.model.head.update(prototype_file=None, num_prototypes=4)
+    if 'prototype_file' in cfg.model.head:  # PM-Net does not train without prototypes
+        from pmnet_plugin.prototypes import build_prototypes, save_prototypes
+        poses = np.random.default_rng(0).normal(0, 0.3, (32, 72)).astype(np.float32)
+        proto = str(tmp_path / 'protos.npz')
+        save_prototypes(proto, build_prototypes(poses, k=4, seed=0))
+        cfg.model.head.update(prototype_file=proto, num_prototypes=4)
     cfg.model.head.body_model.update(paths)
     for ev in cfg.val_evaluator:
         ev.body_model.update(paths)

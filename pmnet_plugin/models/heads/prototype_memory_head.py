@@ -8,8 +8,9 @@ from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType
 from torch import Tensor, nn
 
-from pmnet_plugin.models.prototypes import body_chordal_distance, canonical_rotmats, pose_features
-from pmnet_plugin.prototypes.io import load_prototypes
+from pmnet_plugin.models.prototypes import (body_chordal_distance, canonical_rotmats, pose_features,
+                                            require_built_prototypes)
+from pmnet_plugin.prototypes.io import check_prototypes_fit, load_prototypes
 from pmnet_plugin.utils.rotation import (average_quaternions, matrix_to_quaternion, matrix_to_rot6d,
                                          quaternion_to_matrix, rot6d_to_matrix)
 from .hmr_head import DEFAULT_BODY_MODEL, NUM_JOINTS, HMRHead
@@ -47,7 +48,8 @@ class PrototypeMemoryHead(HMRHead):
             out_init_gain, input_size, decoder, joint_set, loss, rarity_file, init_cfg: As for
             :class:`HMRHead` (same defaults).
         prototype_file (str, optional): ``.npz`` from ``tools/build_prototypes.py``; ``None`` =
-            identity placeholders to be overwritten by a checkpoint.
+            identity placeholders to be overwritten by a checkpoint (training on them raises
+            ``MissingPrototypesError`` at the first batch).
         num_prototypes (int): K; must match the file. Defaults to 32.
         learnable (bool): Prototype poses (and betas/cam with ``init_shape_cam='prototype'``) are
             ``nn.Parameter`` instead of buffers. Defaults to False.
@@ -147,6 +149,8 @@ class PrototypeMemoryHead(HMRHead):
         # set by PrototypeEMAHook before training; the assignment of the last training batch
         self.ema_hook_registered = False
         self._ema_batch: Optional[Dict[str, Tensor]] = None
+        self.prototype_file = prototype_file
+        self._prototypes_checked = False  # require_built_prototypes runs at the first training batch
         protos = self._read_prototypes(prototype_file)
         for name in ('pose6d', 'betas', 'cam'):
             value = protos[name]
@@ -166,29 +170,17 @@ class PrototypeMemoryHead(HMRHead):
         K, nb = self.num_prototypes, self.init_betas.shape[1]
         if path is None:
             warnings.warn('PrototypeMemoryHead: prototype_file=None, prototypes are identity '
-                          'placeholders until a checkpoint is loaded.')
+                          'placeholders until a checkpoint is loaded (training on them is an error).')
             eye = matrix_to_rot6d(torch.eye(3)).repeat(K, NUM_JOINTS, 1)
             return dict(pose6d=eye, betas=torch.zeros(K, nb), cam=self.init_cam.repeat(K, 1),
                         counts=torch.zeros(K, dtype=torch.long))
         d = load_prototypes(path)
-        k_file, j_file = d['pose_6d'].shape[:2]
-        if k_file != K or j_file != NUM_JOINTS:
-            raise ValueError(
-                f'PrototypeMemoryHead: prototype file {path} has K={k_file} prototypes of '
-                f'{j_file} joints, but the config asks num_prototypes={K} with {NUM_JOINTS} '
-                f'joints; rebuild it with tools/build_prototypes.py --k {K} or fix '
-                f'model.head.num_prototypes.')
+        check_prototypes_fit(d, path, K, NUM_JOINTS, self.tilt_weight)
         nv = int(d.get('num_vertices', -1))
         body_nv = getattr(self.body_model, 'num_vertices', nv)
         if nv > 0 and body_nv != nv:
             warnings.warn(f'PrototypeMemoryHead: {path} was built for a {nv}-vertex body model, '
                           f'the head uses {body_nv} vertices.')
-        file_tilt = float(d['tilt_weight'])
-        if abs(file_tilt - self.tilt_weight) > 1e-6:
-            raise ValueError(
-                f'PrototypeMemoryHead: prototype file {path} was clustered with tilt_weight={file_tilt:g}, '
-                f'the head has tilt_weight={self.tilt_weight:g}; set model.head.tilt_weight={file_tilt:g} '
-                f'or rebuild the file with tools/build_prototypes.py --tilt-weight {self.tilt_weight:g}.')
         counts = d.get('counts', torch.zeros(K))
         return dict(pose6d=torch.as_tensor(d['pose_6d'], dtype=torch.float32),
                     betas=torch.as_tensor(d['betas'][:, :nb], dtype=torch.float32),
@@ -284,6 +276,9 @@ class PrototypeMemoryHead(HMRHead):
             prediction and ``dict(proto_target=...)``: (B,) index (``assign_mode='hard'``) or (B, K)
             probabilities (``'soft'``).
         """
+        if self.training and not self._prototypes_checked:
+            require_built_prototypes(self.proto_pose6d, self.proto_counts, self.prototype_file)
+            self._prototypes_checked = True
         assign = self.assignment(targets['smpl_pose_rotmat'])
         forced = None
         if self.train_init_from_gt and self.training:

@@ -1,0 +1,59 @@
+"""Training refuses inputs that would train the wrong thing silently.
+
+- PM-Net without a prototype file (K identity placeholders) stops at the first batch with exit 2 and a
+  message saying how to build the file; the same config trains when ``load_from`` gives it prototypes.
+- A prototype file of another K stops with exit 2 naming the file and both K.
+"""
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(ROOT, 'tools'))
+sys.path.insert(0, osp.join(ROOT, 'tests', 'test_tools'))
+import train as train_tool  # noqa: E402  (tools/train.py)
+from test_train_test import (NUM_PROTOS, dump,  # noqa: E402  (tiny config; synth: conftest.py)
+                             tiny_cfg)
+
+from pmnet_plugin.models.prototypes import MissingPrototypesError  # noqa: E402
+from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
+
+PMNET = 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'
+
+
+def test_pmnet_does_not_train_on_placeholder_prototypes(synth, tmp_path, error_line):
+    work = str(tmp_path / 'work')
+    cfg = tiny_cfg(PMNET, synth, work, max_iters=1)
+    cfg.model.head.prototype_file = None
+    cfg_path = dump(cfg, tmp_path / 'no_protos.py')
+    with pytest.raises(MissingPrototypesError) as err:
+        train_tool.main([cfg_path, '--cfg-options', 'experiment_name=none'])
+    msg = str(err.value)
+    assert f'prototype_file=None and all {NUM_PROTOS} prototypes the same pose' in msg
+    assert 'tools/build_prototypes.py' in msg and 'model.head.prototype_file' in msg
+    assert not osp.exists(osp.join(work, 'iter_1.pth'))  # nothing was trained or saved
+    assert run_with_file_errors(train_tool.main, [cfg_path, '--cfg-options', 'experiment_name=n2']) == 2
+    assert 'tools/build_prototypes.py' in error_line()  # one line, exit 2
+
+    # prototypes from a PM-Net checkpoint (load_from, fine-tuning) are prototypes: it trains
+    donor = str(tmp_path / 'donor')
+    train_tool.main([dump(tiny_cfg(PMNET, synth, donor, max_iters=1), tmp_path / 'donor.py'),
+                     '--cfg-options', 'experiment_name=donor'])
+    runner = train_tool.main([cfg_path, '--cfg-options', f'load_from={osp.join(donor, "iter_1.pth")}',
+                              'experiment_name=finetune'])
+    assert runner.iter == 1
+    protos = np.load(synth['proto'])['pose_6d']
+    torch.testing.assert_close(runner.model.head.proto_pose6d, torch.as_tensor(protos))
+
+
+def test_prototype_file_of_another_k_exits_2_naming_it(synth, tmp_path, error_line):
+    cfg = tiny_cfg(PMNET, synth, str(tmp_path / 'work'), max_iters=1)
+    cfg.model.head.num_prototypes = NUM_PROTOS + 1
+    argv = [dump(cfg, tmp_path / 'cfg.py'), '--cfg-options', 'experiment_name=k']
+    assert run_with_file_errors(train_tool.main, argv) == 2
+    err = error_line()
+    assert f"prototype file {synth['proto']} has K={NUM_PROTOS} prototypes" in err
+    assert f'num_prototypes={NUM_PROTOS + 1}' in err and f'--k {NUM_PROTOS + 1}' in err
