@@ -19,7 +19,6 @@ import logging
 import os
 import os.path as osp
 import sys
-import tempfile
 from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import cv2
@@ -27,11 +26,12 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # noqa: E402
 
+from pmnet_plugin.utils.atomic_io import OutputWriteError  # noqa: E402
+from pmnet_plugin.utils.atomic_io import atomic_write as _atomic_write  # noqa: E402
+
 IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v')
 logger = logging.getLogger('pmnet_demo')
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -68,32 +68,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 # ----------------------------------------------------------------------------------- io
-class OutputWriteError(OSError):
-    """Writing an output failed (disk full, quota, permissions); nothing is left under its name."""
-
-
 def atomic_write(path: str, write: Callable[[str], None]) -> None:
-    """Calls ``write(tmp_path)`` then renames the temp file onto ``path`` (same folder).
-
-    A failed write (e.g. disk full) removes the temp file and raises :class:`OutputWriteError` naming
-    ``path``: an output exists complete under its final name or not at all.
-    """
-    folder, name = osp.split(osp.abspath(path))
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f'.{name}.', suffix=osp.splitext(name)[1], dir=folder)
-        os.close(fd)
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600 files
-        os.replace(tmp, path)
-    except (OSError, cv2.error) as err:
-        reason = getattr(err, 'strerror', None) or str(err)
-        raise OutputWriteError(f'cannot write {path}: {reason}. Nothing was left under that name '
-                               '(outputs are written to a temporary file, then renamed). Free disk space '
-                               'or choose another --out-dir.') from err
-    finally:
-        if tmp is not None and osp.exists(tmp):
-            os.remove(tmp)
+    """:func:`pmnet_plugin.utils.atomic_io.atomic_write` with the demo's advice."""
+    _atomic_write(path, write, 'Free disk space or choose another --out-dir.')
 
 
 def write_image(path: str, rgb: np.ndarray) -> None:
@@ -303,7 +280,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
     from pmnet_plugin.apis import (CheckpointMismatchError, MissingCheckpointError, PersonDetector,
                                    init_mesh_model)
-    from pmnet_plugin.utils.safe_pickle import DataFileError
+    from pmnet_plugin.prototypes.io import PrototypeFileMismatchError
+    from pmnet_plugin.utils.safe_pickle import DataFileError, UnsafePickleError
     from pmnet_plugin.visualization.mesh_visualizer import MeshVisualizer
     try:
         total, frames = iter_frames(args.input)
@@ -332,7 +310,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         try:
             model = init_mesh_model(args.config, args.checkpoint, args.device, args.cfg_options,
                                     strict=args.strict)
-        except (CheckpointMismatchError, DataFileError, FileNotFoundError) as e:
+        except (CheckpointMismatchError, DataFileError, FileNotFoundError, UnsafePickleError,
+                PrototypeFileMismatchError) as e:
             print(f'error: {e}', file=sys.stderr)
             return 2
     vis = MeshVisualizer(side_view=not args.no_side_view)

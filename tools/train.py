@@ -102,6 +102,7 @@ def main(argv=None) -> Runner:
     """Builds the Runner from the config, trains and returns the Runner."""
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
+    cli.check_work_dir(cfg)
     resolve_resume(cfg)
     setup_cpu_distributed(cfg)  # torchrun on a machine without CUDA: gloo, DDP without device ids
     runner = Runner.from_cfg(cfg)

@@ -36,7 +36,7 @@ auto_scale_lr = dict(base_batch_size=64)
 # ---------------------------------------------------------------- runtime
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(type='CheckpointHook', interval=10_000, by_epoch=False, max_keep_ckpts=3,
+    checkpoint=dict(type='AtomicCheckpointHook', interval=10_000, by_epoch=False, max_keep_ckpts=3,
                     save_best='mesh/PA-MPJPE', rule='less'),
     # PoseVisualizationHook works with our MeshVisualizer (off unless tools/test.py --show-dir)
     visualization=dict(type='PoseVisualizationHook', enable=False))

@@ -1,15 +1,16 @@
 """What ``tools/train.py`` and ``tools/test.py`` share: the Runner's command-line arguments, their merge into
 the config, and the wrapper with which a fault in an input file ends a tool with one ``error:`` line and
-exit status 2."""
+exit status 2, and an output that cannot be written with exit status 3."""
 import argparse
 import os
 import os.path as osp
 import sys
 from typing import Callable, Optional, Sequence
 
+from .atomic_io import OutputWriteError, check_writable
 from .safe_pickle import DataFileError, UnsafePickleError
 
-__all__ = ['add_runner_args', 'set_local_rank', 'merge_args', 'run_with_file_errors']
+__all__ = ['add_runner_args', 'set_local_rank', 'merge_args', 'check_work_dir', 'run_with_file_errors']
 
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +59,12 @@ def merge_args(cfg, args: argparse.Namespace, *steps: Callable):
     return cfg
 
 
+def check_work_dir(cfg) -> None:
+    """Raises :class:`OutputWriteError` (exit 3) before the Runner starts when ``cfg.work_dir`` is not writable."""
+    check_writable(osp.join(cfg.work_dir, 'last_checkpoint'), 'the work dir',
+                   f'Choose another --work-dir (now {cfg.work_dir}).')
+
+
 def _file_errors() -> tuple:
     from pmnet_plugin.apis.checkpoint import CheckpointMismatchError
     from pmnet_plugin.models.prototypes import MissingPrototypesError
@@ -67,7 +74,7 @@ def _file_errors() -> tuple:
 
 
 def run_with_file_errors(main: Callable, argv: Optional[Sequence[str]] = None) -> int:
-    """Runs ``main(argv)``; file faults -> exit 2.
+    """Runs ``main(argv)``; file faults -> exit 2, outputs that cannot be written -> exit 3.
 
     File faults: missing, unreadable, unsafe (a pickle naming a global outside the allow-list), not
     fitting the model (checkpoint or prototype file), PM-Net training without a prototype file. Their
@@ -78,11 +85,14 @@ def run_with_file_errors(main: Callable, argv: Optional[Sequence[str]] = None) -
         argv (Sequence[str], optional): Its arguments (``None``: ``sys.argv``).
 
     Returns:
-        int: ``main``'s return value when it is an int, else 0; 2 after such an error (printed to stderr
-        as ``error: <message>``).
+        int: ``main``'s return value when it is an int, else 0; 2 or 3 after such an error (printed to
+        stderr as ``error: <message>``).
     """
     try:
         result = main() if argv is None else main(argv)
+    except OutputWriteError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 3
     except _file_errors() as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

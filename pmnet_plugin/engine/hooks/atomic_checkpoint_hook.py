@@ -1,0 +1,103 @@
+"""MMEngine's ``CheckpointHook`` with checkpoints written whole or not at all, old ones removed afterwards."""
+import glob
+import os
+import os.path as osp
+from typing import Any, Dict
+
+from mmengine.dist import is_main_process
+from mmengine.fileio.backends import LocalBackend
+from mmengine.hooks import CheckpointHook
+from mmpose.registry import HOOKS
+
+from pmnet_plugin.utils.atomic_io import OutputWriteError, atomic_write
+
+PART_SUFFIX = '.part'
+
+
+def _fsync(path: str) -> None:
+    """Flushes ``path`` to the disk, so that a rename after it cannot expose a file the disk lacks."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _text_writer(text: str):
+    def write(path: str) -> None:
+        with open(path, 'w') as f:
+            f.write(text)
+    return write
+
+
+@HOOKS.register_module()
+class AtomicCheckpointHook(CheckpointHook):
+    """``CheckpointHook`` whose periodic checkpoints survive a run killed while saving.
+
+    MMEngine's hook removes the oldest checkpoint beyond ``max_keep_ckpts`` before it writes the new one,
+    and writes the new one under its final name. A run killed during the write (or a full disk) is left
+    with a truncated newest file and, with ``max_keep_ckpts=1``, nothing to resume from. Here:
+
+    1. the checkpoint is written to ``<name>.part`` in the same folder, flushed, then renamed onto
+       ``<name>`` (``os.replace``), so ``<name>`` is always complete;
+    2. ``last_checkpoint`` is written the same way, after the rename;
+    3. only then are the checkpoints beyond ``max_keep_ckpts`` removed.
+
+    A failed write (disk full, quota) removes the ``.part`` file and raises ``OutputWriteError`` naming the
+    checkpoint (``tools/train.py`` exits with status 3); earlier checkpoints are kept. ``.part`` files left
+    by a killed run are removed when training starts. Takes the arguments of MMEngine's ``CheckpointHook``;
+    on a non-local storage backend it saves as ``CheckpointHook`` does. ``best_*.pth`` checkpoints
+    (``save_best``) are saved by MMEngine's code path unchanged.
+    """
+
+    def before_train(self, runner) -> None:
+        """MMEngine's set-up, then removes ``*.pth.part`` files of a run killed while saving."""
+        super().before_train(runner)
+        if not self._atomic(runner) or not is_main_process():
+            return
+        for part in glob.glob(osp.join(glob.escape(self.out_dir), '*' + PART_SUFFIX)):
+            os.remove(part)
+            runner.logger.warning(f'removed {part}: an incomplete checkpoint of an interrupted save')
+
+    def _atomic(self, runner) -> bool:
+        return isinstance(getattr(self, 'file_backend', None), LocalBackend)
+
+    def _save_checkpoint_with_step(self, runner, step: int, meta: Dict[str, Any]) -> None:
+        """Saves checkpoint ``step`` atomically, then updates ``last_checkpoint``, then prunes old ones."""
+        if not self._atomic(runner):
+            return super()._save_checkpoint_with_step(runner, step, meta)
+        stale = []
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
+            while len(self.keep_ckpt_ids) >= self.max_keep_ckpts:
+                stale.append(self.keep_ckpt_ids.popleft())
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
+        filename = self.filename_tmpl.format(step)
+        previous = runner.message_hub.get_info('last_ckpt')  # restored on resume
+        self.last_ckpt = osp.join(self.out_dir, filename)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        part = self.last_ckpt + PART_SUFFIX
+        try:
+            runner.save_checkpoint(
+                self.out_dir, filename + PART_SUFFIX, self.file_client_args,
+                save_optimizer=self.save_optimizer, save_param_scheduler=self.save_param_scheduler,
+                meta=meta, by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
+            if not is_main_process():
+                return
+            _fsync(part)
+            os.replace(part, self.last_ckpt)
+        except OSError as err:
+            if osp.exists(part):
+                os.remove(part)
+            kept = (f'the previous checkpoint {previous} is kept' if previous and osp.isfile(previous)
+                    else 'no earlier checkpoint exists')
+            raise OutputWriteError(
+                f'cannot write checkpoint {self.last_ckpt}: {getattr(err, "strerror", None) or err}. '
+                f'Nothing was left under that name; {kept}. Free disk space in {self.out_dir} (or train '
+                'with another --work-dir), then resume with tools/train.py CONFIG --resume.') from err
+        atomic_write(osp.join(runner.work_dir, 'last_checkpoint'), _text_writer(self.last_ckpt),
+                     f'Free disk space in {runner.work_dir}.')
+        for old in stale:
+            path = osp.join(self.out_dir, self.filename_tmpl.format(old))
+            if osp.isfile(path):
+                os.remove(path)
