@@ -12,7 +12,12 @@ PAIRS = [('configs/hmr_res50-1xb64-200k_spin-mix-224x224.py', 'configs/pmnet_res
           'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'),
          ('configs/hmr_effnet-lite0-1xb32-1500it_synthetic-96x96.py',
           'configs/pmnet_effnet-lite0-1xb32-1500it_synthetic-96x96.py')]
-LEAVES = [c for pair in PAIRS for c in pair]
+# HMR and HMR + Balanced MSE: the same model and training but for the head's loss
+BMC_PAIRS = [('configs/hmr_res50-1xb64-200k_spin-mix-224x224.py',
+              'configs/hmr-bmc_res50-1xb64-200k_spin-mix-224x224.py'),
+             ('configs/hmr_effnet-lite0-1xb32-1500it_synthetic-96x96.py',
+              'configs/hmr-bmc_effnet-lite0-1xb32-1500it_synthetic-96x96.py')]
+LEAVES = [c for pair in PAIRS for c in pair] + [bmc for _, bmc in BMC_PAIRS]
 
 
 def load(rel: str) -> Config:
@@ -65,6 +70,16 @@ def test_hmr_and_pmnet_differ_only_in_head(hmr, pmnet):
     assert a == b
     shared = {k: v for k, v in head_a.items() if k != 'type'}
     assert {k: head_b[k] for k in shared} == shared  # PM-Net only adds arguments
+
+
+@pytest.mark.parametrize('hmr,bmc', BMC_PAIRS)
+def test_hmr_and_hmr_bmc_differ_only_in_the_3d_joint_loss(hmr, bmc):
+    a, b = load(hmr).to_dict(), load(bmc).to_dict()
+    loss_a, loss_b = a['model']['head'].pop('loss'), b['model']['head'].pop('loss')
+    assert a == b
+    term = loss_b.pop('keypoints_3d_loss')
+    assert term['type'] == 'BalancedMSELoss' and term['init_noise_sigma'] > 0
+    assert loss_a == loss_b  # the other terms and weights are HMR's
 
 
 def test_spin_mix_base():

