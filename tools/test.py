@@ -3,24 +3,27 @@
     python tools/test.py configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py work_dirs/pmnet/iter_1000.pth \
         --out metrics.json --dump preds.npz --show-dir vis
 
-``--dump`` writes the SMPL predictions: ``.pkl`` keeps MMEngine's ``DumpResults`` output (every predicted
-data sample as a dict); ``.npz`` stacks the per-sample arrays (``smpl_pose`` (N, 72), ``smpl_betas`` (N, 10),
-``pred_cam`` (N, 3), ``keypoints_3d`` (N, 24, 3), ``keypoints`` (N, 24, 2) in image px, ``proto_id`` ... when
-present) plus ``img_path`` and ``id``. Does not import ``mmpose.apis`` (it needs torchvision).
+``--dump`` writes the SMPL predictions: ``.npz`` stacks the per-sample arrays (``smpl_pose`` (N, 72),
+``smpl_betas`` (N, 10), ``pred_cam`` (N, 3), ``keypoints_3d`` (N, 24, 3), ``keypoints`` (N, 24, 2) in image
+px, ``proto_id`` ... when present) plus ``img_path`` and ``id`` (``SMPLPredictionDump``); ``.pkl`` keeps
+MMEngine's ``DumpResults`` output (every predicted data sample as a dict).
+
+With ``--work-dir`` every output the config's test evaluators write (``PoseRarity``'s ``out_dir``, a dump's
+file) goes into that folder, so testing with a config saved in another run's work dir does not overwrite
+that run's results. ``--out`` and ``--dump`` are checked for writability before the test runs (exit 3).
+Does not import ``mmpose.apis`` (it needs torchvision).
 """
 import argparse
 import os.path as osp
 import sys
-import tempfile
-from typing import Dict, List
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
 import mmengine  # noqa: E402
-import numpy as np  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.hooks import Hook  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import pmnet_plugin  # noqa: E402,F401  (registers components; torch>=2.6 checkpoint fix)
@@ -28,13 +31,12 @@ from pmnet_plugin.apis.checkpoint import check_checkpoint_fits, read_checkpoint 
 from pmnet_plugin.engine import (  # noqa: E402  (also: NaNGuardHook, no torchvision)
     close_distributed, setup_cpu_distributed)
 from pmnet_plugin.utils import cli  # noqa: E402
+from pmnet_plugin.utils.atomic_io import atomic_write, check_writable  # noqa: E402
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
-from pmnet_plugin.utils.tensor_utils import to_numpy  # noqa: E402
 
-# prediction fields written to a .npz dump (those a head does not produce are skipped)
-DUMP_FIELDS = ('smpl_pose', 'smpl_betas', 'pred_cam', 'keypoints_3d', 'keypoints', 'keypoint_scores',
-               'proto_id', 'proto_score', 'vertices')
-DUMP_META = ('img_path', 'id', 'sample_idx')
+RARITY_TYPES = ('PoseRarity', 'PoseRarityMetric', 'mmpose.PoseRarity', 'mmpose.PoseRarityMetric')
+# evaluator key that names an output file, by type
+DUMP_KEYS = {'DumpResults': 'out_file_path', 'SMPLPredictionDump': 'out_file'}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -59,12 +61,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def merge_args(cfg: Config, args: argparse.Namespace, pkl_dump: str = None) -> Config:
-    """Applies the command line to ``cfg`` (:func:`pmnet_plugin.utils.cli.merge_args`); ``pkl_dump`` is where
-    ``DumpResults`` writes."""
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Applies the command line to ``cfg`` (:func:`pmnet_plugin.utils.cli.merge_args`)."""
 
     def apply_test_args(cfg: Config, args: argparse.Namespace) -> None:
         cfg.load_from = args.checkpoint
+        if args.work_dir is not None:
+            rebase_outputs(cfg, cfg.work_dir)
         if args.show or args.show_dir is not None:
             vis = cfg.default_hooks.get('visualization', None)
             if vis is None:
@@ -75,53 +78,73 @@ def merge_args(cfg: Config, args: argparse.Namespace, pkl_dump: str = None) -> C
             vis.interval = args.interval
             if args.show_dir is not None:
                 vis.out_dir = args.show_dir
-        if pkl_dump is not None:
-            dump_metric = dict(type='DumpResults', out_file_path=pkl_dump)
-            evaluator = cfg.test_evaluator
-            cfg.test_evaluator = ([*evaluator, dump_metric] if isinstance(evaluator, (list, tuple))
-                                  else [evaluator, dump_metric])
+        if args.dump is not None:
+            if args.dump.endswith('.npz'):
+                dump_metric = dict(type='SMPLPredictionDump', out_file=args.dump,
+                                   with_vertices=args.dump_vertices)
+            else:
+                dump_metric = dict(type='DumpResults', out_file_path=args.dump)
+            cfg.test_evaluator = [*_evaluators(cfg), dump_metric]
 
     cli.merge_args(cfg, args, apply_test_args)
     set_rarity_outputs(cfg, osp.splitext(osp.basename(args.config))[0])
     return cfg
 
 
+def _evaluators(cfg: Config) -> list:
+    evaluator = cfg.get('test_evaluator', None)
+    if evaluator is None:
+        return []
+    return list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
+
+
+def rebase_outputs(cfg: Config, work_dir: str) -> None:
+    """Points every output of the config's test evaluators into ``work_dir``.
+
+    ``PoseRarity``'s ``out_dir`` becomes ``work_dir``; a dump's file keeps its name in ``work_dir``. A config
+    saved in a run's work dir holds that run's absolute paths; without this, testing it with another
+    ``--work-dir`` would overwrite that run's files.
+    """
+    for ev in _evaluators(cfg):
+        if not isinstance(ev, dict):
+            continue
+        kind = str(ev.get('type', '')).split('.')[-1]
+        moved = None
+        if ev.get('type') in RARITY_TYPES and ev.get('out_dir', None) is not None:
+            moved = ('out_dir', ev['out_dir'], work_dir)
+        elif kind in DUMP_KEYS and ev.get(DUMP_KEYS[kind], None) is not None:
+            key = DUMP_KEYS[kind]
+            moved = (key, ev[key], osp.join(work_dir, osp.basename(ev[key])))
+        if moved is not None and osp.abspath(moved[1]) != osp.abspath(moved[2]):
+            ev[moved[0]] = moved[2]
+            print_log(f'--work-dir: {kind}.{moved[0]} {moved[1]} -> {moved[2]}', logger='current')
+
+
 def set_rarity_outputs(cfg: Config, model_name: str) -> None:
     """``PoseRarity`` evaluators without ``out_dir`` / ``model_name`` write ``rarity_<config name>.json/.png``
     into the work dir."""
-    evaluator = cfg.get('test_evaluator', None)
-    for ev in evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]:
-        if isinstance(ev, dict) and ev.get('type') in ('PoseRarity', 'PoseRarityMetric'):
+    for ev in _evaluators(cfg):
+        if isinstance(ev, dict) and ev.get('type') in RARITY_TYPES:
             if ev.get('out_dir', None) is None:
                 ev['out_dir'] = cfg.work_dir
             if ev.get('model_name', None) is None:
                 ev['model_name'] = model_name
 
 
-def samples_to_arrays(samples: List[Dict], with_vertices: bool = False) -> Dict[str, np.ndarray]:
-    """Stacks the predictions of ``DumpResults``' data-sample dicts, one row per instance.
-
-    Args:
-        samples (list[dict]): ``PoseDataSample.to_dict()``-style dicts with ``pred_instances``.
-        with_vertices (bool): Keep ``vertices`` (N, 6890, 3). Defaults to False (large).
-
-    Returns:
-        dict[str, np.ndarray]: ``smpl_pose`` (N, 72), ``smpl_betas`` (N, 10), ... and ``img_path`` (N,).
-    """
-    fields = [f for f in DUMP_FIELDS if with_vertices or f != 'vertices']
-    rows: Dict[str, list] = {}
-    for sample in samples:
-        pred = sample.get('pred_instances', {})
-        num = None
-        for name in fields:
-            if name in pred:
-                arr = to_numpy(pred[name])
-                num = arr.shape[0] if num is None else num
-                rows.setdefault(name, []).append(arr)
-        for name in DUMP_META:
-            if name in sample:
-                rows.setdefault(name, []).extend([sample[name]] * (num or 1))
-    return {k: (np.concatenate(v) if k in fields else np.asarray(v)) for k, v in rows.items()}
+def check_outputs_writable(cfg: Config, args: argparse.Namespace) -> None:
+    """Fails before the test when ``--out``, ``--dump`` or an evaluator's output folder cannot be written."""
+    if args.out:
+        check_writable(args.out, '--out', 'Choose another --out path.')
+    for ev in _evaluators(cfg):
+        if not isinstance(ev, dict):
+            continue
+        kind = str(ev.get('type', '')).split('.')[-1]
+        if kind in DUMP_KEYS and ev.get(DUMP_KEYS[kind], None):
+            what = '--dump' if ev[DUMP_KEYS[kind]] == args.dump else f'{kind}.{DUMP_KEYS[kind]}'
+            check_writable(ev[DUMP_KEYS[kind]], what, f'Choose another {what} path.')
+        elif ev.get('type') in RARITY_TYPES and ev.get('out_dir', None):
+            check_writable(osp.join(ev['out_dir'], f'rarity_{ev.get("model_name")}.json'),
+                           'PoseRarity.out_dir', 'Choose another --work-dir.')
 
 
 class SaveMetricHook(Hook):
@@ -133,7 +156,7 @@ class SaveMetricHook(Hook):
     def after_test_epoch(self, runner, metrics=None) -> None:
         if metrics is not None and is_main_process():
             mmengine.mkdir_or_exist(osp.dirname(osp.abspath(self.out_file)))
-            mmengine.dump(metrics, self.out_file)
+            atomic_write(self.out_file, lambda tmp: mmengine.dump(metrics, tmp), 'Choose another --out path.')
 
 
 def check_runner_checkpoint(runner: Runner, checkpoint: str, strict: bool = True) -> None:
@@ -151,27 +174,15 @@ def check_runner_checkpoint(runner: Runner, checkpoint: str, strict: bool = True
 def main(argv=None) -> dict:
     """Builds the Runner, tests, writes ``--out`` / ``--dump``; returns the metrics."""
     args = parse_args(argv)
-    tmp_dir = None
-    pkl_dump = None
-    if args.dump is not None:
-        if args.dump.endswith('.npz'):
-            tmp_dir = tempfile.mkdtemp(prefix='pmnet_dump_')
-            pkl_dump = osp.join(tmp_dir, 'preds.pkl')
-        else:
-            pkl_dump = args.dump
-    cfg = merge_args(Config.fromfile(args.config), args, pkl_dump)
+    cfg = merge_args(Config.fromfile(args.config), args)
+    cli.check_work_dir(cfg)
+    check_outputs_writable(cfg, args)
     setup_cpu_distributed(cfg)  # torchrun on a machine without CUDA: gloo, DDP without device ids
     runner = Runner.from_cfg(cfg)
     check_runner_checkpoint(runner, args.checkpoint, args.strict)
     if args.out:
         runner.register_hook(SaveMetricHook(args.out), 'LOWEST')
     metrics = runner.test()
-    if tmp_dir is not None and is_main_process():
-        arrays = samples_to_arrays(mmengine.load(pkl_dump), with_vertices=args.dump_vertices)
-        mmengine.mkdir_or_exist(osp.dirname(osp.abspath(args.dump)))
-        np.savez(args.dump, **arrays)
-        runner.logger.info(f'SMPL predictions of {len(arrays.get("smpl_pose", []))} instances '
-                           f'dumped to {args.dump}')
     close_distributed()
     return metrics
 
