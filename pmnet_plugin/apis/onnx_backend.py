@@ -161,19 +161,25 @@ def export_onnx(model: nn.Module, out_file: str, example: Tensor, with_smpl: boo
 
 
 def compare_outputs(reference: Dict[str, np.ndarray], candidate: Dict[str, np.ndarray],
-                    metre_tol: float = 1e-4) -> Dict[str, Dict]:
-    """Compares two sets of named outputs (PyTorch vs ONNX Runtime).
+                    metre_tol: float = 1e-4, other_tol: float = 1e-3) -> Dict[str, Dict]:
+    """Compares two sets of named outputs (PyTorch vs ONNX Runtime); every output is checked.
 
     Args:
         reference (dict): Name -> array (B, ...).
-        candidate (dict): Same names.
+        candidate (dict): The same names (a name missing from either side raises ``KeyError``).
         metre_tol (float): Tolerance of the outputs in metres (:data:`METRE_OUTPUTS`). Defaults to 1e-4.
+        other_tol (float): Tolerance of every other output (radians, shape coefficients, camera, pixels,
+            rarity), absolute up to magnitude 1 and relative above: ``|diff| <= other_tol * max(1, |ref|)``.
+            Defaults to 1e-3.
 
     Returns:
         dict: Name -> ``max_abs_diff`` (float; for ids: the number of differing ids), ``kind``
         (``'metres'``, ``'ids'`` or ``'other'``) and ``ok`` (metres: below ``metre_tol``; ids: all
-        equal; other: None, informational).
+        equal; other: within ``other_tol``). NaN on both sides counts as equal.
     """
+    extra = sorted(set(candidate) - set(reference))
+    if extra:
+        raise KeyError(f'outputs {extra} of the candidate have no reference output')
     report = {}
     for name, ref in reference.items():
         if name not in candidate:
@@ -185,11 +191,16 @@ def compare_outputs(reference: Dict[str, np.ndarray], candidate: Dict[str, np.nd
             diff = int((np.rint(ref).astype(np.int64) != np.rint(got).astype(np.int64)).sum())
             report[name] = dict(max_abs_diff=diff, kind='ids', ok=diff == 0)
             continue
-        both_nan = np.isnan(ref) & np.isnan(got)
-        delta = np.where(both_nan, 0.0, np.abs(ref.astype(np.float64) - got.astype(np.float64)))
-        diff = float(np.nan_to_num(delta, nan=np.inf).max()) if delta.size else 0.0
-        kind = 'metres' if name in METRE_OUTPUTS else 'other'
-        report[name] = dict(max_abs_diff=diff, kind=kind, ok=diff < metre_tol if kind == 'metres' else None)
+        ref64, got64 = ref.astype(np.float64), got.astype(np.float64)
+        both_nan = np.isnan(ref64) & np.isnan(got64)
+        delta = np.nan_to_num(np.where(both_nan, 0.0, np.abs(ref64 - got64)), nan=np.inf)
+        diff = float(delta.max()) if delta.size else 0.0
+        if name in METRE_OUTPUTS:
+            report[name] = dict(max_abs_diff=diff, kind='metres', ok=diff < metre_tol)
+        else:
+            scale = np.maximum(1.0, np.nan_to_num(np.abs(ref64), nan=1.0, posinf=1.0))
+            ok = bool((delta <= other_tol * scale).all()) if delta.size else True
+            report[name] = dict(max_abs_diff=diff, kind='other', ok=ok)
     return report
 
 
