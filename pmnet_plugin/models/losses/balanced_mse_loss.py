@@ -29,8 +29,8 @@ class BalancedMSELoss(nn.Module):
         init_noise_sigma (float): Initial ``sigma``, in the unit of the targets (metres for 3D joints).
         learn_noise (bool): Optimise ``sigma`` with the model (the paper's default). Defaults to True.
         coordinate_mean (bool): Divide by the labelled coordinates (sum of weights x coordinates per joint),
-            so the value is on the scale of a per-coordinate MSE and a term weight tuned for MSE keeps its
-            meaning. False: the paper's scale (summed over coordinates, mean over samples). Defaults to True.
+            as a per-coordinate MSE averages over them, so a term weight applies per coordinate in both.
+            False: the paper's scale (summed over coordinates, mean over samples). Defaults to True.
 
     Note:
         - batch size: B
