@@ -142,4 +142,5 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    from pmnet_plugin.utils.cli import run_with_file_errors
+    sys.exit(run_with_file_errors(main))

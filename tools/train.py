@@ -88,9 +88,12 @@ def resolve_resume(cfg: Config) -> None:
     """With ``resume`` and no checkpoint given, points ``load_from`` at the newest one that loads.
 
     MMEngine would take the one named in ``work_dir/last_checkpoint`` even when it is truncated; see
-    ``pmnet_plugin.engine.resume``. A given checkpoint that does not load is an error naming it.
+    ``pmnet_plugin.engine.resume``. A given checkpoint (``--resume FILE`` or ``load_from``) that does not
+    load is an error naming it, before the Runner is built (MMEngine's would print torch's advice).
     """
     if not cfg.get('resume', False):
+        if cfg.get('load_from', None) is not None and '://' not in cfg.load_from:
+            read_checkpoint(cfg.load_from)
         return
     if cfg.get('load_from', None) is None:
         cfg.load_from = find_resumable_checkpoint(cfg.work_dir)

@@ -13,12 +13,14 @@ import ast
 import logging
 import os.path as osp
 import pickle
+import re
 import zipfile
 from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
 
+from pmnet_plugin.utils.paths import relative_path_hint
 from pmnet_plugin.utils.safe_pickle import DataFileError, unreadable_file_message
 
 __all__ = [
@@ -33,6 +35,25 @@ CHECKPOINT_FIX = ('Use another checkpoint of the same run (the *.pth files of it
 
 class CheckpointMismatchError(RuntimeError):
     """The checkpoint's keys or shapes do not match the model built from the config."""
+
+
+_REFUSED_GLOBAL = re.compile(r'Unsupported global: GLOBAL ([\w.]+)')
+
+
+def _check_container(path: str) -> None:
+    """Raises :class:`DataFileError` unless ``path`` starts like a checkpoint: a zip archive (``torch.save``
+    since torch 1.6) or a pickle (the legacy format), so that text or random bytes are not blamed on
+    refused Python objects."""
+    with open(path, 'rb') as f:
+        head = f.read(4)
+    if head.startswith(b'PK') or head[:1] == b'\x80':
+        return
+    if not head:
+        err = ValueError('the file is empty')
+    else:
+        what = 'text' if all(32 <= b < 127 or b in (9, 10, 13) for b in head) else 'other bytes'
+        err = ValueError(f'it starts with {head!r} ({what}), not with a zip archive or a pickle')
+    raise DataFileError(unreadable_file_message(path, err, 'a PyTorch checkpoint', CHECKPOINT_FIX))
 
 
 def read_checkpoint(path: str, map_location: str = 'cpu') -> Dict:
@@ -53,19 +74,22 @@ def read_checkpoint(path: str, map_location: str = 'cpu') -> Dict:
     from mmengine.runner.checkpoint import _load_checkpoint
     is_url = '://' in path
     if not is_url and not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint {path!r} does not exist. Pass a .pth saved by '
-                                'tools/train.py (work_dirs/<config name>/iter_*.pth or epoch_*.pth).')
+        raise FileNotFoundError(f'checkpoint {path!r} does not exist. {relative_path_hint(path)}Pass a .pth '
+                                'saved by tools/train.py (work_dirs/<config name>/iter_*.pth or epoch_*.pth).')
+    if not is_url:
+        _check_container(path)
     try:
         ckpt = _load_checkpoint(path, map_location=map_location)
     except pickle.UnpicklingError as err:
-        if 'Weights only load failed' not in str(err):
+        refused = _REFUSED_GLOBAL.search(str(err))
+        if refused is None:  # damaged bytes that the weights-only unpickler could not parse
             raise DataFileError(unreadable_file_message(path, err, 'a PyTorch checkpoint',
                                                         CHECKPOINT_FIX)) from err
         raise DataFileError(
             f'{path}: torch.load refused this checkpoint: it holds Python objects outside the '
-            f'allow-list of weights-only loading (nothing was run). {str(err).splitlines()[-1]} '
-            'Use a checkpoint saved by tools/train.py.') from err
-    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as err:
+            f'allow-list of weights-only loading ("{refused.group(1)}"; nothing was run). '
+            'Use a checkpoint saved by tools/train.py.') from None
+    except (RuntimeError, EOFError, ValueError, KeyError, IndexError, zipfile.BadZipFile, OSError) as err:
         if isinstance(err, (FileNotFoundError, PermissionError)):
             raise
         raise DataFileError(unreadable_file_message(path, err, 'a PyTorch checkpoint',

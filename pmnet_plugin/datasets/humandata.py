@@ -49,6 +49,7 @@ from typing import Dict, Optional
 import numpy as np
 from mmpose.structures.bbox import bbox_xywh2xyxy
 
+from pmnet_plugin.utils.paths import relative_path_hint
 from pmnet_plugin.utils.safe_pickle import load_npz
 from .keypoint_conventions import OPENPOSE_25_KEYPOINTS, SPIN_24_KEYPOINTS, get_keypoint_names
 
@@ -315,7 +316,8 @@ def read_annotations(path: str, data_format: str = 'auto',
         dict: Columns of N samples (see module docstring).
     """
     if not osp.isfile(path):
-        raise FileNotFoundError(f'Annotation file {path!r} does not exist')
+        raise FileNotFoundError(f'Annotation file {path!r} does not exist. {relative_path_hint(path)}'
+                                f'{ANNOTATION_FIX}')
     if data_format == 'auto':
         keys = set(load_npz(path, 'a HumanData or SPIN .npz', ANNOTATION_FIX))
         if 'image_path' in keys:

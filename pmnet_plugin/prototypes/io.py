@@ -18,6 +18,7 @@ from typing import Dict
 
 import numpy as np
 
+from pmnet_plugin.utils.paths import relative_path_hint
 from pmnet_plugin.utils.safe_pickle import DataFileError, load_npz
 
 __all__ = ['save_prototypes', 'load_prototypes', 'load_pose_source', 'check_prototypes_fit',
@@ -73,8 +74,8 @@ def load_prototypes(path: str) -> Dict[str, np.ndarray]:
         file has none), ``counts`` (K,), ...
     """
     if not osp.isfile(path):
-        raise FileNotFoundError(f'prototype file not found: {path} (build it with '
-                                'tools/build_prototypes.py)')
+        raise FileNotFoundError(f'prototype file not found: {path}. {relative_path_hint(path)}Build it with '
+                                'tools/build_prototypes.py.')
     d = load_npz(path, 'a prototype file', PROTOTYPE_FIX)
     objects = [k for k, v in d.items() if v.dtype == object]
     if objects:

@@ -13,6 +13,7 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
+from pmnet_plugin.utils.paths import relative_path_hint
 from pmnet_plugin.utils.safe_pickle import (READ_ERRORS, DataFileError, UnsafePickleError, load_npz,
                                             restricted_load, unreadable_file_message)
 from .constants import NUM_SMPL_JOINTS, OBTAIN_HINTS
@@ -37,8 +38,8 @@ def missing_file_message(path: str, kind: str) -> str:
         str: A message naming the file, its folder and how to obtain it.
     """
     folder = osp.abspath(osp.dirname(path) or '.')
-    return (f'{kind} file not found: {path!r} (looked in {folder}). To obtain it: {OBTAIN_HINTS[kind]}; '
-            f'{OBTAIN_HINTS["offline"]}.')
+    return (f'{kind} file not found: {path!r} (looked in {folder}). {relative_path_hint(path)}'
+            f'To obtain it: {OBTAIN_HINTS[kind]}; {OBTAIN_HINTS["offline"]}.')
 
 
 class _ChumpyStandIn:
