@@ -26,7 +26,8 @@ class BalancedMSELoss(nn.Module):
     (its loss would be 0 whatever the prediction).
 
     Args:
-        init_noise_sigma (float): Initial ``sigma``, in the unit of the targets (metres for 3D joints).
+        init_noise_sigma (float): Initial ``sigma``, in the unit of the targets (metres for 3D joints); no
+            default, as it depends on the spacing of the labels (``docs/model.md``).
         learn_noise (bool): Optimise ``sigma`` with the model (the paper's default). Defaults to True.
         coordinate_mean (bool): Divide by the labelled coordinates (sum of weights x coordinates per joint),
             as a per-coordinate MSE averages over them, so a term weight applies per coordinate in both.
@@ -38,7 +39,7 @@ class BalancedMSELoss(nn.Module):
         - coordinates per joint: C (3 for 3D joints, 9 for rotation matrices)
     """
 
-    def __init__(self, init_noise_sigma: float = 0.1, learn_noise: bool = True, coordinate_mean: bool = True):
+    def __init__(self, init_noise_sigma: float, learn_noise: bool = True, coordinate_mean: bool = True):
         super().__init__()
         if init_noise_sigma <= 0:
             raise ValueError(f'BalancedMSELoss: init_noise_sigma must be > 0, got {init_noise_sigma}.')

@@ -139,7 +139,10 @@ def test_limits():
     w[1] = 1
     one = loss(pred, target, w)  # a single labelled sample has no negative: 0, finite
     assert one.item() == 0.0
-    assert loss(pred, target, torch.zeros(4, 5)).item() == 0.0
+    none = loss(pred, target, torch.zeros(4, 5))
+    assert none.item() == 0.0
+    none.backward()  # still connected to sigma: a zero gradient, not None (DDP needs every parameter used)
+    assert loss.noise_sigma.grad is not None and loss.noise_sigma.grad.item() == 0.0
     # exact predictions of well-separated labels: the softmax picks the own label, the loss vanishes
     target = torch.arange(4.)[:, None, None].expand(4, 5, 3).contiguous()
     assert _loss(0.05)(target.clone(), target).item() == pytest.approx(0.0, abs=1e-6)
