@@ -99,10 +99,12 @@ def _spin_set(name, ann, **kwargs):  # noqa: E302  (MMHuman3D's SPIN files, docs
 # (H36M)' and 'Head (H36M)' joints (keypoint_conventions.MMHUMAN3D_H36M_TO_SPIN)
 h36m_to_spin = dict(head_extra='jaw_extra', headtop='head_extra')
 # SPIN's mix: H36M .35, MPI-INF-3DHP .15, LSP .1, LSPET .1, MPII .1, COCO .2
+# mesh_collate: one crop tensor and NumPy labels per batch, so that loader workers scale (docs/benchmarks.md)
 train_dataloader = dict(
     batch_size=64,
     num_workers=8,
     persistent_workers=True,
+    collate_fn=dict(type='mesh_collate'),
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type='MixedSMPLDataset',
@@ -122,6 +124,7 @@ val_dataloader = dict(
     batch_size=64,
     num_workers=4,
     persistent_workers=True,
+    collate_fn=dict(type='mesh_collate'),
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     # 3DPW test protocol (SPIN eval.py): 14 LSP joints through the H36M regressor, gendered GT meshes
@@ -142,6 +145,7 @@ test_evaluator = val_evaluator
 # protocol=2): GT = the labelled H36M joints, PA-MPJPE on 14 LSP joints. Used by configs/*_h36m-p2.py.
 h36m_p2_test_dataloader = dict(
     _delete_=True, batch_size=64, num_workers=4, persistent_workers=True, drop_last=False,
+    collate_fn=dict(type='mesh_collate'),
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=dict(type='SMPLImageDataset', data_root=data_root, dataset_tag='h36m_p2', joint_set=joint_set,
                  ann_file='preprocessed_datasets/h36m_valid_protocol2.npz', rename_keypoints=h36m_to_spin,

@@ -1,6 +1,7 @@
 """Per-channel multiplicative colour noise (SPIN's ``pn``)."""
 from typing import Dict
 
+import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpose.registry import TRANSFORMS
@@ -33,7 +34,13 @@ class RandomChannelNoise(BaseTransform):
             return results
         img = results['img']
         pn = np.random.uniform(1 - self.noise_factor, 1 + self.noise_factor, img.shape[-1])
-        out = np.clip(img.astype(np.float32) * pn.astype(np.float32), 0, 255)
+        pn = pn.astype(np.float32)
+        if img.dtype == np.uint8 and img.ndim == 3 and img.shape[-1] in (1, 3):
+            # the same products, looked up per channel instead of computed per pixel
+            table = np.clip(np.arange(256, dtype=np.float32)[:, None] * pn, 0, 255).astype(np.uint8)
+            results['img'] = cv2.LUT(img, table.reshape(256, 1, -1)).reshape(img.shape)
+            return results
+        out = np.clip(img.astype(np.float32) * pn, 0, 255)
         results['img'] = out.astype(img.dtype) if img.dtype == np.uint8 else out
         return results
 

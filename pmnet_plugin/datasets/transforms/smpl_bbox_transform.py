@@ -1,12 +1,10 @@
 """Random shift/scale/in-plane rotation of the crop, applied consistently to 3D joints and SMPL."""
 from typing import Dict
 
+import cv2
 import numpy as np
-import torch
 from mmpose.datasets.transforms import RandomBBoxTransform
 from mmpose.registry import TRANSFORMS
-
-from ...utils.rotation import axis_angle_to_matrix, matrix_to_axis_angle
 
 
 def camera_rotation_for_crop(rotation_deg: float) -> np.ndarray:
@@ -39,10 +37,34 @@ def rotate_smpl_global_orient(smpl_pose: np.ndarray, rotation: np.ndarray) -> np
         np.ndarray: Poses with rotated global orientation, shape (N, 72), float32.
     """
     pose = np.array(smpl_pose, np.float32, copy=True)
-    go = axis_angle_to_matrix(torch.from_numpy(pose[:, :3]).double())
-    rot = torch.from_numpy(np.asarray(rotation, np.float64))
-    pose[:, :3] = matrix_to_axis_angle(rot @ go).float().numpy()
+    rot = np.asarray(rotation, np.float64)
+    for row in pose:  # one instance per top-down sample: no tensor set-up per call
+        go = cv2.Rodrigues(row[:3].astype(np.float64))[0]
+        row[:3] = cv2.Rodrigues(rot @ go)[0].reshape(3)
     return pose
+
+
+def truncated_normal(size: tuple, low: float = -1., high: float = 1.) -> np.ndarray:
+    """Standard normal samples truncated to [low, high], by rejection, from NumPy's global generator.
+
+    The distribution of ``scipy.stats.truncnorm.rvs(low, high)``, which MMPose's ``RandomBBoxTransform``
+    calls once per sample and which costs more than the rest of the transform (``docs/benchmarks.md``).
+    Seeded runs stay reproducible through the global NumPy seed, with other draws than scipy's.
+
+    Args:
+        size (tuple): Output shape.
+        low (float): Lower bound. Defaults to -1.
+        high (float): Upper bound. Defaults to 1.
+
+    Returns:
+        np.ndarray: Samples of shape ``size``, float32.
+    """
+    out = np.random.standard_normal(size)
+    bad = (out < low) | (out > high)
+    while bad.any():
+        out[bad] = np.random.standard_normal(int(bad.sum()))
+        bad = (out < low) | (out > high)
+    return out.astype(np.float32)
 
 
 @TRANSFORMS.register_module()
@@ -63,6 +85,8 @@ class SMPLRandomBBoxTransform(RandomBBoxTransform):
     Args:
         **kwargs: Arguments of :class:`mmpose.datasets.transforms.RandomBBoxTransform`.
     """
+
+    _truncnorm = staticmethod(truncated_normal)
 
     def transform(self, results: Dict) -> Dict:
         """Sample the crop transform, then rotate the 3D labels to match."""

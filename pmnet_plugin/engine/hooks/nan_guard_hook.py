@@ -2,6 +2,7 @@
 import math
 from typing import Dict, List, Optional, Tuple, Union
 
+import numpy as np
 import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -51,6 +52,8 @@ def suspicious_labels(data_batch: DATA_BATCH, limit: float) -> List[str]:
         where = f'sample_idx {meta.get("sample_idx", "?")} (batch position {pos}, img {meta.get("img_path")})'
         for key in labels.keys():
             value = labels.get(key)
+            if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
+                value = torch.from_numpy(value)  # labels of mesh_collate
             if not isinstance(value, torch.Tensor) or not value.is_floating_point() or not value.numel():
                 continue
             value = value.detach().float()

@@ -37,6 +37,24 @@ def _to_tensor(x, device) -> Tensor:
                            dtype=torch.float32, device=device)
 
 
+def _stack_label(values: List, shape: Tuple[int, ...], device) -> Tensor:
+    """Stacks one label of every sample (arrays or tensors, ``None`` where missing) to ``shape`` float32
+    on ``device``, with one host-to-device copy for host arrays."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return torch.zeros(shape, device=device)
+    row = shape[1:]
+    if len(present) < len(values):  # fill the missing rows with zeros of the same kind
+        zero = (torch.zeros(row, dtype=present[0].dtype, device=present[0].device)
+                if isinstance(present[0], Tensor) else np.zeros(row, np.float32))
+        values = [zero if v is None else v for v in values]
+    if all(isinstance(v, Tensor) for v in values):
+        return torch.stack([v.reshape(row) for v in values]).to(device=device, dtype=torch.float32)
+    host = np.stack([np.asarray(v.cpu() if isinstance(v, Tensor) else v, np.float32).reshape(row)
+                     for v in values])
+    return torch.from_numpy(host).to(device=device, non_blocking=True)
+
+
 @MODELS.register_module()
 class HMRHead(BaseHead):
     """HMR baseline head (Kanazawa et al. 2018) in SPIN's form (Kolotouros et al. 2019).
@@ -197,13 +215,6 @@ class HMRHead(BaseHead):
         return cam[:, None, :1] * (points[..., :2] + cam[:, None, 1:])
 
     # ------------------------------------------------------------------ training
-    @staticmethod
-    def _label(d, name: str, shape: Tuple[int, ...], device) -> Tuple[Tensor, bool]:
-        labels = d.gt_instance_labels
-        if name in labels:
-            return _to_tensor(labels.get(name), device).reshape(shape), True
-        return torch.zeros(shape, device=device), False
-
     def batch_joint_set(self, batch_data_samples: OptSampleList) -> str:
         """The joint set of the batch's labels (``joint_set`` metainfo; ``'smpl'`` when absent)."""
         sets = {str(d.metainfo.get('joint_set', 'smpl')) for d in batch_data_samples}
@@ -218,8 +229,10 @@ class HMRHead(BaseHead):
         """Stack the ``gt_instance_labels`` of the batch (first instance of each sample).
 
         The labels keep the names :class:`SMPLLabelCodec` packs them under; ``smpl_pose_rotmat`` is derived
-        from ``smpl_pose``. Missing labels give zero tensors with zero weights, so the matching loss is 0;
-        a missing ``keypoints_3d_root`` means joint 0 (SMPL's pelvis in the ``'smpl'`` set).
+        from ``smpl_pose``. Each label is stacked where it lies (NumPy arrays from ``mesh_collate`` on the
+        host, tensors where the data preprocessor moved them) and reaches ``device`` in one copy. Missing
+        labels give zero tensors with zero weights, so the matching loss is 0; a missing
+        ``keypoints_3d_root`` means joint 0 (SMPL's pelvis in the ``'smpl'`` set).
 
         Args:
             batch_data_samples (list[PoseDataSample]): With ``gt_instance_labels``.
@@ -231,27 +244,26 @@ class HMRHead(BaseHead):
             ``keypoints_3d_weights`` (B, K), ``keypoints_3d_root`` (B, K), ``smpl_pose`` (B, 72),
             ``smpl_pose_rotmat`` (B, 24, 3, 3), ``smpl_betas`` (B, 10), ``has_smpl`` (B,).
         """
-        cols: Dict[str, List[Tensor]] = {}
-        k = num_joints
+        k, B = num_joints, len(batch_data_samples)
         specs = dict(keypoint_labels=(k, 2), keypoint_weights=(k, ), keypoints_3d=(k, 3),
                      keypoints_3d_weights=(k, ), keypoints_3d_root=(k, ),
                      smpl_pose=(NUM_JOINTS * 3, ), smpl_betas=(self.init_betas.shape[1], ),
                      has_smpl=())
-        # a missing label zeroes its weight
-        weight_of = dict(keypoints_3d='keypoints_3d_weights', keypoint_labels='keypoint_weights',
-                         smpl_pose='has_smpl')
-        for d in batch_data_samples:
-            found = {}
-            for name, shape in specs.items():
-                val, found[name] = self._label(d, name, shape, device)
-                cols.setdefault(name, []).append(val)
-            for name, weight in weight_of.items():
-                if not found[name]:
-                    cols[weight][-1] = cols[weight][-1] * 0
-            if not found['keypoints_3d_root']:
-                cols['keypoints_3d_root'][-1][0] = 1.0
-        t = {k: torch.stack(v) for k, v in cols.items()}
-        t['has_smpl'] = t['has_smpl'].reshape(-1)
+        labels = [d.gt_instance_labels for d in batch_data_samples]
+        t, found = {}, {}
+        for name, shape in specs.items():
+            values = [lab.get(name) if name in lab else None for lab in labels]
+            found[name] = [v is not None for v in values]
+            t[name] = _stack_label(values, (B, ) + shape, device)
+        # a missing label zeroes its weight; a missing root is joint 0
+        for name, weight in (('keypoints_3d', 'keypoints_3d_weights'), ('keypoint_labels', 'keypoint_weights'),
+                             ('smpl_pose', 'has_smpl')):
+            if not all(found[name]):
+                mask = torch.tensor(found[name], dtype=torch.float32, device=device)
+                t[weight] = t[weight] * mask.reshape((B, ) + (1, ) * (t[weight].dim() - 1))
+        if not all(found['keypoints_3d_root']):
+            missing = torch.tensor([not f for f in found['keypoints_3d_root']], device=device)
+            t['keypoints_3d_root'][missing, 0] = 1.0
         t['smpl_pose_rotmat'] = axis_angle_to_matrix(t['smpl_pose'].reshape(-1, NUM_JOINTS, 3))
         return t
 

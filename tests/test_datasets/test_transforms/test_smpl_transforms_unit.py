@@ -100,3 +100,46 @@ def test_channel_noise():
     assert (out == out[0, 0]).all()  # one factor per channel
     same = RandomChannelNoise(noise_factor=0.4, prob=0.)(dict(img=img.copy()))['img']
     assert (same == img).all()
+
+
+def test_rotate_global_orient_matches_matrix_product_near_pi():
+    rng = np.random.default_rng(5)
+    pose = rng.normal(0, 1.5, (64, 72)).astype(np.float32)
+    axes = pose[:8, :3] / np.linalg.norm(pose[:8, :3], axis=1, keepdims=True)
+    pose[:8, :3] = axes * (np.pi - 1e-3)  # the branch of Rodrigues' inverse near a half turn
+    rot = camera_rotation_for_crop(37.)
+    out = rotate_smpl_global_orient(pose, rot)
+    expect = torch.from_numpy(rot).double() @ axis_angle_to_matrix(torch.from_numpy(pose[:, :3]).double())
+    got = axis_angle_to_matrix(torch.from_numpy(out[:, :3]).double())
+    np.testing.assert_allclose(got.numpy(), expect.numpy(), atol=1e-5)
+    np.testing.assert_array_equal(out[:, 3:], pose[:, 3:])
+
+
+def test_truncated_normal_is_scipys_distribution():
+    from scipy.stats import truncnorm
+
+    from pmnet_plugin.datasets.transforms.smpl_bbox_transform import truncated_normal
+    np.random.seed(0)
+    x = truncated_normal((100_000, ))
+    assert x.dtype == np.float32 and x.shape == (100_000, )
+    assert x.min() >= -1. and x.max() <= 1.
+    assert abs(x.std() - truncnorm.std(-1, 1)) < 0.005 and abs(x.mean()) < 0.01
+    np.random.seed(0)
+    np.testing.assert_array_equal(truncated_normal((100_000, )), x)  # the global seed decides
+    # the transform draws from it
+    np.random.seed(1)
+    a = SMPLRandomBBoxTransform._truncnorm(size=(3, 4))
+    np.random.seed(1)
+    np.testing.assert_array_equal(a, truncated_normal((3, 4)))
+
+
+def test_channel_noise_equals_per_pixel_product():
+    img = np.random.default_rng(0).integers(0, 256, (16, 12, 3), dtype=np.uint8)
+    np.random.seed(7)
+    out = RandomChannelNoise(noise_factor=0.4)(dict(img=img.copy()))['img']
+    np.random.seed(7)
+    np.random.rand()  # the draw of `prob`
+    pn = np.random.uniform(0.6, 1.4, 3).astype(np.float32)
+    np.testing.assert_array_equal(out, np.clip(img.astype(np.float32) * pn, 0, 255).astype(np.uint8))
+    gray = img[..., :1].copy()
+    assert RandomChannelNoise(noise_factor=0.4)(dict(img=gray))['img'].shape == gray.shape

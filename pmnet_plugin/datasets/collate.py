@@ -1,0 +1,41 @@
+"""Batch collation that sends each batch from a loader worker as one image tensor plus plain arrays."""
+from typing import Sequence
+
+import torch
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import FUNCTIONS
+
+
+@FUNCTIONS.register_module()
+def mesh_collate(data_batch: Sequence[dict]) -> dict:
+    """MMEngine's ``pseudo_collate`` with the crops stacked and the training labels as NumPy arrays.
+
+    A loader worker hands each tensor of a batch to the main process through its own shared-memory
+    segment, and the main process maps every one of them; with ``pseudo_collate`` that is
+    ``1 + L`` tensors per sample (the crop and L label tensors of ``gt_instance_labels``), which
+    costs more than the pipeline itself. Here the crops become one (B, C, H, W) tensor and the labels
+    NumPy arrays (pickled inline). Heads read either form and move a label to the device once per
+    batch (``HMRHead.gather_targets``). The data preprocessor accepts the stacked crops as it accepts
+    a list of them.
+
+    Args:
+        data_batch (Sequence[dict]): Pipeline outputs with ``inputs`` (C, H, W) of one shape and
+            ``data_samples``.
+
+    Returns:
+        dict: ``inputs`` (B, C, H, W) and ``data_samples`` (list of ``PoseDataSample``).
+    """
+    batch = pseudo_collate(data_batch)
+    inputs = batch.get('inputs')
+    if isinstance(inputs, list) and inputs and all(torch.is_tensor(x) for x in inputs) \
+            and len({tuple(x.shape) for x in inputs}) == 1:
+        batch['inputs'] = torch.stack(inputs)
+    for sample in batch.get('data_samples', []):
+        labels = getattr(sample, 'gt_instance_labels', None)
+        if labels is None:
+            continue
+        for key in list(labels.keys()):
+            value = labels.get(key)
+            if torch.is_tensor(value):
+                labels.set_field(value.numpy(), key)
+    return batch
