@@ -15,6 +15,7 @@ from mmpose.structures.bbox import bbox_overlaps, bbox_xywh2xyxy
 from pmnet_plugin.utils.safe_pickle import load_data_file
 from .humandata import read_annotations
 from .keypoint_conventions import get_keypoint_names
+from .label_checks import check_label_ranges
 from .supervision import check_claims, format_report, joint_set_metainfo, scatter_row, to_joint_set
 
 _REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -73,6 +74,8 @@ class SMPLImageDataset(BaseCocoStyleDataset):
             visible 2D joints, e.g. 1 drops samples without 2D joints), ``require_smpl`` (bool),
             ``require_3d`` (bool).
         check_img_dir (bool): Fail at construction when the image folder is missing. Defaults to True.
+        check_labels (bool): Refuse labels beyond plausible ranges (:mod:`.label_checks`) when the file
+            is read. Defaults to True.
         **kwargs: ``metainfo``, ``indices``, ``pipeline``, ``test_mode``, ``lazy_init``,
             ``max_refetch``, ``serialize_data`` as in :class:`mmengine.dataset.BaseDataset`.
     """
@@ -93,6 +96,7 @@ class SMPLImageDataset(BaseCocoStyleDataset):
                  filter_cfg: Optional[dict] = None,
                  indices: Optional[Union[int, Sequence[int]]] = None,
                  check_img_dir: bool = True,
+                 check_labels: bool = True,
                  metainfo: Optional[dict] = None,
                  serialize_data: bool = True,
                  pipeline: List[Union[dict, Callable]] = [],
@@ -110,6 +114,7 @@ class SMPLImageDataset(BaseCocoStyleDataset):
             metainfo = joint_set_metainfo(joint_set)
         self.dataset_tag = dataset_tag or osp.splitext(osp.basename(ann_file))[0]
         self.check_img_dir = check_img_dir
+        self.check_labels = check_labels
         self.num_bad_images = 0
         self._cols: dict = {}
         self._rows = np.zeros(0, np.int64)
@@ -134,6 +139,8 @@ class SMPLImageDataset(BaseCocoStyleDataset):
             raise FileNotFoundError(f'{self.ann_file}: image folder {img_dir!r} '
                                     f'(data_prefix["img"]) does not exist')
         self._cols = read_annotations(self.ann_file, self.data_format, self.keypoint_convention)
+        if self.check_labels:
+            check_label_ranges(self.ann_file, self._cols)
         labels = to_joint_set(self._cols, self.joint_set, self.openpose_weight, self.rename_keypoints)
         self.supervision = labels.pop('stats')
         check_claims(self.ann_file, self._cols, self.supervision, self.joint_set)

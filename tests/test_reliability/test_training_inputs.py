@@ -3,7 +3,10 @@
 - PM-Net without a prototype file (K identity placeholders) stops at the first batch with exit 2 and a
   message saying how to build the file; the same config trains when ``load_from`` gives it prototypes.
 - A prototype file of another K stops with exit 2 naming the file and both K.
+- Labels in another scale (3D joints x 1e9) stop training when the dataset loads, with exit 2 naming the
+  file, key and samples; only labelled entries count.
 """
+import os
 import os.path as osp
 import sys
 
@@ -57,3 +60,52 @@ def test_prototype_file_of_another_k_exits_2_naming_it(synth, tmp_path, error_li
     err = error_line()
     assert f"prototype file {synth['proto']} has K={NUM_PROTOS} prototypes" in err
     assert f'num_prototypes={NUM_PROTOS + 1}' in err and f'--k {NUM_PROTOS + 1}' in err
+
+
+def _scaled_split(synth, tmp_path, scale: float) -> str:
+    """A copy of the tiny data whose train.npz has its 3D joints multiplied by ``scale``."""
+    from pmnet_plugin.synthetic.synth_dataset import load_humandata
+    data_root = tmp_path / 'data'
+    data_root.mkdir()
+    for name in ('train', 'test', 'test.npz'):
+        os.symlink(osp.join(synth['data_root'], name), data_root / name)
+    arrays = load_humandata(osp.join(synth['data_root'], 'train.npz'))
+    arrays['keypoints3d'] = arrays['keypoints3d'].copy()
+    arrays['keypoints3d'][..., :3] *= scale
+    np.savez(data_root / 'train.npz', **{k: np.array(v, dtype=object) if isinstance(v, dict) else v
+                                         for k, v in arrays.items()})
+    return str(data_root)
+
+
+def test_absurd_labels_stop_training_when_the_dataset_loads(synth, tmp_path, error_line):
+    data_root = _scaled_split(synth, tmp_path, 1e9)
+    work = str(tmp_path / 'work')
+    cfg = tiny_cfg(PMNET, dict(synth, data_root=data_root), work, max_iters=2)
+    argv = [dump(cfg, tmp_path / 'cfg.py'), '--cfg-options', 'experiment_name=scaled']
+    assert run_with_file_errors(train_tool.main, argv) == 2
+    err = error_line()
+    train_npz = osp.join(data_root, 'train.npz')
+    assert f"{train_npz}: key 'keypoints3d' (keypoints_3d, metres): 8 of 8 samples have labels" in err
+    assert 'rows 0, 1, 2, 3, 4 (and 3 more); first: images/000000.jpg' in err
+    assert 'divided by 1000' in err
+    assert not osp.exists(osp.join(work, 'iter_1.pth'))  # nothing trained
+
+
+def test_label_ranges_count_labelled_entries_only():
+    from pmnet_plugin.datasets.label_checks import LabelRangeError, check_label_ranges
+    n = 3
+    cols = dict(img_path=np.array(['a.jpg', 'b.jpg', 'c.jpg']), keypoints_3d=np.zeros((n, 2, 3)),
+                keypoints_3d_visible=np.ones((n, 2)), smpl_pose=np.zeros((n, 72)), has_smpl=np.ones(n))
+    cols['keypoints_3d'][1, 1] = np.nan
+    cols['keypoints_3d_visible'][1, 1] = 0  # an unlabelled joint may hold anything
+    cols['smpl_pose'][2] = 400.0
+    cols['has_smpl'][2] = 0  # not an SMPL label
+    check_label_ranges('ann.npz', cols)
+    cols['keypoints_3d_visible'][1, 1] = 1
+    with pytest.raises(LabelRangeError, match=r"ann\.npz: key 'keypoints_3d'.*1 of 3 samples.*rows 1; "
+                       r'first: b\.jpg; no finite value'):
+        check_label_ranges('ann.npz', cols)
+    cols['keypoints_3d_visible'][1, 1] = 0
+    cols['has_smpl'][2] = 1
+    with pytest.raises(LabelRangeError, match=r"smpl_pose, radians.*rows 2; first: c\.jpg; max \|value\| 400"):
+        check_label_ranges('ann.npz', cols)

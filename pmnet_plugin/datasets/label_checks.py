@@ -1,0 +1,85 @@
+"""Plausibility of the labels of an annotation file, checked when a dataset loads it.
+
+Labels in the wrong unit or scale (3D joints in millimetres or multiplied by 1e9, poses in degrees) keep
+every loss finite but huge: training runs to the end and writes checkpoints of a model that learnt nothing,
+and :class:`~pmnet_plugin.engine.hooks.NaNGuardHook` only looks at labels once a loss is not finite.
+:func:`check_label_ranges` looks at every labelled value of the columns read by
+:mod:`pmnet_plugin.datasets.humandata` and raises :class:`LabelRangeError` naming the file, the key, the
+samples and the limit. The limits are our choice, loose enough for any real capture:
+
+=====================  ========  ==============  =====================================================
+column                 limit     unit            a real label
+=====================  ========  ==============  =====================================================
+``keypoints_3d``       100       metres          a person in a camera frame is metres away (mm: 1e3)
+``smpl_pose``          100       radians         axis-angle is at most a few pi (degrees: up to 360)
+``smpl_betas``         100       shape coeffs    +-5 in the SMPL shape space
+``keypoints``, bbox    1e6       pixels          an image is at most tens of thousands of pixels wide
+=====================  ========  ==============  =====================================================
+
+Only labelled entries count (visibility > 0, ``has_smpl`` > 0); non-finite labelled values are refused too.
+"""
+from typing import Dict, Optional
+
+import numpy as np
+
+from .humandata import AnnotationError
+
+__all__ = ['LabelRangeError', 'LABEL_LIMITS', 'check_label_ranges']
+
+# column -> (limit of |value|, unit, weights column, hint)
+LABEL_LIMITS = {
+    'keypoints_3d': (100.0, 'metres', 'keypoints_3d_visible', 'labels in millimetres must be divided by 1000'),
+    'smpl_pose': (100.0, 'radians', 'has_smpl', 'poses in degrees must be converted to radians'),
+    'smpl_betas': (100.0, 'shape coefficients', 'has_smpl', 'SMPL betas are within about +-5'),
+    'keypoints': (1e6, 'pixels', 'keypoints_visible', '2D joints are image pixels'),
+    'bbox': (1e6, 'pixels', None, 'boxes are image pixels'),
+}
+MAX_LISTED = 5
+
+
+class LabelRangeError(AnnotationError):
+    """Labels that are not finite or beyond a plausible range (names the file, key and samples)."""
+
+
+def _labelled_rows(values: np.ndarray, weights: Optional[np.ndarray]) -> np.ndarray:
+    """(N, M) |values| of labelled entries, 0 elsewhere; ``values`` (N, ...), ``weights`` (N,) or (N, K)."""
+    n = values.shape[0]
+    mags = np.abs(values.astype(np.float64)).reshape(n, -1)
+    if weights is None:
+        return mags
+    w = np.asarray(weights, np.float64).reshape(n, -1)
+    if w.shape[1] not in (1, mags.shape[1]):  # per joint: repeat over the coordinates
+        w = np.repeat(w, mags.shape[1] // w.shape[1], axis=1)
+    return np.where(w > 0, mags, 0.0)
+
+
+def check_label_ranges(path: str, cols: Dict[str, np.ndarray],
+                       limits: Dict[str, tuple] = LABEL_LIMITS) -> None:
+    """Raises :class:`LabelRangeError` for labelled values that are not finite or beyond ``limits``.
+
+    Args:
+        path (str): The annotation file, for the message.
+        cols (dict): Columns of :func:`pmnet_plugin.datasets.humandata.read_annotations` (N samples).
+        limits (dict): Column -> ``(limit, unit, weights column or None, hint)``. Defaults to
+            :data:`LABEL_LIMITS`.
+    """
+    for name, (limit, unit, weight_key, hint) in limits.items():
+        values = cols.get(name)
+        if values is None or np.asarray(values).size == 0:
+            continue
+        mags = _labelled_rows(np.asarray(values), cols.get(weight_key) if weight_key else None)
+        offending = ~(mags <= limit)  # NaN compares False
+        bad_rows = np.flatnonzero(offending.any(axis=1))
+        if not len(bad_rows):
+            continue
+        finite = mags[offending & np.isfinite(mags)]
+        worst = f'max |value| {finite.max():.3g}' if finite.size else 'no finite value'
+        rows = ', '.join(str(r) for r in bad_rows[:MAX_LISTED])
+        more = f' (and {len(bad_rows) - MAX_LISTED} more)' if len(bad_rows) > MAX_LISTED else ''
+        first = cols['img_path'][bad_rows[0]] if 'img_path' in cols else '?'
+        key = str(cols.get(f'{name}_key', '')) or name
+        raise LabelRangeError(
+            f'{path}: key {key!r} ({name}, {unit}): {len(bad_rows)} of {mags.shape[0]} samples have '
+            f'labels that are not finite or above {limit:g} (rows {rows}{more}; first: {first}; {worst}). '
+            f'Are the labels in another unit or scale? {hint[0].upper() + hint[1:]}. Fix or drop these '
+            'samples, or set check_labels=False on the dataset to train on them anyway.')
