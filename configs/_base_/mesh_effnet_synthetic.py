@@ -62,7 +62,12 @@ model = dict(
               num_keypoints=num_keypoints, in_index=0, deconv_out_channels=(64, )),
     aux_head=dict(type='KeypointHeatmapAuxHead', in_channels=num_keypoints, out_channels=num_keypoints,
                   in_index=0, deconv_out_channels=(), final_layer=None, sigma=1.0, coord_loss_weight=1.0,
-                  loss=dict(type='KeypointMSELoss', use_target_weight=True, loss_weight=100.)))
+                  loss=dict(type='KeypointMSELoss', use_target_weight=True, loss_weight=100.)),
+    # the 2D stage (configs/td-hm_effnet-lite0_synthetic-96x96.py) starts the backbone and the neck's heatmap
+    # branch (its HeatmapHead layers have the same shapes): --cfg-options model.init_cfg.checkpoint=FILE
+    init_cfg=dict(type='PretrainedPose2D', checkpoint=None,
+                  mapping={'backbone.': 'backbone.', 'head.deconv_layers.': 'neck.heatmap.',
+                           'head.final_layer.': 'neck.heatmap.3.'}))
 backbone_channels = 512 + 256  # the neck's output width (model.head.in_channels)
 # SMPL pose loss 30x SPIN's weight of 1: at 400 iterations it makes the body pose better than the mean pose's
 # for both heads (articulation 189-195 vs 218 mm) and PA-MPJPE 156 vs 165-169 (docs/learning.md, E19-E21)
