@@ -14,6 +14,7 @@ from mmpose.structures.bbox import bbox_overlaps, bbox_xywh2xyxy
 
 from pmnet_plugin.utils.safe_pickle import load_data_file
 from .humandata import read_annotations
+from .image_checks import load_test_sample
 from .keypoint_conventions import get_keypoint_names
 from .label_checks import check_label_ranges
 from .supervision import check_claims, format_report, joint_set_metainfo, scatter_row, to_joint_set
@@ -288,12 +289,13 @@ class SMPLImageDataset(BaseCocoStyleDataset):
         """Pipeline output of ``idx``; at train time an unreadable image is reported and replaced.
 
         Only errors raised by MMPose's ``LoadImage`` (its message names the file: "occurs when
-        loading") are caught; anything else propagates. At test time every error propagates.
+        loading") are caught; anything else propagates. At test time an unusable image (undecodable, or
+        too small) stops with ``BadTestImageError`` saying what is wrong with it (:mod:`.image_checks`).
         """
         if not self._fully_initialized:
             self.full_init()
         if self.test_mode:
-            return self.prepare_data(idx)
+            return load_test_sample(self, idx)
         for _ in range(self.max_refetch + 1):
             try:
                 data = self.prepare_data(idx)
