@@ -62,7 +62,9 @@ model = dict(
     head=dict(in_channels=backbone_channels, body_model=body_model, mean_params=mean_params, num_iters=3,
               input_size=codec['input_size'], loss=dict(type='MeshLoss'),
               rarity_file=rarity_file),
-    test_cfg=dict(flip_test=False, output_vertices=True),
+    # evaluation needs the mesh (PVE, H36M joints), not each prediction's rarity (init_mesh_model turns it
+    # on for the demo and the inference API)
+    test_cfg=dict(flip_test=False, output_vertices=True, output_rarity=False),
     # start from a 2D pose model's backbone (e.g. MMPose's COCO ResNet-50, README):
     # --cfg-options model.init_cfg.checkpoint=FILE_OR_URL; None keeps the backbone's own init_cfg
     init_cfg=dict(type='PretrainedPose2D', checkpoint=None, mapping={'backbone.': 'backbone.'}))

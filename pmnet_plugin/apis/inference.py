@@ -127,7 +127,8 @@ def init_mesh_model(config: Union[str, Path, Config],
             ``mean_params`` / ``prototype_file`` / ``rarity_file`` are not read: their values are buffers
             in the checkpoint.
         device (str): Device to put the model on. Defaults to ``'cpu'``.
-        cfg_options (dict, optional): Overrides merged into the config.
+        cfg_options (dict, optional): Overrides merged into the config. Predictions carry their pose
+            rarity (``model.test_cfg.output_rarity``, off in the configs' evaluation) unless these set it.
         strict (bool): Refuse a checkpoint whose keys or shapes differ from the model's (another head
             type or K), naming both (:func:`pmnet_plugin.apis.checkpoint.check_checkpoint_fits`).
             ``False`` loads what fits and logs a warning. Defaults to True.
@@ -142,6 +143,8 @@ def init_mesh_model(config: Union[str, Path, Config],
         raise TypeError(f'config must be a filename or Config, got {type(config)}')
     if cfg_options:
         config.merge_from_dict(cfg_options)
+    if 'model.test_cfg.output_rarity' not in (cfg_options or {}):
+        config.model.setdefault('test_cfg', {})['output_rarity'] = True
     backbone = config.model.get('backbone', None)
     if backbone is not None and 'init_cfg' in backbone:
         backbone.init_cfg = None

@@ -78,7 +78,7 @@ class MeshExportModule(nn.Module):
         preds = head.forward(feats)
         out = dict(smpl_pose=matrix_to_axis_angle(preds['pred_pose']).reshape(x.shape[0], -1),
                    smpl_betas=preds['pred_betas'], pred_cam=preds['pred_cam'])
-        out.update(head._predict_extras(preds))
+        out.update(head._predict_extras(preds, True))
         return out
 
     def forward(self, inputs: Tensor) -> Tuple[Tensor, ...]:
@@ -293,7 +293,7 @@ class OnnxMeshModel(OnnxMeshSession):
         Returns:
             List[PoseDataSample]: With ``pred_instances`` as the PyTorch estimator sets them.
         """
-        from pmnet_plugin.models.heads.hmr_head import outputs_to_instances
+        from pmnet_plugin.models.heads.mesh_outputs import outputs_to_instances
         from pmnet_plugin.models.pose_estimators.topdown_mesh import attach_mesh_predictions
         inputs = np.stack([np.asarray(x.cpu().numpy() if torch.is_tensor(x) else x, np.float32)
                            for x in data['inputs']])

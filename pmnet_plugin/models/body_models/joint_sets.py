@@ -125,6 +125,8 @@ class JointSetRegressor(nn.Module):
                     lost.setdefault(src[0], []).append(name)
         self.register_buffer('index', torch.as_tensor(index, dtype=torch.long), persistent=False)
         self.register_buffer('available', torch.as_tensor(available), persistent=False)
+        # whether a joint comes from the mesh (extra, H36M, vertex points) rather than the SMPL joints
+        self.needs_mesh_points = any(i >= 24 and a > 0 for i, a in zip(index, available))
         self.lost = lost
         for kind, names in lost.items():
             hint = (missing_hint or {}).get(kind, f'no {kind} regressor was given to the body model')
@@ -139,25 +141,24 @@ class JointSetRegressor(nn.Module):
         """int: Number K of joints in the set."""
         return len(self.names)
 
-    def forward(self, body: Dict[str, Tensor], vertex_ids: Tensor) -> Tensor:
+    def forward(self, body: Dict[str, Tensor]) -> Tensor:
         """Pick the set's joints from a body-model output.
 
         Args:
-            body (dict): ``vertices`` (B, V, 3), ``joints`` (B, 24, 3), optional ``joints_extra``
-                (B, 9, 3) and ``joints_h36m`` (B, 17, 3).
-            vertex_ids (Tensor): (21,) vertex ids of :data:`VERTEX_KEYPOINTS` on this mesh.
+            body (dict): ``joints`` (B, 24, 3), and where the set needs them ``vertex_keypoints``
+                (B, 21, 3), ``joints_extra`` (B, 9, 3) and ``joints_h36m`` (B, 17, 3).
 
         Returns:
             Tensor: Joints (B, K, 3); zeros where ``available`` is 0.
         """
-        verts = body['vertices']
-        batch = verts.shape[0]
-        zeros = verts.new_zeros
+        joints = body['joints']
+        batch = joints.shape[0]
+        zeros = joints.new_zeros
         pool = torch.cat([
-            body['joints'][:, :24],
+            joints[:, :24],
             body['joints_extra'] if body.get('joints_extra') is not None else zeros(batch, 9, 3),
             body['joints_h36m'] if body.get('joints_h36m') is not None else zeros(batch, 17, 3),
-            verts.index_select(1, vertex_ids),
+            body['vertex_keypoints'] if body.get('vertex_keypoints') is not None else zeros(batch, 21, 3),
             zeros(batch, 1, 3)
         ], dim=1)
         return pool.index_select(1, self.index)

@@ -118,6 +118,34 @@ class SMPLBodyModel(nn.Module):
                              f'{keypoint_vertex_ids}')
         self.register_buffer('keypoint_vertex_ids', kp_ids, persistent=False)
         self._joint_sets = nn.ModuleDict()
+        self._register_point_subset()
+
+    def _register_point_subset(self) -> None:
+        """Buffers to skin only the U vertices the regressed points need (``forward(vertices=False)``).
+
+        Those points (H36M and extra joints, COCO face and vertex keypoints) are linear in the posed
+        vertices, so skinning the vertices their regressors touch gives them exactly.
+        """
+        smpl, num_v = self.smpl, self.num_vertices
+        rows = [self.J_regressor_h36m] if self.has_h36m else []
+        rows += [self.J_regressor_extra] if self.has_extra else []
+        used = torch.cat([self.face_vertex_ids, self.keypoint_vertex_ids]
+                         + [torch.nonzero(r.abs().sum(0) > 0).reshape(-1) for r in rows]).unique()
+        pos = torch.full((num_v, ), -1, dtype=torch.long)
+        pos[used] = torch.arange(len(used))
+        self.register_buffer('sub_vertex_ids', used, persistent=False)
+        self.register_buffer('sub_face', pos[self.face_vertex_ids], persistent=False)
+        self.register_buffer('sub_keypoint', pos[self.keypoint_vertex_ids], persistent=False)
+        if self.has_h36m:
+            self.register_buffer('sub_reg_h36m', self.J_regressor_h36m[:, used].contiguous(), persistent=False)
+        if self.has_extra:
+            self.register_buffer('sub_reg_extra', self.J_regressor_extra[:, used].contiguous(), persistent=False)
+        self.register_buffer('sub_v_template', smpl.v_template[used].contiguous(), persistent=False)
+        self.register_buffer('sub_shapedirs', smpl.shapedirs[used].contiguous(), persistent=False)
+        self.register_buffer('sub_lbs_weights_t', self.lbs_weights_t[:, used].contiguous(), persistent=False)
+        posedirs = smpl.posedirs.reshape(smpl.posedirs.shape[0], num_v, 3)[:, used]
+        self.register_buffer('sub_posedirs', posedirs.reshape(posedirs.shape[0], -1).contiguous(),
+                             persistent=False)
 
     @property
     def faces(self) -> np.ndarray:
@@ -148,7 +176,7 @@ class SMPLBodyModel(nn.Module):
             tuple: joints (B, K, 3) and ``available`` (K,) (0 for joints without a source).
         """
         reg = self.joint_set_regressor(joint_set)
-        return reg(body, self.keypoint_vertex_ids), reg.available
+        return reg(body), reg.available
 
     def joints_lsp14(self, joints_h36m: Tensor) -> Tensor:
         """Selects the 14 LSP joints (SPIN's ``H36M_TO_J14``) from H36M-17 joints.
@@ -178,7 +206,7 @@ class SMPLBodyModel(nn.Module):
         raise ValueError(f'{name}: expected ({"B, 1" if num == 1 else f"B, {num}"}, 3, 3) rotation matrices or '
                          f'(B, {num * 3}) / (B, {num}, 3) axis-angle, got {tuple(x.shape)}')
 
-    def _lbs(self, betas: Tensor, rotmats: Tensor) -> Tuple[Tensor, Tensor]:
+    def _lbs(self, betas: Tensor, rotmats: Tensor, subset: bool = False) -> Tuple[Tensor, Tensor]:
         """Linear blend skinning, numerically identical to ``smplx.lbs.lbs`` with ``pose2rot=False``.
 
         Faster on CPU than smplx's version: joints come from pre-regressed shape directions, the pose
@@ -187,33 +215,45 @@ class SMPLBodyModel(nn.Module):
         Args:
             betas (Tensor): Shape (B, nb).
             rotmats (Tensor): Local joint rotations, shape (B, 24, 3, 3).
+            subset (bool): Skin only the U vertices of :meth:`_register_point_subset`. Defaults to False.
 
         Returns:
-            tuple[Tensor, Tensor]: Vertices TRANSPOSED (B, 3, V) and posed SMPL joints (B, 24, 3).
+            tuple[Tensor, Tensor]: Vertices TRANSPOSED (B, 3, V) (or (B, 3, U)) and posed SMPL joints
+            (B, 24, 3).
         """
         smpl = self.smpl
         batch = betas.shape[0]
-        num_v = smpl.v_template.shape[0]
-        v_posed = smpl.v_template + (betas @ smpl.shapedirs.reshape(num_v * 3, -1).T).view(batch, num_v, 3)
+        template, shapedirs, posedirs, weights_t = (
+            (self.sub_v_template, self.sub_shapedirs, self.sub_posedirs, self.sub_lbs_weights_t) if subset
+            else (smpl.v_template, smpl.shapedirs, smpl.posedirs, self.lbs_weights_t))
+        num_v = template.shape[0]
+        v_posed = template + (betas @ shapedirs.reshape(num_v * 3, -1).T).view(batch, num_v, 3)
         joints = self.J_template + torch.einsum('bk,jck->bjc', betas, self.J_shapedirs)
         if self.use_posedirs:
             eye = torch.eye(3, dtype=rotmats.dtype, device=rotmats.device)
             feat = (rotmats[:, 1:] - eye).reshape(batch, -1)
-            v_posed = v_posed + (feat @ smpl.posedirs).view(batch, num_v, 3)
+            v_posed = v_posed + (feat @ posedirs).view(batch, num_v, 3)
         posed_joints, rel = batch_rigid_transform(rotmats, joints, smpl.parents, dtype=rotmats.dtype)
         # Blend the (3, 4) rows of the joint transforms per vertex with one matrix product, keeping the
         # vertex axis last (contiguous) for the elementwise part: (B * 12, 24) @ (24, V) -> (B, 3, 4, V).
         rows = rel[:, :, :3, :].reshape(batch, NUM_SMPL_JOINTS, 12).transpose(1, 2)
-        blend = (rows.reshape(batch * 12, NUM_SMPL_JOINTS) @ self.lbs_weights_t).view(batch, 3, 4, num_v)
+        blend = (rows.reshape(batch * 12, NUM_SMPL_JOINTS) @ weights_t).view(batch, 3, 4, num_v)
         v_t = v_posed.transpose(1, 2).contiguous()  # (B, 3, V)
         vertices_t = (blend[:, :, :3] * v_t[:, None]).sum(2) + blend[:, :, 3]  # (B, 3, V)
         return vertices_t, posed_joints
+
+    def _posed_joints(self, betas: Tensor, rotmats: Tensor) -> Tensor:
+        """Posed SMPL joints (B, 24, 3) alone: the kinematic chain, no vertex."""
+        joints = self.J_template + torch.einsum('bk,jck->bjc', betas, self.J_shapedirs)
+        return batch_rigid_transform(rotmats, joints, self.smpl.parents, dtype=rotmats.dtype)[0]
 
     def forward(self,
                 betas: Tensor,
                 body_pose: Tensor,
                 global_orient: Tensor,
-                transl: Optional[Tensor] = None) -> Dict[str, Tensor]:
+                transl: Optional[Tensor] = None,
+                vertices: bool = True,
+                regressed: bool = True) -> Dict[str, Tensor]:
         """Poses and shapes the mesh.
 
         Args:
@@ -221,11 +261,16 @@ class SMPLBodyModel(nn.Module):
             body_pose (Tensor): Rotation matrices (B, 23, 3, 3) or axis-angle (B, 69) / (B, 23, 3).
             global_orient (Tensor): Rotation matrices (B, 1, 3, 3) / (B, 3, 3) or axis-angle (B, 3).
             transl (Tensor, optional): Translation added to every output point, shape (B, 3).
+            vertices (bool): Return the mesh. Without it the regressed points come from the U vertices
+                their regressors use (same values, less work). Defaults to True.
+            regressed (bool): Return the points regressed from the mesh (all but ``joints``). Defaults
+                to True. With both off only the kinematic chain runs.
 
         Returns:
-            dict: ``vertices`` (B, V, 3), ``joints`` (B, 24, 3) SMPL joints, ``keypoints_coco`` (B, 17, 3),
-            ``joints_h36m`` (B, 17, 3) when an H36M regressor was given, ``joints_extra`` (B, 9, 3) when
-            an extra regressor was loaded.
+            dict: ``joints`` (B, 24, 3) SMPL joints; ``vertices`` (B, V, 3) when asked; when
+            ``regressed``: ``keypoints_coco`` (B, 17, 3), ``vertex_keypoints`` (B, 21, 3) (the mesh points
+            of ``keypoint_vertex_ids``), ``joints_h36m`` (B, 17, 3) when an H36M regressor was given,
+            ``joints_extra`` (B, 9, 3) when an extra regressor was loaded.
         """
         rot_body = self._to_rotmats(body_pose, NUM_SMPL_JOINTS - 1, 'body_pose')
         rot_root = self._to_rotmats(global_orient, 1, 'global_orient')
@@ -248,20 +293,31 @@ class SMPLBodyModel(nn.Module):
                 if t is not None and not bool(torch.isfinite(t).all()):
                     raise ValueError(f'SMPLBodyModel: {name} contains NaN or Inf values')
 
-        vertices_t, joints = self._lbs(betas, torch.cat([rot_root, rot_body], dim=1))
+        rotmats = torch.cat([rot_root, rot_body], dim=1)
+        if not vertices and not regressed:
+            joints = self._posed_joints(betas, rotmats)
+            return dict(joints=joints if transl is None else joints + transl[:, None])
+        points_t, joints = self._lbs(betas, rotmats, subset=not vertices)
         if transl is not None:
-            vertices_t = vertices_t + transl[:, :, None]
+            points_t = points_t + transl[:, :, None]
             joints = joints + transl[:, None]
-        vertices = vertices_t.transpose(1, 2).contiguous()
-        face = vertices.index_select(1, self.face_vertex_ids)
+        result = dict(joints=joints)
+        if vertices:
+            result['vertices'] = points_t.transpose(1, 2).contiguous()
+        if not regressed:
+            return result
+        face_ids, kp_ids = ((self.face_vertex_ids, self.keypoint_vertex_ids) if vertices
+                            else (self.sub_face, self.sub_keypoint))
+        face = points_t.index_select(2, face_ids).transpose(1, 2)
         body = joints.index_select(1, self.coco_body_joint_ids)
-        result = dict(vertices=vertices, joints=joints, keypoints_coco=torch.cat([face, body], dim=1))
-        if self.has_h36m:
-            reg_t = self.J_regressor_h36m.to(vertices.dtype).T
-            result['joints_h36m'] = (vertices_t.reshape(batch * 3, -1) @ reg_t).view(batch, 3, -1).transpose(1, 2)
-        if self.has_extra:
-            reg_t = self.J_regressor_extra.to(vertices.dtype).T
-            result['joints_extra'] = (vertices_t.reshape(batch * 3, -1) @ reg_t).view(batch, 3, -1).transpose(1, 2)
+        result['keypoints_coco'] = torch.cat([face, body], dim=1)
+        result['vertex_keypoints'] = points_t.index_select(2, kp_ids).transpose(1, 2)
+        flat = points_t.reshape(batch * 3, -1)
+        for name, full, sub in (('joints_h36m', 'J_regressor_h36m', 'sub_reg_h36m'),
+                                ('joints_extra', 'J_regressor_extra', 'sub_reg_extra')):
+            if hasattr(self, sub):
+                reg_t = getattr(self, full if vertices else sub).to(flat.dtype).T
+                result[name] = (flat @ reg_t).view(batch, 3, -1).transpose(1, 2)
         return result
 
     def extra_repr(self) -> str:

@@ -16,6 +16,7 @@ from pmnet_plugin.models.rarity import PoseRarityScorer
 from pmnet_plugin.utils.rotation import (axis_angle_to_matrix, matrix_to_axis_angle,
                                          matrix_to_rot6d, rot6d_to_matrix)
 from .ief_regressor import IEFRegressor
+from .mesh_outputs import outputs_to_host, outputs_to_instances, stack_label
 
 DEFAULT_BODY_MODEL = dict(
     type='SMPLBodyModel',
@@ -35,24 +36,6 @@ def _fallback_mean_params() -> Dict[str, np.ndarray]:
 def _to_tensor(x, device) -> Tensor:
     return torch.as_tensor(np.asarray(x) if not isinstance(x, Tensor) else x,
                            dtype=torch.float32, device=device)
-
-
-def _stack_label(values: List, shape: Tuple[int, ...], device) -> Tensor:
-    """Stacks one label of every sample (arrays or tensors, ``None`` where missing) to ``shape`` float32
-    on ``device``, with one host-to-device copy for host arrays."""
-    present = [v for v in values if v is not None]
-    if not present:
-        return torch.zeros(shape, device=device)
-    row = shape[1:]
-    if len(present) < len(values):  # fill the missing rows with zeros of the same kind
-        zero = (torch.zeros(row, dtype=present[0].dtype, device=present[0].device)
-                if isinstance(present[0], Tensor) else np.zeros(row, np.float32))
-        values = [zero if v is None else v for v in values]
-    if all(isinstance(v, Tensor) for v in values):
-        return torch.stack([v.reshape(row) for v in values]).to(device=device, dtype=torch.float32)
-    host = np.stack([np.asarray(v.cpu() if isinstance(v, Tensor) else v, np.float32).reshape(row)
-                     for v in values])
-    return torch.from_numpy(host).to(device=device, non_blocking=True)
 
 
 @MODELS.register_module()
@@ -186,20 +169,23 @@ class HMRHead(BaseHead):
         return preds
 
     # ------------------------------------------------------------------ geometry
-    def run_body_model(self, pose: Tensor, betas: Tensor) -> Dict[str, Tensor]:
+    def run_body_model(self, pose: Tensor, betas: Tensor, vertices: bool = True,
+                       regressed: bool = True) -> Dict[str, Tensor]:
         """Run the body model in float32 (outside autocast).
 
         Args:
             pose (Tensor): Rotation matrices (B, 24, 3, 3).
             betas (Tensor): Shape (B, 10).
+            vertices (bool): Compute the mesh. Defaults to True.
+            regressed (bool): Compute the points regressed from the mesh. Defaults to True.
 
         Returns:
-            dict: The body model's outputs (``vertices`` (B, V, 3), ``joints`` (B, 24, 3), ...).
+            dict: The body model's outputs (``joints`` (B, 24, 3), ``vertices`` (B, V, 3), ...).
         """
         with torch.autocast(device_type=pose.device.type, enabled=False):
             pose = pose.float()
-            return self.body_model(betas=betas.float(), body_pose=pose[:, 1:],
-                                   global_orient=pose[:, :1])
+            return self.body_model(betas=betas.float(), body_pose=pose[:, 1:], global_orient=pose[:, :1],
+                                   vertices=vertices, regressed=regressed)
 
     @staticmethod
     def project(points: Tensor, cam: Tensor) -> Tensor:
@@ -254,7 +240,7 @@ class HMRHead(BaseHead):
         for name, shape in specs.items():
             values = [lab.get(name) if name in lab else None for lab in labels]
             found[name] = [v is not None for v in values]
-            t[name] = _stack_label(values, (B, ) + shape, device)
+            t[name] = stack_label(values, (B, ) + shape, device)
         # a missing label zeroes its weight; a missing root is joint 0
         for name, weight in (('keypoints_3d', 'keypoints_3d_weights'), ('keypoint_labels', 'keypoint_weights'),
                              ('smpl_pose', 'has_smpl')):
@@ -303,15 +289,19 @@ class HMRHead(BaseHead):
         for key in ('keypoint_weights', 'keypoints_3d_weights'):  # joints the mesh lacks
             targets[key] = targets[key] * regressor.available
         preds, extra_pred, extra_target = self._forward_for_loss(feat, targets)
-        body = self.run_body_model(preds['pred_pose'], preds['pred_betas'])
+        # the mesh only where a loss term uses it: the vertex term, or joints regressed from it
+        with_vertices = self.loss_module.needs_gt_vertices
+        body = self.run_body_model(preds['pred_pose'], preds['pred_betas'], vertices=with_vertices,
+                                   regressed=regressor.needs_mesh_points)
         joints, _ = self.body_model.regress_joint_set(body, joint_set)
         pred = dict(keypoint_labels=self.project(joints, preds['pred_cam']), keypoints_3d=joints,
                     smpl_pose_rotmat=preds['pred_pose'], smpl_betas=preds['pred_betas'],
-                    cam=preds['pred_cam'], vertices=body['vertices'], **extra_pred)
-        if self.loss_module.needs_gt_vertices:
+                    cam=preds['pred_cam'], **extra_pred)
+        if with_vertices:
+            pred['vertices'] = body['vertices']
             with torch.no_grad():
-                targets['vertices'] = self.run_body_model(targets['smpl_pose_rotmat'],
-                                                          targets['smpl_betas'])['vertices']
+                targets['vertices'] = self.run_body_model(targets['smpl_pose_rotmat'], targets['smpl_betas'],
+                                                          regressed=False)['vertices']
         targets.update(extra_target)
         losses = self.loss_module(pred, targets)
         with torch.no_grad():
@@ -328,8 +318,9 @@ class HMRHead(BaseHead):
 
         Args:
             feats (Tuple[Tensor]): Features; the last (B, C) is used.
-            test_cfg (dict): ``output_vertices`` (bool, default True), ``output_rarity`` (bool,
-                default True).
+            test_cfg (dict): ``output_vertices`` (bool, default True): the mesh; ``output_rarity`` (bool,
+                default True): the pose rarity (a second body-model pass, on the canonical pose) and the
+                subclass's where-in-memory extras.
 
         Returns:
             dict: ``keypoints_crop`` (B, 24, 2) in [-1, 1] over the crop, ``keypoints_3d`` (B, 24, 3)
@@ -339,7 +330,8 @@ class HMRHead(BaseHead):
             (:class:`PoseRarityScorer`), and subclass extras.
         """
         preds = self.forward(feats)
-        body = self.run_body_model(preds['pred_pose'], preds['pred_betas'])
+        body = self.run_body_model(preds['pred_pose'], preds['pred_betas'],
+                                   vertices=test_cfg.get('output_vertices', True))
         joints = body['joints'][:, :NUM_JOINTS].float()
         B = joints.shape[0]
         out = dict(
@@ -347,15 +339,16 @@ class HMRHead(BaseHead):
             keypoints_3d=joints - joints[:, :1],
             smpl_pose=matrix_to_axis_angle(preds['pred_pose']).reshape(B, -1),
             smpl_betas=preds['pred_betas'], pred_cam=preds['pred_cam'])
-        if test_cfg.get('output_vertices', True):
+        if 'vertices' in body:
             out['vertices'] = body['vertices']
         if body.get('joints_h36m') is not None:
             h36m = body['joints_h36m'].float()
             out['keypoints_3d_h36m'] = h36m - h36m[:, :1]
-        if test_cfg.get('output_rarity', True):
+        with_rarity = test_cfg.get('output_rarity', True)
+        if with_rarity:
             out.update(self.rarity_scorer(self.body_model, preds['pred_pose'], self.init_pose6d,
                                           self.init_betas))
-        out.update(self._predict_extras(preds))
+        out.update(self._predict_extras(preds, with_rarity))
         return out
 
     def predict(self, feats: Tuple[Tensor], batch_data_samples: OptSampleList,
@@ -373,40 +366,10 @@ class HMRHead(BaseHead):
             (1, 24) from the ``decoder``, and every field of :meth:`predict_outputs` but
             ``keypoints_crop``, first dim 1.
         """
-        out = self.predict_outputs(feats, test_cfg)
-        out = {k: v.detach().float().cpu().numpy() for k, v in out.items()}
-        return outputs_to_instances(out, batch_data_samples, self.decoder)
+        return outputs_to_instances(outputs_to_host(self.predict_outputs(feats, test_cfg)),
+                                    batch_data_samples, self.decoder)
 
-    def _predict_extras(self, preds: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        """Hook: extra per-sample tensors (B, ...) for :meth:`predict`; HMR has none."""
+    def _predict_extras(self, preds: Dict[str, Tensor], with_rarity: bool) -> Dict[str, Tensor]:
+        """Hook: extra per-sample tensors (B, ...) for :meth:`predict` (``with_rarity``: also those
+        placing the pose among the training poses); HMR has none."""
         return {}
-
-
-def outputs_to_instances(outputs: Dict[str, np.ndarray], batch_data_samples: OptSampleList,
-                         decoder: SMPLLabelCodec) -> List[InstanceData]:
-    """Splits batched prediction arrays into one ``InstanceData`` per sample, decoding the 2D joints.
-
-    Shared by :meth:`HMRHead.predict` and the ONNX Runtime backend (``pmnet_plugin.apis``).
-
-    Args:
-        outputs (dict): Arrays (B, ...) of :meth:`HMRHead.predict_outputs`, incl. ``keypoints_crop``.
-        batch_data_samples (List[PoseDataSample]): A sample's ``input_size`` metainfo (the crop it was cut
-            at) takes precedence over the decoder's.
-        decoder (SMPLLabelCodec): Maps ``keypoints_crop`` ([-1, 1]) to input px.
-
-    Returns:
-        List[InstanceData]: ``keypoints`` (1, 24, 2) input px, ``keypoint_scores`` (1, 24) and the other
-        arrays with first dim 1.
-    """
-    kp = outputs['keypoints_crop']
-    results = []
-    for i, d in enumerate(batch_data_samples):
-        size = tuple(d.metainfo.get('input_size', decoder.input_size))
-        codec = decoder if size == tuple(decoder.input_size) else SMPLLabelCodec(input_size=size)
-        keypoints, scores = codec.decode(kp[i:i + 1])
-        inst = InstanceData(keypoints=keypoints, keypoint_scores=scores)
-        for k, v in outputs.items():
-            if k != 'keypoints_crop':
-                inst.set_field(v[i:i + 1], k)
-        results.append(inst)
-    return results

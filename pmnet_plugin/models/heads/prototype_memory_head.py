@@ -333,11 +333,13 @@ class PrototypeMemoryHead(HMRHead):
                 new[0] = torch.eye(3, device=new.device)
             self.proto_pose6d[k] = matrix_to_rot6d(new).to(self.proto_pose6d.dtype)
 
-    def _predict_extras(self, preds: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        """Selected prototype (``proto_id``, ``proto_score``) and the prototype nearest to the predicted
-        pose (``proto_nearest_id``, ``proto_nearest_dist``: square root of the summed squared chordal
-        distance over the 23 body joints, plus the weighted tilt when ``tilt_weight > 0``: the metric of
-        :meth:`assignment`), each (B,)."""
+    def _predict_extras(self, preds: Dict[str, Tensor], with_rarity: bool) -> Dict[str, Tensor]:
+        """Selected prototype (``proto_id``, ``proto_score``) and, ``with_rarity``, the prototype nearest
+        to the predicted pose (``proto_nearest_id``, ``proto_nearest_dist``: square root of the summed
+        squared chordal distance over the 23 body joints, plus the weighted tilt when ``tilt_weight > 0``:
+        the metric of :meth:`assignment`), each (B,)."""
+        if not with_rarity:
+            return dict(proto_id=preds['proto_id'], proto_score=preds['proto_score'])
         index = self.assignment(preds['pred_pose'])['index']
         with torch.no_grad():  # exact distance of the nearest (the expanded square loses precision)
             diff = pose_features(self.canonical(preds['pred_pose']), self.tilt_weight) - \

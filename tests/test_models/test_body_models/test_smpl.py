@@ -36,7 +36,8 @@ def test_build_from_registry(body_model_files):
 def test_forward_shapes_and_finite(body):
     betas, pose, orient = _random_params(4)
     out = body(betas, pose, orient, transl=torch.ones(4, 3))
-    expected = dict(vertices=(4, 6890, 3), joints=(4, 24, 3), keypoints_coco=(4, 17, 3), joints_h36m=(4, 17, 3))
+    expected = dict(vertices=(4, 6890, 3), joints=(4, 24, 3), keypoints_coco=(4, 17, 3), joints_h36m=(4, 17, 3),
+                    vertex_keypoints=(4, 21, 3))
     assert {k: tuple(v.shape) for k, v in out.items()} == expected
     assert all(torch.isfinite(v).all() for v in out.values())
 
@@ -160,3 +161,43 @@ def test_model_arrays_stay_out_of_checkpoints(body):
     double = SMPLBodyModel(body.model_path).double()
     out = double(*[t.double() for t in _random_params(1)])
     assert out['vertices'].dtype == torch.float64
+
+
+@pytest.fixture(scope='module')
+def posed_body(body_model_files, tmp_path_factory):
+    """The procedural body with random pose blend shapes and both joint regressors."""
+    import os.path as osp
+    arrays = dict(load_smpl_model_file(body_model_files['model_path']))
+    rng = np.random.default_rng(0)
+    arrays['posedirs'] = rng.normal(0, 1e-3, np.shape(arrays['posedirs'])).astype(np.float64)
+    path = str(tmp_path_factory.mktemp('posed') / 'SMPL_NEUTRAL.npz')
+    np.savez(path, **arrays)
+    extra = osp.join(body_model_files['dir'], 'J_regressor_extra.npy')
+    return SMPLBodyModel(path, joint_regressor_h36m=body_model_files['h36m_regressor'],
+                         joint_regressor_extra=extra if osp.isfile(extra) else None)
+
+
+@pytest.mark.parametrize('with_transl', [False, True])
+def test_points_without_the_mesh_equal_those_of_the_mesh(posed_body, with_transl):
+    assert posed_body.use_posedirs and len(posed_body.sub_vertex_ids) < posed_body.num_vertices
+    betas, pose, orient = _random_params(3, seed=4, scale=0.7)
+    transl = torch.randn(3, 3) if with_transl else None
+    full = posed_body(betas, pose, orient, transl)
+    points = posed_body(betas, pose, orient, transl, vertices=False)
+    assert 'vertices' not in points and set(points) == set(full) - {'vertices'}
+    for key, value in points.items():
+        torch.testing.assert_close(value, full[key], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(full['vertex_keypoints'], full['vertices'][:, posed_body.keypoint_vertex_ids])
+    chain = posed_body(betas, pose, orient, transl, vertices=False, regressed=False)
+    assert set(chain) == {'joints'}
+    torch.testing.assert_close(chain['joints'], full['joints'])
+    # gradients reach the pose through the subset as through the mesh
+    p1, p2 = pose.clone().requires_grad_(True), pose.clone().requires_grad_(True)
+    posed_body(betas, p1, orient, vertices=False)['joints_h36m'].sum().backward()
+    posed_body(betas, p2, orient)['joints_h36m'].sum().backward()
+    torch.testing.assert_close(p1.grad, p2.grad, atol=1e-5, rtol=1e-4)
+
+
+def test_joint_set_regressor_knows_when_it_needs_mesh_points(body):
+    assert not body.joint_set_regressor('smpl').needs_mesh_points
+    assert body.joint_set_regressor('coco').needs_mesh_points  # face points are mesh vertices
