@@ -1,6 +1,6 @@
 """The offline 2D stage (configs/td-hm_effnet-lite0_synthetic-96x96.py) on a tiny rendered dataset: tools/train.py
 writes an ordinary checkpoint, tools/test.py evaluates it with MMPose's PCK / EPE, and the mesh config starts
-from it."""
+from it, with the same heatmap joints (tools/heatmap_joint_error.py)."""
 import json
 import os.path as osp
 import sys
@@ -10,11 +10,13 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from mmengine.runner import save_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 import test as test_tool  # noqa: E402  (tools/test.py)
 
+import heatmap_joint_error  # noqa: E402  (tools/heatmap_joint_error.py)
 import train as train_tool  # noqa: E402  (tools/train.py)
 
 CONFIG = osp.join(ROOT, 'configs/td-hm_effnet-lite0_synthetic-96x96.py')
@@ -74,3 +76,15 @@ def test_2d_stage_trains_tests_and_starts_the_mesh_config(renders, tmp_path, bod
     trained = torch.load(ckpt, map_location='cpu')['state_dict']
     assert torch.equal(model.neck.heatmap[1].running_mean, trained['head.deconv_layers.1.running_mean'])
     assert torch.equal(model.backbone._bn1.running_var, trained['backbone._bn1.running_var'])
+
+    # tools/heatmap_joint_error.py: the mesh model reads the 2D stage's heatmaps as the tool says it does
+    stage = heatmap_joint_error.main([cfg_path, ckpt, '--out', str(tmp_path / 'err2d.json')])
+    for name in ('read_by_neck', 'own_convention'):
+        assert stage[name]['num'] == 4 and 0 < stage[name]['all'] < 2 * 2 ** 0.5
+    assert stage['read_by_neck']['all'] != pytest.approx(stage['own_convention']['all'])
+    mesh.test_dataloader.dataset.data_root = renders
+    mesh_cfg, mesh_ckpt = str(tmp_path / 'hmr.py'), str(tmp_path / 'hmr.pth')
+    mesh.dump(mesh_cfg)
+    save_checkpoint({'state_dict': model.state_dict(), 'meta': {}}, mesh_ckpt)
+    started = heatmap_joint_error.main([mesh_cfg, mesh_ckpt])
+    assert started['read_by_neck']['all'] == pytest.approx(stage['read_by_neck']['all'], abs=1e-5)
