@@ -133,19 +133,35 @@ def attach_mesh_predictions(batch_pred_instances: InstanceList,
         List[PoseDataSample]: ``batch_data_samples`` with ``pred_instances``.
     """
     assert len(batch_pred_instances) == len(batch_data_samples)
-    for pred, sample in zip(batch_pred_instances, batch_data_samples):
+    preds = list(batch_pred_instances)
+    for pred in preds:  # the head's arrays are float32 numpy already; other producers may give tensors
         for key, value in list(pred.all_items()):
-            pred.set_field(_to_float32_numpy(value), key)
+            if isinstance(value, Tensor):
+                pred.set_field(_to_float32_numpy(value), key)
+    # input px -> image px for the whole batch at once: x * scale / size + center - scale / 2 (samples
+    # without the crop metainfo keep input px)
+    counts = [len(p.keypoints) for p in preds]
+    kp = np.concatenate([np.asarray(p.keypoints, np.float32) for p in preds]) if preds else None
+    gain, offset = [], []
+    for sample in batch_data_samples:
         meta = sample.metainfo
-        kp = pred.keypoints.astype(np.float32)
         if all(k in meta for k in ('input_center', 'input_scale', 'input_size')):
-            size = np.asarray(meta['input_size'], np.float32).reshape(-1)[:2]
-            scale = np.asarray(meta['input_scale'], np.float32).reshape(-1)[:2]
-            center = np.asarray(meta['input_center'], np.float32).reshape(-1)[:2]
-            kp[..., :2] = kp[..., :2] / size * scale + center - 0.5 * scale
-        pred.keypoints = kp
+            size, scale, center = (np.asarray(meta[k], np.float32).reshape(-1)[:2]
+                                   for k in ('input_size', 'input_scale', 'input_center'))
+            gain.append(scale / size)
+            offset.append(center - 0.5 * scale)
+        else:
+            gain.append(np.ones(2, np.float32))
+            offset.append(np.zeros(2, np.float32))
+    if preds:
+        gain, offset = np.repeat(np.stack(gain), counts, 0), np.repeat(np.stack(offset), counts, 0)
+        kp[..., :2] = kp[..., :2] * gain[:, None] + offset[:, None]
+    start = 0
+    for pred, sample, n in zip(preds, batch_data_samples, counts):
+        pred.set_field(kp[start:start + n], 'keypoints')
+        start += n
         if 'keypoints_visible' not in pred:
-            pred.keypoints_visible = pred.keypoint_scores
+            pred.set_field(pred.keypoint_scores, 'keypoints_visible')
         if 'gt_instances' in sample:
             gt = sample.gt_instances
             for key in ('bboxes', 'bbox_scores'):
