@@ -4,21 +4,19 @@ A truncated JPEG, a text file named ``.jpg`` and a 1x1 image in the test split o
 ``LoadImage`` said "Please check whether the file exists" for the first two, and the third was evaluated
 and counted in the metrics.
 """
-import os
 import os.path as osp
-import shutil
 import sys
 
 import cv2
 import numpy as np
 import pytest
-import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 sys.path.insert(0, osp.join(ROOT, 'tests', 'test_tools'))
 import test as test_tool  # noqa: E402  (tools/test.py)
 
+from fault_setups import copy_split, save_model_checkpoint  # noqa: E402
 from test_train_test import dump, tiny_cfg  # noqa: E402  (tiny config; synth: conftest.py)
 
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
@@ -28,14 +26,8 @@ PMNET = 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'
 
 @pytest.fixture(scope='module')
 def checkpoint(synth, tmp_path_factory):
-    from mmengine.registry import DefaultScope
-    from mmpose.registry import MODELS
     cfg = tiny_cfg(PMNET, synth, str(tmp_path_factory.mktemp('unused')))
-    with DefaultScope.overwrite_default_scope('mmpose'):
-        model = MODELS.build(cfg.model)
-    path = str(tmp_path_factory.mktemp('ckpt') / 'pmnet.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta=dict(cfg=cfg.pretty_text)), path)
-    return path
+    return save_model_checkpoint(cfg, str(tmp_path_factory.mktemp('ckpt') / 'pmnet.pth'))
 
 
 def _spoil(path: str, kind: str) -> None:
@@ -55,18 +47,14 @@ def _spoil(path: str, kind: str) -> None:
     ('text', 'match no image format OpenCV reads'),
     ('tiny', 'is only 1x1 px (below 32 px)')])
 def test_bad_test_image_is_named_with_its_fault(synth, checkpoint, tmp_path, error_line, kind, fault):
-    data_root = tmp_path / 'data'
-    data_root.mkdir()
-    for name in ('train', 'train.npz', 'test.npz'):
-        os.symlink(osp.join(synth['data_root'], name), data_root / name)
-    shutil.copytree(osp.join(synth['data_root'], 'test'), data_root / 'test')
-    image = str(data_root / 'test' / 'images' / '000001.jpg')
+    data_root = copy_split(synth, tmp_path / 'data', copy_test_images=True)
+    image = osp.join(data_root, 'test', 'images', '000001.jpg')
     _spoil(image, kind)
     work = tmp_path / 'work'
-    cfg_path = dump(tiny_cfg(PMNET, dict(synth, data_root=str(data_root)), str(work)), tmp_path / 'cfg.py')
+    cfg_path = dump(tiny_cfg(PMNET, dict(synth, data_root=data_root), str(work)), tmp_path / 'cfg.py')
     argv = [cfg_path, checkpoint, '--work-dir', str(work), '--cfg-options', f'experiment_name={kind}']
     assert run_with_file_errors(test_tool.main, argv) == 2
     err = error_line()
-    assert f"{osp.join(str(data_root), 'test.npz')}: sample 1: image {image}" in err
+    assert f"{osp.join(data_root, 'test.npz')}: sample 1: image {image}" in err
     assert fault in err and 'remove the sample from the annotation file' in err
     assert not any(p.name.startswith('rarity_') for p in work.iterdir())  # no metrics were written

@@ -12,13 +12,13 @@ import tempfile
 
 import numpy as np
 import pytest
-import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 sys.path.insert(0, osp.join(ROOT, 'tests', 'test_tools'))
 import test as test_tool  # noqa: E402  (tools/test.py)
 
+from fault_setups import save_model_checkpoint  # noqa: E402
 from test_train_test import dump, tiny_cfg  # noqa: E402  (tiny config; synth: conftest.py)
 
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
@@ -29,18 +29,13 @@ PMNET = 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'
 @pytest.fixture(scope='module')
 def other_run(synth, tmp_path_factory):
     """Another run's work dir: its saved config (absolute out paths), results, and a checkpoint."""
-    from mmengine.registry import DefaultScope
-    from mmpose.registry import MODELS
     run = tmp_path_factory.mktemp('other_run')
     cfg = tiny_cfg(PMNET, synth, str(run))
     for ev in cfg.test_evaluator:
         if ev.type == 'PoseRarity':
             ev.update(out_dir=str(run), model_name='pmnet')
     cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=str(run / 'preds.pkl')))
-    with DefaultScope.overwrite_default_scope('mmpose'):
-        model = MODELS.build(cfg.model)
-    ckpt = str(run / 'iter_1.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta=dict(cfg=cfg.pretty_text)), ckpt)
+    ckpt = save_model_checkpoint(cfg, str(run / 'iter_1.pth'))
     (run / 'rarity_pmnet.json').write_text('{"the other run": 1}')
     return dict(dir=run, cfg=dump(cfg, run / 'pmnet.py'), ckpt=ckpt)
 

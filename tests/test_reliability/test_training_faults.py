@@ -6,7 +6,6 @@ of 3e38, the camera regulariser for negative scales), 6 (a truncated newest chec
 while a checkpoint is being written: ``test_checkpoint_saves.py``.
 """
 import glob
-import os
 import os.path as osp
 import sys
 
@@ -20,6 +19,7 @@ sys.path.insert(0, osp.join(ROOT, 'tests', 'test_tools'))
 import test as test_tool  # noqa: E402  (tools/test.py)
 
 import train as train_tool  # noqa: E402  (tools/train.py)
+from fault_setups import copy_split, save_model_checkpoint  # noqa: E402
 from test_train_test import (NUM_PROTOS, dump, synth,  # noqa: E402,F401  (tiny data + config)
                              tiny_cfg)
 
@@ -30,19 +30,6 @@ from pmnet_plugin.utils.safe_pickle import DataFileError  # noqa: E402
 
 PMNET = 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'
 HMR = 'configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py'
-
-
-def _save_model_checkpoint(cfg, path: str, **head) -> str:
-    """Builds ``cfg``'s model (head fields overridden) and saves it as a Runner would (meta['cfg'])."""
-    from mmengine.registry import DefaultScope
-    from mmpose.registry import MODELS
-    cfg = cfg.copy()
-    cfg.model.head.update(head)
-    torch.manual_seed(0)
-    with DefaultScope.overwrite_default_scope('mmpose'):
-        model = MODELS.build(cfg.model)
-    torch.save(dict(state_dict=model.state_dict(), meta=dict(cfg=cfg.pretty_text)), path)
-    return path
 
 
 def _logs(work_dir: str) -> str:
@@ -57,8 +44,8 @@ def test_row1_test_tool_refuses_mismatched_checkpoints(synth, tmp_path, capsys):
     cfg = tiny_cfg(PMNET, synth, str(tmp_path / 'work'))
     cfg_path = dump(cfg, tmp_path / 'pmnet.py')
     hmr_cfg = tiny_cfg(HMR, synth, str(tmp_path / 'work'))
-    hmr = _save_model_checkpoint(hmr_cfg, str(tmp_path / 'hmr.pth'))
-    k8 = _save_model_checkpoint(cfg, str(tmp_path / 'k8.pth'), num_prototypes=8, prototype_file=None)
+    hmr = save_model_checkpoint(hmr_cfg, str(tmp_path / 'hmr.pth'))
+    k8 = save_model_checkpoint(cfg, str(tmp_path / 'k8.pth'), num_prototypes=8, prototype_file=None)
     argv = ['--work-dir', str(tmp_path / 'test'), '--cfg-options', 'experiment_name=t']
 
     with pytest.raises(CheckpointMismatchError) as err:
@@ -100,17 +87,12 @@ def test_row4_divergence_named_with_iteration_and_hint(synth, tmp_path):
 
 
 def test_row4_huge_label_named_with_sample_index(synth, tmp_path):
-    from pmnet_plugin.synthetic.synth_dataset import load_humandata
-    data_root = tmp_path / 'data'
-    data_root.mkdir()
-    for name in ('train', 'test', 'test.npz'):
-        os.symlink(osp.join(synth['data_root'], name), data_root / name)
-    arrays = load_humandata(osp.join(synth['data_root'], 'train.npz'))
-    arrays['keypoints3d'] = arrays['keypoints3d'].copy()
-    arrays['keypoints3d'][5, 3, 0] = 3e38  # one joint of sample 5
-    np.savez(data_root / 'train.npz', **{k: np.array(v, dtype=object) if isinstance(v, dict) else v
-                                         for k, v in arrays.items()})
-    cfg = tiny_cfg(PMNET, dict(synth, data_root=str(data_root)), str(tmp_path / 'work'), max_iters=4)
+    def one_huge_label(arrays):
+        arrays['keypoints3d'] = arrays['keypoints3d'].copy()
+        arrays['keypoints3d'][5, 3, 0] = 3e38  # one joint of sample 5
+
+    data_root = copy_split(synth, tmp_path / 'data', one_huge_label)
+    cfg = tiny_cfg(PMNET, dict(synth, data_root=data_root), str(tmp_path / 'work'), max_iters=4)
     cfg.train_dataloader.sampler.shuffle = False
     cfg.train_dataloader.dataset.check_labels = False  # the load-time check would refuse it; the guard is tested
     with pytest.raises(NonFiniteLossError) as err:

@@ -6,7 +6,6 @@
 - Labels in another scale (3D joints x 1e9) stop training when the dataset loads, with exit 2 naming the
   file, key and samples; only labelled entries count.
 """
-import os
 import os.path as osp
 import sys
 
@@ -18,6 +17,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 sys.path.insert(0, osp.join(ROOT, 'tests', 'test_tools'))
 import train as train_tool  # noqa: E402  (tools/train.py)
+from fault_setups import copy_split  # noqa: E402
 from test_train_test import (NUM_PROTOS, dump,  # noqa: E402  (tiny config; synth: conftest.py)
                              tiny_cfg)
 
@@ -62,23 +62,12 @@ def test_prototype_file_of_another_k_exits_2_naming_it(synth, tmp_path, error_li
     assert f'num_prototypes={NUM_PROTOS + 1}' in err and f'--k {NUM_PROTOS + 1}' in err
 
 
-def _scaled_split(synth, tmp_path, scale: float) -> str:
-    """A copy of the tiny data whose train.npz has its 3D joints multiplied by ``scale``."""
-    from pmnet_plugin.synthetic.synth_dataset import load_humandata
-    data_root = tmp_path / 'data'
-    data_root.mkdir()
-    for name in ('train', 'test', 'test.npz'):
-        os.symlink(osp.join(synth['data_root'], name), data_root / name)
-    arrays = load_humandata(osp.join(synth['data_root'], 'train.npz'))
-    arrays['keypoints3d'] = arrays['keypoints3d'].copy()
-    arrays['keypoints3d'][..., :3] *= scale
-    np.savez(data_root / 'train.npz', **{k: np.array(v, dtype=object) if isinstance(v, dict) else v
-                                         for k, v in arrays.items()})
-    return str(data_root)
-
-
 def test_absurd_labels_stop_training_when_the_dataset_loads(synth, tmp_path, error_line):
-    data_root = _scaled_split(synth, tmp_path, 1e9)
+    def scaled(arrays):
+        arrays['keypoints3d'] = arrays['keypoints3d'].copy()
+        arrays['keypoints3d'][..., :3] *= 1e9
+
+    data_root = copy_split(synth, tmp_path / 'data', scaled)
     work = str(tmp_path / 'work')
     cfg = tiny_cfg(PMNET, dict(synth, data_root=data_root), work, max_iters=2)
     argv = [dump(cfg, tmp_path / 'cfg.py'), '--cfg-options', 'experiment_name=scaled']
