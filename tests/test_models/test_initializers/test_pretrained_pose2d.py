@@ -155,3 +155,14 @@ def test_other_joint_count_is_refused_and_none_loads_nothing(tmp_path, body_mode
         model.init_weights()
     assert all(torch.equal(model.state_dict()[k], v) for k, v in before.items())
     assert any('no 2D checkpoint given' in m for m in log.messages)
+
+
+def test_2d_stage_config_matches_the_mesh_configs():
+    """What the initializer does not check: the 2D stage normalises and crops as the mesh configs do, and its
+    backbone is built with the same arguments (so its tensors and their training-time freezing match)."""
+    pose2d, mesh = Config.fromfile(TD_HM_EFFNET), Config.fromfile(HMR_EFFNET)
+    assert pose2d.model.data_preprocessor == mesh.model.data_preprocessor
+    assert pose2d.model.backbone == {k: v for k, v in mesh.model.backbone.items() if k != '_delete_'}
+    assert pose2d.codec.input_size == mesh.codec.input_size
+    assert pose2d.model.head.out_channels == mesh.model.neck.num_keypoints
+    assert pose2d.custom_imports == dict(imports=['pmnet_plugin'], allow_failed_imports=False)
