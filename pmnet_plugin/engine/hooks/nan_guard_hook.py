@@ -131,7 +131,9 @@ class NaNGuardHook(Hook):
         named = [(n, p) for n, p in model.named_parameters() if p.is_floating_point()]
         if not named:
             return []
-        ok = torch.stack([torch.isfinite(p.detach()).all() for _, p in named]).cpu()
+        # max-abs norms in a few fused kernels per device and dtype (inf or NaN iff an entry is)
+        norms = torch._foreach_norm([p.detach() for _, p in named], float('inf'))
+        ok = torch.isfinite(torch.stack([v.float().to(norms[0].device) for v in norms])).cpu()
         return [n for (n, _), good in zip(named, ok.tolist()) if not good]
 
     def _hint(self, runner, data_batch: DATA_BATCH) -> str:

@@ -288,9 +288,11 @@ class SMPLBodyModel(nn.Module):
                 raise ValueError(f'transl: expected ({batch}, 3), got {tuple(transl.shape)}')
             transl = transl.to(rot_body.dtype)
         if self.check_finite and not finite_checks_deferred():  # else NaNGuardHook reports them
-            for name, t in (('betas', betas), ('body_pose', rot_body), ('global_orient', rot_root),
-                            ('transl', transl)):
-                if t is not None and not bool(torch.isfinite(t).all()):
+            named = [(n, t) for n, t in (('betas', betas), ('body_pose', rot_body), ('global_orient', rot_root),
+                                         ('transl', transl)) if t is not None]
+            finite = torch.stack([torch.isfinite(t).all() for _, t in named]).tolist()  # one device sync
+            for (name, _), ok in zip(named, finite):
+                if not ok:
                     raise ValueError(f'SMPLBodyModel: {name} contains NaN or Inf values')
 
         rotmats = torch.cat([rot_root, rot_body], dim=1)

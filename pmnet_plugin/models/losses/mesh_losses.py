@@ -214,12 +214,12 @@ class MeshLoss(nn.Module):
         if self.discriminator is not None:
             losses['adv'], losses['disc'], acc = adversarial_losses(
                 self.discriminator, self.real_poses, pred['smpl_pose_rotmat'], pred['smpl_betas'])
-        out = {}
-        for name, value in losses.items():
-            value = value * w[name]
-            if self.check_finite and not finite_checks_deferred() and not torch.isfinite(value).all():
-                raise RuntimeError(f'MeshLoss: loss term "loss_{name}" is not finite ({value}).')
-            out[f'loss_{name}'] = value
+        out = {f'loss_{name}': value * w[name] for name, value in losses.items()}
+        if out and self.check_finite and not finite_checks_deferred():
+            finite = torch.isfinite(torch.stack([v.detach().float() for v in out.values()])).tolist()
+            for (name, value), ok in zip(out.items(), finite):  # one device sync for all terms
+                if not ok:
+                    raise RuntimeError(f'MeshLoss: loss term "{name}" is not finite ({value}).')
         if acc is not None:
             out['acc_disc'] = acc
         for name, module in self.regression_losses.items():
