@@ -28,6 +28,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import pmnet_plugin  # noqa: E402,F401  (registers components; torch>=2.6 checkpoint fix)
 from pmnet_plugin.apis.checkpoint import check_checkpoint_fits, read_checkpoint  # noqa: E402
+from pmnet_plugin.datasets.body_fingerprint_check import check_render_bodies  # noqa: E402
 from pmnet_plugin.engine import (  # noqa: E402  (also: NaNGuardHook, no torchvision)
     close_distributed, setup_cpu_distributed)
 from pmnet_plugin.utils import cli  # noqa: E402
@@ -176,6 +177,7 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
     cli.check_work_dir(cfg)
+    check_render_bodies(cfg, 'test')  # renders of another body model: exit 2 before anything is built
     check_outputs_writable(cfg, args)
     setup_cpu_distributed(cfg)  # torchrun on a machine without CUDA: gloo, DDP without device ids
     runner = Runner.from_cfg(cfg)

@@ -14,6 +14,7 @@ Output layout (``DIR`` = ``out_dir``)::
 
     DIR/{split}/images/000000.jpg ...     # W x H RGB JPEG, the whole image is the network crop
     DIR/{split}.npz                       # HumanData-style labels, one row per image
+    DIR/body_model.npz                    # the body model the images were rendered with (its arrays)
 
 ``DIR/{split}.npz`` keys (read with :func:`load_humandata`, which unpickles the dict entries through
 :class:`~pmnet_plugin.utils.safe_pickle.RestrictedUnpickler`; they are 0-d object arrays). N = number of
@@ -33,6 +34,9 @@ images:
 - ``meta`` dict: ``gender`` (N,) str ('neutral'), ``clip`` (N,) str (DeepMimic clip, e.g. 'cartwheel'),
   ``is_rare`` (N,) bool, ``frame`` (N,) int64 (frame in the clip), ``yaw`` (N,) float32 radians,
   ``config``, ``keypoints2d_convention`` and ``keypoints3d_convention`` (copies of the top-level keys).
+- ``body_model_fingerprint`` () str: :func:`~pmnet_plugin.models.body_models.fingerprint.body_model_fingerprint`
+  of the body model the split was rendered with (also in ``meta``, with ``body_model_file``, its file name);
+  ``tools/train.py`` and ``tools/test.py`` refuse a config whose body model has another one.
 - ``config`` = 'pmnet_synthetic'; ``keypoints2d_convention`` = ``keypoints3d_convention`` = 'smpl' (the
   official SMPL-24 joint order, MMHuman3D's name for it; MMHuman3D's 'smpl_24' is SPIN's 24 joints);
   ``__data_len__`` = N.
@@ -179,8 +183,9 @@ def render_split(params: Dict[str, np.ndarray], split_dir: str, split: str, seed
 
 
 def write_humandata(path: str, params: Dict[str, np.ndarray], labels: Dict[str, np.ndarray],
-                    img_size: int, focal: float) -> None:
-    """Write one split's labels in the format of the module docstring."""
+                    img_size: int, focal: float, body_fingerprint: str = '', body_file: str = '') -> None:
+    """Write one split's labels in the format of the module docstring (``body_fingerprint`` and
+    ``body_file`` name the body model the images were rendered with)."""
     num = len(params['betas'])
     conventions = dict(config='pmnet_synthetic', keypoints2d_convention='smpl',
                        keypoints3d_convention='smpl')
@@ -188,7 +193,8 @@ def write_humandata(path: str, params: Dict[str, np.ndarray], labels: Dict[str, 
                 body_pose=params['body_pose'].astype(np.float32), betas=params['betas'].astype(np.float32),
                 transl=labels['transl'].astype(np.float32))
     meta = dict(gender=np.full(num, 'neutral'), clip=params['clip'].astype(str), is_rare=params['is_rare'],
-                frame=params['frame'], yaw=params['yaw'], **conventions)
+                frame=params['frame'], yaw=params['yaw'], body_model_fingerprint=body_fingerprint,
+                body_model_file=body_file, **conventions)
     cam_param = dict(focal=np.array([focal, focal], np.float32),
                      princpt=np.array([img_size / 2.0, img_size / 2.0], np.float32),
                      img_size=np.array([img_size, img_size], np.int64))
@@ -197,7 +203,18 @@ def write_humandata(path: str, params: Dict[str, np.ndarray], labels: Dict[str, 
         bbox_xywh=labels['bbox_xywh'], keypoints2d=labels['keypoints2d'],
         keypoints2d_mask=np.ones(24, np.uint8), keypoints3d=labels['keypoints3d'],
         keypoints3d_mask=np.ones(24, np.uint8), smpl=smpl, cam_param=cam_param, meta=meta,
-        __data_len__=num, **conventions)
+        __data_len__=num, body_model_fingerprint=np.array(body_fingerprint), **conventions)
+
+
+def save_render_body(body_model: str, out_file: str) -> str:
+    """Writes the arrays of the SMPL model file ``body_model`` to ``out_file`` (``.npz``, about 1.5 MB for
+    the 38 MB ``.pkl``), so that renders travel with their body; returns its fingerprint."""
+    from pmnet_plugin.models.body_models.fingerprint import fingerprint_arrays
+    from pmnet_plugin.models.body_models.smpl_io import load_smpl_model_file
+    arrays = load_smpl_model_file(body_model)
+    np.savez_compressed(out_file, **{k: v for k, v in arrays.items()
+                                     if isinstance(v, np.ndarray) and v.dtype != object})
+    return fingerprint_arrays(arrays)
 
 
 def load_humandata(path: str) -> Dict[str, object]:
@@ -267,6 +284,7 @@ def make_synthetic_dataset(out_dir: str, num: int = 5000, rare_fraction: float =
         num_test = num if split == 'test' else max(1, num // 5)
     plan = {'train': (num, rare_fraction, train_mask), 'test': (num_test, test_rare_fraction, test_mask)}
     os.makedirs(out_dir, exist_ok=True)
+    fingerprint = save_render_body(body_model, os.path.join(out_dir, 'body_model.npz'))
     summary = {}
     for name in (('train', 'test') if split == 'both' else (split, )):
         count, fraction, mask = plan[name]
@@ -278,7 +296,7 @@ def make_synthetic_dataset(out_dir: str, num: int = 5000, rare_fraction: float =
                               img_size=img_size, focal=focal, workers=workers, texture=texture)
         seconds = time.time() - start
         path = os.path.join(out_dir, f'{name}.npz')
-        write_humandata(path, params, labels, img_size, focal)
+        write_humandata(path, params, labels, img_size, focal, fingerprint, os.path.basename(body_model))
         summary[name] = dict(path=path, num=count, rare_fraction=float(params['is_rare'].mean()),
                              seconds=seconds, images_per_s=count / max(seconds, 1e-6))
         print(f'[{name}] wrote {count} images + {path} in {seconds:.1f} s '

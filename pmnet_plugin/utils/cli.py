@@ -67,12 +67,14 @@ def check_work_dir(cfg) -> None:
 
 def _file_errors() -> tuple:
     from pmnet_plugin.apis.checkpoint import CheckpointMismatchError
+    from pmnet_plugin.datasets.body_fingerprint_check import BodyModelMismatchError
     from pmnet_plugin.datasets.humandata import AnnotationError
     from pmnet_plugin.datasets.image_checks import BadTestImageError
     from pmnet_plugin.models.prototypes import MissingPrototypesError
     from pmnet_plugin.prototypes.io import PrototypeFileMismatchError
     return (CheckpointMismatchError, DataFileError, FileNotFoundError, UnsafePickleError,
-            PrototypeFileMismatchError, MissingPrototypesError, AnnotationError, BadTestImageError)
+            PrototypeFileMismatchError, MissingPrototypesError, AnnotationError, BadTestImageError,
+            BodyModelMismatchError)
 
 
 def run_with_file_errors(main: Callable, argv: Optional[Sequence[str]] = None) -> int:
@@ -80,9 +82,9 @@ def run_with_file_errors(main: Callable, argv: Optional[Sequence[str]] = None) -
 
     File faults: missing, unreadable, unsafe (a pickle naming a global outside the allow-list), not
     fitting the model (checkpoint or prototype file), malformed or implausible annotations
-    (``AnnotationError``), an evaluation image that cannot be evaluated, PM-Net training without a
-    prototype file. Their messages already name the file, the fault and the fix, so no traceback is
-    printed.
+    (``AnnotationError``), an evaluation image that cannot be evaluated, renders of another body model,
+    PM-Net training without a prototype file. Their messages already name the file, the fault and the
+    fix, so no traceback is printed.
 
     Args:
         main (Callable): A tool's ``main(argv)``, or ``main()`` when ``argv`` is None.
