@@ -48,6 +48,27 @@ train.main([{cfg!r}, '--cfg-options', 'experiment_name=killed'])
 '''
 
 
+KILL_DURING_BEST_SAVE = '''
+import os, signal, sys
+sys.path.insert(0, {tools!r})
+from mmengine.fileio.backends import local_backend
+from mmengine.hooks import CheckpointHook
+put = local_backend.LocalBackend.put
+CheckpointHook.rule_map = dict(less=lambda x, y: True, greater=lambda x, y: True)  # every validation is best
+
+def put_then_die(self, obj, filepath):
+    if os.path.basename(str(filepath)).startswith('best_mesh_MPJPE_iter_2.pth'):
+        with open(filepath, 'wb') as f:
+            f.write(obj[:len(obj) // 2])
+        os.kill(os.getpid(), signal.SIGKILL)
+    return put(self, obj, filepath)
+
+local_backend.LocalBackend.put = put_then_die
+import train
+train.main([{cfg!r}, '--cfg-options', 'experiment_name=killed_best'])
+'''
+
+
 def _cfg(synth, work: str, max_iters: int, keep: int = 1):
     cfg = tiny_cfg(PMNET, synth, work, max_iters=max_iters)
     cfg.default_hooks.checkpoint.update(type='AtomicCheckpointHook', max_keep_ckpts=keep)
@@ -121,3 +142,27 @@ def test_old_checkpoints_are_pruned_after_the_new_one(synth, tmp_path):
     assert runner.iter == 3
     assert sorted(osp.basename(p) for p in glob.glob(osp.join(work, 'iter_*'))) == ['iter_2.pth', 'iter_3.pth']
     assert read_checkpoint(osp.join(work, 'iter_3.pth'))['message_hub']['runtime_info']['keep_ckpt_ids'] == [2, 3]
+
+
+def test_sigkill_during_a_best_save_keeps_the_previous_best(synth, tmp_path):
+    work = str(tmp_path / 'work')
+    cfg = _cfg(synth, work, max_iters=3)
+    cfg.default_hooks.checkpoint.update(save_best='mesh/MPJPE', rule='less')
+    cfg.train_cfg.val_interval = 1
+    cfg_path = dump(cfg, tmp_path / 'cfg.py')
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    proc = subprocess.run([sys.executable, '-c', KILL_DURING_BEST_SAVE.format(
+        tools=osp.join(ROOT, 'tools'), cfg=cfg_path)], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    # MMEngine's hook would have removed best_..._iter_1.pth before writing the truncated iter_2 one
+    assert sorted(osp.basename(p) for p in glob.glob(osp.join(work, 'best_*'))) == [
+        'best_mesh_MPJPE_iter_1.pth', 'best_mesh_MPJPE_iter_2.pth.part']
+    assert read_checkpoint(osp.join(work, 'best_mesh_MPJPE_iter_1.pth'))['meta']['iter'] == 1
+    assert read_checkpoint(osp.join(work, 'iter_2.pth'))['meta']['iter'] == 2  # saved before validation
+
+    runner = train_tool.main([cfg_path, '--resume', '--cfg-options', 'experiment_name=resumed_best'])
+    assert runner.iter == 3
+    bests = sorted(osp.basename(p) for p in glob.glob(osp.join(work, 'best_*')))
+    assert len(bests) == 1 and bests[0].endswith('.pth')  # one best, whole; the .part was removed
+    assert read_checkpoint(osp.join(work, bests[0]))['meta']['iter'] >= 1

@@ -2,7 +2,8 @@
 import glob
 import os
 import os.path as osp
-from typing import Any, Dict
+import shutil
+from typing import Any, Callable, Dict, List
 
 from mmengine.dist import is_main_process
 from mmengine.fileio.backends import LocalBackend
@@ -23,6 +24,22 @@ def _fsync(path: str) -> None:
         os.close(fd)
 
 
+class _DeferredRemoval:
+    """A file backend whose ``remove``/``rmtree`` only record the path (to remove it after a new save)."""
+
+    def __init__(self, backend, removed: List[str]) -> None:
+        self._backend, self._removed = backend, removed
+
+    def remove(self, path: str) -> None:
+        self._removed.append(path)
+
+    def rmtree(self, path: str) -> None:
+        self._removed.append(path)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+
 def _text_writer(text: str):
     def write(path: str) -> None:
         with open(path, 'w') as f:
@@ -32,39 +49,60 @@ def _text_writer(text: str):
 
 @HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
-    """``CheckpointHook`` whose periodic checkpoints survive a run killed while saving.
+    """``CheckpointHook`` whose checkpoints survive a run killed while saving.
 
-    MMEngine's hook removes the oldest checkpoint beyond ``max_keep_ckpts`` before it writes the new one,
-    and writes the new one under its final name. A run killed during the write (or a full disk) is left
-    with a truncated newest file and, with ``max_keep_ckpts=1``, nothing to resume from. Here:
+    MMEngine's hook removes the oldest checkpoint beyond ``max_keep_ckpts`` (and the previous
+    ``best_*.pth``) before it writes the new one, and writes the new one under its final name. A run killed
+    during the write (or a full disk) is left with a truncated newest file and, with ``max_keep_ckpts=1``,
+    nothing to resume from. Here:
 
-    1. the checkpoint is written to ``<name>.part`` in the same folder, flushed, then renamed onto
+    1. every checkpoint is written to ``<name>.part`` in the same folder, flushed, then renamed onto
        ``<name>`` (``os.replace``), so ``<name>`` is always complete;
     2. ``last_checkpoint`` is written the same way, after the rename;
-    3. only then are the checkpoints beyond ``max_keep_ckpts`` removed.
+    3. only then are the checkpoints beyond ``max_keep_ckpts`` and the previous best one removed.
 
     A failed write (disk full, quota) removes the ``.part`` file and raises ``OutputWriteError`` naming the
     checkpoint (``tools/train.py`` exits with status 3); earlier checkpoints are kept. ``.part`` files left
     by a killed run are removed when training starts. Takes the arguments of MMEngine's ``CheckpointHook``;
-    on a non-local storage backend it saves as ``CheckpointHook`` does. ``best_*.pth`` checkpoints
-    (``save_best``) are saved by MMEngine's code path unchanged.
+    on a non-local storage backend it saves as ``CheckpointHook`` does.
     """
+
+    _local = False  # set in before_train: the checkpoints go to a local folder
 
     def before_train(self, runner) -> None:
         """MMEngine's set-up, then removes ``*.pth.part`` files of a run killed while saving."""
         super().before_train(runner)
-        if not self._atomic(runner) or not is_main_process():
+        self._local = isinstance(self.file_backend, LocalBackend)
+        if not self._local or not is_main_process():
             return
         for part in glob.glob(osp.join(glob.escape(self.out_dir), '*' + PART_SUFFIX)):
             os.remove(part)
             runner.logger.warning(f'removed {part}: an incomplete checkpoint of an interrupted save')
 
-    def _atomic(self, runner) -> bool:
-        return isinstance(getattr(self, 'file_backend', None), LocalBackend)
+    def _save_whole(self, save: Callable, previous: str, out_dir: str, filename: str, *args,
+                    **kwargs) -> None:
+        """``save(out_dir, <filename>.part, ...)`` (``Runner.save_checkpoint``), flushed and renamed onto
+        ``filename``; a failed write raises ``OutputWriteError`` naming it and ``previous``, the kept one."""
+        final = osp.join(out_dir, filename)
+        part = final + PART_SUFFIX
+        try:
+            save(out_dir, filename + PART_SUFFIX, *args, **kwargs)
+            if is_main_process():
+                _fsync(part)
+                os.replace(part, final)
+        except OSError as err:
+            if osp.exists(part):
+                os.remove(part)
+            kept = (f'the previous checkpoint {previous} is kept' if previous and osp.isfile(previous)
+                    else 'no earlier checkpoint exists')
+            raise OutputWriteError(
+                f'cannot write checkpoint {final}: {getattr(err, "strerror", None) or err}. Nothing was left '
+                f'under that name; {kept}. Free disk space in {out_dir} (or train with another --work-dir), '
+                'then resume with tools/train.py CONFIG --resume.') from err
 
     def _save_checkpoint_with_step(self, runner, step: int, meta: Dict[str, Any]) -> None:
         """Saves checkpoint ``step`` atomically, then updates ``last_checkpoint``, then prunes old ones."""
-        if not self._atomic(runner):
+        if not self._local:
             return super()._save_checkpoint_with_step(runner, step, meta)
         stale = []
         if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
@@ -76,28 +114,39 @@ class AtomicCheckpointHook(CheckpointHook):
         previous = runner.message_hub.get_info('last_ckpt')  # restored on resume
         self.last_ckpt = osp.join(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        part = self.last_ckpt + PART_SUFFIX
-        try:
-            runner.save_checkpoint(
-                self.out_dir, filename + PART_SUFFIX, self.file_client_args,
-                save_optimizer=self.save_optimizer, save_param_scheduler=self.save_param_scheduler,
-                meta=meta, by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
-            if not is_main_process():
-                return
-            _fsync(part)
-            os.replace(part, self.last_ckpt)
-        except OSError as err:
-            if osp.exists(part):
-                os.remove(part)
-            kept = (f'the previous checkpoint {previous} is kept' if previous and osp.isfile(previous)
-                    else 'no earlier checkpoint exists')
-            raise OutputWriteError(
-                f'cannot write checkpoint {self.last_ckpt}: {getattr(err, "strerror", None) or err}. '
-                f'Nothing was left under that name; {kept}. Free disk space in {self.out_dir} (or train '
-                'with another --work-dir), then resume with tools/train.py CONFIG --resume.') from err
+        save = type(runner).save_checkpoint.__get__(runner)  # the Runner's own, also inside a best save
+        self._save_whole(save, previous, self.out_dir, filename, self.file_client_args,
+                         save_optimizer=self.save_optimizer, save_param_scheduler=self.save_param_scheduler,
+                         meta=meta, by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
+        if not is_main_process():
+            return
         atomic_write(osp.join(runner.work_dir, 'last_checkpoint'), _text_writer(self.last_ckpt),
                      f'Free disk space in {runner.work_dir}.')
         for old in stale:
             path = osp.join(self.out_dir, self.filename_tmpl.format(old))
             if osp.isfile(path):
                 os.remove(path)
+
+    def _save_best_checkpoint(self, runner, metrics: Dict[str, Any]) -> None:
+        """MMEngine's best-checkpoint logic with the new best written whole and the previous best removed
+        after it (MMEngine's removals are deferred, its save goes through :meth:`_save_whole`)."""
+        if not self._local:
+            return super()._save_best_checkpoint(runner, metrics)
+        backend, removed = self.file_backend, []
+        previous = self.best_ckpt_path
+        save = runner.save_checkpoint
+        self.file_backend = _DeferredRemoval(backend, removed)
+        runner.save_checkpoint = lambda *args, **kwargs: self._save_whole(save, previous, *args, **kwargs)
+        try:
+            super()._save_best_checkpoint(runner, metrics)
+        finally:
+            del runner.save_checkpoint  # the Runner's method again
+            self.file_backend = backend
+        current = {self.best_ckpt_path, *getattr(self, 'best_ckpt_path_dict', {}).values()}
+        for path in removed:
+            if path in current or not is_main_process():
+                continue
+            if osp.isfile(path):
+                os.remove(path)
+            elif osp.isdir(path):
+                shutil.rmtree(path)
