@@ -81,6 +81,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--workers', nargs='+', type=int, default=[0, 2])
     p.add_argument('--loader-batches', type=int, default=20)
     p.add_argument('--loader-batch-size', type=int, help='default: the config batch size')
+    p.add_argument('--loader-repeats', type=int, default=1, help='interleaved rounds over --workers')
     p.add_argument('--profile', action='store_true', help='torch.profiler tables (largest batch)')
     p.add_argument('--profile-rows', type=int, default=15)
     p.add_argument('--backends', nargs='+', choices=BACKENDS, default=[],
@@ -402,7 +403,7 @@ def main(argv=None) -> dict:
         breakdown=breakdown(res, names, snames, bs_max),
         dataloader=dict(skipped='--backends-only') if args.backends_only else bench_dataloader(
             args.configs[0], args.workers, args.loader_batches, args.loader_batch_size, args.data_root,
-            args.ann_file),
+            args.ann_file, args.loader_repeats),
         profile=profile, backends=backends, backend_ratios=backend_ratios(backends))
     text = write_report(report, args.out_dir)
     if backends:

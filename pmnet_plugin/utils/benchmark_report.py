@@ -199,6 +199,12 @@ def write_report(report: dict, out_dir: str) -> str:
                                     [[r['workers'], r['batch_size'], r['batches'], r['first_batch_s'],
                                       r['images_per_s'] or '-', r['images_per_s_incl_first']]
                                      for r in dl['runs']]))
+        med = dl.get('median_images_per_s', {})
+        if med:
+            base = med.get(0, med.get('0'))
+            lines += ['', 'Median images/s: ' + ', '.join(
+                f'{w} workers {v:.0f}' + (f' ({v / base:.2f}x 0 workers)' if base and str(w) != '0' else '')
+                for w, v in med.items())]
     for name, p in report.get('profile', {}).items():
         lines += ['', f'Profile {name}: components (ms/call) ' + ', '.join(
             f'{k} {v["cpu_ms"]:.2f} cpu / {v["device_ms"]:.2f} dev'

@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -257,21 +258,23 @@ def _leaf_datasets(ds: dict):
 
 
 def bench_dataloader(config: str, workers: Sequence[int], batches: int, batch_size: Optional[int] = None,
-                     data_root: Optional[str] = None, ann_file: Optional[str] = None) -> dict:
-    """Images/s of a config's ``train_dataloader`` for each worker count.
+                     data_root: Optional[str] = None, ann_file: Optional[str] = None, repeats: int = 1) -> dict:
+    """Images/s of a config's ``train_dataloader`` for each worker count, interleaved over repeats.
 
     Args:
         config (str): Config file with a ``train_dataloader``.
-        workers (Sequence[int]): ``num_workers`` values, one run each.
+        workers (Sequence[int]): ``num_workers`` values, one run each per repeat.
         batches (int): Batches read per run (the first one, which starts the workers, timed apart).
         batch_size (int, optional): Overrides the config's batch size.
         data_root (str, optional): Overrides every leaf dataset's ``data_root``.
         ann_file (str, optional): Overrides every leaf dataset's ``ann_file``.
+        repeats (int): Rounds over ``workers``, so that load drift hits every count alike. Defaults to 1.
 
     Returns:
-        dict: ``config`` and ``runs`` (``workers``, ``batch_size``, ``batches``, ``first_batch_s``,
-        ``images_per_s`` after the first batch, ``images_per_s_incl_first``), or ``skipped`` with the
-        reason when the config has no training loader or its annotation file is missing.
+        dict: ``config``, ``runs`` (``workers``, ``batch_size``, ``batches``, ``first_batch_s``,
+        ``images_per_s`` after the first batch, ``images_per_s_incl_first``) and ``median_images_per_s``
+        per worker count, or ``skipped`` with the reason when the config has no training loader or its
+        annotation file is missing.
     """
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
@@ -291,7 +294,7 @@ def bench_dataloader(config: str, workers: Sequence[int], batches: int, batch_si
             return dict(skipped=f'offline data not found ({ann}); make it with '
                         'tools/make_synthetic_dataset.py or pass --data-root/--ann-file')
     out = dict(config=config, runs=[])
-    for num_workers in workers:
+    for num_workers in [w for _ in range(repeats) for w in workers]:
         d = copy.deepcopy(dl)
         d.update(num_workers=num_workers, persistent_workers=False)
         if batch_size:
@@ -310,4 +313,7 @@ def bench_dataloader(config: str, workers: Sequence[int], batches: int, batch_si
                                 images_per_s=(n - 1) * bs / (t2 - t1) if n > 1 else None,
                                 images_per_s_incl_first=n * bs / (t2 - t0)))
         del it, loader
+    out['median_images_per_s'] = {
+        w: float(np.median([r['images_per_s'] for r in out['runs'] if r['workers'] == w and r['images_per_s']]))
+        for w in dict.fromkeys(workers) if any(r['workers'] == w and r['images_per_s'] for r in out['runs'])}
     return out

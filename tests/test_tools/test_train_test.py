@@ -217,10 +217,12 @@ def test_bench_dataloader_reads_the_rendered_split(synth):
     """tools/benchmark.py's dataloader measurement on real renders: every run reads its batches."""
     from pmnet_plugin.utils.benchmarking import bench_dataloader
     cfg = osp.join(ROOT, 'configs', 'hmr_res18-w32-1xb16-300it_synthetic-96x96.py')
-    out = bench_dataloader(cfg, workers=[0, 1], batches=3, batch_size=2, data_root=synth['data_root'])
-    assert [r['workers'] for r in out['runs']] == [0, 1]
+    out = bench_dataloader(cfg, workers=[0, 1], batches=3, batch_size=2, data_root=synth['data_root'], repeats=2)
+    assert [r['workers'] for r in out['runs']] == [0, 1, 0, 1]  # interleaved rounds
     for r in out['runs']:
         assert r['batches'] == 3 and r['batch_size'] == 2
         assert r['images_per_s'] > 0 and r['images_per_s_incl_first'] > 0 and r['first_batch_s'] > 0
+    assert set(out['median_images_per_s']) == {0, 1}
+    assert out['median_images_per_s'][0] == np.median([r['images_per_s'] for r in out['runs'][::2]])
     missing = bench_dataloader(cfg, workers=[0], batches=1, data_root=osp.join(synth['data_root'], 'nope'))
     assert 'offline data not found' in missing['skipped']
