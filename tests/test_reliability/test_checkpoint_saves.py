@@ -31,10 +31,13 @@ KILL_DURING_SAVE = '''
 import os, signal, sys
 sys.path.insert(0, {tools!r})
 from mmengine.fileio.backends import local_backend
+from mmengine.hooks import CheckpointHook
 put = local_backend.LocalBackend.put
+if {every_validation_best!r}:
+    CheckpointHook.rule_map = dict(less=lambda x, y: True, greater=lambda x, y: True)
 
 def put_then_die(self, obj, filepath):
-    if os.path.basename(str(filepath)).startswith('iter_2.pth'):  # half the bytes reach the disk, then SIGKILL
+    if os.path.basename(str(filepath)).startswith({name!r}):  # half the bytes reach the disk, then SIGKILL
         with open(filepath, 'wb') as f:
             f.write(obj[:len(obj) // 2])
             f.flush()
@@ -48,25 +51,13 @@ train.main([{cfg!r}, '--cfg-options', 'experiment_name=killed'])
 '''
 
 
-KILL_DURING_BEST_SAVE = '''
-import os, signal, sys
-sys.path.insert(0, {tools!r})
-from mmengine.fileio.backends import local_backend
-from mmengine.hooks import CheckpointHook
-put = local_backend.LocalBackend.put
-CheckpointHook.rule_map = dict(less=lambda x, y: True, greater=lambda x, y: True)  # every validation is best
-
-def put_then_die(self, obj, filepath):
-    if os.path.basename(str(filepath)).startswith('best_mesh_MPJPE_iter_2.pth'):
-        with open(filepath, 'wb') as f:
-            f.write(obj[:len(obj) // 2])
-        os.kill(os.getpid(), signal.SIGKILL)
-    return put(self, obj, filepath)
-
-local_backend.LocalBackend.put = put_then_die
-import train
-train.main([{cfg!r}, '--cfg-options', 'experiment_name=killed_best'])
-'''
+def _killed_during_save(cfg_path: str, name: str, every_validation_best: bool = False) -> None:
+    """Runs tools/train.py in a process that is SIGKILLed while ``name`` (or its temporary file) is written."""
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    proc = subprocess.run([sys.executable, '-c', KILL_DURING_SAVE.format(
+        tools=osp.join(ROOT, 'tools'), cfg=cfg_path, name=name, every_validation_best=every_validation_best)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
 
 
 def _cfg(synth, work: str, max_iters: int, keep: int = 1):
@@ -78,11 +69,7 @@ def _cfg(synth, work: str, max_iters: int, keep: int = 1):
 def test_sigkill_during_save_keeps_the_previous_checkpoint_then_resumes(synth, tmp_path):
     work = str(tmp_path / 'work')
     cfg_path = dump(_cfg(synth, work, max_iters=3), tmp_path / 'cfg.py')
-    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
-    proc = subprocess.run([sys.executable, '-c', KILL_DURING_SAVE.format(
-        tools=osp.join(ROOT, 'tools'), cfg=cfg_path)], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=300)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    _killed_during_save(cfg_path, 'iter_2.pth')
     # MMEngine's hook would have removed iter_1.pth (max_keep_ckpts=1) and left a truncated iter_2.pth
     assert sorted(osp.basename(p) for p in glob.glob(osp.join(work, 'iter_*'))) == [
         'iter_1.pth', 'iter_2.pth.part']
@@ -150,11 +137,7 @@ def test_sigkill_during_a_best_save_keeps_the_previous_best(synth, tmp_path):
     cfg.default_hooks.checkpoint.update(save_best='mesh/MPJPE', rule='less')
     cfg.train_cfg.val_interval = 1
     cfg_path = dump(cfg, tmp_path / 'cfg.py')
-    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
-    proc = subprocess.run([sys.executable, '-c', KILL_DURING_BEST_SAVE.format(
-        tools=osp.join(ROOT, 'tools'), cfg=cfg_path)], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=300)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    _killed_during_save(cfg_path, 'best_mesh_MPJPE_iter_2.pth', every_validation_best=True)
     # MMEngine's hook would have removed best_..._iter_1.pth before writing the truncated iter_2 one
     assert sorted(osp.basename(p) for p in glob.glob(osp.join(work, 'best_*'))) == [
         'best_mesh_MPJPE_iter_1.pth', 'best_mesh_MPJPE_iter_2.pth.part']
