@@ -1,7 +1,8 @@
 """The ONNX parity check of tools/export_onnx.py compares every output, and zero compared outputs fail.
 
 An HMR graph exported without the SMPL layer has only pose, shape and camera outputs: the check used to
-print ``PASS (0 checked outputs)`` for it, also when run against another model's weights.
+print ``PASS (0 checked outputs)`` for it, also when run against another model's weights. A checkpoint that
+does not fit exits 2, an ``--out`` that cannot be written exits 3 before the export.
 """
 import copy
 import os.path as osp
@@ -58,3 +59,21 @@ def test_hmr_graph_without_smpl_fails_against_other_weights(body_model_files, tm
     text = capsys.readouterr().out
     assert 'parity check: FAIL (3 checked outputs' in text
     assert [line.split()[-1] for line in text.splitlines() if line.startswith('smpl_pose')] == ['FAIL']
+
+
+def test_export_tool_exit_statuses(body_model_files, tmp_path, error_line):
+    from mesh_model_setup import mesh_config, save_random_checkpoint
+
+    from pmnet_plugin.apis import init_mesh_model
+    from pmnet_plugin.utils.cli import run_with_file_errors
+    pmnet_cfg = str(tmp_path / 'pmnet.py')
+    mesh_config(body_model_files).dump(pmnet_cfg)
+    hmr_ckpt = save_random_checkpoint(init_mesh_model(hmr_config(body_model_files)), str(tmp_path / 'hmr.pth'))
+    out = tmp_path / 'model.onnx'
+    assert run_with_file_errors(tool.main, [pmnet_cfg, hmr_ckpt, '--out', str(out)]) == 2
+    assert f'error: checkpoint {hmr_ckpt} does not fit the model' in error_line()
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('not a folder')
+    assert run_with_file_errors(tool.main, [pmnet_cfg, '--out', str(blocker / 'model.onnx')]) == 3
+    assert f'error: cannot write --out {blocker}/model.onnx: {blocker} is a file, not a folder' in error_line()
+    assert not out.exists()
