@@ -207,8 +207,8 @@ def write_humandata(path: str, params: Dict[str, np.ndarray], labels: Dict[str, 
 
 
 def save_render_body(body_model: str, out_file: str) -> str:
-    """Writes the arrays of the SMPL model file ``body_model`` to ``out_file`` (``.npz``, about 1.5 MB for
-    the 38 MB ``.pkl``), so that renders travel with their body; returns its fingerprint."""
+    """Writes the arrays of the SMPL model file ``body_model`` to ``out_file`` (a compressed ``.npz``, far
+    smaller than the ``.pkl``), so that renders travel with their body; returns its fingerprint."""
     from pmnet_plugin.models.body_models.fingerprint import fingerprint_arrays
     from pmnet_plugin.models.body_models.smpl_io import load_smpl_model_file
     arrays = load_smpl_model_file(body_model)
