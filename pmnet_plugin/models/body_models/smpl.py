@@ -8,8 +8,9 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import smplx
 import torch
+import torch.nn.functional as F
 from mmpose.registry import MODELS
-from smplx.lbs import batch_rigid_transform
+from smplx.lbs import transform_mat
 from torch import Tensor, nn
 
 from ...utils.finite_checks import finite_checks_deferred
@@ -83,6 +84,7 @@ class SMPLBodyModel(nn.Module):
             'J_shapedirs', torch.einsum('jv,vck->jck', smpl.J_regressor, shapedirs), persistent=False)
         self.register_buffer('lbs_weights_t', smpl.lbs_weights.T.contiguous(), persistent=False)
         self.use_posedirs = bool(smpl.posedirs.abs().max() > 0)
+        self.parent_ids = [int(i) for i in smpl.parents.tolist()]  # host ints: no device sync per joint
         num_v = int(arrays['v_template'].shape[0])
 
         if face_vertex_ids is None:
@@ -233,7 +235,7 @@ class SMPLBodyModel(nn.Module):
             eye = torch.eye(3, dtype=rotmats.dtype, device=rotmats.device)
             feat = (rotmats[:, 1:] - eye).reshape(batch, -1)
             v_posed = v_posed + (feat @ posedirs).view(batch, num_v, 3)
-        posed_joints, rel = batch_rigid_transform(rotmats, joints, smpl.parents, dtype=rotmats.dtype)
+        posed_joints, rel = self._rigid_transform(rotmats, joints)
         # Blend the (3, 4) rows of the joint transforms per vertex with one matrix product, keeping the
         # vertex axis last (contiguous) for the elementwise part: (B * 12, 24) @ (24, V) -> (B, 3, 4, V).
         rows = rel[:, :, :3, :].reshape(batch, NUM_SMPL_JOINTS, 12).transpose(1, 2)
@@ -242,10 +244,35 @@ class SMPLBodyModel(nn.Module):
         vertices_t = (blend[:, :, :3] * v_t[:, None]).sum(2) + blend[:, :, 3]  # (B, 3, V)
         return vertices_t, posed_joints
 
+    def _rigid_transform(self, rotmats: Tensor, joints: Tensor) -> Tuple[Tensor, Tensor]:
+        """``smplx.lbs.batch_rigid_transform`` with the parents as host integers.
+
+        smplx indexes its chain list with elements of the parents tensor, one device sync per joint.
+
+        Args:
+            rotmats (Tensor): Local joint rotations, shape (B, 24, 3, 3).
+            joints (Tensor): Rest joints, shape (B, 24, 3).
+
+        Returns:
+            tuple[Tensor, Tensor]: Posed joints (B, 24, 3) and transforms relative to the rest joints
+            (B, 24, 4, 4).
+        """
+        joints = joints.unsqueeze(-1)
+        rel_joints = joints.clone()
+        rel_joints[:, 1:] -= joints[:, self.smpl.parents[1:]]
+        mats = transform_mat(rotmats.reshape(-1, 3, 3), rel_joints.reshape(-1, 3, 1))
+        mats = mats.reshape(-1, joints.shape[1], 4, 4)
+        chain = [mats[:, 0]]
+        for i in range(1, len(self.parent_ids)):
+            chain.append(torch.matmul(chain[self.parent_ids[i]], mats[:, i]))
+        transforms = torch.stack(chain, dim=1)
+        rel = transforms - F.pad(torch.matmul(transforms, F.pad(joints, [0, 0, 0, 1])), [3, 0, 0, 0, 0, 0, 0, 0])
+        return transforms[:, :, :3, 3], rel
+
     def _posed_joints(self, betas: Tensor, rotmats: Tensor) -> Tensor:
         """Posed SMPL joints (B, 24, 3) alone: the kinematic chain, no vertex."""
         joints = self.J_template + torch.einsum('bk,jck->bjc', betas, self.J_shapedirs)
-        return batch_rigid_transform(rotmats, joints, self.smpl.parents, dtype=rotmats.dtype)[0]
+        return self._rigid_transform(rotmats, joints)[0]
 
     def forward(self,
                 betas: Tensor,
