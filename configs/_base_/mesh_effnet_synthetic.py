@@ -46,7 +46,7 @@ param_scheduler = [
 auto_scale_lr = dict(base_batch_size=32)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=25),
-    checkpoint=dict(type='CheckpointHook', interval=max_iters, by_epoch=False, max_keep_ckpts=1,
+    checkpoint=dict(type='AtomicCheckpointHook', interval=max_iters, by_epoch=False, max_keep_ckpts=1,
                     save_best=None))
 log_processor = dict(window_size=25)
 

@@ -46,7 +46,7 @@ param_scheduler = [
 auto_scale_lr = dict(base_batch_size=16)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
-    checkpoint=dict(type='CheckpointHook', interval=max_iters, by_epoch=False, max_keep_ckpts=2,
+    checkpoint=dict(type='AtomicCheckpointHook', interval=max_iters, by_epoch=False, max_keep_ckpts=2,
                     save_best='mesh/PA-MPJPE', rule='less'))
 log_processor = dict(window_size=10)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))  # CPU-friendly; set nccl on GPUs
