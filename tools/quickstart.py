@@ -11,13 +11,16 @@ Steps (each skipped when its output already exists, unless ``--fresh``):
        baselines, selector accuracy), training curves, error-vs-rarity plot, overlays of rare/common samples
     7. write ``OUT/report.md`` (``--preset full``: mean +- std over the seeds of every metric)
 
-Presets (any option below overrides its preset value):
-    demo  (``make demo``): 5,000 training renders, 400 iterations x 32, 1 seed
-    full:                  10,000 training renders, 900 iterations x 32, 3 seeds (measured on a 2-core CPU:
-                           62 min for the trainings and tests plus ~4 min to render; docs/quickstart_full_report.md)
+Presets (any option below overrides its preset value; times in docs/benchmarks.md):
+    demo  (``make demo``): HMR and PM-Net, 5,000 training renders, 400 iterations x 32, 1 seed
+    full:  HMR, HMR + Balanced MSE and PM-Net, 10,000 training renders, 900 iterations x 32, 3 seeds
+    gpu:   the full preset's data and models on one GPU: 1,200 iterations x 256 (10.7x full's samples per
+           model), learning rate scaled by the batch (auto_scale_lr), bf16, loader workers, and the
+           9 trainings (and tests) running side by side on the one device
 
 Usage:
-    python tools/quickstart.py [--preset demo|full] [--iters N] [--num-train N] [--seeds 0 1 2] [--fresh]
+    python tools/quickstart.py [--preset demo|full|gpu] [--iters N] [--num-train N] [--seeds 0 1 2]
+        [--models HMR PM-Net] [--parallel N] [--workers N] [--fresh]
 """
 import argparse
 import json
@@ -34,13 +37,18 @@ import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PY = sys.executable
-MODELS = (('HMR', 'configs/hmr_effnet-lite0-1xb32-1500it_synthetic-96x96.py'),
-          ('PM-Net', 'configs/pmnet_effnet-lite0-1xb32-1500it_synthetic-96x96.py'))
+MODEL_CONFIGS = {'HMR': 'configs/hmr_effnet-lite0-1xb32-1500it_synthetic-96x96.py',
+                 'HMR-BMC': 'configs/hmr-bmc_effnet-lite0-1xb32-1500it_synthetic-96x96.py',
+                 'PM-Net': 'configs/pmnet_effnet-lite0-1xb32-1500it_synthetic-96x96.py'}
 PRESETS = dict(
     demo=dict(out='outputs/quickstart', data='data/synthetic', num_train=5000, num_test=500, iters=400,
-              seeds=[0]),
+              batch_size=32, seeds=[0], models=['HMR', 'PM-Net'], workers=0, parallel=1, amp=None),
     full=dict(out='outputs/quickstart_full', data='data/synthetic_full', num_train=10000, num_test=1000,
-              iters=900, seeds=[0, 1, 2]))
+              iters=900, batch_size=32, seeds=[0, 1, 2], models=['HMR', 'HMR-BMC', 'PM-Net'], workers=0,
+              parallel=1, amp=None),
+    gpu=dict(out='outputs/quickstart_gpu', data='data/synthetic_full', num_train=10000, num_test=1000,
+             iters=1200, batch_size=256, seeds=[0, 1, 2], models=['HMR', 'HMR-BMC', 'PM-Net'], workers=2,
+             parallel=9, amp='bfloat16'))
 METRIC_ROWS = (('all', 'mesh/{}'), ('common clips', 'rarity/is_rare=0_{}'),
                ('rare clips', 'rarity/is_rare=1_{}'), ('not in tail 10 %', 'rarity/common_{}'),
                ('tail 10 % (rarest by mesh distance)', 'rarity/tail10_{}'), ('tail 5 %', 'rarity/tail5_{}'),
@@ -58,14 +66,21 @@ def parse_args() -> argparse.Namespace:
     p.add_argument('--rare-fraction', type=float, default=0.05, help='rare share of the training split')
     p.add_argument('--img-size', type=int, default=128, help='rendered image side, px')
     p.add_argument('--iters', type=int, help='training iterations per model (equal budget)')
-    p.add_argument('--batch-size', type=int, default=32)
+    p.add_argument('--batch-size', type=int)
     p.add_argument('--k', type=int, default=32, help='number of prototypes')
     p.add_argument('--seeds', type=int, nargs='+', help='training seeds (data always uses seed 0)')
+    p.add_argument('--models', nargs='+', choices=sorted(MODEL_CONFIGS), help='models to compare (HMR first)')
+    p.add_argument('--workers', type=int, help='loader worker processes per training')
+    p.add_argument('--parallel', type=int, help='trainings (and tests) run side by side')
+    p.add_argument('--amp', choices=['bfloat16', 'float16', 'none'], help='mixed precision of the trainings')
     p.add_argument('--fresh', action='store_true', help='regenerate data and retrain')
     args = p.parse_args()
     for key, value in PRESETS[args.preset].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    args.amp = None if args.amp == 'none' else args.amp
+    if args.models[0] != 'HMR':
+        p.error('--models: the baseline HMR comes first (the ratios are to it)')
     return args
 
 
@@ -95,6 +110,35 @@ class Steps:
             sys.exit(f'quickstart: step "{name}" failed (exit {res.returncode}).\n{tail}')
         self.times[name] = time.time() - t0
         print(f'    done in {self.times[name]:.0f} s', flush=True)
+
+    def run_many(self, label: str, jobs: List[tuple], parallel: int) -> None:
+        """Runs ``(name, cmd, log)`` jobs, up to ``parallel`` at a time; each is one step, and ``label``
+        names their wall time together."""
+        pending, running = list(jobs), []
+        t0 = time.time()
+        while pending or running:
+            while pending and len(running) < parallel:
+                name, cmd, log = pending.pop(0)
+                self.done += 1
+                print(f'[quickstart {self.done}/{self.total} | {time.time() - self.start:6.0f}s] {name} '
+                      f'(side by side: {len(running) + 1}) ...\n    $ {" ".join(cmd)}', flush=True)
+                out = open(osp.join(ROOT, log), 'w')
+                proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+                running.append((name, proc, out, log, time.time()))
+            time.sleep(0.5)
+            for job in [j for j in running if j[1].poll() is not None]:
+                name, proc, out, log, started = job
+                out.close()
+                running.remove(job)
+                if proc.returncode != 0:
+                    for _, other, _, _, _ in running:
+                        other.kill()
+                    tail = open(osp.join(ROOT, log)).read()[-3000:]
+                    sys.exit(f'quickstart: step "{name}" failed (exit {proc.returncode}).\n{tail}')
+                self.times[name] = time.time() - started
+                print(f'    {name}: done in {self.times[name]:.0f} s', flush=True)
+        if parallel > 1 and len(jobs) > 1:
+            self.times[f'{label}: wall time, {min(parallel, len(jobs))} side by side'] = time.time() - t0
 
 
 def tag_of(name: str) -> str:
@@ -137,37 +181,77 @@ def metrics_table(results: Dict[str, List[dict]]) -> str:
 
 
 def comparison(results: Dict[str, List[dict]]) -> str:
-    """PM-Net / HMR ratios per seed and their mean +- std, for the headline rows."""
-    lines = ['| PM-Net / HMR | ' + ' | '.join(f'seed {i}' for i in range(len(results['HMR']))) + ' | mean ± std |',
-             '|---|' + '---|' * (len(results['HMR']) + 1)]
-    for label, key in (('all MPJPE', 'mesh/MPJPE'), ('tail 5 % MPJPE', 'rarity/tail5_MPJPE'),
-                       ('tail 10 % MPJPE', 'rarity/tail10_MPJPE'), ('rare clips MPJPE', 'rarity/is_rare=1_MPJPE'),
-                       ('all PA-MPJPE', 'mesh/PA-MPJPE'), ('tail 5 % PA-MPJPE', 'rarity/tail5_PA-MPJPE')):
-        ratios = [p[key] / h[key] for p, h in zip(results['PM-Net'], results['HMR'])]
-        lines.append(f'| {label} | ' + ' | '.join(f'{r:.3f}' for r in ratios) + f' | {mean_std(ratios, "%.3f")} |')
+    """Each model / HMR ratio per seed and their mean +- std, for the headline rows."""
+    others = [n for n in results if n != 'HMR']
+    seeds = len(results['HMR'])
+    lines = ['| ratio to HMR | ' + ' | '.join(f'seed {i}' for i in range(seeds)) + ' | mean ± std |',
+             '|---|' + '---|' * (seeds + 1)]
+    for name in others:
+        for label, key in (('all MPJPE', 'mesh/MPJPE'), ('tail 5 % MPJPE', 'rarity/tail5_MPJPE'),
+                           ('tail 10 % MPJPE', 'rarity/tail10_MPJPE'),
+                           ('rare clips MPJPE', 'rarity/is_rare=1_MPJPE'),
+                           ('balanced MPJPE', 'rarity/balanced_MPJPE'), ('all PA-MPJPE', 'mesh/PA-MPJPE'),
+                           ('tail 5 % PA-MPJPE', 'rarity/tail5_PA-MPJPE')):
+            ratios = [m[key] / h[key] for m, h in zip(results[name], results['HMR']) if key in m and key in h]
+            if ratios:
+                lines.append(f'| {name} / HMR {label} | ' + ' | '.join(f'{r:.3f}' for r in ratios)
+                             + f' | {mean_std(ratios, "%.3f")} |')
     return '\n'.join(lines)
 
 
-def articulation_table(diagnostics: Dict[int, str]) -> str:
-    """Body-pose error with the GT orientation and shape (``learning_diagnostics.py``'s articulation), per
-    subset: each model's mean +- std over the seeds and the PM-Net / HMR ratio."""
+def _read_diagnostics(diagnostics: Dict[int, str]) -> List[dict]:
     runs = []
     for diag in diagnostics.values():
         with open(osp.join(ROOT, f'{diag}.json')) as f:
             runs.append(json.load(f))
-    subsets = list(runs[0]['subset_sizes'])
+    return runs
 
+
+def articulation_table(diagnostics: Dict[int, str]) -> str:
+    """Body-pose error with the GT orientation and shape (``learning_diagnostics.py``'s articulation), per
+    subset: each model's mean +- std over the seeds and each model / HMR ratio."""
+    runs = _read_diagnostics(diagnostics)
+    subsets, names = list(runs[0]['subset_sizes']), list(runs[0]['models'])
     lines = ['| | ' + ' | '.join(f'{k} (n={runs[0]["subset_sizes"][k]})' for k in subsets) + ' |',
              '|---|' + '---|' * len(subsets)]
-    for name, _ in MODELS:
+    for name in names:
         lines.append(f'| {name} | ' + ' | '.join(
             mean_std([r['models'][name]['articulation'][k] for r in runs], '%.1f') for k in subsets) + ' |')
     lines.append('| mean pose (HMR start) | ' + ' | '.join(
         f'{runs[0]["baseline_articulation"][k]:.1f}' for k in subsets) + ' |')
-    lines.append('| PM-Net / HMR | ' + ' | '.join(mean_std(
-        [r['models']['PM-Net']['articulation'][k] / r['models']['HMR']['articulation'][k] for r in runs], '%.3f')
-        for k in subsets) + ' |')
+    for name in names[1:]:
+        lines.append(f'| {name} / HMR | ' + ' | '.join(mean_std(
+            [r['models'][name]['articulation'][k] / r['models']['HMR']['articulation'][k] for r in runs], '%.3f')
+            for k in subsets) + ' |')
     return '\n'.join(lines)
+
+
+def baseline_table(diagnostics: Dict[int, str]) -> str:
+    """Each model's SMPL-24 MPJPE against the image-free baselines, and whether it beats them."""
+    runs = _read_diagnostics(diagnostics)
+    oracle = runs[0]['baselines']['mean pose with GT orientation and shape']
+    constant = runs[0]['baselines']['constant (mean test pose)']
+    lines = ['| model | SMPL-24 MPJPE | beats the constant (%.1f) | beats the mean pose given the true '
+             'orientation and shape (%.1f) |' % (constant, oracle), '|---|---|---|---|']
+    for name in runs[0]['models']:
+        values = [r['models'][name]['MPJPE'] for r in runs]
+        lines.append(f'| {name} | {mean_std(values, "%.1f")} | {sum(v < constant for v in values)} of '
+                     f'{len(values)} seeds | {sum(v < oracle for v in values)} of {len(values)} seeds |')
+    return '\n'.join(lines)
+
+
+def train_command(args: argparse.Namespace, cfg: str, wd: str, seed: int, opts: List[str]) -> List[str]:
+    """``tools/train.py`` for one model and seed with the run's budget, loader and precision."""
+    loader = [f'train_dataloader.num_workers={args.workers}',
+              f'train_dataloader.persistent_workers={args.workers > 0}',
+              f'train_dataloader.pin_memory={args.workers > 0}']
+    return ([PY, 'tools/train.py', cfg, '--work-dir', wd, '--no-validate']
+            + (['--auto-scale-lr'] if args.batch_size != 32 else [])
+            + (['--amp', '--amp-dtype', args.amp] if args.amp else [])
+            + ['--cfg-options', f'train_cfg.max_iters={args.iters}', f'train_cfg.val_interval={args.iters}',
+               f'param_scheduler.1.T_max={args.iters}', f'param_scheduler.1.end={args.iters}',
+               f'default_hooks.checkpoint.interval={args.iters}', f'train_dataloader.batch_size={args.batch_size}',
+               f'randomness.seed={seed}', *loader, *opts])
 
 
 def main() -> None:
@@ -179,7 +263,8 @@ def main() -> None:
             shutil.rmtree(osp.join(ROOT, d), ignore_errors=True)
     os.makedirs(osp.join(ROOT, out, 'logs'), exist_ok=True)
     proto, mean = f'{data}/prototypes_k{args.k}.npz', f'{data}/smpl_mean_params.npz'
-    steps = Steps(total=6 + len(args.seeds) * (3 * len(MODELS) + 1) + 2)
+    models = [(n, MODEL_CONFIGS[n]) for n in args.models]
+    steps = Steps(total=6 + len(args.seeds) * (2 * len(models) + 1) + 2)
     steps.run('body model (procedural, SMPL file format)',
               [PY, 'tools/make_synthetic_smpl.py', '--out', 'data/body_models', '--seed', '0'],
               skip_if='data/body_models/J_regressor_extra.npy')
@@ -211,46 +296,44 @@ def main() -> None:
                '--out', f'{out}/starting_points.md'])
     data_opts = [f'train_dataloader.dataset.data_root={data}', f'test_dataloader.dataset.data_root={data}',
                  f'model.head.mean_params={mean}']
-    results: Dict[str, List[dict]] = {n: [] for n, _ in MODELS}
-    diagnostics = {}
-    for seed in args.seeds:
-        preds, curves = [], []
-        for name, cfg in MODELS:
-            tag = tag_of(name)
-            wd = f'{out}/work_dirs/{tag}_seed{seed}'
-            opts = data_opts + ([f'model.head.prototype_file={proto}'] if name == 'PM-Net' else [])
-            steps.run(f'train {name} seed {seed} ({args.iters} iters x {args.batch_size})',
-                      [PY, 'tools/train.py', cfg, '--work-dir', wd, '--no-validate', '--cfg-options',
-                       f'train_cfg.max_iters={args.iters}', f'train_cfg.val_interval={args.iters}',
-                       f'param_scheduler.1.T_max={args.iters}', f'param_scheduler.1.end={args.iters}',
-                       f'default_hooks.checkpoint.interval={args.iters}',
-                       f'train_dataloader.batch_size={args.batch_size}', f'randomness.seed={seed}', *opts],
-                      log=f'{out}/logs/train_{tag}_seed{seed}.log')
-            steps.run(f'test {name} seed {seed}',
-                      [PY, 'tools/test.py', cfg, latest_checkpoint(wd), '--work-dir', wd, '--out',
-                       f'{wd}/metrics.json', '--dump', f'{wd}/preds.npz', '--cfg-options',
-                       f'test_evaluator.1.model_name={tag}', f'test_evaluator.1.mean_params={mean}', *opts],
-                      log=f'{out}/logs/test_{tag}_seed{seed}.log')
-            with open(osp.join(ROOT, wd, 'metrics.json')) as f:
-                results[name].append(json.load(f))
-            preds.append(f'{name}={wd}/preds.npz')
-            curves.append(f'{name}={scalars_file(wd)}')
-        diag = f'{out}/diagnostics_seed{seed}'
-        steps.run(f'learning diagnostics seed {seed}',
-                  [PY, 'tools/learning_diagnostics.py', f'{data}/test.npz', '--preds', *preds,
-                   '--prototypes', proto, '--mean-params', mean, '--curves', *curves,
+    runs = [(seed, name, cfg, f'{out}/work_dirs/{tag_of(name)}_seed{seed}') for seed in args.seeds
+            for name, cfg in models]
+    opts_of = {name: data_opts + ([f'model.head.prototype_file={proto}'] if name == 'PM-Net' else [])
+               for name, _ in models}
+    trainings = [(f'train {name} seed {seed} ({args.iters} iters x {args.batch_size})',
+                  train_command(args, cfg, wd, seed, opts_of[name]), f'{out}/logs/train_{tag_of(name)}_seed{seed}.log')
+                 for seed, name, cfg, wd in runs]
+    steps.run_many('trainings', trainings, args.parallel)
+    tests = [(f'test {name} seed {seed}',
+              [PY, 'tools/test.py', cfg, latest_checkpoint(wd), '--work-dir', wd, '--out', f'{wd}/metrics.json',
+               '--dump', f'{wd}/preds.npz', '--cfg-options', f'test_evaluator.1.model_name={tag_of(name)}',
+               f'test_evaluator.1.mean_params={mean}', *opts_of[name]],
+              f'{out}/logs/test_{tag_of(name)}_seed{seed}.log')
+             for seed, name, cfg, wd in runs]
+    steps.run_many('tests', tests, args.parallel)
+    results: Dict[str, List[dict]] = {n: [] for n, _ in models}
+    for seed, name, cfg, wd in runs:
+        with open(osp.join(ROOT, wd, 'metrics.json')) as f:
+            results[name].append(json.load(f))
+    diagnostics = {seed: f'{out}/diagnostics_seed{seed}' for seed in args.seeds}
+    diag_jobs = [(f'learning diagnostics seed {seed}',
+                  [PY, 'tools/learning_diagnostics.py', f'{data}/test.npz', '--preds',
+                   *[f'{n}={wd}/preds.npz' for s_, n, _, wd in runs if s_ == seed],
+                   '--prototypes', proto, '--mean-params', mean, '--curves',
+                   *[f'{n}={scalars_file(wd)}' for s_, n, _, wd in runs if s_ == seed],
                    '--out-json', f'{diag}.json', '--out-md', f'{diag}.md', '--out-plot',
-                   f'{out}/training_curves_seed{seed}.png'])
-        diagnostics[seed] = diag
+                   f'{out}/training_curves_seed{seed}.png'], f'{out}/logs/diagnostics_seed{seed}.log')
+                 for seed, diag in diagnostics.items()]
+    steps.run_many('learning diagnostics', diag_jobs, min(args.parallel, os.cpu_count() or 1))
     seed = args.seeds[0]
-    wds = {n: f'{out}/work_dirs/{tag_of(n)}_seed{seed}' for n, _ in MODELS}
+    wds = {n: f'{out}/work_dirs/{tag_of(n)}_seed{seed}' for n, _ in models}
     steps.run('error-vs-rarity plot',
-              [PY, 'tools/plot_rarity.py', *[f'{wds[n]}/rarity_{tag_of(n)}.json' for n, _ in MODELS],
-               '--labels', *[n for n, _ in MODELS], '--out', f'{out}/error_vs_rarity.png'])
+              [PY, 'tools/plot_rarity.py', *[f'{wds[n]}/rarity_{tag_of(n)}.json' for n, _ in models],
+               '--labels', *[n for n, _ in models], '--out', f'{out}/error_vs_rarity.png'])
     steps.run('overlays on rare and common test samples',
               [PY, 'tools/overlay_sheet.py', f'{data}/test.npz', '--out', f'{out}/overlays.png',
-               '--labels', *[n for n, _ in MODELS], '--models']
-              + [f'{cfg}={latest_checkpoint(wds[n])}' for n, cfg in MODELS],
+               '--labels', *[n for n, _ in models], '--models']
+              + [f'{cfg}={latest_checkpoint(wds[n])}' for n, cfg in models],
               log=f'{out}/logs/overlays.log')
     write_report(args, results, diagnostics, steps)
 
@@ -272,17 +355,21 @@ def write_report(args: argparse.Namespace, results: Dict[str, List[dict]], diagn
     out, seed0 = args.out, args.seeds[0]
     seeds = ', '.join(map(str, args.seeds))
     lines = [
-        f'# PM-Net vs HMR — offline quickstart report (`--preset {args.preset}`)', '',
+        f'# {" vs ".join(results)} — offline quickstart report (`--preset {args.preset}`)', '',
         f'Generated by `{command_line()}` on '
         f'{time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, {os.cpu_count()} CPU cores, {gpu_name()}. '
         f'Training: {args.num_train} rendered images at {args.img_size} px (rare fraction {args.rare_fraction}), '
         f'test: {args.num_test} images (half rare), ImageNet EfficientNet-Lite0 at 96 px with a 2D heatmap '
         f'neck (docs/learning.md), {args.iters} iterations x batch {args.batch_size} for EACH model and seed '
-        f'(seeds {seeds}), K={args.k} prototypes.', '',
+        f'(seeds {seeds}{"; learning rate x " + str(args.batch_size / 32) if args.batch_size != 32 else ""}'
+        f'{"; " + args.amp + " AMP" if args.amp else ""}; {args.workers} loader workers, {args.parallel} '
+        f'trainings side by side), K={args.k} prototypes.', '',
         '## Did the models learn?', '',
+        'Against the image-free baselines (SMPL-24 MPJPE, mm): the best constant (the mean test pose), and the '
+        'training mean pose posed with the GT global orientation and shape (an oracle on orientation, HMR\'s '
+        'starting point):', '', baseline_table(diagnostics), '',
         'Spread ratio = spread of the predicted root-relative joints over the test images / that of the ground '
-        'truth (0 = the same body for every input). Baselines ignore the image: the mean test pose, and the '
-        'training mean pose posed with the GT global orientation and shape (an oracle on orientation).', '']
+        'truth (0 = the same body for every input).', '']
     for seed, diag in diagnostics.items():
         lines += [f'Seed {seed}:', '', open(osp.join(ROOT, f'{diag}.md')).read(), '']
     lines += [f'![training curves](training_curves_seed{seed0}.png)', '',
@@ -294,7 +381,7 @@ def write_report(args: argparse.Namespace, results: Dict[str, List[dict]], diagn
               metrics_table(results), '', comparison(results), '',
               'Body pose alone: each model\'s predicted body pose posed with the GT global orientation and shape '
               '(MPJPE, 24 SMPL joints, mm; `tools/learning_diagnostics.py`), so that global-orientation errors, '
-              'shared by both heads, do not mask the articulation the starting point is about. Tails: the samples '
+              'shared by the heads, do not mask the articulation the starting point is about. Tails: the samples '
               'whose GT mesh is farthest from the mean-pose mesh.', '',
               articulation_table(diagnostics), '',
               'Where each head starts (no training; `tools/prototype_coverage.py`, GT orientation and shape):', '',

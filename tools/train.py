@@ -44,6 +44,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='AMP dtype (default: float16 with a dynamic loss scale; bfloat16 needs no loss scale)')
     parser.add_argument('--no-validate', action='store_true', help='do not evaluate during training')
     parser.add_argument(
+        '--auto-scale-lr', action='store_true',
+        help="scale the learning rate by the total batch size / the config's auto_scale_lr.base_batch_size")
+    parser.add_argument(
         '--no-nan-guard', action='store_true',
         help="remove the config's NaNGuardHook (the shipped configs have it in custom_hooks)")
     cli.add_runner_args(parser)
@@ -51,7 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def _apply_train_args(cfg: Config, args: argparse.Namespace) -> None:
-    """``--amp``/``--amp-dtype``, ``--resume``, ``--no-validate`` and ``--no-nan-guard``."""
+    """``--amp``/``--amp-dtype``, ``--resume``, ``--auto-scale-lr``, ``--no-validate``, ``--no-nan-guard``."""
     if args.amp or args.amp_dtype is not None:
         optim_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if optim_type not in ('OptimWrapper', 'AmpOptimWrapper'):
@@ -69,6 +72,11 @@ def _apply_train_args(cfg: Config, args: argparse.Namespace) -> None:
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
+
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise ValueError('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
+        cfg.auto_scale_lr.enable = True
 
     if args.no_validate:
         cfg.val_cfg = None

@@ -1,0 +1,61 @@
+"""tools/quickstart.py: presets, the training command, side-by-side steps and the baseline table."""
+import json
+import sys
+
+import pytest
+from tool_loader import load_tool
+
+quickstart = load_tool('quickstart')
+
+
+def _args(preset, *extra):
+    argv = sys.argv
+    sys.argv = ['quickstart.py', '--preset', preset, *extra]
+    try:
+        return quickstart.parse_args()
+    finally:
+        sys.argv = argv
+
+
+def test_gpu_preset_scales_the_budget_and_runs_side_by_side():
+    full, gpu, demo = _args('full'), _args('gpu'), _args('demo')
+    assert gpu.iters * gpu.batch_size >= 10 * full.iters * full.batch_size
+    assert gpu.models == full.models == ['HMR', 'HMR-BMC', 'PM-Net'] and demo.models == ['HMR', 'PM-Net']
+    assert gpu.parallel == len(gpu.models) * len(gpu.seeds) and gpu.workers > 0
+    cmd = quickstart.train_command(gpu, 'c.py', 'wd', 1, ['x=1'])
+    assert '--auto-scale-lr' in cmd and cmd[cmd.index('--amp-dtype') + 1] == 'bfloat16'
+    assert 'train_dataloader.batch_size=256' in cmd and 'train_dataloader.num_workers=2' in cmd
+    assert 'randomness.seed=1' in cmd and cmd[-1] == 'x=1'
+    plain = quickstart.train_command(demo, 'c.py', 'wd', 0, [])
+    assert '--auto-scale-lr' not in plain and '--amp' not in plain  # the CPU presets train as before
+    assert 'train_dataloader.num_workers=0' in plain
+    assert _args('gpu', '--amp', 'none').amp is None
+    with pytest.raises(SystemExit):
+        _args('demo', '--models', 'PM-Net', 'HMR')  # the ratios are to HMR, which comes first
+
+
+def test_run_many_runs_every_job_and_stops_at_a_failure(tmp_path):
+    steps = quickstart.Steps(total=5)
+    jobs = [(f'job {i}', [sys.executable, '-c', f'open(r"{tmp_path}/done{i}", "w")'], str(tmp_path / f'{i}.log'))
+            for i in range(3)]
+    steps.run_many('jobs', jobs, parallel=2)
+    assert sorted(p.name for p in tmp_path.glob('done*')) == ['done0', 'done1', 'done2']
+    assert steps.done == 3 and {'job 0', 'job 1', 'job 2'} <= set(steps.times)
+    assert any(k.startswith('jobs: wall time, 2 side by side') for k in steps.times)
+    bad = [('fails', [sys.executable, '-c', 'import sys; print("boom"); sys.exit(4)'], str(tmp_path / 'bad.log'))]
+    with pytest.raises(SystemExit, match='"fails" failed \\(exit 4\\)'):
+        steps.run_many('bad', bad, parallel=2)
+
+
+def test_baseline_table_counts_the_seeds_that_beat_each_baseline(tmp_path):
+    diags = {}
+    for seed, (hmr, pmnet) in enumerate([(200.0, 190.0), (180.0, 199.0)]):
+        d = dict(baselines={'constant (mean test pose)': 350.0, 'mean pose with GT orientation and shape': 195.0},
+                 models={'HMR': dict(MPJPE=hmr), 'PM-Net': dict(MPJPE=pmnet)})
+        path = tmp_path / f'diagnostics_seed{seed}'
+        path.with_suffix('.json').write_text(json.dumps(d))
+        diags[seed] = str(path)
+    rows = {line.split('|')[1].strip(): [c.strip() for c in line.split('|')[2:5]]
+            for line in quickstart.baseline_table(diags).splitlines()[2:]}
+    assert rows['HMR'] == ['190.0 ± 14.1', '2 of 2 seeds', '1 of 2 seeds']
+    assert rows['PM-Net'][2] == '1 of 2 seeds'
