@@ -261,6 +261,8 @@ def bench_dataloader(config: str, workers: Sequence[int], batches: int, batch_si
                      data_root: Optional[str] = None, ann_file: Optional[str] = None, repeats: int = 1) -> dict:
     """Images/s of a config's ``train_dataloader`` for each worker count, interleaved over repeats.
 
+    The process is set up as MMEngine's Runner sets it (``env_cfg.mp_cfg``: start method, OpenCV threads).
+
     Args:
         config (str): Config file with a ``train_dataloader``.
         workers (Sequence[int]): ``num_workers`` values, one run each per repeat.
@@ -279,8 +281,10 @@ def bench_dataloader(config: str, workers: Sequence[int], batches: int, batch_si
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
+    from mmengine.utils.dl_utils import set_multi_processing
     cfg = Config.fromfile(config)  # imports the config's custom_imports
     init_default_scope(cfg.get('default_scope', 'mmpose'))
+    set_multi_processing(**cfg.get('env_cfg', {}).get('mp_cfg', {}))  # as the Runner sets it (OpenCV threads)
     dl = cfg.get('train_dataloader')
     if not dl:
         return dict(skipped=f'{config} has no train_dataloader')

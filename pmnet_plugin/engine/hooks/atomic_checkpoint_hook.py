@@ -130,10 +130,12 @@ class AtomicCheckpointHook(CheckpointHook):
     def _save_best_checkpoint(self, runner, metrics: Dict[str, Any]) -> None:
         """MMEngine's best-checkpoint logic with the new best written whole and the previous best removed
         after it (MMEngine's removals are deferred, its save goes through :meth:`_save_whole`)."""
+        if not self.save_best:  # MMEngine sets no best_ckpt_path then
+            return
         if not self._local:
             return super()._save_best_checkpoint(runner, metrics)
         backend, removed = self.file_backend, []
-        previous = self.best_ckpt_path
+        previous = getattr(self, 'best_ckpt_path', None)
         save = runner.save_checkpoint
         self.file_backend = _DeferredRemoval(backend, removed)
         runner.save_checkpoint = lambda *args, **kwargs: self._save_whole(save, previous, *args, **kwargs)
@@ -142,7 +144,7 @@ class AtomicCheckpointHook(CheckpointHook):
         finally:
             del runner.save_checkpoint  # the Runner's method again
             self.file_backend = backend
-        current = {self.best_ckpt_path, *getattr(self, 'best_ckpt_path_dict', {}).values()}
+        current = {getattr(self, 'best_ckpt_path', None), *getattr(self, 'best_ckpt_path_dict', {}).values()}
         for path in removed:
             if path in current or not is_main_process():
                 continue
