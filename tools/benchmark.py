@@ -45,7 +45,7 @@ from pmnet_plugin.utils.backend_benchmark import (BACKENDS, backend_ratios,  # n
 from pmnet_plugin.utils.benchmark_report import (breakdown, compute_ratios,  # noqa: E402
                                                  evaluate_targets, write_report)
 from pmnet_plugin.utils.benchmarking import (INFER_MODES, PeakMemory, autocast,  # noqa: E402
-                                             bench_dataloader, cpu_name, label_modules,
+                                             bench_dataloader, count_ops, cpu_name, label_modules,
                                              profile_calls, summarize_times, time_interleaved)
 
 # measured 2026-11-24: torchvision ResNet-50, random init, channels_last, one H100 (crops/s, img/s)
@@ -83,6 +83,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--loader-batch-size', type=int, help='default: the config batch size')
     p.add_argument('--loader-repeats', type=int, default=1, help='interleaved rounds over --workers')
     p.add_argument('--profile', action='store_true', help='torch.profiler tables (largest batch)')
+    p.add_argument('--count-ops', action='store_true',
+                   help='aten ops and host syncs per call (largest batch, fp32; launches/syncs on a GPU)')
     p.add_argument('--profile-rows', type=int, default=15)
     p.add_argument('--backends', nargs='+', choices=BACKENDS, default=[],
                    help='time the demo path per inference backend (CPU)')
@@ -317,6 +319,30 @@ def measure(args, bare, models: dict, settings: list, train_bs: int, opt_cfg: di
     return res, support
 
 
+def op_counts(args, models: dict, train_bs: int) -> list:
+    """aten ops and host syncs of each inference mode (largest batch) and of loss + backward, fp32."""
+    bs, size, rows = max(args.batch_sizes), args.input_size, []
+    x = torch.randn(bs, 3, size, size, device=args.device)
+    xt = torch.randn(train_bs, 3, size, size, device=args.device)
+    for n, m in models.items():
+        fns = inference_fns(n, m, x, make_samples(bs, size, args.device, False), 'none', args.device)
+        for (_, mode), fn in fns.items():
+            if mode in args.modes:
+                fn()
+                rows.append(dict(model=n, mode=mode, batch_size=bs, **count_ops(fn)))
+        m.train()
+        samples = make_samples(train_bs, size, args.device, True)
+
+        def loss_backward(m=m, samples=samples):
+            losses = m(xt, samples, mode='loss')
+            sum(v for k, v in losses.items() if 'loss' in k).backward()
+        loss_backward()
+        rows.append(dict(model=n, mode='loss+backward', batch_size=train_bs, **count_ops(loss_backward)))
+        m.zero_grad(set_to_none=True)
+        m.eval()
+    return rows
+
+
 def run_profile(args, models: dict, s: dict, train_bs: int, opt_cfg: dict) -> dict:
     """torch.profiler tables of ``predict`` and a training step (largest batch, last setting)."""
     from mmengine.registry import OPTIMIZERS
@@ -377,10 +403,11 @@ def main(argv=None) -> dict:
                          'returned): predict_novert equals predict')
     for n, i in info.items():
         if i.get('check_finite'):
-            notes.append(f'{n}: SMPLBodyModel.check_finite=True: 4 isfinite checks per SMPL call, each a '
-                         'host-device sync on GPU')
+            notes.append(f'{n}: SMPLBodyModel.check_finite=True: one isfinite check of the inputs per SMPL call, '
+                         'one host-device sync on GPU')
     snames = [s['name'] for s in settings]
     profile = run_profile(args, models, settings[-1], train_bs, opt_cfg) if args.profile else {}
+    counts = op_counts(args, models, train_bs) if args.count_ops else []
     mem.close()
     ratios = compute_ratios(res, names, snames, args.batch_sizes, train_bs)
     report = dict(
@@ -404,7 +431,7 @@ def main(argv=None) -> dict:
         dataloader=dict(skipped='--backends-only') if args.backends_only else bench_dataloader(
             args.configs[0], args.workers, args.loader_batches, args.loader_batch_size, args.data_root,
             args.ann_file, args.loader_repeats),
-        profile=profile, backends=backends, backend_ratios=backend_ratios(backends))
+        profile=profile, op_counts=counts, backends=backends, backend_ratios=backend_ratios(backends))
     text = write_report(report, args.out_dir)
     if backends:
         text += '\n' + backends_markdown(backends, report['backend_ratios'])

@@ -205,6 +205,11 @@ def write_report(report: dict, out_dir: str) -> str:
             lines += ['', 'Median images/s: ' + ', '.join(
                 f'{w} workers {v:.0f}' + (f' ({v / base:.2f}x 0 workers)' if base and str(w) != '0' else '')
                 for w, v in med.items())]
+    if report.get('op_counts'):
+        lines += ['', '## aten ops and host syncs per call (fp32; on a GPU: kernel launches and device syncs)', '',
+                  markdown_table(['model', 'mode', 'batch', 'aten ops', 'syncs'],
+                                 [[r['model'], r['mode'], r['batch_size'], r['ops'], r['syncs']]
+                                  for r in report['op_counts']])]
     for name, p in report.get('profile', {}).items():
         lines += ['', f'Profile {name}: components (ms/call) ' + ', '.join(
             f'{k} {v["cpu_ms"]:.2f} cpu / {v["device_ms"]:.2f} dev'

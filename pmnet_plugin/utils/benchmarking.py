@@ -21,7 +21,7 @@ import torch
 
 __all__ = [
     'synchronize', 'autocast', 'PeakMemory', 'time_interleaved', 'summarize_times', 'label_modules',
-    'profile_calls', 'cpu_name', 'bench_dataloader', 'INFER_MODES'
+    'profile_calls', 'cpu_name', 'bench_dataloader', 'count_ops', 'INFER_MODES'
 ]
 
 INFER_MODES = ('forward', 'forward_smpl', 'predict', 'predict_novert')
@@ -234,6 +234,38 @@ def profile_calls(name: str, fn: Callable[[], object], device: str, rows: int, o
         f.write(table)
     print(f'\n=== profile {name} (3 calls) ===\n{table}')
     return dict(components_ms_per_call=comps, table_file=path)
+
+
+def count_ops(fn: Callable[[], object]) -> Dict[str, int]:
+    """aten ops dispatched by one call of ``fn`` and how many of them read a value to the host.
+
+    On a GPU each op is (about) one kernel launch and each ``_local_scalar_dense`` (``item()``,
+    ``bool()``, indexing with a tensor element) a device-to-host sync, so the counts measure on a CPU what
+    limits a fast GPU. ``tolist()`` and device-to-host copies are not seen.
+
+    Args:
+        fn (Callable): The call to count (run once).
+
+    Returns:
+        dict: ``ops`` and ``syncs``.
+    """
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class _Count(TorchDispatchMode):
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.ops, self.syncs = 0, 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops += 1
+            self.syncs += func is torch.ops.aten._local_scalar_dense.default
+            return func(*args, **(kwargs or {}))
+
+    counter = _Count()
+    with counter:
+        fn()
+    return dict(ops=counter.ops, syncs=counter.syncs)
 
 
 def cpu_name() -> str:

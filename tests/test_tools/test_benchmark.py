@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from tool_loader import load_tool
 
 from pmnet_plugin.utils.benchmark_report import (compute_ratios, evaluate_targets, markdown_table,
@@ -123,7 +124,7 @@ def test_benchmark_tool_smoke(tmp_path, body_model_files):
         '--configs', *CONFIGS, '--device', 'cpu', '--batch-sizes', '1', '2', '--train-batch-size', '2',
         '--iters', '1', '--warmup', '0', '--input-size', '64', '--out-dir', str(out),
         '--body-model-dir', body_model_files['dir'], '--prototype-file', str(tmp_path / 'none.npz'),
-        '--data-root', str(tmp_path / 'no_data'), '--workers', '0'
+        '--data-root', str(tmp_path / 'no_data'), '--workers', '0', '--count-ops'
     ])
     data = json.loads((out / 'benchmark.json').read_text())
     assert data['schema'] == 'pmnet-benchmark/1' and set(data['models']) == {'bare', 'hmr', 'pmnet'}
@@ -158,3 +159,19 @@ def test_benchmark_tool_smoke(tmp_path, body_model_files):
                     '## Where inference time goes', 'SKIPPED'):
         assert section in md
     assert report['breakdown'] and report['breakdown'][0]['batch_size'] == 2
+    counts = {(r['model'], r['mode']): r for r in data['op_counts']}
+    assert counts[('hmr', 'predict')]['ops'] > counts[('hmr', 'forward')]['ops'] > 0
+    assert counts[('pmnet', 'loss+backward')]['batch_size'] == 2
+    # the mesh models' inference reads nothing back to the host before its outputs
+    assert all(counts[(m, mode)]['syncs'] == 0 for m in ('hmr', 'pmnet') for mode in ('forward', 'forward_smpl'))
+    assert '## aten ops and host syncs per call' in md
+
+
+def test_count_ops_sees_launches_and_host_reads():
+    from pmnet_plugin.utils.benchmarking import count_ops
+    x = torch.ones(3)
+    quiet = count_ops(lambda: (x * 2 + 1).sum())
+    assert quiet == dict(ops=3, syncs=0)
+    assert count_ops(lambda: float((x * 2).sum()))['syncs'] == 1
+    chain = [x, x * 2]
+    assert count_ops(lambda: chain[torch.tensor(1)])['syncs'] == 1  # list indexed with a tensor element
