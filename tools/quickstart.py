@@ -33,10 +33,13 @@ import sys
 import time
 from typing import Dict, List
 
-import numpy as np
-
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)  # pmnet_plugin without installing it
 PY = sys.executable
+
+from pmnet_plugin.utils.quickstart_report import (articulation_table, baseline_table,  # noqa: E402
+                                                  comparison, metrics_table)
+
 MODEL_CONFIGS = {'HMR': 'configs/hmr_effnet-lite0-1xb32-1500it_synthetic-96x96.py',
                  'HMR-BMC': 'configs/hmr-bmc_effnet-lite0-1xb32-1500it_synthetic-96x96.py',
                  'PM-Net': 'configs/pmnet_effnet-lite0-1xb32-1500it_synthetic-96x96.py'}
@@ -49,11 +52,6 @@ PRESETS = dict(
     gpu=dict(out='outputs/quickstart_gpu', data='data/synthetic_full', num_train=10000, num_test=1000,
              iters=1200, batch_size=256, seeds=[0, 1, 2], models=['HMR', 'HMR-BMC', 'PM-Net'], workers=2,
              parallel=9, amp='bfloat16'))
-METRIC_ROWS = (('all', 'mesh/{}'), ('common clips', 'rarity/is_rare=0_{}'),
-               ('rare clips', 'rarity/is_rare=1_{}'), ('not in tail 10 %', 'rarity/common_{}'),
-               ('tail 10 % (rarest by mesh distance)', 'rarity/tail10_{}'), ('tail 5 %', 'rarity/tail5_{}'),
-               ('balanced (100 bins)', 'rarity/balanced_{}'))
-METRICS = ('MPJPE', 'PA-MPJPE', 'PVE')
 
 
 def parse_args() -> argparse.Namespace:
@@ -158,86 +156,6 @@ def scalars_file(work_dir: str) -> str:
     runs = sorted(d for d in os.listdir(osp.join(ROOT, work_dir))
                   if osp.isfile(osp.join(ROOT, work_dir, d, 'vis_data', 'scalars.json')))
     return osp.join(work_dir, runs[-1] if runs else 'none', 'vis_data', 'scalars.json')
-
-
-def mean_std(values: List[float], fmt: str) -> str:
-    """``fmt`` of the mean, with `` ± `` the sample std (ddof 1) when there is more than one value."""
-    return fmt % np.mean(values) + (' ± ' + fmt % np.std(values, ddof=1) if len(values) > 1 else '')
-
-
-def metrics_table(results: Dict[str, List[dict]]) -> str:
-    """Markdown table: one row per subset, MPJPE / PA-MPJPE / PVE per model; mean +- std over seeds."""
-    names = list(results)
-    head = '| subset | ' + ' | '.join(f'{n} {m}' for m in METRICS for n in names) + ' |'
-    lines = [head, '|' + '---|' * (1 + len(METRICS) * len(names))]
-    for label, key in METRIC_ROWS:
-        cells = []
-        for m in METRICS:
-            for n in names:
-                values = [r[key.format(m)] for r in results[n] if key.format(m) in r]
-                cells.append(mean_std(values, '%.1f') if values else 'n/a')
-        lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines)
-
-
-def comparison(results: Dict[str, List[dict]]) -> str:
-    """Each model / HMR ratio per seed and their mean +- std, for the headline rows."""
-    others = [n for n in results if n != 'HMR']
-    seeds = len(results['HMR'])
-    lines = ['| ratio to HMR | ' + ' | '.join(f'seed {i}' for i in range(seeds)) + ' | mean ± std |',
-             '|---|' + '---|' * (seeds + 1)]
-    for name in others:
-        for label, key in (('all MPJPE', 'mesh/MPJPE'), ('tail 5 % MPJPE', 'rarity/tail5_MPJPE'),
-                           ('tail 10 % MPJPE', 'rarity/tail10_MPJPE'),
-                           ('rare clips MPJPE', 'rarity/is_rare=1_MPJPE'),
-                           ('balanced MPJPE', 'rarity/balanced_MPJPE'), ('all PA-MPJPE', 'mesh/PA-MPJPE'),
-                           ('tail 5 % PA-MPJPE', 'rarity/tail5_PA-MPJPE')):
-            ratios = [m[key] / h[key] for m, h in zip(results[name], results['HMR']) if key in m and key in h]
-            if ratios:
-                lines.append(f'| {name} / HMR {label} | ' + ' | '.join(f'{r:.3f}' for r in ratios)
-                             + f' | {mean_std(ratios, "%.3f")} |')
-    return '\n'.join(lines)
-
-
-def _read_diagnostics(diagnostics: Dict[int, str]) -> List[dict]:
-    runs = []
-    for diag in diagnostics.values():
-        with open(osp.join(ROOT, f'{diag}.json')) as f:
-            runs.append(json.load(f))
-    return runs
-
-
-def articulation_table(diagnostics: Dict[int, str]) -> str:
-    """Body-pose error with the GT orientation and shape (``learning_diagnostics.py``'s articulation), per
-    subset: each model's mean +- std over the seeds and each model / HMR ratio."""
-    runs = _read_diagnostics(diagnostics)
-    subsets, names = list(runs[0]['subset_sizes']), list(runs[0]['models'])
-    lines = ['| | ' + ' | '.join(f'{k} (n={runs[0]["subset_sizes"][k]})' for k in subsets) + ' |',
-             '|---|' + '---|' * len(subsets)]
-    for name in names:
-        lines.append(f'| {name} | ' + ' | '.join(
-            mean_std([r['models'][name]['articulation'][k] for r in runs], '%.1f') for k in subsets) + ' |')
-    lines.append('| mean pose (HMR start) | ' + ' | '.join(
-        f'{runs[0]["baseline_articulation"][k]:.1f}' for k in subsets) + ' |')
-    for name in names[1:]:
-        lines.append(f'| {name} / HMR | ' + ' | '.join(mean_std(
-            [r['models'][name]['articulation'][k] / r['models']['HMR']['articulation'][k] for r in runs], '%.3f')
-            for k in subsets) + ' |')
-    return '\n'.join(lines)
-
-
-def baseline_table(diagnostics: Dict[int, str]) -> str:
-    """Each model's SMPL-24 MPJPE against the image-free baselines, and whether it beats them."""
-    runs = _read_diagnostics(diagnostics)
-    oracle = runs[0]['baselines']['mean pose with GT orientation and shape']
-    constant = runs[0]['baselines']['constant (mean test pose)']
-    lines = ['| model | SMPL-24 MPJPE | beats the constant (%.1f) | beats the mean pose given the true '
-             'orientation and shape (%.1f) |' % (constant, oracle), '|---|---|---|---|']
-    for name in runs[0]['models']:
-        values = [r['models'][name]['MPJPE'] for r in runs]
-        lines.append(f'| {name} | {mean_std(values, "%.1f")} | {sum(v < constant for v in values)} of '
-                     f'{len(values)} seeds | {sum(v < oracle for v in values)} of {len(values)} seeds |')
-    return '\n'.join(lines)
 
 
 def train_command(args: argparse.Namespace, cfg: str, wd: str, seed: int, opts: List[str]) -> List[str]:
@@ -352,6 +270,7 @@ def gpu_name() -> str:
 def write_report(args: argparse.Namespace, results: Dict[str, List[dict]], diagnostics: Dict[int, str],
                  steps: Steps) -> None:
     """Writes ``report.md`` with the metric tables, diagnostics, figures and step times."""
+    diag_files = {seed: osp.join(ROOT, diag) for seed, diag in diagnostics.items()}
     out, seed0 = args.out, args.seeds[0]
     seeds = ', '.join(map(str, args.seeds))
     lines = [
@@ -367,7 +286,7 @@ def write_report(args: argparse.Namespace, results: Dict[str, List[dict]], diagn
         '## Did the models learn?', '',
         'Against the image-free baselines (SMPL-24 MPJPE, mm): the best constant (the mean test pose), and the '
         'training mean pose posed with the GT global orientation and shape (an oracle on orientation, HMR\'s '
-        'starting point):', '', baseline_table(diagnostics), '',
+        'starting point):', '', baseline_table(diag_files), '',
         'Spread ratio = spread of the predicted root-relative joints over the test images / that of the ground '
         'truth (0 = the same body for every input).', '']
     for seed, diag in diagnostics.items():
@@ -383,7 +302,7 @@ def write_report(args: argparse.Namespace, results: Dict[str, List[dict]], diagn
               '(MPJPE, 24 SMPL joints, mm; `tools/learning_diagnostics.py`), so that global-orientation errors, '
               'shared by the heads, do not mask the articulation the starting point is about. Tails: the samples '
               'whose GT mesh is farthest from the mean-pose mesh.', '',
-              articulation_table(diagnostics), '',
+              articulation_table(diag_files), '',
               'Where each head starts (no training; `tools/prototype_coverage.py`, GT orientation and shape):', '',
               open(osp.join(ROOT, out, 'starting_points.md')).read(), '',
               '![error vs rarity](error_vs_rarity.png)', '',

@@ -83,7 +83,8 @@ def test_subsets_in_the_json(split):
 
 def test_quickstart_articulation_table(tmp_path):
     import json
-    quickstart = load_tool('quickstart')
+
+    from pmnet_plugin.utils import quickstart_report
     diags = {}
     for seed, (hmr, pmnet) in enumerate([(200.0, 180.0), (210.0, 178.5)]):
         d = dict(subset_sizes={'all': 10}, baseline_articulation={'all': 195.0},
@@ -92,7 +93,7 @@ def test_quickstart_articulation_table(tmp_path):
         path.with_suffix('.json').write_text(json.dumps(d))
         diags[seed] = str(path)
     rows = {line.split('|')[1].strip(): line.split('|')[2].strip()
-            for line in quickstart.articulation_table(diags).splitlines()[2:]}
+            for line in quickstart_report.articulation_table(diags).splitlines()[2:]}
     assert rows['HMR'] == '205.0 ± 7.1'
     assert rows['mean pose (HMR start)'] == '195.0'
     ratios = [180.0 / 200.0, 178.5 / 210.0]

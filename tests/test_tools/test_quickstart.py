@@ -5,6 +5,8 @@ import sys
 import pytest
 from tool_loader import load_tool
 
+from pmnet_plugin.utils import quickstart_report
+
 quickstart = load_tool('quickstart')
 
 
@@ -56,6 +58,6 @@ def test_baseline_table_counts_the_seeds_that_beat_each_baseline(tmp_path):
         path.with_suffix('.json').write_text(json.dumps(d))
         diags[seed] = str(path)
     rows = {line.split('|')[1].strip(): [c.strip() for c in line.split('|')[2:5]]
-            for line in quickstart.baseline_table(diags).splitlines()[2:]}
+            for line in quickstart_report.baseline_table(diags).splitlines()[2:]}
     assert rows['HMR'] == ['190.0 ± 14.1', '2 of 2 seeds', '1 of 2 seeds']
     assert rows['PM-Net'][2] == '1 of 2 seeds'
