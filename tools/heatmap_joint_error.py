@@ -33,6 +33,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('checkpoint')
     parser.add_argument('--beta', type=float, default=20., help='soft-argmax sharpness (the neck\'s default)')
     parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--data-root', help="overrides the test split's data_root")
     parser.add_argument('--out', help='write the result as JSON')
     return parser.parse_args(argv)
 
@@ -73,6 +74,8 @@ def heatmap_errors(cfg: Config, model: torch.nn.Module, beta: float, batch_size:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
+    if args.data_root:
+        cfg.test_dataloader.dataset.data_root = args.data_root
     init_default_scope('mmpose')
     from mmpose.registry import MODELS
     model = MODELS.build(cfg.model)

@@ -40,18 +40,19 @@ PY = sys.executable
 from pmnet_plugin.utils.quickstart_report import (articulation_table, baseline_table,  # noqa: E402
                                                   comparison, metrics_table)
 
+POSE2D_CONFIG = 'configs/td-hm_effnet-lite0_synthetic-96x96.py'
 MODEL_CONFIGS = {'HMR': 'configs/hmr_effnet-lite0-1xb32-1500it_synthetic-96x96.py',
                  'HMR-BMC': 'configs/hmr-bmc_effnet-lite0-1xb32-1500it_synthetic-96x96.py',
                  'PM-Net': 'configs/pmnet_effnet-lite0-1xb32-1500it_synthetic-96x96.py'}
 PRESETS = dict(
     demo=dict(out='outputs/quickstart', data='data/synthetic', num_train=5000, num_test=500, iters=400,
-              batch_size=32, seeds=[0], models=['HMR', 'PM-Net'], workers=0, parallel=1, amp=None),
+              batch_size=32, seeds=[0], models=['HMR', 'PM-Net'], workers=0, parallel=1, amp=None, pose2d_iters=400),
     full=dict(out='outputs/quickstart_full', data='data/synthetic_full', num_train=10000, num_test=1000,
               iters=900, batch_size=32, seeds=[0, 1, 2], models=['HMR', 'HMR-BMC', 'PM-Net'], workers=0,
-              parallel=1, amp=None),
+              parallel=1, amp=None, pose2d_iters=900),
     gpu=dict(out='outputs/quickstart_gpu', data='data/synthetic_full', num_train=10000, num_test=1000,
              iters=1200, batch_size=256, seeds=[0, 1, 2], models=['HMR', 'HMR-BMC', 'PM-Net'], workers=2,
-             parallel=9, amp='bfloat16'))
+             parallel=9, amp='bfloat16', pose2d_iters=1200))
 
 
 def parse_args() -> argparse.Namespace:
@@ -71,6 +72,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument('--workers', type=int, help='loader worker processes per training')
     p.add_argument('--parallel', type=int, help='trainings (and tests) run side by side')
     p.add_argument('--amp', choices=['bfloat16', 'float16', 'none'], help='mixed precision of the trainings')
+    p.add_argument('--pose2d-iters', type=int,
+                   help='iterations of the 2D pose stage both heads start from (0: ImageNet start)')
     p.add_argument('--fresh', action='store_true', help='regenerate data and retrain')
     args = p.parse_args()
     for key, value in PRESETS[args.preset].items():
@@ -158,17 +161,58 @@ def scalars_file(work_dir: str) -> str:
     return osp.join(work_dir, runs[-1] if runs else 'none', 'vis_data', 'scalars.json')
 
 
-def train_command(args: argparse.Namespace, cfg: str, wd: str, seed: int, opts: List[str]) -> List[str]:
-    """``tools/train.py`` for one model and seed with the run's budget, loader and precision."""
+def run_pose2d_stage(args: argparse.Namespace, steps: Steps) -> str:
+    """Trains (once per dataset and budget) and evaluates the 2D keypoint model both heads start from.
+
+    Returns:
+        str: Its checkpoint.
+    """
+    data, out = args.data, args.out
+    wd = f'{data}/pose2d_effnet_{args.pose2d_iters}it_bs{args.batch_size}'
+    data_opts = [f'train_dataloader.dataset.data_root={data}', f'test_dataloader.dataset.data_root={data}']
+    steps.run(f'2D pose stage, shared by every model and seed ({args.pose2d_iters} iters x {args.batch_size})',
+              train_command(args, POSE2D_CONFIG, wd, 0, data_opts, args.pose2d_iters),
+              skip_if=f'{wd}/last_checkpoint', log=f'{out}/logs/train_pose2d.log')
+    ckpt = latest_checkpoint(wd)
+    steps.run('2D pose stage: PCK / EPE',
+              [PY, 'tools/test.py', POSE2D_CONFIG, ckpt, '--work-dir', f'{out}/pose2d', '--out',
+               f'{out}/pose2d/metrics.json', '--cfg-options', *data_opts], log=f'{out}/logs/test_pose2d.log')
+    steps.run('2D pose stage: heatmap joints\' error, common vs rare',
+              [PY, 'tools/heatmap_joint_error.py', POSE2D_CONFIG, ckpt, '--data-root', data,
+               '--out', f'{out}/pose2d/heatmap_joint_error.json'], log=f'{out}/logs/heatmap_error_pose2d.log')
+    return ckpt
+
+
+def pose2d_section(out: str) -> List[str]:
+    """Report lines of the 2D stage (empty without one)."""
+    metrics_file = osp.join(ROOT, out, 'pose2d', 'metrics.json')
+    if not osp.isfile(metrics_file):
+        return []
+    metrics = json.load(open(metrics_file))
+    err = json.load(open(osp.join(ROOT, out, 'pose2d', 'heatmap_joint_error.json')))['read_by_neck']
+    cells = ' | '.join(f'{v:.3f}' if isinstance(v, float) else str(v) for v in metrics.values())
+    return ['## The 2D pose stage both heads start from', '',
+            f'`{POSE2D_CONFIG}` (MMPose\'s TopdownPoseEstimator + HeatmapHead), trained once on this dataset; '
+            'every model and seed starts from its checkpoint (backbone and heatmap layers, `model.init_cfg`).', '',
+            '| ' + ' | '.join(metrics) + ' | heatmap joints\' error (crop units): all / common / rare |',
+            '|' + '---|' * (len(metrics) + 1),
+            f'| {cells} | {err["all"]:.3f} / {err["common"]:.3f} / {err["rare"]:.3f} |', '']
+
+
+def train_command(args: argparse.Namespace, cfg: str, wd: str, seed: int, opts: List[str],
+                  iters: int = None) -> List[str]:
+    """``tools/train.py`` for one model and seed with the run's budget (``iters``: ``args.iters``), loader and
+    precision."""
+    iters = iters or args.iters
     loader = [f'train_dataloader.num_workers={args.workers}',
               f'train_dataloader.persistent_workers={args.workers > 0}',
               f'train_dataloader.pin_memory={args.workers > 0}']
     return ([PY, 'tools/train.py', cfg, '--work-dir', wd, '--no-validate']
             + (['--auto-scale-lr'] if args.batch_size != 32 else [])
             + (['--amp', '--amp-dtype', args.amp] if args.amp else [])
-            + ['--cfg-options', f'train_cfg.max_iters={args.iters}', f'train_cfg.val_interval={args.iters}',
-               f'param_scheduler.1.T_max={args.iters}', f'param_scheduler.1.end={args.iters}',
-               f'default_hooks.checkpoint.interval={args.iters}', f'train_dataloader.batch_size={args.batch_size}',
+            + ['--cfg-options', f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+               f'param_scheduler.1.T_max={iters}', f'param_scheduler.1.end={iters}',
+               f'default_hooks.checkpoint.interval={iters}', f'train_dataloader.batch_size={args.batch_size}',
                f'randomness.seed={seed}', *loader, *opts])
 
 
@@ -182,7 +226,7 @@ def main() -> None:
     os.makedirs(osp.join(ROOT, out, 'logs'), exist_ok=True)
     proto, mean = f'{data}/prototypes_k{args.k}.npz', f'{data}/smpl_mean_params.npz'
     models = [(n, MODEL_CONFIGS[n]) for n in args.models]
-    steps = Steps(total=6 + len(args.seeds) * (2 * len(models) + 1) + 2)
+    steps = Steps(total=6 + 3 * (args.pose2d_iters > 0) + len(args.seeds) * (2 * len(models) + 1) + 2)
     steps.run('body model (procedural, SMPL file format)',
               [PY, 'tools/make_synthetic_smpl.py', '--out', 'data/body_models', '--seed', '0'],
               skip_if='data/body_models/J_regressor_extra.npy')
@@ -214,6 +258,9 @@ def main() -> None:
                '--out', f'{out}/starting_points.md'])
     data_opts = [f'train_dataloader.dataset.data_root={data}', f'test_dataloader.dataset.data_root={data}',
                  f'model.head.mean_params={mean}']
+    pose2d = run_pose2d_stage(args, steps) if args.pose2d_iters > 0 else None
+    if pose2d:
+        data_opts.append(f'model.init_cfg.checkpoint={pose2d}')
     runs = [(seed, name, cfg, f'{out}/work_dirs/{tag_of(name)}_seed{seed}') for seed in args.seeds
             for name, cfg in models]
     opts_of = {name: data_opts + ([f'model.head.prototype_file={proto}'] if name == 'PM-Net' else [])
@@ -272,6 +319,7 @@ def write_report(args: argparse.Namespace, results: Dict[str, List[dict]], diagn
     """Writes ``report.md`` with the metric tables, diagnostics, figures and step times."""
     diag_files = {seed: osp.join(ROOT, diag) for seed, diag in diagnostics.items()}
     out, seed0 = args.out, args.seeds[0]
+    start = f', started from the 2D pose stage ({args.pose2d_iters} iterations)' if args.pose2d_iters else ''
     seeds = ', '.join(map(str, args.seeds))
     lines = [
         f'# {" vs ".join(results)} — offline quickstart report (`--preset {args.preset}`)', '',
@@ -279,10 +327,11 @@ def write_report(args: argparse.Namespace, results: Dict[str, List[dict]], diagn
         f'{time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, {os.cpu_count()} CPU cores, {gpu_name()}. '
         f'Training: {args.num_train} rendered images at {args.img_size} px (rare fraction {args.rare_fraction}), '
         f'test: {args.num_test} images (half rare), ImageNet EfficientNet-Lite0 at 96 px with a 2D heatmap '
-        f'neck (docs/learning.md), {args.iters} iterations x batch {args.batch_size} for EACH model and seed '
+        f'neck (docs/learning.md){start}, {args.iters} iterations x batch {args.batch_size} for EACH model and seed '
         f'(seeds {seeds}{"; learning rate x " + str(args.batch_size / 32) if args.batch_size != 32 else ""}'
         f'{"; " + args.amp + " AMP" if args.amp else ""}; {args.workers} loader workers, {args.parallel} '
         f'trainings side by side), K={args.k} prototypes.', '',
+        *pose2d_section(out),
         '## Did the models learn?', '',
         'Against the image-free baselines (SMPL-24 MPJPE, mm): the best constant (the mean test pose), and the '
         'training mean pose posed with the GT global orientation and shape (an oracle on orientation, HMR\'s '

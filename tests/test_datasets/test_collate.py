@@ -100,11 +100,14 @@ def test_empty_labels_and_lists_pass_through():
     assert isinstance(out['inputs'], list)  # crops of different sizes stay a list
 
 
-@pytest.mark.parametrize('path', sorted(glob.glob(osp.join(ROOT, 'configs', '*.py'))))
+# the 2D keypoint stage (td-hm_*) uses MMPose's heads, which read tensor labels: pseudo_collate
+MESH_CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '*.py')) if not osp.basename(p).startswith('td-hm'))
+
+
+@pytest.mark.parametrize('path', MESH_CONFIGS)
 def test_every_mesh_config_collates_with_mesh_collate(path):
     cfg = Config.fromfile(path)
-    if cfg.model.type != 'TopdownMeshEstimator':
-        pytest.skip('not a mesh model (its heads read MMPose\'s tensor labels)')
+    assert cfg.model.type == 'TopdownMeshEstimator'
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(name):
             assert cfg[name].get('collate_fn', {}).get('type') == 'mesh_collate', (path, name)

@@ -32,6 +32,10 @@ def test_gpu_preset_scales_the_budget_and_runs_side_by_side():
     assert '--auto-scale-lr' not in plain and '--amp' not in plain  # the CPU presets train as before
     assert 'train_dataloader.num_workers=0' in plain
     assert _args('gpu', '--amp', 'none').amp is None
+    # the 2D stage: the same budget by default, its own iterations when asked, off with 0
+    assert demo.pose2d_iters == demo.iters and _args('demo', '--pose2d-iters', '0').pose2d_iters == 0
+    stage = quickstart.train_command(demo, quickstart.POSE2D_CONFIG, 'wd', 0, [], iters=50)
+    assert 'train_cfg.max_iters=50' in stage and 'param_scheduler.1.T_max=50' in stage
     with pytest.raises(SystemExit):
         _args('demo', '--models', 'PM-Net', 'HMR')  # the ratios are to HMR, which comes first
 
