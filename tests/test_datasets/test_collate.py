@@ -101,7 +101,8 @@ def test_empty_labels_and_lists_pass_through():
 
 
 # the 2D keypoint stage (td-hm_*) uses MMPose's heads, which read tensor labels: pseudo_collate
-MESH_CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '*.py')) if not osp.basename(p).startswith('td-hm'))
+MESH_CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '*.py'))
+                      if not osp.basename(p).startswith('td-hm'))
 
 
 @pytest.mark.parametrize('path', MESH_CONFIGS)
