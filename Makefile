@@ -2,7 +2,7 @@
 PY      ?= .venv/bin/python
 export PYOPENGL_PLATFORM ?= osmesa
 
-.PHONY: env demo lint test clean-data
+.PHONY: env demo lint test test-fast clean-data
 env:
 	bash tools/setup_env.sh
 
@@ -22,3 +22,7 @@ test: env lint
 
 clean-data:
 	rm -rf data/synthetic data/mocap data/prototypes outputs/quickstart
+
+# the tests that neither train nor run a tool end to end (`slow` marker, setup.cfg); `make test` runs all
+test-fast: env
+	$(PY) -m pytest -q -m "not slow" tests

@@ -11,6 +11,8 @@ from mmengine.dataset import pseudo_collate
 from pmnet_plugin.apis import (MeshExportModule, OnnxMeshSession, compare_outputs, crop_data,
                                export_onnx, inference_mesh, init_mesh_model, init_onnx_model)
 
+pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BOXES = np.array([[40, 30, 120, 190, 0.9], [10, 10, 60, 90, 0.5], [70, 20, 150, 120, 0.4]])
 

@@ -21,6 +21,8 @@ from mmengine.registry import init_default_scope
 from pmnet_plugin.evaluation.functional import (constant_baseline_mpjpe, per_sample_mpjpe,
                                                 spread_ratio)
 
+pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SIZE = 64
 NUM = 24

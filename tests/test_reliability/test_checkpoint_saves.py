@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tools'))
@@ -25,6 +26,8 @@ from test_train_test import dump, tiny_cfg  # noqa: E402  (tiny config; synth: c
 from pmnet_plugin.apis.checkpoint import read_checkpoint  # noqa: E402
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
 
+pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
+
 PMNET = 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'
 
 KILL_DURING_SAVE = '''
@@ -32,6 +35,7 @@ import os, signal, sys
 sys.path.insert(0, {tools!r})
 from mmengine.fileio.backends import local_backend
 from mmengine.hooks import CheckpointHook
+
 put = local_backend.LocalBackend.put
 if {every_validation_best!r}:
     CheckpointHook.rule_map = dict(less=lambda x, y: True, greater=lambda x, y: True)

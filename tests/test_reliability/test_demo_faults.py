@@ -22,6 +22,8 @@ sys.path.insert(0, osp.join(ROOT, 'tests', 'test_apis'))
 import demo  # noqa: E402  (tools/demo.py)
 from mesh_model_setup import hmr_config, mesh_config, save_random_checkpoint  # noqa: E402
 
+pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
+
 
 @pytest.fixture(scope='module')
 def setup(body_model_files, tmp_path_factory):

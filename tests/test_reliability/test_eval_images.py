@@ -21,6 +21,8 @@ from test_train_test import dump, tiny_cfg  # noqa: E402  (tiny config; synth: c
 
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
 
+pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
+
 PMNET = 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'
 
 

@@ -20,6 +20,8 @@ from mesh_model_setup import hmr_config  # noqa: E402
 
 from pmnet_plugin.apis.onnx_backend import compare_outputs  # noqa: E402
 
+pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
+
 
 def test_pose_shape_and_camera_outputs_are_checked():
     ref = dict(smpl_pose=np.zeros((2, 72)), smpl_betas=np.zeros((2, 10)), pred_cam=np.array([[0.9, 0, 0]] * 2))

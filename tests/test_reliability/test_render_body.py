@@ -23,6 +23,8 @@ from pmnet_plugin.models.body_models import fingerprint as fp  # noqa: E402
 from pmnet_plugin.models.body_models.smpl_io import load_smpl_model_file  # noqa: E402
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
 
+pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
+
 PMNET = 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'
 
 

@@ -24,6 +24,8 @@ from test_train_test import (NUM_PROTOS, dump,  # noqa: E402  (tiny config; synt
 from pmnet_plugin.models.prototypes import MissingPrototypesError  # noqa: E402
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
 
+pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
+
 PMNET = 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'
 
 

@@ -116,6 +116,7 @@ class TestHelpers:
         assert all(not t['applies'] for t in targets)  # GPU targets are informational on CPU
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not all(osp.isfile(c) for c in CONFIGS), reason='res18 synthetic configs missing')
 def test_benchmark_tool_smoke(tmp_path, body_model_files):
     tool = _load_tool()

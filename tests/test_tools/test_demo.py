@@ -15,6 +15,8 @@ import demo  # noqa: E402
 from mesh_model_setup import (demo_setup, random_person_detector,  # noqa: E402
                               save_random_checkpoint)
 
+pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
+
 BOX = (40, 30, 120, 190)  # where the body is drawn (x1, y1, x2, y2) in the 160 x 200 image
 
 

@@ -19,6 +19,8 @@ import test as test_tool  # noqa: E402  (tools/test.py)
 import heatmap_joint_error  # noqa: E402  (tools/heatmap_joint_error.py)
 import train as train_tool  # noqa: E402  (tools/train.py)
 
+pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
+
 CONFIG = osp.join(ROOT, 'configs/td-hm_effnet-lite0_synthetic-96x96.py')
 
 

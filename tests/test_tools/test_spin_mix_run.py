@@ -8,6 +8,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from real_layouts import write_h36m, write_images, write_pw3d, write_spin_converted
 
+pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SIZE = (64, 64)
 

@@ -18,6 +18,8 @@ import test as test_tool  # noqa: E402  (tools/test.py)
 
 import train as train_tool  # noqa: E402  (tools/train.py)
 
+pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
+
 SIZE = (64, 64)
 NUM_PROTOS = 4
 

@@ -27,6 +27,7 @@ def test_ratios_and_table_from_rows():
     assert 'failed: RuntimeError: x' in text and 'onnxruntime/eager' in text and '96x96' in text
 
 
+@pytest.mark.slow
 def test_measure_eager_and_onnxruntime_on_a_small_model(body_model_files, tmp_path):
     from pmnet_plugin.apis import init_mesh_model
     torch.manual_seed(0)
