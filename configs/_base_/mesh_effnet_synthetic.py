@@ -76,8 +76,8 @@ model['head'] = dict(in_channels=backbone_channels, input_size=codec['input_size
                      loss=dict(type='MeshLoss', smpl_pose_weight=30.))
 
 # ---------------------------------------------------------------- data
-# data loading costs ~2 ms per 96 px sample: in the main process it is cheaper than worker processes competing
-# with the training threads for 2 cores (0.63 s vs ~1 s per iteration measured)
+# no loader workers: on a 2-core CPU they compete with the training step for the cores; on a GPU machine set
+# train_dataloader.num_workers (tools/quickstart.py --preset gpu does; docs/benchmarks.md)
 train_dataloader = dict(batch_size=32, num_workers=0, persistent_workers=False,
                         dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(batch_size=32, num_workers=0, persistent_workers=False, dataset=dict(pipeline=val_pipeline))
