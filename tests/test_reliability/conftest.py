@@ -5,7 +5,10 @@ import sys
 
 import pytest
 
-sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'test_tools'))
+TESTS = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# the fault tests import tools/*.py and the fixtures of tests/test_tools/test_train_test.py by name
+sys.path.insert(0, osp.join(osp.dirname(TESTS), 'tools'))
+sys.path.insert(0, osp.join(TESTS, 'test_tools'))
 from test_train_test import synth  # noqa: E402,F401
 
 

@@ -16,15 +16,13 @@ import sys
 
 import numpy as np
 import pytest
+import train as train_tool  # (tools/train.py)
+from test_train_test import dump, tiny_cfg  # (tiny config; synth: conftest.py)
+
+from pmnet_plugin.apis.checkpoint import read_checkpoint
+from pmnet_plugin.utils.cli import run_with_file_errors
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-sys.path.insert(0, osp.join(ROOT, 'tests', 'test_tools'))
-import train as train_tool  # noqa: E402  (tools/train.py)
-from test_train_test import dump, tiny_cfg  # noqa: E402  (tiny config; synth: conftest.py)
-
-from pmnet_plugin.apis.checkpoint import read_checkpoint  # noqa: E402
-from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
 
 pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
 

@@ -5,21 +5,15 @@ A truncated JPEG, a text file named ``.jpg`` and a 1x1 image in the test split o
 and counted in the metrics.
 """
 import os.path as osp
-import sys
+import test as test_tool  # (tools/test.py)
 
 import cv2
 import numpy as np
 import pytest
+from fault_setups import copy_split, save_model_checkpoint
+from test_train_test import dump, tiny_cfg  # (tiny config; synth: conftest.py)
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-sys.path.insert(0, osp.join(ROOT, 'tests', 'test_tools'))
-import test as test_tool  # noqa: E402  (tools/test.py)
-
-from fault_setups import copy_split, save_model_checkpoint  # noqa: E402
-from test_train_test import dump, tiny_cfg  # noqa: E402  (tiny config; synth: conftest.py)
-
-from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
+from pmnet_plugin.utils.cli import run_with_file_errors
 
 pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
 

@@ -5,23 +5,17 @@ fingerprint ignores float noise and tells another procedural body (``--seed 1``)
 and tools/test.py refuse a config whose body model is another body, naming both (exit 2).
 """
 import os.path as osp
-import sys
+import test as test_tool  # (tools/test.py)
 
 import numpy as np
 import pytest
+import train as train_tool  # (tools/train.py)
+from fault_setups import save_model_checkpoint
+from test_train_test import dump, tiny_cfg  # (tiny config; synth: conftest.py)
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-sys.path.insert(0, osp.join(ROOT, 'tests', 'test_tools'))
-import test as test_tool  # noqa: E402  (tools/test.py)
-
-import train as train_tool  # noqa: E402  (tools/train.py)
-from fault_setups import save_model_checkpoint  # noqa: E402
-from test_train_test import dump, tiny_cfg  # noqa: E402  (tiny config; synth: conftest.py)
-
-from pmnet_plugin.models.body_models import fingerprint as fp  # noqa: E402
-from pmnet_plugin.models.body_models.smpl_io import load_smpl_model_file  # noqa: E402
-from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
+from pmnet_plugin.models.body_models import fingerprint as fp
+from pmnet_plugin.models.body_models.smpl_io import load_smpl_model_file
+from pmnet_plugin.utils.cli import run_with_file_errors
 
 pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
 

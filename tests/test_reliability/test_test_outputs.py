@@ -6,22 +6,15 @@ The config under test is one saved in another run's work dir: it carries that ru
 overwrite.
 """
 import json
-import os.path as osp
-import sys
 import tempfile
+import test as test_tool  # (tools/test.py)
 
 import numpy as np
 import pytest
+from fault_setups import save_model_checkpoint
+from test_train_test import dump, tiny_cfg  # (tiny config; synth: conftest.py)
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-sys.path.insert(0, osp.join(ROOT, 'tests', 'test_tools'))
-import test as test_tool  # noqa: E402  (tools/test.py)
-
-from fault_setups import save_model_checkpoint  # noqa: E402
-from test_train_test import dump, tiny_cfg  # noqa: E402  (tiny config; synth: conftest.py)
-
-from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
+from pmnet_plugin.utils.cli import run_with_file_errors
 
 pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
 

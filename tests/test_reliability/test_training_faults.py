@@ -7,26 +7,19 @@ while a checkpoint is being written: ``test_checkpoint_saves.py``.
 """
 import glob
 import os.path as osp
-import sys
+import test as test_tool  # (tools/test.py)
 
 import numpy as np
 import pytest
 import torch
+import train as train_tool  # (tools/train.py)
+from fault_setups import copy_split, save_model_checkpoint
+from test_train_test import NUM_PROTOS, dump, synth, tiny_cfg  # noqa: F401  (tiny data + config)
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-sys.path.insert(0, osp.join(ROOT, 'tests', 'test_tools'))
-import test as test_tool  # noqa: E402  (tools/test.py)
-
-import train as train_tool  # noqa: E402  (tools/train.py)
-from fault_setups import copy_split, save_model_checkpoint  # noqa: E402
-from test_train_test import (NUM_PROTOS, dump, synth,  # noqa: E402,F401  (tiny data + config)
-                             tiny_cfg)
-
-from pmnet_plugin.apis.checkpoint import CheckpointMismatchError, read_checkpoint  # noqa: E402
-from pmnet_plugin.engine.hooks.nan_guard_hook import NonFiniteLossError  # noqa: E402
-from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
-from pmnet_plugin.utils.safe_pickle import DataFileError  # noqa: E402
+from pmnet_plugin.apis.checkpoint import CheckpointMismatchError, read_checkpoint
+from pmnet_plugin.engine.hooks.nan_guard_hook import NonFiniteLossError
+from pmnet_plugin.utils.cli import run_with_file_errors
+from pmnet_plugin.utils.safe_pickle import DataFileError
 
 pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
 

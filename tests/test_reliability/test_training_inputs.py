@@ -7,22 +7,16 @@
   file, key and samples; only labelled entries count.
 """
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
 import torch
+import train as train_tool  # (tools/train.py)
+from fault_setups import copy_split
+from test_train_test import NUM_PROTOS, dump, tiny_cfg  # (tiny config; synth: conftest.py)
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-sys.path.insert(0, osp.join(ROOT, 'tests', 'test_tools'))
-import train as train_tool  # noqa: E402  (tools/train.py)
-from fault_setups import copy_split  # noqa: E402
-from test_train_test import (NUM_PROTOS, dump,  # noqa: E402  (tiny config; synth: conftest.py)
-                             tiny_cfg)
-
-from pmnet_plugin.models.prototypes import MissingPrototypesError  # noqa: E402
-from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
+from pmnet_plugin.models.prototypes import MissingPrototypesError
+from pmnet_plugin.utils.cli import run_with_file_errors
 
 pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
 
