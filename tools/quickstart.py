@@ -93,48 +93,39 @@ class Steps:
         self.start = time.time()
 
     def run(self, name: str, cmd: List[str], skip_if: str = None, log: str = None) -> None:
-        self.done += 1
-        head = f'[quickstart {self.done}/{self.total} | {time.time() - self.start:6.0f}s] {name}'
+        """One step: skipped when ``skip_if`` exists, its output to ``log`` (else to the console)."""
         if skip_if and osp.exists(osp.join(ROOT, skip_if)):
-            print(f'{head}: exists ({skip_if}), skipped', flush=True)
+            self.done += 1
+            print(f'[quickstart {self.done}/{self.total} | {time.time() - self.start:6.0f}s] {name}: exists '
+                  f'({skip_if}), skipped', flush=True)
             return
-        print(f'{head} ...\n    $ {" ".join(cmd)}', flush=True)
-        t0 = time.time()
-        out = open(osp.join(ROOT, log), 'w') if log else None
-        try:
-            res = subprocess.run(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT if out else None)
-        finally:
-            if out:
-                out.close()
-        if res.returncode != 0:
-            tail = open(osp.join(ROOT, log)).read()[-3000:] if log else ''
-            sys.exit(f'quickstart: step "{name}" failed (exit {res.returncode}).\n{tail}')
-        self.times[name] = time.time() - t0
-        print(f'    done in {self.times[name]:.0f} s', flush=True)
+        self.run_many(name, [(name, cmd, log)], parallel=1)
 
     def run_many(self, label: str, jobs: List[tuple], parallel: int) -> None:
         """Runs ``(name, cmd, log)`` jobs, up to ``parallel`` at a time; each is one step, and ``label``
-        names their wall time together."""
+        names their wall time together. A job's output goes to its ``log`` (the console when None)."""
         pending, running = list(jobs), []
         t0 = time.time()
         while pending or running:
             while pending and len(running) < parallel:
                 name, cmd, log = pending.pop(0)
                 self.done += 1
-                print(f'[quickstart {self.done}/{self.total} | {time.time() - self.start:6.0f}s] {name} '
-                      f'(side by side: {len(running) + 1}) ...\n    $ {" ".join(cmd)}', flush=True)
-                out = open(osp.join(ROOT, log), 'w')
-                proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+                side = f' (side by side: {len(running) + 1})' if parallel > 1 else ''
+                print(f'[quickstart {self.done}/{self.total} | {time.time() - self.start:6.0f}s] {name}{side} '
+                      f'...\n    $ {" ".join(cmd)}', flush=True)
+                out = open(osp.join(ROOT, log), 'w') if log else None
+                proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT if out else None)
                 running.append((name, proc, out, log, time.time()))
-            time.sleep(0.5)
+            time.sleep(0.2)
             for job in [j for j in running if j[1].poll() is not None]:
                 name, proc, out, log, started = job
-                out.close()
+                if out:
+                    out.close()
                 running.remove(job)
                 if proc.returncode != 0:
                     for _, other, _, _, _ in running:
                         other.kill()
-                    tail = open(osp.join(ROOT, log)).read()[-3000:]
+                    tail = open(osp.join(ROOT, log)).read()[-3000:] if log else ''
                     sys.exit(f'quickstart: step "{name}" failed (exit {proc.returncode}).\n{tail}')
                 self.times[name] = time.time() - started
                 print(f'    {name}: done in {self.times[name]:.0f} s', flush=True)

@@ -8,9 +8,11 @@ labels and a hint. Outside the context (inference, validation, runs without the 
 """
 import contextlib
 import contextvars
-from typing import Iterator
+from typing import Iterator, List, Sequence, Tuple
 
-__all__ = ['defer_finite_checks', 'finite_checks_deferred']
+import torch
+
+__all__ = ['defer_finite_checks', 'finite_checks_deferred', 'non_finite']
 
 _DEFERRED = contextvars.ContextVar('pmnet_finite_checks_deferred', default=False)
 
@@ -28,3 +30,11 @@ def defer_finite_checks() -> Iterator[None]:
 def finite_checks_deferred() -> bool:
     """bool: Whether a caller (``NaNGuardHook``) checks finiteness itself, after the forward pass."""
     return _DEFERRED.get()
+
+
+def non_finite(named: Sequence[Tuple[str, torch.Tensor]]) -> List[str]:
+    """Names of the tensors holding NaN or inf, read back to the host in one device sync."""
+    if not named:
+        return []
+    ok = torch.stack([torch.isfinite(t.detach()).all() for _, t in named]).tolist()
+    return [name for (name, _), good in zip(named, ok) if not good]

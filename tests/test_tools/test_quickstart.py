@@ -51,6 +51,11 @@ def test_run_many_runs_every_job_and_stops_at_a_failure(tmp_path):
     bad = [('fails', [sys.executable, '-c', 'import sys; print("boom"); sys.exit(4)'], str(tmp_path / 'bad.log'))]
     with pytest.raises(SystemExit, match='"fails" failed \\(exit 4\\)'):
         steps.run_many('bad', bad, parallel=2)
+    # one step: skipped when its output exists, else run (output to the console without a log)
+    steps.run('skipped', [sys.executable, '-c', 'raise SystemExit(3)'], skip_if=str(tmp_path / 'done0'))
+    assert steps.done == 5 and 'skipped' not in steps.times
+    with pytest.raises(SystemExit, match='"one" failed \\(exit 3\\)'):
+        steps.run('one', [sys.executable, '-c', 'raise SystemExit(3)'])
 
 
 def test_baseline_table_counts_the_seeds_that_beat_each_baseline(tmp_path):

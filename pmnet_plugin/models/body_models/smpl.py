@@ -13,7 +13,7 @@ from mmpose.registry import MODELS
 from smplx.lbs import transform_mat
 from torch import Tensor, nn
 
-from ...utils.finite_checks import finite_checks_deferred
+from ...utils.finite_checks import finite_checks_deferred, non_finite
 from ...utils.rotation import axis_angle_to_matrix
 from .constants import (COCO17_BODY_FROM_SMPL, H36M_TO_LSP14, NUM_BETAS, NUM_SMPL_JOINTS,
                         SMPL_COCO_FACE_VERTEX_IDS)
@@ -230,7 +230,7 @@ class SMPLBodyModel(nn.Module):
             else (smpl.v_template, smpl.shapedirs, smpl.posedirs, self.lbs_weights_t))
         num_v = template.shape[0]
         v_posed = template + (betas @ shapedirs.reshape(num_v * 3, -1).T).view(batch, num_v, 3)
-        joints = self.J_template + torch.einsum('bk,jck->bjc', betas, self.J_shapedirs)
+        joints = self._rest_joints(betas)
         if self.use_posedirs:
             eye = torch.eye(3, dtype=rotmats.dtype, device=rotmats.device)
             feat = (rotmats[:, 1:] - eye).reshape(batch, -1)
@@ -269,10 +269,9 @@ class SMPLBodyModel(nn.Module):
         rel = transforms - F.pad(torch.matmul(transforms, F.pad(joints, [0, 0, 0, 1])), [3, 0, 0, 0, 0, 0, 0, 0])
         return transforms[:, :, :3, 3], rel
 
-    def _posed_joints(self, betas: Tensor, rotmats: Tensor) -> Tensor:
-        """Posed SMPL joints (B, 24, 3) alone: the kinematic chain, no vertex."""
-        joints = self.J_template + torch.einsum('bk,jck->bjc', betas, self.J_shapedirs)
-        return self._rigid_transform(rotmats, joints)[0]
+    def _rest_joints(self, betas: Tensor) -> Tensor:
+        """Joints of the shaped body at rest (B, 24, 3), from the pre-regressed shape directions."""
+        return self.J_template + torch.einsum('bk,jck->bjc', betas, self.J_shapedirs)
 
     def forward(self,
                 betas: Tensor,
@@ -315,16 +314,14 @@ class SMPLBodyModel(nn.Module):
                 raise ValueError(f'transl: expected ({batch}, 3), got {tuple(transl.shape)}')
             transl = transl.to(rot_body.dtype)
         if self.check_finite and not finite_checks_deferred():  # else NaNGuardHook reports them
-            named = [(n, t) for n, t in (('betas', betas), ('body_pose', rot_body), ('global_orient', rot_root),
-                                         ('transl', transl)) if t is not None]
-            finite = torch.stack([torch.isfinite(t).all() for _, t in named]).tolist()  # one device sync
-            for (name, _), ok in zip(named, finite):
-                if not ok:
-                    raise ValueError(f'SMPLBodyModel: {name} contains NaN or Inf values')
+            bad = non_finite([(n, t) for n, t in (('betas', betas), ('body_pose', rot_body),
+                                                  ('global_orient', rot_root), ('transl', transl)) if t is not None])
+            if bad:
+                raise ValueError(f'SMPLBodyModel: {bad[0]} contains NaN or Inf values')
 
         rotmats = torch.cat([rot_root, rot_body], dim=1)
         if not vertices and not regressed:
-            joints = self._posed_joints(betas, rotmats)
+            joints = self._rigid_transform(rotmats, self._rest_joints(betas))[0]  # the chain alone
             return dict(joints=joints if transl is None else joints + transl[:, None])
         points_t, joints = self._lbs(betas, rotmats, subset=not vertices)
         if transl is not None:

@@ -238,7 +238,7 @@ class HMRHead(BaseHead):
         labels = [d.gt_instance_labels for d in batch_data_samples]
         t, found = {}, {}
         for name, shape in specs.items():
-            values = [lab.get(name) if name in lab else None for lab in labels]
+            values = [lab.get(name) for lab in labels]  # None where missing
             found[name] = [v is not None for v in values]
             t[name] = stack_label(values, (B, ) + shape, device)
         # a missing label zeroes its weight; a missing root is joint 0

@@ -46,7 +46,7 @@ def outputs_to_host(outputs: Dict[str, Tensor]) -> Dict[str, np.ndarray]:
         flat = torch.cat([v.detach().float().reshape(B, -1) for v in floats.values()], dim=1).cpu().numpy()
         start = 0
         for k, v in floats.items():
-            width = v[0].numel() if B else int(np.prod(v.shape[1:]))
+            width = int(np.prod(v.shape[1:]))
             out[k] = flat[:, start:start + width].reshape(v.shape)
             start += width
     return {k: out[k] for k in outputs}

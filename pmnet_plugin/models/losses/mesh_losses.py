@@ -13,7 +13,7 @@ from mmpose.utils.typing import ConfigType, OptConfigType
 from torch import Tensor, nn
 
 from pmnet_plugin.models.discriminators import RealPoseSampler, adversarial_losses
-from pmnet_plugin.utils.finite_checks import finite_checks_deferred
+from pmnet_plugin.utils.finite_checks import finite_checks_deferred, non_finite
 
 # SPIN's camera term exp(-10 s)^2 = exp(-20 s) overflows float32 once s < -4.4; below this floor it
 # continues linearly (see camera_scale_regulariser)
@@ -215,11 +215,10 @@ class MeshLoss(nn.Module):
             losses['adv'], losses['disc'], acc = adversarial_losses(
                 self.discriminator, self.real_poses, pred['smpl_pose_rotmat'], pred['smpl_betas'])
         out = {f'loss_{name}': value * w[name] for name, value in losses.items()}
-        if out and self.check_finite and not finite_checks_deferred():
-            finite = torch.isfinite(torch.stack([v.detach().float() for v in out.values()])).tolist()
-            for (name, value), ok in zip(out.items(), finite):  # one device sync for all terms
-                if not ok:
-                    raise RuntimeError(f'MeshLoss: loss term "{name}" is not finite ({value}).')
+        if self.check_finite and not finite_checks_deferred():
+            bad = non_finite(list(out.items()))
+            if bad:
+                raise RuntimeError(f'MeshLoss: loss term "{bad[0]}" is not finite ({out[bad[0]]}).')
         if acc is not None:
             out['acc_disc'] = acc
         for name, module in self.regression_losses.items():
