@@ -1,7 +1,8 @@
 """2D error of a model's heatmap joints on an SMPL split, in crop units (the crop is 2 wide), common vs rare.
 
-    python tools/heatmap_joint_error.py configs/td-hm_effnet-lite0_synthetic-96x96.py outputs/td_hm_effnet/iter_400.pth
-    python tools/heatmap_joint_error.py configs/hmr_effnet-lite0-1xb32-1500it_synthetic-96x96.py CHECKPOINT
+    python tools/heatmap_joint_error.py configs/td-hm_effnet-lite0-1xb32-400it_synthetic-96x96.py \
+        outputs/td_hm_effnet/iter_400.pth
+    python tools/heatmap_joint_error.py configs/hmr_effnet-lite0-1xb32-400it_synthetic-96x96.py CHECKPOINT
 
 Works for the 2D stage (``TopdownPoseEstimator`` + ``HeatmapHead``) and for the mesh configs, whose
 ``KeypointHeatmapNeck`` predicts heatmaps. Joints are the heatmaps' soft-argmax (the neck's ``beta``) against the

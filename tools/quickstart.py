@@ -40,10 +40,10 @@ PY = sys.executable
 from pmnet_plugin.utils.quickstart_report import (articulation_table, baseline_table,  # noqa: E402
                                                   comparison, metrics_table)
 
-POSE2D_CONFIG = 'configs/td-hm_effnet-lite0_synthetic-96x96.py'
-MODEL_CONFIGS = {'HMR': 'configs/hmr_effnet-lite0-1xb32-1500it_synthetic-96x96.py',
-                 'HMR-BMC': 'configs/hmr-bmc_effnet-lite0-1xb32-1500it_synthetic-96x96.py',
-                 'PM-Net': 'configs/pmnet_effnet-lite0-1xb32-1500it_synthetic-96x96.py'}
+POSE2D_CONFIG = 'configs/td-hm_effnet-lite0-1xb32-400it_synthetic-96x96.py'
+MODEL_CONFIGS = {'HMR': 'configs/hmr_effnet-lite0-1xb32-400it_synthetic-96x96.py',
+                 'HMR-BMC': 'configs/hmr-bmc_effnet-lite0-1xb32-400it_synthetic-96x96.py',
+                 'PM-Net': 'configs/pmnet_effnet-lite0-1xb32-400it_synthetic-96x96.py'}
 PRESETS = dict(
     demo=dict(out='outputs/quickstart', data='data/synthetic', num_train=5000, num_test=500, iters=400,
               batch_size=32, seeds=[0], models=['HMR', 'PM-Net'], workers=0, parallel=1, amp=None, pose2d_iters=400),

