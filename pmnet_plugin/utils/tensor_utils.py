@@ -3,13 +3,14 @@ from typing import Any, Optional
 
 import numpy as np
 import torch
+from mmpose.utils.tensor_utils import to_numpy as _mmpose_to_numpy
 
 
 def to_numpy(x: Any, dtype: Optional[np.dtype] = None) -> Optional[np.ndarray]:
-    """Converts a tensor (any device, any dtype incl. bfloat16) or array-like to a numpy array.
+    """MMPose's ``to_numpy`` for a tensor of any device and float dtype (bfloat16 included), or any array-like.
 
-    Floating tensors are cast to float32 first: numpy has no bfloat16, and MMPose's own
-    ``to_numpy`` fails on bf16 tensors from AMP. ``None`` stays ``None``.
+    Floating tensors are cast to float32 first (numpy has no bfloat16, so MMPose's function fails on AMP
+    outputs). Lists and scalars go through ``np.asarray``; ``None`` stays ``None``.
 
     Args:
         x: Tensor, array, list, scalar or None.
@@ -21,6 +22,5 @@ def to_numpy(x: Any, dtype: Optional[np.dtype] = None) -> Optional[np.ndarray]:
     if x is None:
         return None
     if isinstance(x, torch.Tensor):
-        x = x.detach().cpu()
-        x = (x.float() if x.is_floating_point() else x).numpy()
+        x = _mmpose_to_numpy(x.float() if x.is_floating_point() else x)
     return np.asarray(x, dtype=dtype)
