@@ -1,7 +1,8 @@
 """Pure numpy functions for mesh-recovery evaluation and pose-rarity analysis.
 
-Everything here works on plain arrays (no body model, no torch), so it can be unit-tested against hand
-computations and against :func:`mmpose.evaluation.functional.keypoint_mpjpe`.
+Everything here works on plain arrays (no body model, no tensors), so it can be unit-tested against hand
+computations and against :func:`mmpose.evaluation.functional.keypoint_mpjpe`. Procrustes alignment is
+MMPose's ``compute_similarity_transform``, distances are SciPy's ``cdist``.
 
 Note:
     - samples: N
@@ -14,6 +15,8 @@ import math
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
+from mmpose.evaluation.functional.mesh_eval import compute_similarity_transform
+from scipy.spatial.distance import cdist
 
 __all__ = [
     'pelvis_align', 'similarity_procrustes', 'per_sample_mpjpe', 'per_sample_pve',
@@ -46,12 +49,8 @@ def pelvis_align(points: np.ndarray, pelvis: np.ndarray) -> np.ndarray:
 def similarity_procrustes(pred: np.ndarray,
                           gt: np.ndarray,
                           mask: Optional[np.ndarray] = None) -> np.ndarray:
-    """Align every prediction to its ground truth with a similarity transform (rotation, uniform scale,
-    translation), batched.
-
-    Same solution as MMPose's ``compute_similarity_transform`` (Umeyama with the reflection fix
-    ``Z[-1, -1] = sign(det(U V^T))``); when ``mask`` is given, only valid joints take part in the fit
-    (invalid joints are still transformed).
+    """Align every prediction to its ground truth with MMPose's ``compute_similarity_transform`` (rotation
+    without reflection, uniform scale, translation), fitted on the valid joints of each sample.
 
     Args:
         pred (np.ndarray): Predicted joints, shape (N, J, 3).
@@ -59,28 +58,23 @@ def similarity_procrustes(pred: np.ndarray,
         mask (np.ndarray, optional): Valid joints, shape (N, J), bool. Defaults to all valid.
 
     Returns:
-        np.ndarray: Aligned predictions, shape (N, J, 3).
+        np.ndarray: Aligned predictions, shape (N, J, 3), float64; NaN at invalid joints. Valid joints
+        that all coincide (e.g. a single one) map to the mean of their ground truth (scale 0).
     """
     _check_same_shape(pred, gt, 'similarity_procrustes')
     pred = pred.astype(np.float64)
     gt = gt.astype(np.float64)
-    w = np.ones(pred.shape[:2]) if mask is None else mask.astype(np.float64)
-    wsum = np.maximum(w.sum(axis=1), 1e-12)[:, None]  # (N, 1)
-    mu1 = (w[..., None] * pred).sum(axis=1) / wsum  # (N, 3)
-    mu2 = (w[..., None] * gt).sum(axis=1) / wsum
-    x1 = pred - mu1[:, None]
-    x2 = gt - mu2[:, None]
-    var1 = (w[..., None] * x1**2).sum(axis=(1, 2))  # (N,)
-    k = np.einsum('nj,nja,njb->nab', w, x1, x2)  # (N, 3, 3)
-    u, _, vh = np.linalg.svd(k)
-    v = np.swapaxes(vh, 1, 2)
-    z = np.tile(np.eye(3), (len(pred), 1, 1))
-    z[:, -1, -1] = np.sign(np.linalg.det(u @ np.swapaxes(v, 1, 2)))
-    rot = v @ z @ np.swapaxes(u, 1, 2)  # (N, 3, 3)
-    trace = np.einsum('nii->n', rot @ k)
-    scale = np.divide(trace, var1, out=np.zeros_like(trace), where=var1 > 0)
-    t = mu2 - scale[:, None] * np.einsum('nab,nb->na', rot, mu1)
-    return scale[:, None, None] * np.einsum('nab,njb->nja', rot, pred) + t[:, None]
+    mask = np.ones(pred.shape[:2], dtype=bool) if mask is None else mask.astype(bool)
+    out = np.full_like(pred, np.nan)
+    for i, m in enumerate(mask):
+        if not m.any():
+            continue
+        src, dst = pred[i, m], gt[i, m]
+        if (src == src.mean(axis=0)).all():  # nothing to rotate or scale: MMPose would divide 0 by 0
+            out[i, m] = dst.mean(axis=0)
+        else:
+            out[i, m] = compute_similarity_transform(src, dst)
+    return out
 
 
 def per_sample_mpjpe(pred: np.ndarray,
@@ -99,8 +93,8 @@ def per_sample_mpjpe(pred: np.ndarray,
         alignment (str): ``'none'`` or ``'procrustes'`` (per-sample similarity transform).
 
     Returns:
-        np.ndarray: Per-sample errors, shape (N,); NaN for samples without a valid joint or with a NaN
-        prediction.
+        np.ndarray: Per-sample errors, shape (N,); NaN for samples without a valid joint, and for NaN
+        predictions without alignment (the SVD of Procrustes raises ``LinAlgError`` on them).
     """
     _check_same_shape(pred, gt, 'per_sample_mpjpe')
     if mask is None:
@@ -171,11 +165,6 @@ def mesh_rarity(vertices: np.ndarray, mean_vertices: np.ndarray) -> np.ndarray:
     return per_sample_pve(vertices, mean_vertices)
 
 
-def _pairwise_dist(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    sq = (x**2).sum(1)[:, None] + (ref**2).sum(1)[None] - 2.0 * x @ ref.T
-    return np.sqrt(np.maximum(sq, 0.0))
-
-
 def knn_distance(features: np.ndarray,
                  reference: np.ndarray,
                  k: int = 1,
@@ -202,7 +191,7 @@ def knn_distance(features: np.ndarray,
     reference = reference.astype(np.float64)
     out = np.empty(len(features))
     for start in range(0, len(features), chunk):
-        d = _pairwise_dist(features[start:start + chunk], reference)
+        d = cdist(features[start:start + chunk], reference)
         out[start:start + chunk] = np.sort(np.partition(d, k - 1, axis=1)[:, :k], axis=1).mean(1)
     return out
 

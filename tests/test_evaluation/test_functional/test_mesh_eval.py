@@ -25,6 +25,59 @@ def test_known_similarity_gives_zero_pa_mpjpe():
     assert np.allclose(similarity_procrustes(pred, gt), gt, atol=1e-9)
 
 
+def _weighted_umeyama(pred, gt, w):
+    """Batched Umeyama fit with 0/1 joint weights and the reflection removed, written out in NumPy."""
+    wsum = w.sum(axis=1)[:, None]
+    mu1 = (w[..., None] * pred).sum(axis=1) / wsum
+    mu2 = (w[..., None] * gt).sum(axis=1) / wsum
+    x1, x2 = pred - mu1[:, None], gt - mu2[:, None]
+    var1 = (w[..., None] * x1**2).sum(axis=(1, 2))
+    k = np.einsum('nj,nja,njb->nab', w, x1, x2)
+    u, _, vh = np.linalg.svd(k)
+    z = np.tile(np.eye(3), (len(pred), 1, 1))
+    z[:, -1, -1] = np.sign(np.linalg.det(u @ vh))
+    rot = np.swapaxes(vh, 1, 2) @ z @ np.swapaxes(u, 1, 2)
+    trace = np.einsum('nii->n', rot @ k)
+    scale = np.divide(trace, var1, out=np.zeros_like(trace), where=var1 > 0)
+    t = mu2 - scale[:, None] * np.einsum('nab,nb->na', rot, mu1)
+    return scale[:, None, None] * np.einsum('nab,njb->nja', rot, pred) + t[:, None]
+
+
+def test_masked_procrustes_matches_a_direct_umeyama_fit():
+    rng = np.random.default_rng(2)
+    gt = rng.normal(size=(40, 17, 3)) * 300
+    pred = 0.9 * gt @ _rotation([0, 1, 1], 1.1).T + rng.normal(size=gt.shape) * 40 + 50
+    pred[0] = gt[0] * np.array([-1.0, 1.0, 1.0])  # a mirror image
+    mask = rng.random((40, 17)) > 0.3
+    mask[1:5] = False
+    mask[1, 5] = True  # one valid joint: mapped onto its ground truth
+    mask[2, [3, 9]] = True  # two
+    mask[3, [1, 2, 4]] = True  # three
+    mask[4] = True
+    ref = _weighted_umeyama(pred, gt, mask.astype(np.float64))
+    ours = similarity_procrustes(pred, gt, mask)
+    assert ours.shape == pred.shape and ours.dtype == np.float64
+    np.testing.assert_allclose(ours[mask], ref[mask], rtol=0, atol=1e-6)
+    assert np.isnan(ours[~mask]).all()
+    ref_err = (np.linalg.norm(ref - gt, axis=-1) * mask).sum(1) / mask.sum(1)
+    pa = per_sample_mpjpe(pred, gt, mask, alignment='procrustes')
+    np.testing.assert_allclose(pa, ref_err, rtol=0, atol=1e-6)
+    assert pa[1] == 0.0 and pa[0] > 1.0
+    mask[5] = False
+    assert np.isnan(per_sample_mpjpe(pred, gt, mask, alignment='procrustes')[5])
+
+
+def test_masked_joints_do_not_affect_the_fit():
+    rng = np.random.default_rng(3)
+    gt = rng.normal(size=(3, 14, 3))
+    pred = 0.5 * gt @ _rotation([3, -1, 2], 2.0).T + np.array([1.0, 2.0, -3.0])
+    pred[:, :4] = rng.normal(size=(3, 4, 3)) * 100  # wrong, but masked out
+    mask = np.ones((3, 14), dtype=bool)
+    mask[:, :4] = False
+    assert np.allclose(per_sample_mpjpe(pred, gt, mask, alignment='procrustes'), 0, atol=1e-9)
+    assert np.allclose(similarity_procrustes(pred, gt, mask)[:, 4:], gt[:, 4:], atol=1e-9)
+
+
 def test_hand_computed_mpjpe_and_mask():
     gt = np.zeros((1, 2, 3))
     pred = np.array([[[3.0, 4.0, 0.0], [0.0, 0.0, 10.0]]])
@@ -74,6 +127,18 @@ def test_knn_and_nearest_distance():
     assert np.allclose(knn_distance(q, ref, k=2), [(0.4 + 0.6) / 2, (1.0 + 8.0) / 2])
     with pytest.raises(ValueError):
         knn_distance(q, ref, k=4)
+
+
+def test_knn_distance_matches_direct_numpy():
+    rng = np.random.default_rng(4)
+    q = rng.normal(size=(37, 20)).astype(np.float32)
+    ref = rng.normal(size=(50, 20))
+    direct = np.sqrt(((q[:, None].astype(np.float64) - ref[None])**2).sum(-1))  # (37, 50)
+    for k in (1, 5):
+        out = knn_distance(q, ref, k=k, chunk=8)
+        assert out.shape == (37,) and out.dtype == np.float64
+        np.testing.assert_allclose(out, np.sort(direct, axis=1)[:, :k].mean(1), rtol=1e-12)
+    assert nearest_distance(ref[5:8], ref).tolist() == [0.0, 0.0, 0.0]
 
 
 def test_select_tail_picks_rarest():
