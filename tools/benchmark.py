@@ -114,7 +114,7 @@ def resolve_head_files(head, args, state: dict, notes: list) -> None:
         if folder is None and not osp.isfile(bm.get('model_path', '')):
             folder = state['body_dir'] = osp.join(args.out_dir, 'body_models')
             if find_body_model_files(folder)['model_path'] is None:
-                from pmnet_plugin.models.body_models.synthetic import make_synthetic_smpl
+                from pmnet_plugin.synthetic.body_model import make_synthetic_smpl
                 make_synthetic_smpl(folder, seed=0)
             notes.append(f'{bm.get("model_path")} not found: used the synthetic SMPL-format body (6890 '
                          f'vertices, as tools/make_synthetic_smpl.py writes it) in {folder}')

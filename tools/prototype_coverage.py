@@ -26,7 +26,7 @@ from pmnet_plugin.evaluation.functional.mesh_eval import (per_sample_mpjpe, per_
                                                           select_tail)
 from pmnet_plugin.models.body_models import SMPLBodyModel  # noqa: E402
 from pmnet_plugin.models.body_models.smpl_io import load_mean_params  # noqa: E402
-from pmnet_plugin.models.prototypes import nearest_prototype  # noqa: E402
+from pmnet_plugin.prototypes.geometry import nearest_prototype  # noqa: E402
 from pmnet_plugin.prototypes import load_pose_source, load_prototypes  # noqa: E402
 from pmnet_plugin.utils.rotation import axis_angle_to_matrix, rot6d_to_matrix  # noqa: E402
 

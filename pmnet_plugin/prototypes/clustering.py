@@ -7,7 +7,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 import torch
 
-from pmnet_plugin.models.prototypes import canonical_rotmats, pose_features
+from pmnet_plugin.prototypes.geometry import canonical_rotmats, pose_features
 from pmnet_plugin.utils.rotation import (average_quaternions, matrix_to_quaternion, matrix_to_rot6d,
                                          quaternion_to_matrix, rot6d_to_matrix)
 
@@ -122,7 +122,7 @@ def build_prototypes(poses: np.ndarray, k: int = 32, balanced: bool = False, see
     """Cluster SMPL poses into K prototypes.
 
     Poses are canonicalised (global orient = identity, or its heading-free tilt when ``tilt_weight > 0``;
-    :mod:`pmnet_plugin.models.prototypes`), embedded as rotation matrices (continuous, no axis-angle
+    :mod:`pmnet_plugin.prototypes.geometry`), embedded as rotation matrices (continuous, no axis-angle
     wrap-around), clustered with (optionally balanced) k-means, and each prototype joint is the weighted
     Markley quaternion average of its members (stays on SO(3)).
 

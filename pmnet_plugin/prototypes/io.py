@@ -4,7 +4,7 @@ A prototype file (``data/prototypes/prototypes_k32.npz``, written by ``tools/bui
 
 - ``pose_6d`` (K, 24, 6) float32: prototype pose as 6D rotations; joint 0 (global orient) is the identity
   when poses are canonicalised to their articulation (``tilt_weight`` 0), or the heading-free camera-frame
-  orientation (``tilt_weight`` > 0), see :func:`pmnet_plugin.models.prototypes.canonical_rotmats`.
+  orientation (``tilt_weight`` > 0), see :func:`pmnet_plugin.prototypes.geometry.canonical_rotmats`.
 - ``betas`` (K, 10) float32: mean betas of the members (zeros when the source has none).
 - ``cam`` (K, 3) float32: initial weak-perspective camera (the mean-params camera when given).
 - ``counts`` (K,) int64: members per cluster; ``weight_mass`` (K,) float32: their summed sample weights.

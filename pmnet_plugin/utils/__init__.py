@@ -8,5 +8,4 @@ __all__ = [
     'quaternion_to_matrix', 'matrix_to_quaternion', 'axis_angle_to_quaternion',
     'quaternion_to_axis_angle', 'average_quaternions', 'standardize_quaternion'
 ]
-from .checkpoint_compat import allow_mmengine_checkpoints  # noqa
 from .tensor_utils import to_numpy  # noqa

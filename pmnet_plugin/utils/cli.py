@@ -70,7 +70,7 @@ def _file_errors() -> tuple:
     from pmnet_plugin.datasets.body_fingerprint_check import BodyModelMismatchError
     from pmnet_plugin.datasets.humandata import AnnotationError
     from pmnet_plugin.datasets.image_checks import BadTestImageError
-    from pmnet_plugin.models.prototypes import MissingPrototypesError
+    from pmnet_plugin.prototypes.geometry import MissingPrototypesError
     from pmnet_plugin.prototypes.io import PrototypeFileMismatchError
     return (CheckpointMismatchError, DataFileError, FileNotFoundError, UnsafePickleError,
             PrototypeFileMismatchError, MissingPrototypesError, AnnotationError, BadTestImageError,

@@ -1,3 +1,2 @@
 from .mesh_visualizer import MeshVisualizer  # noqa: F401
-from .pose_visualizer import PoseKeypointVisualizer  # noqa: F401
 from .renderer import MeshRenderer  # noqa: F401

@@ -1,6 +1,6 @@
 """MeshVisualizer: SMPL mesh overlay + side view next to the 2D skeletons of PoseDataSamples.
 
-The skeletons and boxes are drawn by :class:`~.pose_visualizer.PoseKeypointVisualizer` (the
+The skeletons and boxes are drawn by :class:`~pmnet_plugin.compat.pose_visualizer.PoseKeypointVisualizer` (the
 ``PoseLocalVisualizer`` interface that ``PoseVisualizationHook`` and the demo call); this class adds the
 mesh panels and ``add_datasample`` with ``PoseLocalVisualizer``'s arguments.
 
@@ -18,7 +18,7 @@ from mmpose.structures.bbox import bbox_xyxy2cs
 
 from pmnet_plugin.utils.camera import DEFAULT_FOCAL, crop_cam_to_image
 from pmnet_plugin.utils.tensor_utils import to_numpy
-from .pose_visualizer import PoseKeypointVisualizer
+from pmnet_plugin.compat.pose_visualizer import PoseKeypointVisualizer
 
 
 def crop_params(data_sample: PoseDataSample,

@@ -5,7 +5,7 @@ import pytest
 import torch
 from tool_loader import load_tool
 
-from pmnet_plugin.models.prototypes import body_chordal_distance, canonical_rotmats
+from pmnet_plugin.prototypes.geometry import body_chordal_distance, canonical_rotmats
 from pmnet_plugin.prototypes import (balanced_sample_weights, build_prototypes, kmeans,
                                      load_pose_source, load_prototypes, save_prototypes)
 from pmnet_plugin.utils.rotation import axis_angle_to_matrix, rot6d_to_matrix

@@ -4,9 +4,9 @@ import math
 import numpy as np
 import torch
 
-from pmnet_plugin.models.prototypes import (body_chordal_distance, canonical_rotmats,
-                                            heading_free_orient, nearest_prototype)
 from pmnet_plugin.prototypes import build_prototypes
+from pmnet_plugin.prototypes.geometry import (body_chordal_distance, canonical_rotmats,
+                                              heading_free_orient, nearest_prototype)
 from pmnet_plugin.utils.rotation import axis_angle_to_matrix, matrix_to_axis_angle, rot6d_to_matrix
 
 FLIP = torch.diag(torch.tensor([1.0, -1.0, -1.0], dtype=torch.float64))  # upright, facing the camera

@@ -15,7 +15,7 @@ import train as train_tool  # (tools/train.py)
 from fault_setups import copy_split
 from test_train_test import NUM_PROTOS, dump, tiny_cfg  # (tiny config; synth: conftest.py)
 
-from pmnet_plugin.models.prototypes import MissingPrototypesError
+from pmnet_plugin.prototypes.geometry import MissingPrototypesError
 from pmnet_plugin.utils.cli import run_with_file_errors
 
 pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)

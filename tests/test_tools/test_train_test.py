@@ -79,7 +79,7 @@ def dump(cfg: Config, path) -> str:
 
 
 def num_logged_losses(ckpt: str) -> int:
-    hub = torch.load(ckpt, map_location='cpu')['message_hub']  # weights_only, see checkpoint_compat
+    hub = torch.load(ckpt, map_location='cpu')['message_hub']  # weights_only, see pmnet_plugin.compat.checkpoint
     return len(hub['log_scalars']['train/loss'].data[0])
 
 

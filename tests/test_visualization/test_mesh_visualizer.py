@@ -104,7 +104,7 @@ def test_keypoint_colours_from_dataset_meta(body):
 
 def test_merged_samples_and_registry_build(body, body_model_files):
     # mmpose's VISUALIZERS would import mmpose.visualization (torchvision) without this fix
-    import pmnet_plugin.engine.registry_compat  # noqa: F401
+    import pmnet_plugin.compat.registry  # noqa: F401
     verts, _ = body
     vis = VISUALIZERS.build(dict(type='MeshVisualizer', name=f'v{uuid.uuid4().hex}',
                                  smpl_model_path=body_model_files['model_path']))

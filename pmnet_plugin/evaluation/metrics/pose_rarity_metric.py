@@ -41,7 +41,7 @@ class PoseRarityMetric(MeshMetric):
       identity global orientation and the mean-params betas, so only the body articulation counts
       (our convention; the meshes are centred on the SMPL pelvis).
     - ``'prototype'``: pose distance to the nearest prototype of a prototype file (``pose_6d`` (K, 24, 6)),
-      the Euclidean distance of :func:`pmnet_plugin.models.prototypes.pose_features` (square root of the
+      the Euclidean distance of :func:`pmnet_plugin.prototypes.geometry.pose_features` (square root of the
       summed squared chordal distance over the 23 body joints, global orient ignored), as in k-means.
     - ``'knn'``: mean of the same distance to the ``knn_k`` nearest training poses (an inverse k-NN
       density; ``train_poses`` is a pose npz with ``poses`` (N, 72) or a HumanData npz).
@@ -130,7 +130,7 @@ class PoseRarityMetric(MeshMetric):
 
     # ------------------------------------------------------------------ rarity scores
     def _load_reference(self) -> np.ndarray:
-        from pmnet_plugin.models.prototypes import canonical_rotmats, pose_features
+        from pmnet_plugin.prototypes.geometry import canonical_rotmats, pose_features
         from pmnet_plugin.prototypes.io import load_pose_source, load_prototypes
         from pmnet_plugin.utils.rotation import rot6d_to_matrix
         if self.rarity == 'mesh':
@@ -172,7 +172,7 @@ class PoseRarityMetric(MeshMetric):
 
     def rarity_scores(self, parsed: List[dict]) -> np.ndarray:
         """Rarity of each parsed sample (NaN without SMPL GT), shape (N,)."""
-        from pmnet_plugin.models.prototypes import canonical_rotmats, pose_features
+        from pmnet_plugin.prototypes.geometry import canonical_rotmats, pose_features
         if self._reference is None:
             self._reference = self._load_reference()
         scores = np.full(len(parsed), np.nan)

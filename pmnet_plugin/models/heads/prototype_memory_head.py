@@ -8,8 +8,8 @@ from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType
 from torch import Tensor, nn
 
-from pmnet_plugin.models.prototypes import (body_chordal_distance, canonical_rotmats, pose_features,
-                                            require_built_prototypes)
+from pmnet_plugin.prototypes.geometry import (body_chordal_distance, canonical_rotmats,
+                                              pose_features, require_built_prototypes)
 from pmnet_plugin.prototypes.io import check_prototypes_fit, load_prototypes
 from pmnet_plugin.utils.rotation import (average_quaternions, matrix_to_quaternion, matrix_to_rot6d,
                                          quaternion_to_matrix, rot6d_to_matrix)
@@ -26,14 +26,14 @@ class PrototypeMemoryHead(HMRHead):
     or from the score-weighted per-joint quaternion (Markley) average of the top-k
     (``init_mode='blend'``). The selector is trained with an assignment loss whose target is the
     prototype nearest to the GT pose (summed squared chordal distance of body-joint rotations, the
-    metric of :mod:`pmnet_plugin.models.prototypes`).
+    metric of :mod:`pmnet_plugin.prototypes.geometry`).
 
     Choices where the paper is silent (all configurable, see ``docs/model.md``):
 
     - Prototypes are canonicalised (body articulation only, ``tilt_weight=0``), so the initial global
       orient is the mean-params one and IEF regresses it; with ``tilt_weight > 0`` they also hold the
       body's tilt from the vertical (camera-frame orient without its heading,
-      :func:`pmnet_plugin.models.prototypes.heading_free_orient`) and IEF starts from that orient, so a
+      :func:`pmnet_plugin.prototypes.geometry.heading_free_orient`) and IEF starts from that orient, so a
       lying or inverted prototype starts lying or inverted. Betas/cam start from the mean params
       (``init_shape_cam='mean'``) or the prototype's stored values (``'prototype'``).
     - ``detach_selection=True``: blend weights are detached, so only the assignment loss trains

@@ -10,7 +10,7 @@ from pmnet_plugin.models.body_models import SMPLBodyModel, load_smpl_model_file
 from pmnet_plugin.models.body_models.constants import SMPL_JOINT_NAMES
 from pmnet_plugin.models.body_models.joint_sets import (SMPL_VERTEX_KEYPOINT_IDS, joint_source,
                                                         regressable_mask)
-from pmnet_plugin.models.body_models.synthetic_layout import extra_targets, vertex_landmarks
+from pmnet_plugin.synthetic.body_layout import extra_targets, vertex_landmarks
 
 
 def test_sources_follow_spin_joint_map():

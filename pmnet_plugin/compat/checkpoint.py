@@ -1,20 +1,11 @@
-"""Lets MMEngine 0.10.x resume / load its own checkpoints under torch >= 2.6, keeping safe loading.
+"""Lets MMEngine 0.10 load its own Runner checkpoints under torch >= 2.6, keeping ``weights_only`` loading.
 
-Since torch 2.6, ``torch.load`` defaults to ``weights_only=True``: it only unpickles tensors, containers and
-an allow-list of classes. MMEngine 0.10.7 calls ``torch.load(filename, map_location=...)`` without
-``weights_only``, and a Runner checkpoint holds more than tensors: ``meta['message_hub']`` keeps the
-training logs as :class:`mmengine.logging.HistoryBuffer` objects backed by numpy arrays, and
-``meta['dataset_meta']`` may hold numpy arrays. So ``--resume`` and ``load_checkpoint`` fail with
-``Weights only load failed ... Unsupported global: mmengine.logging.history_buffer.HistoryBuffer``.
-
-The fix here is the narrowest one: allow-list exactly the globals found in our checkpoints (by saving real
-Runner checkpoints and asking ``torch.serialization.get_unsafe_globals_in_checkpoint``) with
-``torch.serialization.add_safe_globals``: ``HistoryBuffer``; numpy's ``_reconstruct``, ``ndarray``, ``dtype``,
-``scalar`` and the dtype classes; and, for the ``builtins.getattr`` that HistoryBuffer's pickled statistics
-methods refer to, a stand-in that resolves only ``HistoryBuffer.min/max/current/mean``. Every other global is
-still refused, no
-environment variable (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``) is set and site-packages are untouched. It is
-applied when ``pmnet_plugin`` is imported (``pmnet_plugin.utils`` is imported first). See docs/configs.md.
+torch >= 2.6 unpickles only allow-listed classes by default, and MMEngine calls ``torch.load`` without
+``weights_only``; Runner checkpoints hold :class:`mmengine.logging.HistoryBuffer` logs and numpy arrays, so
+``--resume`` and ``load_checkpoint`` fail. :func:`allow_mmengine_checkpoints` allow-lists exactly the globals
+found in Runner checkpoints (``HistoryBuffer``, numpy's array reconstruction and dtypes, and a ``getattr``
+stand-in that resolves only ``HistoryBuffer.min/max/current/mean``); every other global is still refused and
+no environment variable is set. Applied on import (docs/configs.md).
 """
 import pickle
 from typing import Any, List
@@ -60,7 +51,7 @@ def history_buffer_getattr(obj: Any, name: str) -> Any:
     allowed = set(_STATISTICS) | set(HistoryBuffer._statistics_methods)
     if obj is not HistoryBuffer or not isinstance(name, str) or name not in allowed:
         raise pickle.UnpicklingError(
-            f'checkpoint_compat: refusing getattr({obj!r}, {name!r}) in a weights_only load '
+            f'pmnet_plugin.compat.checkpoint: refusing getattr({obj!r}, {name!r}) in a weights_only load '
             f'(only HistoryBuffer statistics {sorted(allowed)} are allowed)')
     return getattr(HistoryBuffer, name)
 

@@ -1,12 +1,9 @@
-"""Distributed training/testing on CPU-only machines (gloo) with MMEngine 0.10.x's Runner.
+"""Distributed training/testing with MMEngine's Runner on machines without CUDA (gloo backend).
 
-MMEngine's ``init_dist('pytorch')`` always calls ``torch.cuda.set_device(LOCAL_RANK)`` (fails on a CPU-only
-torch build) and ``Runner.wrap_model`` passes ``device_ids=[LOCAL_RANK]`` to DistributedDataParallel (which
-rejects device ids for CPU modules). Without CUDA, :func:`setup_cpu_distributed` starts the process group
-itself (the Runner then skips ``init_dist``) and sets ``model_wrapper_cfg.device_ids=None``.
-:func:`close_distributed` ends the process group when a tool is done (torch asks for it before exit; a
-gloo worker left running at interpreter exit aborted one rank of a finished two-process run with
-"terminate called without an active exception").
+MMEngine's ``init_dist('pytorch')`` calls ``torch.cuda.set_device`` and ``Runner.wrap_model`` passes
+``device_ids`` to DistributedDataParallel; both fail without CUDA. :func:`setup_cpu_distributed` starts the
+process group itself and sets ``model_wrapper_cfg.device_ids=None``; :func:`close_distributed` ends the group
+before exit, as torch asks (docs/configs.md).
 """
 import torch
 import torch.distributed as dist

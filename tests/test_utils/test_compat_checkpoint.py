@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 
 import pmnet_plugin  # noqa: F401  (applies the fix at import)
 import pmnet_plugin.engine  # noqa: F401  (Runner without torchvision)
-from pmnet_plugin.utils.checkpoint_compat import allow_mmengine_checkpoints, mmengine_safe_globals
+from pmnet_plugin.compat.checkpoint import allow_mmengine_checkpoints, mmengine_safe_globals
 
 
 class _ToyDataset(Dataset):

@@ -1,7 +1,7 @@
 """A procedural human in the exact file format of the official SMPL model (for tests and offline runs).
 
 Pipeline (deterministic for a seed): volumetric parts around an SMPL-ordered rest skeleton
-(:mod:`.synthetic_layout`) -> smooth union of their signed distances -> marching cubes -> quadric decimation
+(:mod:`.body_layout`) -> smooth union of their signed distances -> marching cubes -> quadric decimation
 to exactly 6890 vertices / 13776 faces (closed, genus 0) -> skinning weights from the parts -> joint
 regressors solved to reproduce the skeleton exactly (SMPL-24, H36M-17 and SPIN's 9 extra joints) -> named
 surface points (face, feet, finger tips) -> 10 shape directions (height, girth, leg length, ...) -> male and
@@ -17,10 +17,11 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from .constants import (KINTREE_ROOT_PARENT, NUM_SMPL_FACES, NUM_SMPL_JOINTS, NUM_SMPL_VERTICES,
-                        SMPL_JOINT_NAMES, SMPL_PARENTS)
-from .synthetic_layout import (GENDER_BETAS, Primitive, body_primitives, extra_targets,
-                               face_landmarks, h36m_targets, rest_joints, vertex_landmarks)
+from pmnet_plugin.models.body_models.constants import (KINTREE_ROOT_PARENT, NUM_SMPL_FACES,
+                                                       NUM_SMPL_JOINTS, NUM_SMPL_VERTICES,
+                                                       SMPL_JOINT_NAMES, SMPL_PARENTS)
+from .body_layout import (GENDER_BETAS, Primitive, body_primitives, extra_targets, face_landmarks,
+                          h36m_targets, rest_joints, vertex_landmarks)
 
 __all__ = ['make_synthetic_smpl', 'build_synthetic_smpl_arrays', 'check_closed_genus0']
 
@@ -260,7 +261,7 @@ def _is_synthetic(path: str) -> bool:
     if path.endswith('.npz'):
         with np.load(path) as d:
             return 'pmnet_synthetic' in d.files
-    from .smpl_io import load_smpl_model_file
+    from pmnet_plugin.models.body_models.smpl_io import load_smpl_model_file
     try:
         return 'pmnet_synthetic' in load_smpl_model_file(path)
     except Exception:  # noqa: BLE001  (an unreadable file is not ours either)
