@@ -113,14 +113,16 @@ def to_uint8_bgr(img: np.ndarray) -> np.ndarray:
 
 
 def iter_frames(path: str) -> Tuple[int, Iterator[Tuple[str, Union[str, np.ndarray]]]]:
-    """Frames of an image, a folder of images or a video.
+    """Frames of an image, a folder of images (``mmengine.utils.scandir``) or a video (``mmcv.VideoReader``).
 
     Returns:
         tuple: number of frames (0 if unknown) and an iterator of ``(stem, frame)``; a frame is an
-        image file path (read by the caller with ``read_image``) or a decoded video frame.
+        image file path (read by the caller with ``read_image``) or a decoded BGR video frame (H, W, 3).
     """
+    from mmcv import VideoReader
+    from mmengine.utils import scandir
     if osp.isdir(path):
-        files = sorted(f for f in os.listdir(path) if f.lower().endswith(IMG_EXTS))
+        files = sorted(scandir(path, IMG_EXTS, case_sensitive=False))
         if not files:
             raise ValueError(f'no images ({", ".join(IMG_EXTS)}) in folder {path}')
         return len(files), ((osp.splitext(f)[0], osp.join(path, f)) for f in files)
@@ -131,21 +133,15 @@ def iter_frames(path: str) -> Tuple[int, Iterator[Tuple[str, Union[str, np.ndarr
     if ext in IMG_EXTS:
         return 1, iter([(stem, path)])
     if ext in VIDEO_EXTS:
-        cap = cv2.VideoCapture(path)
-        if not cap.isOpened():
+        video = VideoReader(path)
+        if not video.opened:
             raise ValueError(f'cannot open video {path}')
-        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
 
         def gen():
-            idx = 0
-            while True:
-                ok, frame = cap.read()
-                if not ok:
-                    break
-                yield f'{stem}_{idx:06d}', frame
-                idx += 1
-            cap.release()
-        return count, gen()
+            with video:  # releases the capture at the end
+                for idx, frame in enumerate(video):
+                    yield f'{stem}_{idx:06d}', frame
+        return len(video), gen()
     raise ValueError(f'unsupported file type {ext!r} for {path}: use an image '
                      f'({", ".join(IMG_EXTS)}), a video ({", ".join(VIDEO_EXTS)}) or a folder')
 
