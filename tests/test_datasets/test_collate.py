@@ -15,17 +15,6 @@ from mmpose.structures import PoseDataSample
 from pmnet_plugin.datasets import SMPLImageDataset, mesh_collate
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CODEC = dict(type='SMPLLabelCodec', input_size=(32, 32))
-PIPELINE = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale', padding=1.2),
-    dict(type='SMPLRandomBBoxTransform', shift_factor=0., scale_factor=(0.8, 1.2), rotate_factor=30.,
-         rotate_prob=0.4),
-    dict(type='RandomChannelNoise', noise_factor=0.1),
-    dict(type='TopdownAffine', input_size=(32, 32)),
-    dict(type='GenerateTarget', encoder=CODEC),
-    dict(type='PackPoseInputs'),
-]
 
 
 def _tensors(obj) -> list:
@@ -41,11 +30,18 @@ def _tensors(obj) -> list:
     return []
 
 
+def _train_pipeline(input_size=(32, 32)) -> list:
+    """The synthetic mesh configs' training pipeline, cropping to ``input_size``."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', '_base_', 'mesh_effnet_synthetic.py'))
+    codec = dict(cfg.codec, input_size=input_size)
+    sizes = dict(TopdownAffine=dict(input_size=input_size), GenerateTarget=dict(encoder=codec))
+    return [dict(t, **sizes.get(t['type'], {})) for t in cfg.train_pipeline]
+
+
 @pytest.fixture
 def dataset(humandata_dir):
     init_default_scope('mmpose')
-    return SMPLImageDataset(ann_file='ann.npz', data_root=humandata_dir,
-                            pipeline=PIPELINE)
+    return SMPLImageDataset(ann_file='ann.npz', data_root=humandata_dir, pipeline=_train_pipeline())
 
 
 def test_one_tensor_per_batch_through_a_worker(dataset):
