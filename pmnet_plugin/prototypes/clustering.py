@@ -6,6 +6,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
+from scipy.spatial.distance import cdist
 
 from pmnet_plugin.prototypes.geometry import canonical_rotmats, pose_features
 from pmnet_plugin.utils.rotation import (average_quaternions, matrix_to_quaternion, matrix_to_rot6d,
@@ -16,31 +17,21 @@ __all__ = ['kmeans', 'balanced_sample_weights', 'build_prototypes', 'data_mean_p
 NUM_JOINTS = 24
 
 
-def _sq_dists(x: np.ndarray, c: np.ndarray, chunk: int = 8192) -> np.ndarray:
-    """Squared Euclidean distances (N, K), chunked over N."""
-    cc = (c * c).sum(1)[None]
-    out = np.empty((x.shape[0], c.shape[0]), dtype=np.float64)
-    for i in range(0, x.shape[0], chunk):
-        xs = x[i:i + chunk]
-        out[i:i + chunk] = np.maximum((xs * xs).sum(1, keepdims=True) - 2 * xs @ c.T + cc, 0)
-    return out
-
-
 def _kmeans_once(x: np.ndarray, k: int, w: np.ndarray, rng: np.random.Generator,
                  num_iters: int, tol: float) -> Tuple[np.ndarray, np.ndarray, float]:
     n = x.shape[0]
     # weighted k-means++ seeding (Arthur & Vassilvitskii 2007)
     centers = [x[rng.choice(n, p=w / w.sum())]]
-    d2 = _sq_dists(x, centers[0][None])[:, 0]
+    d2 = cdist(x, centers[0][None], 'sqeuclidean')[:, 0]
     for _ in range(1, k):
         p = w * d2
         idx = rng.choice(n, p=p / p.sum()) if p.sum() > 0 else rng.integers(n)
         centers.append(x[idx])
-        d2 = np.minimum(d2, _sq_dists(x, x[idx][None])[:, 0])
+        d2 = np.minimum(d2, cdist(x, x[idx][None], 'sqeuclidean')[:, 0])
     c = np.stack(centers)
     prev = np.inf
     for _ in range(num_iters):
-        dist = _sq_dists(x, c)
+        dist = cdist(x, c, 'sqeuclidean')
         labels = dist.argmin(1)
         mind = dist[np.arange(n), labels]
         inertia = float((w * mind).sum())
@@ -54,7 +45,7 @@ def _kmeans_once(x: np.ndarray, k: int, w: np.ndarray, rng: np.random.Generator,
         if prev - inertia <= tol * max(prev, 1e-12):
             break
         prev = inertia
-    dist = _sq_dists(x, c)
+    dist = cdist(x, c, 'sqeuclidean')
     labels = dist.argmin(1)
     return c, labels, float((w * dist[np.arange(n), labels]).sum())
 

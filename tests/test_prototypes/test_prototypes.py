@@ -5,9 +5,9 @@ import pytest
 import torch
 from tool_loader import load_tool
 
-from pmnet_plugin.prototypes.geometry import body_chordal_distance, canonical_rotmats
 from pmnet_plugin.prototypes import (balanced_sample_weights, build_prototypes, kmeans,
                                      load_pose_source, load_prototypes, save_prototypes)
+from pmnet_plugin.prototypes.geometry import body_chordal_distance, canonical_rotmats
 from pmnet_plugin.utils.rotation import axis_angle_to_matrix, rot6d_to_matrix
 
 
@@ -46,6 +46,16 @@ def test_kmeans_plain_features_and_determinism():
     assert len(set(l1[:20])) == 1 and len(set(l1[20:])) == 1 and l1[0] != l1[-1]
     with pytest.raises(ValueError, match='k <= N'):
         kmeans(x, 41)
+
+
+def test_kmeans_labels_are_the_nearest_centres_by_direct_numpy():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(300, 207)) + rng.integers(0, 4, size=(300, 1)) * 2.0
+    w = rng.uniform(0.1, 2.0, size=300)
+    centres, labels = kmeans(x, 6, w, seed=1)
+    assert centres.shape == (6, 207) and centres.dtype == np.float64 and labels.dtype == np.int64
+    sq = ((x[:, None] - centres[None])**2).sum(-1)  # (N, K)
+    assert np.array_equal(labels, sq.argmin(1))
 
 
 def test_balanced_weights_favour_sparse_regions():
