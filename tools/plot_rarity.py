@@ -18,7 +18,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from pmnet_plugin.evaluation.functional import plot_error_vs_rarity  # noqa: E402
+from pmnet_plugin.visualization.rarity_plot import plot_error_vs_rarity  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

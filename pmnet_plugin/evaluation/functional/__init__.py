@@ -1,15 +1,12 @@
+from .learning_diagnostics import (constant_baseline_mpjpe, prediction_spread, selector_accuracy,
+                                   spread_ratio)
 from .mesh_eval import (balanced_mean, binned_stats, knn_distance, labelled_h36m_joints,
                         mesh_rarity, nearest_distance, pelvis_align, per_sample_mpjpe,
                         per_sample_pve, select_tail, similarity_procrustes, tail_tag)
 
 __all__ = [
     'pelvis_align', 'similarity_procrustes', 'per_sample_mpjpe', 'per_sample_pve',
-    'labelled_h36m_joints', 'mesh_rarity',
-    'nearest_distance', 'knn_distance', 'select_tail', 'binned_stats', 'balanced_mean', 'tail_tag'
+    'labelled_h36m_joints', 'mesh_rarity', 'nearest_distance', 'knn_distance', 'select_tail',
+    'binned_stats', 'balanced_mean', 'tail_tag', 'constant_baseline_mpjpe', 'prediction_spread',
+    'selector_accuracy', 'spread_ratio'
 ]
-from .learning_diagnostics import (constant_baseline_mpjpe, prediction_spread,  # noqa: E402
-                                   selector_accuracy, spread_ratio)
-from .rarity_plot import plot_error_vs_rarity  # noqa: E402
-
-__all__ += ['plot_error_vs_rarity', 'constant_baseline_mpjpe', 'prediction_spread', 'selector_accuracy',
-            'spread_ratio']

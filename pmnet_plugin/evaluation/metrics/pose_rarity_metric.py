@@ -10,8 +10,7 @@ import torch
 from mmengine.logging import print_log
 from mmpose.registry import METRICS
 
-from ..functional import (binned_stats, knn_distance, mesh_rarity, plot_error_vs_rarity,
-                          select_tail, tail_tag)
+from ..functional import binned_stats, knn_distance, mesh_rarity, select_tail, tail_tag
 from .mesh_metric import ALL_METRICS, MeshMetric
 
 RARITY_KINDS = ('mesh', 'prototype', 'knn')
@@ -257,6 +256,7 @@ class PoseRarityMetric(MeshMetric):
         Returns:
             dict: ``json`` and ``png`` paths.
         """
+        from pmnet_plugin.visualization.rarity_plot import plot_error_vs_rarity
         os.makedirs(self.out_dir, exist_ok=True)
         stem = osp.join(self.out_dir, f'rarity_{self.model_name}')
         label = RARITY_LABELS[self.rarity].replace('k nearest', f'{self.knn_k} nearest')

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from pmnet_plugin.evaluation.functional import plot_error_vs_rarity
+from pmnet_plugin.visualization.rarity_plot import plot_error_vs_rarity
 
 
 def test_plot_two_models_share_bins(tmp_path):

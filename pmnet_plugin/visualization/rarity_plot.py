@@ -6,7 +6,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .mesh_eval import binned_stats
+from pmnet_plugin.evaluation.functional.mesh_eval import binned_stats
 
 
 def plot_error_vs_rarity(curves: Sequence[Dict],
