@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds .venv with the pinned OpenMMLab stack on Python 3.11 + torch 2.13 (CPU) + numpy 2.
-# Re-running is a no-op once the stamp matches this file. See README "Install" for why each step exists.
+# Re-running is a no-op once the stamp matches this file. See docs/install.md for why each step exists.
 #   VENV=.venv PYTHON=python3.11 bash tools/setup_env.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
