@@ -11,6 +11,16 @@ STAMP="$VENV/.pmnet_env_stamp"
 WANT=$(cat tools/setup_env.sh setup.py | sha1sum | cut -c1-16)
 start=$(date +%s)
 step() { printf '[setup_env %4ds] %s\n' $(( $(date +%s) - start )) "$*"; }
+# heartbeat LABEL CMD...: runs CMD and prints "LABEL ... N min elapsed" every 60 s until it returns.
+heartbeat() {
+  local label=$1 hb rc=0; shift
+  ( trap 'kill $s 2>/dev/null; exit 0' TERM; m=0
+    while :; do sleep 60 & s=$!; wait $s; m=$((m + 1)); step "$label ... $m min elapsed"; done ) &
+  hb=$!
+  "$@" || rc=$?
+  kill "$hb" 2>/dev/null; wait "$hb" 2>/dev/null || true
+  return "$rc"
+}
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
   step "environment $VENV is up to date (delete $STAMP to force a rebuild)"; exit 0
@@ -36,9 +46,9 @@ PYTAG=$($VENV/bin/python -c 'import sys,torch;print(f"py{sys.version_info[0]}{sy
 CACHE=${PMNET_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pmnet_plugin/wheels}/$PYTAG
 mkdir -p "$CACHE"
 if ! ls "$CACHE"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
-  step "building mmcv 2.1.0 with ops into $CACHE (first time only: about 15 min on 2 cores)"
+  step "building mmcv 2.1.0 with ops: ~15 min on 2 cores the first time, cached in $CACHE afterwards"
   MMCV_WITH_OPS=1 FORCE_CUDA=${FORCE_CUDA:-0} MAX_JOBS=${MAX_JOBS:-$(nproc)} \
-    $PIP wheel -q --no-deps --no-build-isolation mmcv==2.1.0 -w "$CACHE.tmp"
+    heartbeat "building mmcv from source" $PIP wheel -q --no-deps --no-build-isolation mmcv==2.1.0 -w "$CACHE.tmp"
   mv "$CACHE.tmp"/mmcv-2.1.0-*.whl "$CACHE"/ && rm -rf "$CACHE.tmp"
 fi
 step "installing mmcv from $CACHE"
@@ -47,7 +57,8 @@ $PIP install -q addict mmengine==0.10.7 yapf termcolor rich
 
 if ! ls "$CACHE"/xtcocotools-1.14.3-*.whl >/dev/null 2>&1; then
   step "building xtcocotools 1.14.3 against numpy 2"
-  $PIP wheel -q --no-deps --no-build-isolation --no-binary xtcocotools xtcocotools==1.14.3 -w "$CACHE.tmp"
+  heartbeat "building xtcocotools from source" \
+    $PIP wheel -q --no-deps --no-build-isolation --no-binary xtcocotools xtcocotools==1.14.3 -w "$CACHE.tmp"
   mv "$CACHE.tmp"/xtcocotools-*.whl "$CACHE"/ && rm -rf "$CACHE.tmp"
 fi
 $PIP install -q --no-deps "$CACHE"/xtcocotools-1.14.3-*.whl
