@@ -11,7 +11,7 @@ from mmengine.logging import print_log
 from mmpose.registry import METRICS
 
 from ..functional import binned_stats, knn_distance, mesh_rarity, select_tail, tail_tag
-from .mesh_metric import ALL_METRICS, MeshMetric
+from .mesh_metric import MeshMetric
 
 RARITY_KINDS = ('mesh', 'prototype', 'knn')
 RARITY_LABELS = {
@@ -33,36 +33,21 @@ def _jsonable(v: Any) -> Any:
 class PoseRarityMetric(MeshMetric):
     """MPJPE / PA-MPJPE / PVE on the rarest test poses, on the common rest, and balanced over rarity.
 
-    A rarity score is given to every test sample with SMPL ground truth (``rarity``):
-
-    - ``'mesh'`` (default; Balanced MSE's IHMR axis, which PM-Net uses to define the tail): mean
-      per-vertex distance (mm) between the GT mesh and the mean-params mesh. Both meshes use the
-      identity global orientation and the mean-params betas, so only the body articulation counts
-      (our convention; the meshes are centred on the SMPL pelvis).
-    - ``'prototype'``: pose distance to the nearest prototype of a prototype file (``pose_6d`` (K, 24, 6)),
-      the Euclidean distance of :func:`pmnet_plugin.prototypes.geometry.pose_features` (square root of the
-      summed squared chordal distance over the 23 body joints, global orient ignored), as in k-means.
-    - ``'knn'``: mean of the same distance to the ``knn_k`` nearest training poses (an inverse k-NN
-      density; ``train_poses`` is a pose npz with ``poses`` (N, 72) or a HumanData npz).
-
-    Reported (``rarity/`` prefix): ``tail{p}_{metric}`` for each tail fraction (the ``ceil(p * N)``
-    highest scores; 10 % and 5 % by default), ``common_{metric}`` (everything outside the largest tail),
-    ``balanced_{metric}`` (mean of the bin means over ``num_bins`` equal-width rarity bins, empty bins
-    skipped; Balanced MSE Sec. 4.2.2), ``all_{metric}``, the same per group value for every metainfo key of
-    ``group_by`` found in the data (``clip=walk_MPJPE``, ``is_rare=1_MPJPE``), and counts. The tail is
-    chosen from the GT alone, so it is the same set for every model; NaN predictions are counted
-    (``num_nan``) and left out of the averages. Samples without SMPL GT have no score (``num_unscored``).
-
-    When ``out_dir`` is set, ``rarity_{model_name}.json`` (per-sample scores and errors) and
-    ``rarity_{model_name}.png`` (binned error vs rarity, with counts) are written there;
-    ``tools/plot_rarity.py`` overlays several such JSONs.
+    Every test sample with SMPL GT gets a rarity score: ``'mesh'``, the mean vertex distance (mm) to the
+    mean-params mesh in the canonical frame (Balanced MSE's IHMR axis, which PM-Net uses); ``'prototype'``,
+    the pose-feature distance to the nearest prototype; ``'knn'``, its mean over the ``knn_k`` nearest
+    training poses. Reported under ``rarity/``: ``tail{p}_{metric}`` (the ``ceil(p * N)`` highest scores),
+    ``common_{metric}``, ``balanced_{metric}`` (mean of the bin means over equal-width rarity bins, Balanced
+    MSE Sec. 4.2.2), ``all_{metric}``, per-group values and counts. The tail is chosen from the GT alone, so
+    every model is scored on the same samples. With ``out_dir``, ``rarity_{model_name}.json`` and ``.png``
+    are written. Key list and file layout: docs/evaluation.md.
 
     Args:
         body_model (dict): ``SMPLBodyModel`` arguments (see :class:`MeshMetric`).
         mean_params (str, optional): SPIN ``smpl_mean_params.npz``; needed for ``rarity='mesh'``.
         rarity (str): ``'mesh'``, ``'prototype'`` or ``'knn'``. Defaults to ``'mesh'``.
         prototypes (str, optional): Prototype ``.npz`` (``tools/build_prototypes.py``), for ``'prototype'``.
-        train_poses (str, optional): Training pose npz, for ``'knn'``.
+        train_poses (str, optional): Training pose npz (``poses`` (N, 72) or HumanData), for ``'knn'``.
         knn_k (int): Neighbours of the k-NN score. Defaults to 10.
         max_train_poses (int): Training poses kept for k-NN (random subset, seed 0). Defaults to 50000.
         tail_fractions (Sequence[float]): Defaults to ``(0.1, 0.05)``.
@@ -72,12 +57,9 @@ class PoseRarityMetric(MeshMetric):
             'is_rare')``.
         out_dir (str, optional): Folder for the JSON/PNG; nothing is written when None (default).
         model_name (str, optional): Name stored in the JSON and used in file names. Defaults to ``'model'``.
-        protocol (str): Joint protocol, see :class:`MeshMetric`. Defaults to ``'auto'``.
-        gendered_body_models (dict, optional): Gendered GT models, see :class:`MeshMetric`.
-        metrics (Sequence[str]): Defaults to ``('MPJPE', 'PA-MPJPE', 'PVE')``.
-        body_batch_size (int): Defaults to 256.
-        collect_device (str): Defaults to ``'cpu'``.
-        prefix (str, optional): Defaults to ``'rarity'``.
+        **kwargs: The other :class:`MeshMetric` arguments (``protocol``, ``metrics``,
+            ``gendered_body_models``, ``body_batch_size``, ``collect_device``, ``prefix``); the prefix
+            defaults to ``'rarity'``.
     """
     default_prefix: Optional[str] = 'rarity'
 
@@ -95,15 +77,8 @@ class PoseRarityMetric(MeshMetric):
                  group_by: Sequence[str] = ('clip', 'dataset_tag', 'is_rare'),
                  out_dir: Optional[str] = None,
                  model_name: Optional[str] = None,
-                 protocol: str = 'auto',
-                 metrics: Sequence[str] = ALL_METRICS,
-                 gendered_body_models: Optional[Dict[str, str]] = None,
-                 body_batch_size: int = 256,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
-        super().__init__(body_model=body_model, protocol=protocol, metrics=metrics,
-                         gendered_body_models=gendered_body_models, body_batch_size=body_batch_size,
-                         collect_device=collect_device, prefix=prefix)
+                 **kwargs) -> None:
+        super().__init__(body_model=body_model, **kwargs)
         if rarity not in RARITY_KINDS:
             raise ValueError(f'rarity must be one of {RARITY_KINDS}, got {rarity!r}')
         needed = dict(mesh=('mean_params', mean_params), prototype=('prototypes', prototypes),
@@ -113,9 +88,7 @@ class PoseRarityMetric(MeshMetric):
         if not tail_fractions or not all(0 < f <= 1 for f in tail_fractions):
             raise ValueError(f'tail_fractions must be in (0, 1], got {tail_fractions}')
         self.rarity = rarity
-        self.mean_params = mean_params
-        self.prototypes = prototypes
-        self.train_poses = train_poses
+        self.reference_file = needed[1]  # the file this rarity kind reads
         self.knn_k = knn_k
         self.max_train_poses = max_train_poses
         self.tail_fractions = tuple(sorted(tail_fractions, reverse=True))
@@ -134,19 +107,19 @@ class PoseRarityMetric(MeshMetric):
         from pmnet_plugin.utils.rotation import rot6d_to_matrix
         if self.rarity == 'mesh':
             from pmnet_plugin.models.body_models.smpl_io import load_mean_params
-            mp = load_mean_params(self.mean_params)
+            mp = load_mean_params(self.reference_file)
             self._mean_betas = mp['betas'].astype(np.float64)
             body_rot = rot6d_to_matrix(torch.from_numpy(mp['pose_6d'][1:]).float())[None]
             return self.canonical_meshes(self._mean_betas[None], body_rot)[0]
         if self.rarity == 'prototype':
-            rot = rot6d_to_matrix(torch.from_numpy(load_prototypes(self.prototypes)['pose_6d']).float())
+            rot = rot6d_to_matrix(torch.from_numpy(load_prototypes(self.reference_file)['pose_6d']).float())
             return pose_features(canonical_rotmats(rot)).double().numpy()
-        poses = load_pose_source(self.train_poses)['poses']
+        poses = load_pose_source(self.reference_file)['poses']
         if len(poses) > self.max_train_poses:
             keep = np.random.default_rng(0).choice(len(poses), self.max_train_poses, replace=False)
             poses = poses[np.sort(keep)]
         if len(poses) < self.knn_k:
-            raise ValueError(f'{self.train_poses}: {len(poses)} training poses < knn_k={self.knn_k}')
+            raise ValueError(f'{self.reference_file}: {len(poses)} training poses < knn_k={self.knn_k}')
         rot = canonical_rotmats(torch.from_numpy(np.asarray(poses, np.float32)))
         return pose_features(rot).double().numpy()
 
