@@ -1,9 +1,7 @@
-"""Person detection with an MMDetection model, built through mmdet's registries.
+"""Person detection with ``mmdet.apis.init_detector`` and ``inference_detector``.
 
-Mirrors ``mmdet.apis.init_detector`` + ``inference_detector`` (``mmdet.apis`` does import
-here without torchvision, checked with mmdet 3.3.0) but builds the model and its test pipeline
-once through ``mmdet.registry`` inside ``DefaultScope.overwrite_default_scope('mmdet')``, so the
-``mmpose`` default scope of the mesh model is left untouched between calls.
+Both run inside ``DefaultScope.overwrite_default_scope('mmdet')``, so the ``mmpose`` default scope of
+the mesh model is the current one again after construction and after each call.
 
 Note:
     - number of detections: N
@@ -11,13 +9,14 @@ Note:
 import importlib.util
 import logging
 import os.path as osp
+import warnings
 from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
-import torch
+from mmdet.apis import inference_detector, init_detector
 from mmengine.config import Config
-from mmengine.dataset import Compose, pseudo_collate
+from mmengine.dataset import Compose
 from mmengine.registry import DefaultScope
 
 DEFAULT_DET_CONFIG = 'rtmdet/rtmdet_tiny_8xb32-300e_coco.py'
@@ -97,6 +96,9 @@ class PersonDetector:
         device (str): Defaults to ``'cpu'``.
         allow_random_init (bool): build without weights (tests only).
         cat_id (int): category kept (COCO person = 0).
+
+    Raises:
+        MissingCheckpointError: ``checkpoint`` is absent and ``allow_random_init`` is False.
     """
 
     def __init__(self,
@@ -110,24 +112,23 @@ class PersonDetector:
             config = Config.fromfile(config_path)
         else:
             config_path = config.filename or '<config>'
-        if (checkpoint is None or not osp.isfile(checkpoint)) and not allow_random_init:
+        found = checkpoint is not None and osp.isfile(checkpoint)
+        if not found and not allow_random_init:
             raise MissingCheckpointError(missing_checkpoint_message(config_path, checkpoint))
         self.cat_id = cat_id
         self.device = device
-        config.model.pop('train_cfg', None)
-        backbone = config.model.get('backbone', None)
-        if backbone is not None and 'init_cfg' in backbone:
-            backbone.init_cfg = None  # never download ImageNet weights
+        # the first step reads an ndarray; the annotations are not needed at test time
         pipeline = [dict(t) for t in config.test_dataloader.dataset.pipeline
                     if 'LoadAnnotations' not in str(t['type'])]
         pipeline[0] = dict(type='mmdet.LoadImageFromNDArray')
-        with DefaultScope.overwrite_default_scope('mmdet'):
-            from mmdet.registry import MODELS
-            from mmengine.runner import load_checkpoint
-            self.model = MODELS.build(config.model)
-            if checkpoint is not None and osp.isfile(checkpoint):
-                load_checkpoint(self.model, checkpoint, map_location='cpu')
-            else:  # random weights (tests): the detector's own init (e.g. score bias priors)
+        # init_detector sets warnings.simplefilter('once') and warns that a model without a
+        # checkpoint uses the COCO classes: the filters are restored, that warning is dropped.
+        with DefaultScope.overwrite_default_scope('mmdet'), \
+                warnings.catch_warnings(record=not found):
+            # cfg_options=None: init_detector drops backbone.init_cfg (no ImageNet download).
+            # Built on the CPU: a random init draws from the CPU generator whatever the device.
+            self.model = init_detector(config, checkpoint if found else None, device='cpu')
+            if not found:  # random weights (tests): the detector's own init (e.g. score bias priors)
                 logging.disable(logging.INFO)  # init_weights logs every parameter
                 try:
                     self.model.init_weights()
@@ -150,9 +151,7 @@ class PersonDetector:
             np.ndarray: (N, 5) float32 ``x1, y1, x2, y2, score`` in image px, by score.
         """
         with DefaultScope.overwrite_default_scope('mmdet'):
-            data = self.pipeline(dict(img=img, img_id=0))
-            with torch.no_grad():
-                result = self.model.test_step(pseudo_collate([data]))[0]
+            result = inference_detector(self.model, img, test_pipeline=self.pipeline)
         inst = result.pred_instances
         bboxes = inst.bboxes.detach().cpu().float().numpy().reshape(-1, 4)
         scores = inst.scores.detach().cpu().float().numpy().reshape(-1)

@@ -1,7 +1,10 @@
 """PersonDetector: mmdet config lookup, the missing-checkpoint message, random-init detection."""
+import warnings
+
 import numpy as np
 import pytest
 from mesh_model_setup import random_person_detector
+from mmengine.registry import DefaultScope, init_default_scope
 
 from pmnet_plugin.apis.detection import (DEFAULT_DET_CONFIG, MissingCheckpointError, PersonDetector,
                                          checkpoint_url, mmdet_config_path)
@@ -35,3 +38,13 @@ def test_random_init_detector_returns_sorted_person_boxes():
     assert (np.diff(boxes[:, 4]) <= 0).all()
     assert (boxes[:, 2:4] > boxes[:, :2]).all() and (boxes[:, 4] >= 0.4).all()
     assert det(img, score_thr=1.01).shape == (0, 5)
+
+
+def test_default_scope_and_warning_filters_are_kept():
+    init_default_scope('mmpose')
+    filters = list(warnings.filters)
+    det = random_person_detector()
+    assert DefaultScope.get_current_instance().scope_name == 'mmpose'
+    assert warnings.filters == filters  # init_detector's simplefilter('once') does not leak
+    det(np.zeros((64, 64, 3), np.uint8), score_thr=0.0)
+    assert DefaultScope.get_current_instance().scope_name == 'mmpose'
