@@ -62,7 +62,7 @@ def build_prototype_file(poses: str, out: str, k: int = 32, balanced: bool = Fal
     if write_mean_params:
         if not mean_params:
             raise ValueError('--write-mean-params needs --mean-params (global orientation and camera)')
-        orient = rot6d_to_matrix(torch.as_tensor(ref['pose_6d'][0])).numpy()
+        orient = rot6d_to_matrix(torch.as_tensor(ref['pose_rot6d'][0])).numpy()
         os.makedirs(osp.dirname(osp.abspath(write_mean_params)), exist_ok=True)
         np.savez(write_mean_params, **data_mean_params(src['poses'], orient, cam))
         if verbose:
@@ -110,7 +110,7 @@ def training_rarity(poses: np.ndarray, body_model: str, mean_params: str,
         metric.rarity_scores([dict(has_smpl=True, gt_pose=p) for p in poses[s:s + chunk]])
         for s in range(0, len(poses), chunk)])
     mean = load_mean_params(mean_params)
-    return rarity_file_arrays(scores, mean['pose_6d'], mean['betas'], body_model)
+    return rarity_file_arrays(scores, mean['pose_rot6d'], mean['betas'], body_model)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

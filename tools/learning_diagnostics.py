@@ -39,8 +39,8 @@ from pmnet_plugin.evaluation.functional import (constant_baseline_mpjpe, per_sam
                                                 select_tail, selector_accuracy, spread_ratio)
 from pmnet_plugin.models.body_models import SMPLBodyModel  # noqa: E402
 from pmnet_plugin.models.body_models.smpl_io import load_mean_params  # noqa: E402
-from pmnet_plugin.prototypes.geometry import nearest_prototype  # noqa: E402
 from pmnet_plugin.prototypes import load_pose_source, load_prototypes  # noqa: E402
+from pmnet_plugin.prototypes.geometry import nearest_prototype  # noqa: E402
 from pmnet_plugin.utils.rotation import axis_angle_to_matrix, rot6d_to_matrix  # noqa: E402
 
 
@@ -84,7 +84,7 @@ def diagnostics(args: argparse.Namespace) -> Dict[str, dict]:
     src = load_pose_source(args.ann)
     pose = torch.as_tensor(src['poses'], dtype=torch.float32)
     betas = torch.as_tensor(src.get('betas', np.zeros((len(pose), 10))), dtype=torch.float32)
-    mean_rot = rot6d_to_matrix(torch.as_tensor(load_mean_params(args.mean_params)['pose_6d']))
+    mean_rot = rot6d_to_matrix(torch.as_tensor(load_mean_params(args.mean_params)['pose_rot6d']))
     gt_body = GTBody(SMPLBodyModel(args.body_model), pose, betas)
     mean_start = starting_point_errors(gt_body, mean_rot[None, 1:].expand(len(pose), -1, -1, -1))
     out = dict(baselines={'constant (mean test pose)': constant_baseline_mpjpe(gt),
@@ -97,7 +97,7 @@ def diagnostics(args: argparse.Namespace) -> Dict[str, dict]:
     nearest = None
     if args.prototypes:
         pfile = load_prototypes(args.prototypes)
-        protos = rot6d_to_matrix(torch.as_tensor(pfile['pose_6d'], dtype=torch.float32))
+        protos = rot6d_to_matrix(torch.as_tensor(pfile['pose_rot6d'], dtype=torch.float32))
         nearest = nearest_prototype(pose, protos, float(pfile['tilt_weight'])).numpy()
     for name, path in _pairs(args.preds, '--preds').items():
         pred = load_predictions(path, len(gt))

@@ -26,8 +26,8 @@ from pmnet_plugin.evaluation.functional.mesh_eval import (per_sample_mpjpe, per_
                                                           select_tail)
 from pmnet_plugin.models.body_models import SMPLBodyModel  # noqa: E402
 from pmnet_plugin.models.body_models.smpl_io import load_mean_params  # noqa: E402
-from pmnet_plugin.prototypes.geometry import nearest_prototype  # noqa: E402
 from pmnet_plugin.prototypes import load_pose_source, load_prototypes  # noqa: E402
+from pmnet_plugin.prototypes.geometry import nearest_prototype  # noqa: E402
 from pmnet_plugin.utils.rotation import axis_angle_to_matrix, rot6d_to_matrix  # noqa: E402
 
 
@@ -85,9 +85,9 @@ def main() -> None:
     body = SMPLBodyModel(args.body_model)
     n = len(pose)
 
-    mean_rot = rot6d_to_matrix(torch.as_tensor(load_mean_params(args.mean_params)['pose_6d']))
+    mean_rot = rot6d_to_matrix(torch.as_tensor(load_mean_params(args.mean_params)['pose_rot6d']))
     pfile = load_prototypes(args.prototypes)
-    protos = rot6d_to_matrix(torch.as_tensor(pfile['pose_6d'], dtype=torch.float32))
+    protos = rot6d_to_matrix(torch.as_tensor(pfile['pose_rot6d'], dtype=torch.float32))
     nearest = nearest_prototype(pose, protos, float(pfile['tilt_weight']))  # the head's assignment
     starts = {'mean pose (HMR start)': mean_rot[None, 1:].expand(n, -1, -1, -1),
               'nearest prototype (PM-Net start, oracle selection)': protos[nearest, 1:]}

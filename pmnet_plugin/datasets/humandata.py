@@ -1,47 +1,8 @@
-"""Readers that turn annotation files into columns: per-sample arrays in the file's own joints.
+"""Readers that turn HumanData and SPIN ``.npz`` files into columns of per-sample arrays.
 
-Two formats are read; both end up as the same dict of columns (N = samples, K = the joints of the
-file that some sample labels, each under its own name and definition; no joint is mapped onto another):
-
-==========================  =================  =============================================
-column                      shape / dtype      meaning
-==========================  =================  =============================================
-``img_path``                (N,) str           image path relative to ``data_prefix['img']``
-``bbox``                    (N, 4) float32     x1, y1, x2, y2 in image px
-``bbox_score``              (N,) float32       box confidence
-``keypoints``               (N, K2, 2)         2D joints in image px
-``keypoints_visible``       (N, K2)            confidence in [0, 1] (0 = not labelled)
-``keypoints_names``         (K2,) str          joint names (``keypoint_conventions``)
-``keypoints_3d``            (N, K3, 3)         metres, camera frame, as stored (root-centred by the file)
-``keypoints_3d_visible``    (N, K3)            confidence in [0, 1]
-``keypoints_3d_names``      (K3,) str          joint names
-``smpl_pose``               (N, 72)            axis-angle, global orient first
-``smpl_betas``              (N, 10)            shape coefficients
-``has_smpl``                (N,) float32       1 where SMPL parameters are labels
-``*_key``                   () str             the file key each label came from ('' = absent)
-optional: ``clip`` (N,) str, ``is_rare`` (N,) float32, ``frame`` (N,) int64, ``gender`` (N,) str
-==========================  =================  =============================================
-
-**MMHuman3D HumanData** ``.npz`` (``mmhuman3d/data/data_structures/human_data.py``; also what our
-``tools/make_synthetic_dataset.py`` writes). Keys read:
-``image_path`` (N,) str [required]; ``bbox_xywh`` (N, 4|5) [required, 5th column = score];
-``keypoints2d`` (N, K, 3|2) + ``keypoints2d_mask`` (K,) + ``keypoints2d_convention`` (str);
-``keypoints3d`` (N, K, 4|3) + ``keypoints3d_mask`` (K,) + ``keypoints3d_convention``; keypoints stored
-only where the mask is 1 (``__keypoints_compressed__``, MMHuman3D's ``compress_keypoints_by_mask``) or
-for every joint of the convention; ``smpl`` (dict in a 0-d object array: ``global_orient`` (N, 3),
-``body_pose`` (N, 23, 3) or (N, 69), ``betas`` (N, >=10), ``transl`` (N, 3) unused); optional
-``has_smpl`` (N,) at top level or in ``meta``; ``meta`` (dict: ``gender`` ('m'/'f' for 3DPW), and our
-extras ``clip`` (N,), ``is_rare`` (N,), ``frame`` (N,)); ``config`` (str). A missing convention key
-means MMHuman3D's default ``'human_data'`` (190 joints). Files with ``config='pmnet_synthetic'`` (our
-writer) that say ``'smpl_24'`` are read as ``'smpl'`` (SMPL order).
-
-**SPIN** ``.npz`` (SPIN ``datasets/base_dataset.py``): ``imgname`` (N,), ``center`` (N, 2), ``scale``
-(N,) (box side / 200) [required]; ``openpose`` (N, 25, 3) OpenPose detections and ``part`` (N, 24, 3)
-2D ground truth (SPIN's 49 = OpenPose-25 + SPIN-24 order); ``S`` (N, 24, 4) 3D in SPIN-24 order;
-``pose`` (N, 72), ``shape`` (N, 10), ``has_smpl`` (N,); ``gender`` (N,).
-
-Which joints supervise training, relative to which root, is decided by the dataset for its joint set
-(:class:`pmnet_plugin.datasets.SMPLImageDataset`).
+Each joint stays under the file's own name and definition (N samples, K the joints that some sample
+labels); no joint is mapped onto another. The columns and the keys read from each format are listed in
+``docs/datasets.md`` ("Annotation files").
 """
 import os.path as osp
 from typing import Dict, Optional
@@ -195,7 +156,7 @@ def _source_key(data, key: str) -> np.ndarray:
 
 
 def read_humandata(path: str, convention: Optional[str] = None) -> Columns:
-    """Read an MMHuman3D HumanData ``.npz`` into columns (see module docstring).
+    """Read an MMHuman3D HumanData ``.npz`` into columns (``docs/datasets.md``).
 
     Args:
         path (str): The ``.npz`` file.
@@ -313,7 +274,7 @@ def read_annotations(path: str, data_format: str = 'auto',
         convention (str, optional): HumanData keypoint convention override.
 
     Returns:
-        dict: Columns of N samples (see module docstring).
+        dict: Columns of N samples (``docs/datasets.md``).
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'Annotation file {path!r} does not exist. {relative_path_hint(path)}'

@@ -28,57 +28,34 @@ _METAINFO_KEYS = ('dataset_name', 'upper_body_ids', 'lower_body_ids', 'flip_pair
 
 @DATASETS.register_module()
 class SMPLImageDataset(BaseCocoStyleDataset):
-    """Single-person images with the joints of a joint set and (optionally) SMPL parameters.
+    """Single-person crops with the joints of a joint set and, optionally, SMPL parameters.
 
-    Reads MMHuman3D HumanData or SPIN ``.npz`` files (format: :mod:`pmnet_plugin.datasets.humandata`).
-    Every labelled joint stays in its own definition (its name, :mod:`.keypoint_conventions`); the
-    joints whose name is in ``joint_set`` and that the mesh can regress supervise training, the head
-    regressing the same set from the predicted mesh (SPIN / MMHuman3D do the same with SPIN's 49
-    joints). 3D joints are made relative to each sample's root: SMPL's pelvis, else the dataset's own
-    pelvis (``pelvis_extra``), else the midpoint of the LSP-style hips. On construction the dataset logs
-    how many 2D / 3D joints and SMPL labels supervise per sample, naming the labelled joints that do
-    not, and raises :class:`AnnotationError` (file and key) when a label the file has supervises nothing.
-
-    Annotations are kept as a few column arrays (not a list of dicts): forked dataloader workers share
-    them copy-on-write, which is what ``serialize_data=True`` achieves in MMEngine, without pickling
-    300k dicts (see ``tools/benchmark_dataset.py``). ``serialize_data`` is accepted for API compatibility.
-
-    Partial labels are expressed by weights: 2D-only samples have ``has_smpl = 0`` and zero 3D visibility.
-
-    Each ``data_info`` holds ``img_path``, ``img_id``, ``id``, ``sample_idx``, ``bbox`` (1, 4) xyxy,
-    ``bbox_score`` (1,), ``keypoints`` (1, K, 2), ``keypoints_visible`` (1, K), ``keypoints_3d``
-    (1, K, 3) root-relative, ``keypoints_3d_visible`` (1, K), ``keypoints_3d_root`` (1, K) weights of the
-    root joints (sum 1, or 0 without 3D labels), ``smpl_pose`` (1, 72), ``smpl_betas`` (1, 10),
-    ``has_smpl`` (1,), ``joint_set``, ``dataset_tag`` and ``clip`` (str), ``gender`` and ``is_rare`` (where
-    the file has them), ``category_id`` and the MMPose metainfo items (``flip_indices``...), K being the
-    number of joints of ``joint_set``.
+    Reads MMHuman3D HumanData or SPIN ``.npz`` files (:mod:`.humandata`) into column arrays that forked
+    loader workers share copy-on-write. Each labelled joint keeps its own definition; those in
+    ``joint_set`` with a source on the mesh supervise, 3D ones relative to the sample's root joint. The
+    start-up report, the ``data_info`` keys and the ``bbox_file`` format are in ``docs/datasets.md``.
 
     Args:
-        ann_file (str): HumanData or SPIN ``.npz`` (relative to ``data_root``).
-        joint_set (str): Keypoint convention of the labels (``'smpl'``: the 24 SMPL joints;
-            ``'human_data'``: MMHuman3D's 190, which hold every convention). Defaults to ``'smpl'``.
-        data_format (str): ``'auto'`` (by keys), ``'humandata'`` or ``'spin'``. Defaults to 'auto'.
+        ann_file (str): HumanData or SPIN ``.npz``, relative to ``data_root``.
+        joint_set (str): Convention of the labels, e.g. ``'smpl'`` (24 joints) or ``'human_data'``
+            (MMHuman3D's 190). Defaults to ``'smpl'``.
+        data_format (str): ``'auto'`` (by keys), ``'humandata'`` or ``'spin'``. Defaults to ``'auto'``.
         keypoint_convention (str, optional): Overrides HumanData's keypoint conventions.
-        openpose_weight (float): Weight of OpenPose *detections* (``*_openpose`` joints, SPIN's
-            ``openpose`` key) relative to ground-truth joints. Defaults to 0 (SPIN's
-            ``openpose_train_weight``).
-        rename_keypoints (dict, optional): ``{file joint name: name}`` applied before anything else,
-            for files whose names differ from the definition used here (``docs/datasets.md``).
-        dataset_tag (str, optional): Group name for rarity metrics; defaults to the file's stem.
-        bbox_file (str, optional): COCO-style detections (list of dicts with ``bbox`` xywh, ``score``,
-            and ``file_name``/``img_path`` or ``image_id``) used instead of GT boxes; test mode only.
-            Each detection gets the GT labels of the best-overlapping annotation of its image
-            (``image_id`` = index in the sorted unique image paths of the file).
-        data_root (str, optional): Root for ``ann_file``, ``bbox_file`` and ``data_prefix``.
+        openpose_weight (float): Weight of OpenPose detections (``*_openpose``). Defaults to 0.
+        rename_keypoints (dict, optional): ``{file joint name: name}``, applied first.
+        dataset_tag (str, optional): Group name for rarity metrics. Defaults to the file's stem.
+        bbox_file (str, optional): COCO-style detections used instead of GT boxes (test mode).
+        data_root (str, optional): Root of ``ann_file``, ``bbox_file`` and ``data_prefix``.
         data_prefix (dict): ``dict(img=folder)``. Defaults to ``dict(img='')``.
-        filter_cfg (dict, optional): ``bbox_score_thr`` (float), ``min_keypoints`` (int: minimum
-            visible 2D joints, e.g. 1 drops samples without 2D joints), ``require_smpl`` (bool),
-            ``require_3d`` (bool).
-        check_img_dir (bool): Fail at construction when the image folder is missing. Defaults to True.
-        check_labels (bool): Refuse labels beyond plausible ranges (:mod:`.label_checks`) when the file
-            is read. Defaults to True.
+        filter_cfg (dict, optional): ``bbox_score_thr`` (float), ``min_keypoints`` (int, visible 2D
+            joints), ``require_smpl`` (bool), ``require_3d`` (bool).
+        check_img_dir (bool): Fail when the image folder is missing. Defaults to True.
+        check_labels (bool): Refuse implausible labels (:mod:`.label_checks`). Defaults to True.
         **kwargs: ``metainfo``, ``indices``, ``pipeline``, ``test_mode``, ``lazy_init``,
-            ``max_refetch``, ``serialize_data`` as in :class:`mmengine.dataset.BaseDataset`.
+            ``max_refetch`` and ``serialize_data`` (accepted, unused) of ``BaseDataset``.
+
+    Raises:
+        AnnotationError: A label that the file has supervises nothing.
     """
 
     METAINFO: dict = dict(from_file=SMPL24_METAINFO_FILE)
@@ -243,7 +220,7 @@ class SMPLImageDataset(BaseCocoStyleDataset):
         return sub
 
     def get_data_info(self, idx: int) -> dict:
-        """Build the ``data_info`` dict of sample ``idx`` from the columns (see class docstring)."""
+        """Build the ``data_info`` dict of sample ``idx`` from the columns (``docs/datasets.md``)."""
         if not self._fully_initialized:
             self.full_init()
         idx = int(idx) % len(self._rows)

@@ -76,19 +76,19 @@ def percentile_of(values: Tensor, quantiles: Tensor) -> Tensor:
     return ((idx - 1).to(values.dtype) + frac) * (100.0 / (num - 1))
 
 
-def rarity_file_arrays(scores: np.ndarray, mean_pose_6d: np.ndarray, mean_betas: np.ndarray,
+def rarity_file_arrays(scores: np.ndarray, mean_pose_rot6d: np.ndarray, mean_betas: np.ndarray,
                        body_model_path: str) -> Dict[str, np.ndarray]:
     """The arrays ``tools/build_prototypes.py`` adds to a prototype file for the rarity percentiles.
 
     Args:
         scores (np.ndarray): Rarity (mm) of every training pose, shape (N,).
-        mean_pose_6d (np.ndarray): Mean pose the scores were measured against, shape (24, 6).
+        mean_pose_rot6d (np.ndarray): Mean pose the scores were measured against, shape (24, 6).
         mean_betas (np.ndarray): Mean betas of that mesh, shape (10,).
         body_model_path (str): Body model used, recorded for reference.
 
     Returns:
         dict: ``rarity_quantiles`` (Q,) float32 (mm), ``rarity_levels`` (Q,) percent,
-        ``rarity_num_poses``, ``rarity_mean_pose_6d`` (24, 6), ``rarity_mean_betas`` (10,),
+        ``rarity_num_poses``, ``rarity_mean_pose_rot6d`` (24, 6), ``rarity_mean_betas`` (10,),
         ``rarity_body_model``.
     """
     scores = np.asarray(scores, np.float64).reshape(-1)
@@ -98,7 +98,7 @@ def rarity_file_arrays(scores: np.ndarray, mean_pose_6d: np.ndarray, mean_betas:
     levels = rarity_levels()
     return dict(rarity_quantiles=np.percentile(scores, levels).astype(np.float32),
                 rarity_levels=levels.astype(np.float32), rarity_num_poses=np.int64(len(scores)),
-                rarity_mean_pose_6d=np.asarray(mean_pose_6d, np.float32).reshape(-1, 6),
+                rarity_mean_pose_rot6d=np.asarray(mean_pose_rot6d, np.float32).reshape(-1, 6),
                 rarity_mean_betas=np.asarray(mean_betas, np.float32).reshape(-1),
                 rarity_body_model=np.str_(body_model_path))
 
@@ -110,7 +110,7 @@ def load_rarity_quantiles(path: str) -> Optional[Dict[str, np.ndarray]]:
         path (str): ``.npz`` written by ``tools/build_prototypes.py --body-model ...``.
 
     Returns:
-        dict | None: ``quantiles`` (Q,) resampled to :func:`rarity_levels`, ``mean_pose_6d`` (24, 6)
+        dict | None: ``quantiles`` (Q,) resampled to :func:`rarity_levels`, ``mean_pose_rot6d`` (24, 6)
         and ``mean_betas`` (10,) (None where the file lacks them); None (with a warning naming the
         file and the fix) when the file or its ``rarity_quantiles`` key is missing.
     """
@@ -132,7 +132,7 @@ def load_rarity_quantiles(path: str) -> Optional[Dict[str, np.ndarray]]:
         raise ValueError(f'{path}: "rarity_quantiles" must be finite, ascending and match '
                          f'"rarity_levels" (got shapes {q.shape} / {levels.shape}); rebuild it: {fix}')
     return dict(quantiles=np.interp(rarity_levels(), levels, q).astype(np.float32),
-                mean_pose_6d=d.get('rarity_mean_pose_6d'), mean_betas=d.get('rarity_mean_betas'))
+                mean_pose_rot6d=d.get('rarity_mean_pose_rot6d'), mean_betas=d.get('rarity_mean_betas'))
 
 
 class PoseRarityScorer(nn.Module):
@@ -147,19 +147,19 @@ class PoseRarityScorer(nn.Module):
     Args:
         rarity_file (str, optional): Prototype file (or ``.npz``) with ``rarity_quantiles``. Defaults to
             None (percentiles unknown unless a checkpoint provides them).
-        mean_pose_6d (np.ndarray, optional): The head's mean pose (24, 6), checked against the one the
+        mean_pose_rot6d (np.ndarray, optional): The head's mean pose (24, 6), checked against the one the
             table was measured with (a warning when the body joints differ).
         mean_betas (np.ndarray, optional): The head's mean betas (10,), checked the same way.
     """
 
-    def __init__(self, rarity_file: Optional[str] = None, mean_pose_6d: Optional[np.ndarray] = None,
+    def __init__(self, rarity_file: Optional[str] = None, mean_pose_rot6d: Optional[np.ndarray] = None,
                  mean_betas: Optional[np.ndarray] = None) -> None:
         super().__init__()
         quantiles = np.full(NUM_RARITY_QUANTILES, UNKNOWN_QUANTILE, np.float32)
         table = load_rarity_quantiles(rarity_file) if rarity_file else None
         if table is not None:
             quantiles = table['quantiles']
-            checks = (('mean pose', mean_pose_6d, table['mean_pose_6d'], 6),
+            checks = (('mean pose', mean_pose_rot6d, table['mean_pose_rot6d'], 6),
                       ('mean betas', mean_betas, table['mean_betas'], 10))
             for name, ours, theirs, width in checks:
                 if ours is None or theirs is None:
@@ -188,14 +188,14 @@ class PoseRarityScorer(nn.Module):
         if not present and key in missing_keys:  # a checkpoint from before the table existed
             missing_keys.remove(key)
 
-    def forward(self, body_model: nn.Module, pose_rotmat: Tensor, mean_pose6d: Tensor,
+    def forward(self, body_model: nn.Module, pose_rotmat: Tensor, mean_pose_rot6d: Tensor,
                 mean_betas: Tensor) -> Dict[str, Tensor]:
         """Scores predicted poses.
 
         Args:
             body_model (nn.Module): The head's ``SMPLBodyModel``.
             pose_rotmat (Tensor): Predicted poses, shape (B, 24, 3, 3) (joint 0 is ignored).
-            mean_pose6d (Tensor): Mean pose, shape (1, 144) (24 x 6D).
+            mean_pose_rot6d (Tensor): Mean pose, shape (1, 144) (24 x 6D).
             mean_betas (Tensor): Mean betas, shape (1, 10).
 
         Returns:
@@ -203,7 +203,7 @@ class PoseRarityScorer(nn.Module):
             (NaN when unknown).
         """
         B = pose_rotmat.shape[0]
-        mean_rot = rot6d_to_matrix(mean_pose6d.reshape(1, -1, 6).float())[:, 1:]
+        mean_rot = rot6d_to_matrix(mean_pose_rot6d.reshape(1, -1, 6).float())[:, 1:]
         body = torch.cat([pose_rotmat[:, 1:].float(), mean_rot], dim=0)
         betas = mean_betas.float().reshape(1, -1).expand(B + 1, -1)
         with torch.autocast(device_type=pose_rotmat.device.type, enabled=False):

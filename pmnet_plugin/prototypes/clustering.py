@@ -170,7 +170,7 @@ def build_prototypes(poses: np.ndarray, k: int = 32, balanced: bool = False, see
             rare_fraction[j] = float(np.asarray(is_rare)[m].astype(bool).mean())
     cam = np.asarray((0.9, 0.0, 0.0) if cam is None else cam, np.float32).reshape(3)
     out = dict(
-        pose_6d=matrix_to_rot6d(proto_rot).float().numpy(),
+        pose_rot6d=matrix_to_rot6d(proto_rot).float().numpy(),
         betas=proto_betas,
         cam=np.tile(cam[None], (k, 1)),
         counts=counts,
@@ -211,7 +211,7 @@ def data_mean_params(poses: np.ndarray, global_orient: np.ndarray, cam: np.ndarr
     Returns:
         dict: ``pose`` (144,) = 24 x 6D, ``shape`` (10,) zeros, ``cam`` (3,) — the file's arrays.
     """
-    rot = torch.from_numpy(build_prototypes(poses, k=1)['pose_6d']).double()
+    rot = torch.from_numpy(build_prototypes(poses, k=1)['pose_rot6d']).double()
     rot = rot6d_to_matrix(rot)[0]  # (24, 3, 3)
     rot[0] = torch.as_tensor(global_orient, dtype=torch.float64)
     return dict(pose=matrix_to_rot6d(rot).reshape(-1).float().numpy(), shape=np.zeros(10, np.float32),

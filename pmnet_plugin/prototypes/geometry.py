@@ -123,7 +123,7 @@ class MissingPrototypesError(ValueError):
     """PM-Net is about to train on placeholder prototypes (no prototype file, no checkpoint holding them)."""
 
 
-def require_built_prototypes(pose6d: Tensor, counts: Tensor, prototype_file) -> None:
+def require_built_prototypes(pose_rot6d: Tensor, counts: Tensor, prototype_file) -> None:
     """Raises :class:`MissingPrototypesError` when the memory holds no built prototypes.
 
     Training from placeholders (``prototype_file=None``: K identity poses) would regress every sample from
@@ -131,16 +131,16 @@ def require_built_prototypes(pose6d: Tensor, counts: Tensor, prototype_file) -> 
     placeholders when all its K > 1 poses are equal, or when its only pose has no member (``counts`` 0).
 
     Args:
-        pose6d (Tensor): The memory's poses, shape (K, J, 6).
+        pose_rot6d (Tensor): The memory's poses, shape (K, J, 6).
         counts (Tensor): Members per prototype, shape (K,).
         prototype_file (str | None): The head's ``prototype_file``, for the message.
     """
     with torch.no_grad():
-        same = bool((pose6d - pose6d[:1]).abs().amax() == 0)
+        same = bool((pose_rot6d - pose_rot6d[:1]).abs().amax() == 0)
         empty = bool(counts.sum() == 0)
-    if same and (len(pose6d) > 1 or empty):
+    if same and (len(pose_rot6d) > 1 or empty):
         raise MissingPrototypesError(
             f'PrototypeMemoryHead: training with prototype_file={prototype_file!r} and all '
-            f'{len(pose6d)} prototypes the same pose: the memory holds placeholders, not prototypes of '
+            f'{len(pose_rot6d)} prototypes the same pose: the memory holds placeholders, not prototypes of '
             'the training poses. Build them with tools/build_prototypes.py and set '
             'model.head.prototype_file to the file (or load_from a PM-Net checkpoint that holds them).')

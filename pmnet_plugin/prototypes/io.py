@@ -2,7 +2,7 @@
 
 A prototype file (``data/prototypes/prototypes_k32.npz``, written by ``tools/build_prototypes.py``) holds:
 
-- ``pose_6d`` (K, 24, 6) float32: prototype pose as 6D rotations; joint 0 (global orient) is the identity
+- ``pose_rot6d`` (K, 24, 6) float32: prototype pose as 6D rotations; joint 0 (global orient) is the identity
   when poses are canonicalised to their articulation (``tilt_weight`` 0), or the heading-free camera-frame
   orientation (``tilt_weight`` > 0), see :func:`pmnet_plugin.prototypes.geometry.canonical_rotmats`.
 - ``betas`` (K, 10) float32: mean betas of the members (zeros when the source has none).
@@ -42,7 +42,7 @@ def check_prototypes_fit(protos: Dict[str, np.ndarray], path: str, num_prototype
         num_joints (int): The head's joints per prototype.
         tilt_weight (float): The head's ``tilt_weight``.
     """
-    k_file, j_file = protos['pose_6d'].shape[:2]
+    k_file, j_file = protos['pose_rot6d'].shape[:2]
     if k_file != num_prototypes or j_file != num_joints:
         raise PrototypeFileMismatchError(
             f'PrototypeMemoryHead: prototype file {path} has K={k_file} prototypes of {j_file} joints, '
@@ -70,7 +70,7 @@ def load_prototypes(path: str) -> Dict[str, np.ndarray]:
         path (str): ``.npz`` written by :func:`save_prototypes`.
 
     Returns:
-        dict: Arrays; ``pose_6d`` (K, J, 6), ``betas`` (K, 10), ``cam`` (K, 3), ``tilt_weight`` (0 when the
+        dict: Arrays; ``pose_rot6d`` (K, J, 6), ``betas`` (K, 10), ``cam`` (K, 3), ``tilt_weight`` (0 when the
         file has none), ``counts`` (K,), ...
     """
     if not osp.isfile(path):
@@ -81,13 +81,13 @@ def load_prototypes(path: str) -> Dict[str, np.ndarray]:
     if objects:
         raise DataFileError(f'{path}: entries {objects} hold Python objects; a prototype file holds '
                             f'numeric arrays only. {PROTOTYPE_FIX}')
-    for key in ('pose_6d', 'betas', 'cam'):
+    for key in ('pose_rot6d', 'betas', 'cam'):
         if key not in d:
-            raise KeyError(f'prototype file {path} lacks "{key}"')
+            raise KeyError(f'prototype file {path} lacks "{key}". {PROTOTYPE_FIX}')
     d.setdefault('tilt_weight', np.float32(0.0))  # files written before the tilt option are articulation-only
-    if d['pose_6d'].ndim != 3 or d['pose_6d'].shape[-1] != 6:
-        raise ValueError(f'prototype file {path}: pose_6d must be (K, J, 6), got '
-                         f'{d["pose_6d"].shape}')
+    if d['pose_rot6d'].ndim != 3 or d['pose_rot6d'].shape[-1] != 6:
+        raise ValueError(f'prototype file {path}: pose_rot6d must be (K, J, 6), got '
+                         f'{d["pose_rot6d"].shape}')
     return d
 
 

@@ -313,8 +313,8 @@ def make_synthetic_smpl(out_dir: str, seed: int = 0, force: bool = False) -> Dic
     np.savez_compressed(paths['model_path_npz'], **arrays)
     np.save(paths['h36m_regressor'], h36m.astype(np.float64))
     np.save(paths['extra_regressor'], extra.astype(np.float64))
-    pose6d = np.tile(np.array([1.0, 0.0, 0.0, 1.0, 0.0, 0.0]), (NUM_SMPL_JOINTS, 1))
-    pose6d[0] = np.diag([1.0, -1.0, -1.0])[:, :2].reshape(6)   # axis-angle (pi, 0, 0)
-    np.savez(paths['mean_params'], pose=pose6d.reshape(-1), shape=np.zeros(10), cam=np.array([0.9, 0.0, 0.0]),
+    pose_rot6d = np.tile(np.array([1.0, 0.0, 0.0, 1.0, 0.0, 0.0]), (NUM_SMPL_JOINTS, 1))
+    pose_rot6d[0] = np.diag([1.0, -1.0, -1.0])[:, :2].reshape(6)   # axis-angle (pi, 0, 0)
+    np.savez(paths['mean_params'], pose=pose_rot6d.reshape(-1), shape=np.zeros(10), cam=np.array([0.9, 0.0, 0.0]),
              pmnet_synthetic=np.array(True))
     return paths

@@ -19,7 +19,7 @@ def rarity_test_poses(mean_params: str, n: int, scale: float, seed: int) -> np.n
 
     from pmnet_plugin.models.body_models.smpl_io import load_mean_params
     from pmnet_plugin.utils.rotation import matrix_to_axis_angle, rot6d_to_matrix
-    rot = rot6d_to_matrix(torch.from_numpy(load_mean_params(mean_params)['pose_6d']))
+    rot = rot6d_to_matrix(torch.from_numpy(load_mean_params(mean_params)['pose_rot6d']))
     mean_body = matrix_to_axis_angle(rot[1:]).reshape(69).double().numpy()
     poses = np.zeros((n, 72))
     poses[:, 0] = np.pi

@@ -19,7 +19,7 @@ def body(body_model_files):
 def _mean_tensors(mean_params: str):
     from pmnet_plugin.models.body_models.smpl_io import load_mean_params
     mp = load_mean_params(mean_params)
-    return torch.from_numpy(mp['pose_6d']).reshape(1, -1), torch.from_numpy(mp['betas'])[None]
+    return torch.from_numpy(mp['pose_rot6d']).reshape(1, -1), torch.from_numpy(mp['betas'])[None]
 
 
 def test_percentile_of_inverts_np_percentile():
@@ -42,11 +42,11 @@ def test_scorer_is_the_pose_rarity_axis(body_model_files, body, rarity_poses):
     metric = METRICS.build(dict(type='PoseRarity', protocol='smpl24', mean_params=body_model_files[
         'mean_params'], body_model=dict(model_path=body_model_files['model_path'])))
     expected = metric.rarity_scores([dict(has_smpl=True, gt_pose=p) for p in poses])
-    pose6d, betas = _mean_tensors(body_model_files['mean_params'])
+    pose_rot6d, betas = _mean_tensors(body_model_files['mean_params'])
     rot = axis_angle_to_matrix(torch.from_numpy(poses).float().reshape(5, 24, 3))
     rot[:, 0] = axis_angle_to_matrix(torch.tensor([0.3, 1.0, -0.2]))  # the global orient does not count
     with torch.no_grad():
-        got = PoseRarityScorer()(body, rot, pose6d, betas)
+        got = PoseRarityScorer()(body, rot, pose_rot6d, betas)
     np.testing.assert_allclose(got['rarity'].numpy(), expected, rtol=1e-4, atol=1e-3)
     assert torch.isnan(got['rarity_percentile']).all()  # no table: unknown
 
@@ -58,9 +58,9 @@ def test_build_prototypes_writes_quantiles_and_rarer_poses_score_higher(body_mod
     q = table['quantiles']
     assert q.shape == (NUM_RARITY_QUANTILES, ) and np.all(np.diff(q) >= 0) and q[0] > 0
     with np.load(rarity_file) as f:
-        assert int(f['rarity_num_poses']) == 200 and 'pose_6d' in f.files  # prototypes still there
+        assert int(f['rarity_num_poses']) == 200 and 'pose_rot6d' in f.files  # prototypes still there
     scorer = PoseRarityScorer(rarity_file)
-    pose6d, betas = _mean_tensors(body_model_files['mean_params'])
+    pose_rot6d, betas = _mean_tensors(body_model_files['mean_params'])
     # the same random directions, scaled: 0 = the mean pose, then ever rarer poses
     base = rarity_poses(body_model_files['mean_params'], 1, 0.1, seed=7)
     mean = rarity_poses(body_model_files['mean_params'], 1, 0.0, seed=7)
@@ -68,7 +68,7 @@ def test_build_prototypes_writes_quantiles_and_rarer_poses_score_higher(body_mod
     poses = np.concatenate([mean + s * (base - mean) for s in scales])
     with torch.no_grad():
         out = scorer(body, axis_angle_to_matrix(torch.from_numpy(poses).float().reshape(-1, 24, 3)),
-                     pose6d, betas)
+                     pose_rot6d, betas)
     rarity, pct = out['rarity'].numpy(), out['rarity_percentile'].numpy()
     assert rarity[0] < 1e-3 and np.all(np.diff(rarity) > 0)
     assert np.all(np.diff(pct) >= 0) and pct[0] == 0.0 and pct[-1] == 100.0
@@ -92,7 +92,7 @@ def test_missing_or_foreign_tables_warn_with_the_fix(tmp_path, rarity_file, body
     with pytest.warns(UserWarning, match='build_prototypes.py'):
         assert not PoseRarityScorer(str(tmp_path / 'none.npz')).has_percentiles
     bare = str(tmp_path / 'no_rarity.npz')
-    np.savez(bare, pose_6d=np.zeros((2, 24, 6)))
+    np.savez(bare, pose_rot6d=np.zeros((2, 24, 6)))
     with pytest.warns(UserWarning, match='--body-model'):
         assert not PoseRarityScorer(bare).has_percentiles
     from pmnet_plugin.models.body_models.smpl_io import load_mean_params
@@ -101,7 +101,7 @@ def test_missing_or_foreign_tables_warn_with_the_fix(tmp_path, rarity_file, body
     bent = axis_angle_to_matrix(torch.tensor([0.5, 0.0, 0.0])).expand(24, 3, 3)
     other_pose = matrix_to_rot6d(bent).numpy()  # every joint bent by 0.5 rad: not the file's mean pose
     with pytest.warns(UserWarning, match='mean pose'):
-        PoseRarityScorer(rarity_file, mean_pose_6d=other_pose)
+        PoseRarityScorer(rarity_file, mean_pose_rot6d=other_pose)
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        PoseRarityScorer(rarity_file, mean_pose_6d=mp['pose_6d'], mean_betas=mp['betas'])
+        PoseRarityScorer(rarity_file, mean_pose_rot6d=mp['pose_rot6d'], mean_betas=mp['betas'])

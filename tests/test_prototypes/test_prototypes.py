@@ -28,7 +28,7 @@ def test_kmeans_recovers_planted_pose_clusters():
     protos = build_prototypes(poses, k=2, seed=0, is_rare=is_rare)
     assert sorted(protos['counts'].tolist()) == [6, 30]
     assert sorted(protos['rare_fraction'].tolist()) == [0.0, 1.0]
-    rot = rot6d_to_matrix(torch.as_tensor(protos['pose_6d']))
+    rot = rot6d_to_matrix(torch.as_tensor(protos['pose_rot6d']))
     ref = canonical_rotmats(torch.as_tensor(np.stack([a, b]), dtype=torch.float32))
     d = body_chordal_distance(ref, rot)  # (2 planted, 2 prototypes)
     assert d.min(1).values.max() < 0.05  # each planted pose has a prototype on top of it
@@ -86,14 +86,14 @@ def test_file_round_trip_and_rejections(tmp_path):
     path = str(tmp_path / 'sub' / 'p.npz')
     save_prototypes(path, build_prototypes(poses, k=2, cam=np.array([0.8, 0.0, 0.1])))
     d = load_prototypes(path)
-    assert d['pose_6d'].shape == (2, 24, 6) and d['betas'].shape == (2, 10)
+    assert d['pose_rot6d'].shape == (2, 24, 6) and d['betas'].shape == (2, 10)
     assert np.allclose(d['cam'], [[0.8, 0.0, 0.1]] * 2)
     assert int(d['K']) == 2 and int(d['num_joints']) == 24 and int(d['num_vertices']) == 6890
     with pytest.raises(FileNotFoundError, match='build_prototypes'):
         load_prototypes(str(tmp_path / 'missing.npz'))
-    np.savez(tmp_path / 'bad.npz', pose_6d=np.zeros((2, 24, 9)), betas=np.zeros((2, 10)),
+    np.savez(tmp_path / 'bad.npz', pose_rot6d=np.zeros((2, 24, 9)), betas=np.zeros((2, 10)),
              cam=np.zeros((2, 3)))
-    with pytest.raises(ValueError, match='pose_6d'):
+    with pytest.raises(ValueError, match='pose_rot6d'):
         load_prototypes(str(tmp_path / 'bad.npz'))
 
 
@@ -119,7 +119,7 @@ def test_cli_writes_prototype_file(tmp_path, capsys):
     d = load_prototypes(out)
     assert str(d['method']) == 'balanced_kmeans' and int(d['num_samples']) == len(poses)
     root = axis_angle_to_matrix(torch.zeros(3))
-    assert torch.allclose(rot6d_to_matrix(torch.as_tensor(d['pose_6d'][:, 0])), root, atol=1e-6)
+    assert torch.allclose(rot6d_to_matrix(torch.as_tensor(d['pose_rot6d'][:, 0])), root, atol=1e-6)
 
 
 def test_data_mean_params_is_the_mean_body_pose_in_spin_format(tmp_path):
@@ -134,7 +134,7 @@ def test_data_mean_params_is_the_mean_body_pose_in_spin_format(tmp_path):
     params = data_mean_params(poses, orient, np.array([0.9, 0., 0.]))
     np.savez(tmp_path / 'mean.npz', **params)
     loaded = load_mean_params(str(tmp_path / 'mean.npz'))
-    rot = rot6d_to_matrix(torch.as_tensor(loaded['pose_6d']))
+    rot = rot6d_to_matrix(torch.as_tensor(loaded['pose_rot6d']))
     expected = axis_angle_to_matrix(torch.as_tensor(body.reshape(23, 3)))
     assert torch.allclose(rot[1:], expected, atol=1e-5)
     assert torch.allclose(rot[0], torch.as_tensor(orient), atol=1e-5)

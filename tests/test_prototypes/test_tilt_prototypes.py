@@ -57,12 +57,12 @@ def test_tilt_prototypes_separate_standing_from_lying_and_store_the_tilt():
     tilted = build_prototypes(poses, k=2, seed=0, tilt_weight=5.0)
     assert float(tilted['tilt_weight']) == 5.0 and float(plain['tilt_weight']) == 0.0
     assert sorted(tilted['counts'].tolist()) == [20, 20]
-    roots = rot6d_to_matrix(torch.as_tensor(tilted['pose_6d'], dtype=torch.float64))[:, 0]
+    roots = rot6d_to_matrix(torch.as_tensor(tilted['pose_rot6d'], dtype=torch.float64))[:, 0]
     free = canonical_rotmats(torch.as_tensor(poses, dtype=torch.float64), keep_tilt=True)[:, 0]
     for group in (free[:20], free[20:]):  # each group's heading-free orient has a prototype on top of it
         err = (roots[None] - group[:, None]).flatten(2).norm(dim=-1).min(1).values
         assert err.max() < 0.05
-    plain_roots = rot6d_to_matrix(torch.as_tensor(plain['pose_6d'], dtype=torch.float64))[:, 0]
+    plain_roots = rot6d_to_matrix(torch.as_tensor(plain['pose_rot6d'], dtype=torch.float64))[:, 0]
     assert torch.allclose(plain_roots, torch.eye(3, dtype=torch.float64).expand(2, 3, 3), atol=1e-6)
 
 
@@ -79,7 +79,7 @@ def test_tilt_distance_counts_the_tilt_with_its_weight():
 def test_nearest_prototype_uses_the_tilt_only_when_the_file_has_it():
     poses = torch.as_tensor(_standing_and_lying(), dtype=torch.float64)
     protos = build_prototypes(poses.numpy(), k=2, seed=0, tilt_weight=5.0)
-    rot = rot6d_to_matrix(torch.as_tensor(protos['pose_6d'], dtype=torch.float64))
+    rot = rot6d_to_matrix(torch.as_tensor(protos['pose_rot6d'], dtype=torch.float64))
     idx = nearest_prototype(poses, rot, 5.0)
     assert len(set(idx[:20].tolist())) == 1 and len(set(idx[20:].tolist())) == 1 and idx[0] != idx[-1]
     # articulation only: standing and lying bodies of one articulation are not told apart

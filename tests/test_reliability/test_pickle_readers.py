@@ -168,7 +168,7 @@ def test_overlay_sheet_refuses_a_crafted_split(tmp_path, error_line):
 def test_prototype_files_crafted_or_damaged_are_named(tmp_path):
     from pmnet_plugin.prototypes.io import load_prototypes
     from pmnet_plugin.utils.safe_pickle import DataFileError, UnsafePickleError
-    good = dict(pose_6d=np.zeros((2, 24, 6), np.float32), betas=np.zeros((2, 10), np.float32),
+    good = dict(pose_rot6d=np.zeros((2, 24, 6), np.float32), betas=np.zeros((2, 10), np.float32),
                 cam=np.zeros((2, 3), np.float32))
     crafted = str(tmp_path / 'protos_evil.npz')
     np.savez(crafted, **good, source=np.array(RunsCommand(tmp_path / 'pwned'), dtype=object))

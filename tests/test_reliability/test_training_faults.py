@@ -49,14 +49,14 @@ def test_row1_test_tool_refuses_mismatched_checkpoints(synth, tmp_path, capsys):
     assert f'checkpoint {hmr} does not fit the model' in msg
     assert 'it holds HMRHead (from its stored config)' in msg
     assert f'the config builds PrototypeMemoryHead with K={NUM_PROTOS}' in msg
-    assert 'head.proto_pose6d' in msg and '--no-strict' in msg
+    assert 'head.proto_pose_rot6d' in msg and '--no-strict' in msg
 
     assert run_with_file_errors(test_tool.main, [cfg_path, k8, *argv]) == 2
     err = capsys.readouterr().err
     # the tool's one error line (a library's import-time warning may precede it on stderr)
     assert any(line.startswith(f'error: checkpoint {k8} does not fit the model') for line in err.splitlines())
     assert 'PrototypeMemoryHead with K=8 (from its stored config)' in err
-    assert 'head.proto_pose6d: checkpoint (8, 24, 6) vs model (4, 24, 6)' in err
+    assert 'head.proto_pose_rot6d: checkpoint (8, 24, 6) vs model (4, 24, 6)' in err
 
     metrics = test_tool.main([cfg_path, k8, '--no-strict', '--work-dir', str(tmp_path / 'loose'),
                               '--cfg-options', 'experiment_name=loose'])

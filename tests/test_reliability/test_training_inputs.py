@@ -44,8 +44,8 @@ def test_pmnet_does_not_train_on_placeholder_prototypes(synth, tmp_path, error_l
     runner = train_tool.main([cfg_path, '--cfg-options', f'load_from={osp.join(donor, "iter_1.pth")}',
                               'experiment_name=finetune'])
     assert runner.iter == 1
-    protos = np.load(synth['proto'])['pose_6d']
-    torch.testing.assert_close(runner.model.head.proto_pose6d, torch.as_tensor(protos))
+    protos = np.load(synth['proto'])['pose_rot6d']
+    torch.testing.assert_close(runner.model.head.proto_pose_rot6d, torch.as_tensor(protos))
 
 
 def test_prototype_file_of_another_k_exits_2_naming_it(synth, tmp_path, error_line):

@@ -109,10 +109,10 @@ class PoseRarityMetric(MeshMetric):
             from pmnet_plugin.models.body_models.smpl_io import load_mean_params
             mp = load_mean_params(self.reference_file)
             self._mean_betas = mp['betas'].astype(np.float64)
-            body_rot = rot6d_to_matrix(torch.from_numpy(mp['pose_6d'][1:]).float())[None]
+            body_rot = rot6d_to_matrix(torch.from_numpy(mp['pose_rot6d'][1:]).float())[None]
             return self.canonical_meshes(self._mean_betas[None], body_rot)[0]
         if self.rarity == 'prototype':
-            rot = rot6d_to_matrix(torch.from_numpy(load_prototypes(self.reference_file)['pose_6d']).float())
+            rot = rot6d_to_matrix(torch.from_numpy(load_prototypes(self.reference_file)['pose_rot6d']).float())
             return pose_features(canonical_rotmats(rot)).double().numpy()
         poses = load_pose_source(self.reference_file)['poses']
         if len(poses) > self.max_train_poses:

@@ -167,7 +167,7 @@ def load_mean_params(path: str) -> Dict[str, np.ndarray]:
             ``cam`` (3,).
 
     Returns:
-        dict: ``pose_6d`` (24, 6) float32, ``betas`` (10,) float32, ``cam`` (3,) float32.
+        dict: ``pose_rot6d`` (24, 6) float32, ``betas`` (10,) float32, ``cam`` (3,) float32.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(missing_file_message(path, 'mean_params'))
@@ -187,7 +187,7 @@ def load_mean_params(path: str) -> Dict[str, np.ndarray]:
         raise ValueError(f'{path}: key \'shape\' has shape {shape.shape}, expected (10,)')
     if cam.reshape(-1).shape != (3, ):
         raise ValueError(f'{path}: key \'cam\' has shape {cam.shape}, expected (3,)')
-    out = dict(pose_6d=pose.reshape(NUM_SMPL_JOINTS, 6), betas=shape.reshape(10), cam=cam.reshape(3))
+    out = dict(pose_rot6d=pose.reshape(NUM_SMPL_JOINTS, 6), betas=shape.reshape(10), cam=cam.reshape(3))
     for key, value in out.items():
         if not np.isfinite(value).all():
             raise ValueError(f'{path}: key {key!r} contains NaN or Inf values')

@@ -29,7 +29,7 @@ def _fallback_mean_params() -> Dict[str, np.ndarray]:
     """Mean params used when no file is given: rest body, upright facing the camera."""
     rot = torch.eye(3).repeat(NUM_JOINTS, 1, 1)
     rot[0] = axis_angle_to_matrix(torch.tensor([np.pi, 0.0, 0.0]))
-    return dict(pose_6d=matrix_to_rot6d(rot).numpy(), betas=np.zeros(10, np.float32),
+    return dict(pose_rot6d=matrix_to_rot6d(rot).numpy(), betas=np.zeros(10, np.float32),
                 cam=np.array([0.9, 0.0, 0.0], np.float32))
 
 
@@ -109,10 +109,10 @@ class HMRHead(BaseHead):
         self.body_model = body_model if isinstance(body_model, nn.Module) else MODELS.build(body_model)
         self.loss_module = MODELS.build(loss)
         mean = _fallback_mean_params() if mean_params is None else load_mean_params(mean_params)
-        self.register_buffer('init_pose6d', _to_tensor(mean['pose_6d'], 'cpu').reshape(1, -1))
+        self.register_buffer('init_pose_rot6d', _to_tensor(mean['pose_rot6d'], 'cpu').reshape(1, -1))
         self.register_buffer('init_betas', _to_tensor(mean['betas'], 'cpu').reshape(1, -1))
         self.register_buffer('init_cam', _to_tensor(mean['cam'], 'cpu').reshape(1, -1))
-        self.rarity_scorer = PoseRarityScorer(rarity_file, mean['pose_6d'], mean['betas'])
+        self.rarity_scorer = PoseRarityScorer(rarity_file, mean['pose_rot6d'], mean['betas'])
         self.regressor = IEFRegressor(
             in_channels, num_joints=NUM_JOINTS, num_betas=self.init_betas.shape[1],
             hidden_dims=hidden_dims, dropout=dropout, num_iters=num_iters,
@@ -138,10 +138,10 @@ class HMRHead(BaseHead):
             feat (Tensor): Pooled feature (B, C).
 
         Returns:
-            dict: ``pose6d`` (B, 24*6), ``betas`` (B, 10), ``cam`` (B, 3) (+ subclass extras).
+            dict: ``pose_rot6d`` (B, 24*6), ``betas`` (B, 10), ``cam`` (B, 3) (+ subclass extras).
         """
         B = feat.shape[0]
-        return dict(pose6d=self.init_pose6d.expand(B, -1), betas=self.init_betas.expand(B, -1),
+        return dict(pose_rot6d=self.init_pose_rot6d.expand(B, -1), betas=self.init_betas.expand(B, -1),
                     cam=self.init_cam.expand(B, -1))
 
     def forward(self, feats: Tuple[Tensor]) -> Dict[str, Tensor]:
@@ -159,13 +159,13 @@ class HMRHead(BaseHead):
 
     def _forward_from_init(self, feat: Tensor, init: Optional[Dict[str, Tensor]]) -> Dict[str, Tensor]:
         init = self._initial_estimate(feat) if init is None else init
-        out = self.regressor(feat, init['pose6d'], init['betas'], init['cam'])
+        out = self.regressor(feat, init['pose_rot6d'], init['betas'], init['cam'])
         B = feat.shape[0]
         preds = dict(
-            pred_pose=rot6d_to_matrix(out['pose6d'].float().reshape(B, NUM_JOINTS, 6)),
+            pred_pose=rot6d_to_matrix(out['pose_rot6d'].float().reshape(B, NUM_JOINTS, 6)),
             pred_betas=out['betas'].float(),
             pred_cam=out['cam'].float())
-        preds.update({k: v for k, v in init.items() if k not in ('pose6d', 'betas', 'cam')})
+        preds.update({k: v for k, v in init.items() if k not in ('pose_rot6d', 'betas', 'cam')})
         return preds
 
     # ------------------------------------------------------------------ geometry
@@ -346,7 +346,7 @@ class HMRHead(BaseHead):
             out['keypoints_3d_h36m'] = h36m - h36m[:, :1]
         with_rarity = test_cfg.get('output_rarity', True)
         if with_rarity:
-            out.update(self.rarity_scorer(self.body_model, preds['pred_pose'], self.init_pose6d,
+            out.update(self.rarity_scorer(self.body_model, preds['pred_pose'], self.init_pose_rot6d,
                                           self.init_betas))
         out.update(self._predict_extras(preds, with_rarity))
         return out

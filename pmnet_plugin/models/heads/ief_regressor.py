@@ -10,7 +10,7 @@ from torch import Tensor, nn
 class IEFRegressor(nn.Module):
     """Iterative error feedback (Kanazawa et al., HMR, CVPR 2018; Kolotouros et al., SPIN, ICCV 2019).
 
-    At every iteration an MLP reads ``[feat, pose6d, betas, cam]`` and predicts residuals that are
+    At every iteration an MLP reads ``[feat, pose_rot6d, betas, cam]`` and predicts residuals that are
     added to the current estimate. Where the estimate *starts* is the caller's choice: HMR starts from
     the dataset mean pose, PM-Net from the selected prototype.
 
@@ -72,23 +72,23 @@ class IEFRegressor(nn.Module):
             nn.init.xavier_uniform_(layer.weight, gain=self.out_init_gain)
             nn.init.zeros_(layer.bias)
 
-    def forward(self, feat: Tensor, init_pose6d: Tensor, init_betas: Tensor,
+    def forward(self, feat: Tensor, init_pose_rot6d: Tensor, init_betas: Tensor,
                 init_cam: Tensor) -> Dict[str, Tensor]:
         """Refine an initial estimate.
 
         Args:
             feat (Tensor): Pooled image feature, shape (B, C).
-            init_pose6d (Tensor): Initial pose, shape (B, J*6) or (B, J, 6).
+            init_pose_rot6d (Tensor): Initial pose, shape (B, J*6) or (B, J, 6).
             init_betas (Tensor): Initial shape, shape (B, 10).
             init_cam (Tensor): Initial camera, shape (B, 3).
 
         Returns:
-            dict: ``pose6d`` (B, J*6), ``betas`` (B, 10), ``cam`` (B, 3) after the last iteration,
+            dict: ``pose_rot6d`` (B, J*6), ``betas`` (B, 10), ``cam`` (B, 3) after the last iteration,
             float32.
         """
         B = feat.shape[0]
         # the running estimate stays float32 (residuals may come out of bf16 autocast)
-        pose = init_pose6d.reshape(B, -1).float()
+        pose = init_pose_rot6d.reshape(B, -1).float()
         betas = init_betas.float()
         cam = init_cam.float()
         for _ in range(self.num_iters):
@@ -97,4 +97,4 @@ class IEFRegressor(nn.Module):
             pose = pose + self.dec_pose(x).float()
             betas = betas + self.dec_betas(x).float()
             cam = cam + self.dec_cam(x).float()
-        return dict(pose6d=pose, betas=betas, cam=cam)
+        return dict(pose_rot6d=pose, betas=betas, cam=cam)

@@ -152,9 +152,9 @@ class PrototypeMemoryHead(HMRHead):
         self.prototype_file = prototype_file
         self._prototypes_checked = False  # require_built_prototypes runs at the first training batch
         protos = self._read_prototypes(prototype_file)
-        for name in ('pose6d', 'betas', 'cam'):
+        for name in ('pose_rot6d', 'betas', 'cam'):
             value = protos[name]
-            if learnable and (name == 'pose6d' or init_shape_cam == 'prototype'):
+            if learnable and (name == 'pose_rot6d' or init_shape_cam == 'prototype'):
                 setattr(self, f'proto_{name}', nn.Parameter(value))
             else:
                 self.register_buffer(f'proto_{name}', value)
@@ -172,7 +172,7 @@ class PrototypeMemoryHead(HMRHead):
             warnings.warn('PrototypeMemoryHead: prototype_file=None, prototypes are identity '
                           'placeholders until a checkpoint is loaded (training on them is an error).')
             eye = matrix_to_rot6d(torch.eye(3)).repeat(K, NUM_JOINTS, 1)
-            return dict(pose6d=eye, betas=torch.zeros(K, nb), cam=self.init_cam.repeat(K, 1),
+            return dict(pose_rot6d=eye, betas=torch.zeros(K, nb), cam=self.init_cam.repeat(K, 1),
                         counts=torch.zeros(K, dtype=torch.long))
         d = load_prototypes(path)
         check_prototypes_fit(d, path, K, NUM_JOINTS, self.tilt_weight)
@@ -182,7 +182,7 @@ class PrototypeMemoryHead(HMRHead):
             warnings.warn(f'PrototypeMemoryHead: {path} was built for a {nv}-vertex body model, '
                           f'the head uses {body_nv} vertices.')
         counts = d.get('counts', torch.zeros(K))
-        return dict(pose6d=torch.as_tensor(d['pose_6d'], dtype=torch.float32),
+        return dict(pose_rot6d=torch.as_tensor(d['pose_rot6d'], dtype=torch.float32),
                     betas=torch.as_tensor(d['betas'][:, :nb], dtype=torch.float32),
                     cam=torch.as_tensor(d['cam'], dtype=torch.float32),
                     counts=torch.as_tensor(counts, dtype=torch.long))
@@ -190,7 +190,7 @@ class PrototypeMemoryHead(HMRHead):
     # ------------------------------------------------------------------ prototypes
     def prototype_rotmats(self) -> Tensor:
         """Prototype poses as rotation matrices, shape (K, 24, 3, 3)."""
-        return rot6d_to_matrix(self.proto_pose6d.float())
+        return rot6d_to_matrix(self.proto_pose_rot6d.float())
 
     def canonical(self, pose_rotmat: Tensor) -> Tensor:
         """Poses (B, 24, 3, 3) canonicalised as the prototypes are (identity or heading-free root)."""
@@ -239,7 +239,7 @@ class PrototypeMemoryHead(HMRHead):
             forced_index (Tensor, optional): (B,) prototype per sample (teacher forcing), top-1.
 
         Returns:
-            dict: ``pose6d`` (B, 144), ``betas`` (B, 10), ``cam`` (B, 3), ``proto_logits`` (B, K),
+            dict: ``pose_rot6d`` (B, 144), ``betas`` (B, 10), ``cam`` (B, 3), ``proto_logits`` (B, K),
             ``proto_init_pose`` (B, 24, 3, 3), ``proto_id`` (B,), ``proto_score`` (B,).
         """
         B = feat.shape[0]
@@ -257,14 +257,14 @@ class PrototypeMemoryHead(HMRHead):
                 weights = weights.detach()
             rot = self._blend(idx, weights)
         if self.tilt_weight <= 0:  # articulation-only prototypes start from the mean global orient
-            root = rot6d_to_matrix(self.init_pose6d.reshape(1, NUM_JOINTS, 6)[:, :1])
+            root = rot6d_to_matrix(self.init_pose_rot6d.reshape(1, NUM_JOINTS, 6)[:, :1])
             rot = torch.cat([root.expand(B, -1, -1, -1), rot[:, 1:]], dim=1)
         if self.init_shape_cam == 'prototype':
             betas = (weights[..., None] * self.proto_betas[idx]).sum(1)
             cam = (weights[..., None] * self.proto_cam[idx]).sum(1)
         else:
             betas, cam = self.init_betas.expand(B, -1), self.init_cam.expand(B, -1)
-        return dict(pose6d=matrix_to_rot6d(rot).reshape(B, -1), betas=betas, cam=cam,
+        return dict(pose_rot6d=matrix_to_rot6d(rot).reshape(B, -1), betas=betas, cam=cam,
                     proto_logits=logits, proto_init_pose=rot, proto_id=top1, proto_score=score)
 
     # ------------------------------------------------------------------ training
@@ -277,7 +277,7 @@ class PrototypeMemoryHead(HMRHead):
             probabilities (``'soft'``).
         """
         if self.training and not self._prototypes_checked:
-            require_built_prototypes(self.proto_pose6d, self.proto_counts, self.prototype_file)
+            require_built_prototypes(self.proto_pose_rot6d, self.proto_counts, self.prototype_file)
             self._prototypes_checked = True
         assign = self.assignment(targets['smpl_pose_rotmat'])
         forced = None
@@ -331,7 +331,7 @@ class PrototypeMemoryHead(HMRHead):
             new = quaternion_to_matrix(average_quaternions(q, w[None].expand(NUM_JOINTS, -1)))
             if self.tilt_weight <= 0:
                 new[0] = torch.eye(3, device=new.device)
-            self.proto_pose6d[k] = matrix_to_rot6d(new).to(self.proto_pose6d.dtype)
+            self.proto_pose_rot6d[k] = matrix_to_rot6d(new).to(self.proto_pose_rot6d.dtype)
 
     def _predict_extras(self, preds: Dict[str, Tensor], with_rarity: bool) -> Dict[str, Tensor]:
         """Selected prototype (``proto_id``, ``proto_score``) and, ``with_rarity``, the prototype nearest

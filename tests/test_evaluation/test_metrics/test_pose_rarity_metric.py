@@ -15,8 +15,8 @@ RARE_ERROR_MM = 40.0
 def _mean_body_pose(mean_params_path):
     from pmnet_plugin.models.body_models.smpl_io import load_mean_params
     from pmnet_plugin.utils.rotation import matrix_to_axis_angle, rot6d_to_matrix
-    pose_6d = torch.from_numpy(load_mean_params(mean_params_path)['pose_6d'])
-    return matrix_to_axis_angle(rot6d_to_matrix(pose_6d[1:])).reshape(69).double().numpy()
+    pose_rot6d = torch.from_numpy(load_mean_params(mean_params_path)['pose_rot6d'])
+    return matrix_to_axis_angle(rot6d_to_matrix(pose_rot6d[1:])).reshape(69).double().numpy()
 
 
 def _planted(body_model_files):
@@ -102,7 +102,7 @@ def test_prototype_and_knn_rarity(body_model_files, make_sample, smpl_forward, t
     # prototypes: two of the common poses (rare poses are far from both)
     rot = axis_angle_to_matrix(torch.from_numpy(common[:2].reshape(2, 24, 3)).float())
     proto_file = tmp_path / 'protos.npz'
-    np.savez(proto_file, pose_6d=matrix_to_rot6d(rot).numpy(), betas=np.zeros((2, 10), np.float32),
+    np.savez(proto_file, pose_rot6d=matrix_to_rot6d(rot).numpy(), betas=np.zeros((2, 10), np.float32),
              cam=np.zeros((2, 3), np.float32))
     train_file = tmp_path / 'train.npz'
     np.savez(train_file, poses=common.astype(np.float32))

@@ -130,10 +130,10 @@ def test_bad_shape_nan_and_missing_key_name_file_and_key(tmp_path, body_model_fi
 
 def test_mean_params_spin_format(tmp_path, body_model_files):
     mean = load_mean_params(body_model_files['mean_params'])
-    assert mean['pose_6d'].shape == (24, 6) and mean['pose_6d'].dtype == np.float32
+    assert mean['pose_rot6d'].shape == (24, 6) and mean['pose_rot6d'].dtype == np.float32
     # Global orient (pi, 0, 0) = diag(1, -1, -1): first two columns flattened row-major.
-    np.testing.assert_allclose(mean['pose_6d'][0], [1, 0, 0, -1, 0, 0], atol=1e-6)
-    np.testing.assert_allclose(mean['pose_6d'][1:], np.tile([1, 0, 0, 1, 0, 0], (23, 1)), atol=1e-6)
+    np.testing.assert_allclose(mean['pose_rot6d'][0], [1, 0, 0, -1, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(mean['pose_rot6d'][1:], np.tile([1, 0, 0, 1, 0, 0], (23, 1)), atol=1e-6)
     np.testing.assert_array_equal(mean['betas'], np.zeros(10, np.float32))
     np.testing.assert_allclose(mean['cam'], [0.9, 0.0, 0.0])
     bad = str(tmp_path / 'bad_mean.npz')

@@ -27,7 +27,7 @@ def test_head_predict_carries_rarity(head_type, head_kwargs, mesh_samples, rarit
         assert np.isfinite(p.rarity_percentile).all() and 0 <= p.rarity_percentile[0] <= 100
         rot = axis_angle_to_matrix(torch.from_numpy(p.smpl_pose).reshape(1, 24, 3))
         with torch.no_grad():
-            again = head.rarity_scorer(head.body_model, rot, head.init_pose6d, head.init_betas)
+            again = head.rarity_scorer(head.body_model, rot, head.init_pose_rot6d, head.init_betas)
         np.testing.assert_allclose(p.rarity, again['rarity'].numpy(), rtol=1e-3, atol=1e-2)
         if head_type == 'PrototypeMemoryHead':
             assert 0 <= p.proto_nearest_id[0] < 4 and p.proto_nearest_dist[0] >= 0

@@ -28,7 +28,7 @@ def test_zero_residuals_give_mean_params(head_kwargs, body_model_files):
     _zero_ief_outputs(head)
     out = head.forward((torch.randn(2, 32), ))
     mean = load_mean_params(body_model_files['mean_params'])
-    expected = rot6d_to_matrix(torch.as_tensor(mean['pose_6d']).float())
+    expected = rot6d_to_matrix(torch.as_tensor(mean['pose_rot6d']).float())
     assert torch.allclose(out['pred_pose'], expected.expand(2, -1, -1, -1), atol=1e-5)
     assert torch.allclose(out['pred_cam'], torch.as_tensor(mean['cam']).float().expand(2, -1))
 

@@ -47,8 +47,8 @@ def test_forward_contract(head_kwargs, proto_file):
     assert out['pred_pose'].shape == (3, 24, 3, 3)
     assert out['proto_logits'].shape == (3, K)
     assert out['proto_init_pose'].shape == (3, 24, 3, 3)
-    assert 'proto_pose6d' in dict(head.named_buffers())  # lives in checkpoints
-    assert 'proto_pose6d' in head.state_dict()
+    assert 'proto_pose_rot6d' in dict(head.named_buffers())  # lives in checkpoints
+    assert 'proto_pose_rot6d' in head.state_dict()
 
 
 def test_ief_starts_from_selected_prototype(head_kwargs, proto_file):
@@ -58,7 +58,7 @@ def test_ief_starts_from_selected_prototype(head_kwargs, proto_file):
     protos = head.prototype_rotmats()
     assert torch.allclose(out['pred_pose'][:, 1:], protos[2, 1:].expand(2, -1, -1, -1), atol=1e-5)
     # global orient comes from the mean params, not from the (canonical) prototype
-    mean_root = rot6d_to_matrix(head.init_pose6d.reshape(24, 6)[0])
+    mean_root = rot6d_to_matrix(head.init_pose_rot6d.reshape(24, 6)[0])
     assert torch.allclose(out['pred_pose'][:, 0], mean_root.expand(2, -1, -1), atol=1e-5)
     assert (out['proto_id'] == 2).all()
 
@@ -83,7 +83,7 @@ def test_blend_of_equal_weights_about_one_axis_is_the_mid_angle(head_kwargs, pro
     with torch.no_grad():
         for k, angle in ((0, 0.2), (1, 1.0)):
             rot = axis_angle_to_matrix(axis * angle).expand(24, 3, 3)
-            head.proto_pose6d[k] = rot[..., :2].reshape(24, 6)
+            head.proto_pose_rot6d[k] = rot[..., :2].reshape(24, 6)
     out = head.forward((torch.randn(1, 32), ))
     expected = axis_angle_to_matrix(axis * 0.6)
     assert torch.allclose(out['proto_init_pose'][0, 5], expected, atol=1e-5)
@@ -93,14 +93,14 @@ def test_gradients_reach_features_and_learnable_prototypes(head_kwargs, proto_fi
     for mode in ('top1', 'blend'):
         head = _head(head_kwargs, proto_file, learnable=True, init_mode=mode,
                      detach_selection=False)
-        assert isinstance(head.proto_pose6d, torch.nn.Parameter)
+        assert isinstance(head.proto_pose_rot6d, torch.nn.Parameter)
         feat = torch.randn(2, 32, requires_grad=True)
         losses = head.loss((feat, ), mesh_samples(2))
         assert 'loss_proto' in losses
         sum(v for k, v in losses.items() if k.startswith('loss_')).backward()
         assert feat.grad.abs().sum() > 0, mode
-        assert head.proto_pose6d.grad is not None and head.proto_pose6d.grad.abs().sum() > 0
-        assert torch.isfinite(head.proto_pose6d.grad).all(), mode
+        assert head.proto_pose_rot6d.grad is not None and head.proto_pose_rot6d.grad.abs().sum() > 0
+        assert torch.isfinite(head.proto_pose_rot6d.grad).all(), mode
         assert head.selector[-1].weight.grad.abs().sum() > 0, mode
 
 
