@@ -1,12 +1,8 @@
 """Renders and the body model of a config must be the same body.
 
-A split written by ``tools/make_synthetic_dataset.py`` records the fingerprint of the body model it was
-rendered with (``body_model_fingerprint``, :mod:`pmnet_plugin.models.body_models.fingerprint`). Training or
-testing it with another body (e.g. one generated with another ``--seed``) fits or scores the model against
-that other body's joints and meshes. :func:`check_render_bodies` compares the fingerprint of every split
-the config reads with that of every body model the config builds (the head's, the evaluators') and raises
-:class:`BodyModelMismatchError` naming both. Splits without a fingerprint (real datasets, older renders)
-are not checked.
+A split written by ``tools/make_synthetic_dataset.py`` records the fingerprint of the body it was rendered
+with; :func:`check_render_bodies` compares it with every body model the config builds and raises
+:class:`BodyModelMismatchError` naming both (``docs/reliability.md``).
 """
 import os.path as osp
 from typing import Dict, Iterator, List

@@ -10,13 +10,8 @@ from mmengine.registry import FUNCTIONS
 def mesh_collate(data_batch: Sequence[dict]) -> dict:
     """MMEngine's ``pseudo_collate`` with the crops stacked and the training labels as NumPy arrays.
 
-    A loader worker hands each tensor of a batch to the main process through its own shared-memory
-    segment, and the main process maps every one of them; with ``pseudo_collate`` that is
-    ``1 + L`` tensors per sample (the crop and L label tensors of ``gt_instance_labels``), which
-    costs more than the pipeline itself. Here the crops become one (B, C, H, W) tensor and the labels
-    NumPy arrays (pickled inline). Heads read either form and move a label to the device once per
-    batch (``HMRHead.gather_targets``). The data preprocessor accepts the stacked crops as it accepts
-    a list of them.
+    A loader worker then sends one shared-memory tensor per batch instead of ``1 + L`` per sample,
+    whose transfer cost more than the pipeline (``docs/benchmarks.md``). Heads read either form.
 
     Args:
         data_batch (Sequence[dict]): Pipeline outputs with ``inputs`` (C, H, W) of one shape and

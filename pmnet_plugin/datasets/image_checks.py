@@ -1,10 +1,7 @@
-"""Images of an evaluation split that cannot be evaluated: stop with what is wrong with the file.
+"""Images of an evaluation split that cannot be evaluated stop the test with what is wrong with the file.
 
-At test time a sample cannot be replaced by another one (the metrics would silently cover other samples),
-so an image that OpenCV cannot decode, or one far too small to hold a person, stops the evaluation with a
-:class:`BadTestImageError` that names the annotation file, the sample and the image, and says what is wrong
-with it (missing, empty, truncated JPEG, not an image, W x H px) and what to do. MMPose's ``LoadImage``
-says "Please check whether the file exists" for all of these.
+A test sample cannot be replaced by another one, so an image that OpenCV cannot decode or that is too
+small raises :class:`BadTestImageError` naming the file, the sample and the fault (``docs/reliability.md``).
 """
 from typing import Any
 

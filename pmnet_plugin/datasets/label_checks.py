@@ -1,22 +1,8 @@
 """Plausibility of the labels of an annotation file, checked when a dataset loads it.
 
-Labels in the wrong unit or scale (3D joints in millimetres or multiplied by 1e9, poses in degrees) keep
-every loss finite but huge: training runs to the end and writes checkpoints of a model that learnt nothing,
-and :class:`~pmnet_plugin.engine.hooks.NaNGuardHook` only looks at labels once a loss is not finite.
-:func:`check_label_ranges` looks at every labelled value of the columns read by
-:mod:`pmnet_plugin.datasets.humandata` and raises :class:`LabelRangeError` naming the file, the key, the
-samples and the limit. The limits are our choice, loose enough for any real capture:
-
-=====================  ========  ==============  =====================================================
-column                 limit     unit            a real label
-=====================  ========  ==============  =====================================================
-``keypoints_3d``       100       metres          a person in a camera frame is metres away (mm: 1e3)
-``smpl_pose``          100       radians         axis-angle is at most a few pi (degrees: up to 360)
-``smpl_betas``         100       shape coeffs    +-5 in the SMPL shape space
-``keypoints``, bbox    1e6       pixels          an image is at most tens of thousands of pixels wide
-=====================  ========  ==============  =====================================================
-
-Only labelled entries count (visibility > 0, ``has_smpl`` > 0); non-finite labelled values are refused too.
+Labels in another unit or scale (millimetres, degrees) keep every loss finite but huge, so training runs
+to the end and learns nothing. :func:`check_label_ranges` raises :class:`LabelRangeError` naming the file,
+key, samples and limit; the limits (:data:`LABEL_LIMITS`) are in ``docs/reliability.md``.
 """
 from typing import Dict, Optional
 

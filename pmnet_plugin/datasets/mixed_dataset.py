@@ -20,12 +20,10 @@ def _largest_remainder(ratios: np.ndarray, total: int) -> np.ndarray:
 class MixedSMPLDataset(Dataset):
     """Draw ``num_samples`` samples per epoch from several datasets with fixed ratios.
 
-    SPIN (Kolotouros et al. 2019) samples H36M .35, MPI-INF-3DHP .15, LSP .1, LSPET .1, MPII .1,
-    COCO .2 per item at random; we make the mix exact and reproducible instead (our choice): the epoch
-    holds ``round(ratio_k * num_samples)`` slots of dataset ``k`` (largest-remainder rounding), each
-    dataset walks through its own seeded permutation (cycling when it has fewer samples than slots),
-    and slots are shuffled with the same seed. :meth:`set_epoch` advances every permutation so later
-    epochs see the rows an earlier epoch skipped.
+    SPIN (Kolotouros et al. 2019) draws the dataset of each item at random; we make the mix exact and
+    reproducible (our choice): ``round(ratio_k * num_samples)`` slots of dataset ``k`` (largest remainder),
+    each walking its own seeded permutation, slots shuffled with the same seed. :meth:`set_epoch` moves
+    every permutation on, so later epochs see the rows an earlier one skipped.
 
     Args:
         datasets (list[dict | Dataset]): Dataset configs (built with ``DATASETS``) or instances.

@@ -1,12 +1,7 @@
 """Put a file's own joints into a joint set, pick each sample's 3D root, and report what supervises.
 
-The readers (:mod:`.humandata`) return every labelled joint of a file under its own name. Training
-compares them with the same joints regressed from the predicted mesh, so a joint supervises exactly
-when (a) its name is in the dataset's joint set and (b) the mesh has a source for it
-(:func:`pmnet_plugin.models.body_models.joint_sets.joint_source`). :func:`to_joint_set` keeps those
-joints (as indices into the set), makes the 3D joints relative to each sample's root
-(``keypoint_conventions.ROOT_CANDIDATES``, the dataset's own pelvis first) and counts what is left;
-:func:`check_claims` raises when a label the file has reaches no loss at all.
+A joint supervises when its name is in the dataset's joint set and the mesh has a source for it
+(:func:`~pmnet_plugin.models.body_models.joint_sets.joint_source`); ``docs/datasets.md`` ("Joint sets").
 """
 from typing import Dict, List, Optional
 
@@ -46,20 +41,17 @@ def to_joint_set(cols: dict, joint_set: str, openpose_weight: float = 0.,
     """Reduce a file's columns to the joints of ``joint_set`` that can supervise.
 
     Args:
-        cols (dict): Reader output (:mod:`.humandata` module docstring).
+        cols (dict): Reader output (:mod:`.humandata`).
         joint_set (str): Keypoint convention of the labels and of the regressed joints.
-        openpose_weight (float): Factor on the visibility of ``*_openpose`` joints (detections, not
-            ground truth; SPIN's ``openpose_train_weight`` is 0).
+        openpose_weight (float): Factor on the visibility of ``*_openpose`` joints (detections).
         rename (dict, optional): ``file name -> name`` applied to the file's joint names first.
 
     Returns:
         dict: ``keypoints`` (N, M2, 2), ``keypoints_visible`` (N, M2), ``keypoints_names`` (M2,),
         ``index_2d`` (M2,) into the set, ``keypoints_3d`` (N, M3, 3) root-relative,
         ``keypoints_3d_visible`` (N, M3), ``keypoints_3d_names`` (M3,), ``index_3d`` (M3,), ``root``
-        (N, 2) set indices of each sample's root joints (-1: none), ``keypoints_in_order`` and
-        ``keypoints_3d_in_order`` (0-d bool: the indices are 0..M-1) and ``stats``
-        (labelled and supervised joints per sample, SMPL share, joints left out and why; see
-        :func:`format_report`).
+        (N, 2) set indices of the root joints (-1: none), ``keypoints_in_order`` and
+        ``keypoints_3d_in_order`` (0-d bool) and ``stats`` (for :func:`format_report`).
     """
     names = get_keypoint_names(joint_set)
     lookup = {n: i for i, n in enumerate(names)}

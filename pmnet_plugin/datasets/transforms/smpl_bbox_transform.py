@@ -10,10 +10,8 @@ from mmpose.registry import TRANSFORMS
 def camera_rotation_for_crop(rotation_deg: float) -> np.ndarray:
     """Camera-frame rotation matching a crop taken with MMPose ``get_warp_matrix(rot=rotation_deg)``.
 
-    ``get_warp_matrix`` maps an image offset ``v`` to ``s * R2(-rot) v`` with ``R2(a) = [[cos a, -sin a],
-    [sin a, cos a]]`` in image coordinates (y down). The camera frame has x right, y down (docs/design.md),
-    so the same content rotation is ``Rz(-rot)`` about the optical axis; it commutes with the perspective
-    (and weak-perspective) projection.
+    ``get_warp_matrix`` rotates image offsets by ``R2(-rot)`` (y down); in the camera frame (x right, y
+    down, ``docs/design.md``) that is ``Rz(-rot)``, which commutes with the projection.
 
     Args:
         rotation_deg (float): ``bbox_rotation`` in degrees.
@@ -47,9 +45,8 @@ def rotate_smpl_global_orient(smpl_pose: np.ndarray, rotation: np.ndarray) -> np
 def truncated_normal(size: tuple, low: float = -1., high: float = 1.) -> np.ndarray:
     """Standard normal samples truncated to [low, high], by rejection, from NumPy's global generator.
 
-    The distribution of ``scipy.stats.truncnorm.rvs(low, high)``, which MMPose's ``RandomBBoxTransform``
-    calls once per sample and which costs more than the rest of the transform (``docs/benchmarks.md``).
-    Seeded runs stay reproducible through the global NumPy seed, with other draws than scipy's.
+    The distribution of ``scipy.stats.truncnorm.rvs(low, high)`` that MMPose's ``RandomBBoxTransform``
+    draws, at a fraction of its cost (``docs/benchmarks.md``); seeded runs draw other values than scipy.
 
     Args:
         size (tuple): Output shape.
