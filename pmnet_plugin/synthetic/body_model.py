@@ -1,14 +1,7 @@
 """A procedural human in the exact file format of the official SMPL model (for tests and offline runs).
 
-Pipeline (deterministic for a seed): volumetric parts around an SMPL-ordered rest skeleton
-(:mod:`.body_layout`) -> smooth union of their signed distances -> marching cubes -> quadric decimation
-to exactly 6890 vertices / 13776 faces (closed, genus 0) -> skinning weights from the parts -> joint
-regressors solved to reproduce the skeleton exactly (SMPL-24, H36M-17 and SPIN's 9 extra joints) -> named
-surface points (face, feet, finger tips) -> 10 shape directions (height, girth, leg length, ...) -> male and
-female variants (the neutral body with fixed shape offsets). Pose blend shapes (``posedirs``) are zero. The
-files carry ``pmnet_synthetic = True`` so that tools never overwrite a real SMPL download with it.
-
-Our choices (not from the paper): the body layout, the shape directions and their magnitudes.
+Parts around an SMPL-ordered rest skeleton are meshed to 6890 vertices / 13776 faces, skinned, and given
+joint regressors, shape directions and gendered variants; the steps are in ``docs/data.md``.
 """
 import os
 import os.path as osp
@@ -209,7 +202,7 @@ def _shape_dirs(verts: np.ndarray, soft: np.ndarray, weights: np.ndarray, prims:
 
 
 def build_synthetic_smpl_arrays(seed: int = 0, voxel: float = 0.008) -> Dict[str, np.ndarray]:
-    """Builds every array of the procedural body (see module docstring).
+    """Builds every array of the procedural body.
 
     Args:
         seed (int): Seed of the random shape directions. Defaults to 0.
@@ -271,11 +264,9 @@ def _is_synthetic(path: str) -> bool:
 def make_synthetic_smpl(out_dir: str, seed: int = 0, force: bool = False) -> Dict[str, str]:
     """Writes the procedural body in the official layout under ``out_dir``.
 
-    Files: ``smpl/SMPL_NEUTRAL.pkl`` (official pickle layout, sparse ``J_regressor``), ``smpl/SMPL_NEUTRAL.npz``
-    (same arrays), ``smpl/SMPL_MALE.pkl`` and ``smpl/SMPL_FEMALE.pkl`` (gendered variants, for 3DPW-style
-    gendered ground truth), ``J_regressor_h36m.npy`` (17, 6890), ``J_regressor_extra.npy`` (9, 6890, SPIN's
-    extra joints) and ``smpl_mean_params.npz`` (SPIN format: mean pose = rest pose with global orient
-    (pi, 0, 0), zero shape, cam (0.9, 0, 0)).
+    Files: ``smpl/SMPL_{NEUTRAL,MALE,FEMALE}.pkl`` (official pickle layout), ``smpl/SMPL_NEUTRAL.npz``,
+    ``J_regressor_h36m.npy`` (17, 6890), ``J_regressor_extra.npy`` (9, 6890) and ``smpl_mean_params.npz``
+    (SPIN format: rest pose with global orient (pi, 0, 0), zero shape, cam (0.9, 0, 0)).
 
     Args:
         out_dir (str): Target folder (e.g. ``data/body_models``).

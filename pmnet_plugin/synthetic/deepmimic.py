@@ -1,48 +1,9 @@
 """Read pybullet's DeepMimic clips and retarget them to SMPL's 24-joint axis-angle pose.
 
-The clips (``pybullet_data/data/motions/humanoid3d_*.txt``) are JSON files ``{"Loop": "wrap"|"none",
-"Frames": [[dt, root_pos(3), root_quat(4), chest(4), neck(4), r_hip(4), r_knee(1), r_ankle(4),
-r_shoulder(4), r_elbow(1), l_hip(4), l_knee(1), l_ankle(4), l_shoulder(4), l_elbow(1)], ...]}``
-(44 numbers a frame, quaternions ``(w, x, y, z)``, each joint's rotation local to its parent link).
-Skeleton: ``pybullet_data/humanoid/humanoid.urdf``.
-
-Frames (both right-handed, Y up):
-
-====================  ==================  ==================
-axis                  DeepMimic world     SMPL canonical
-====================  ==================  ==================
-character forward     +X                  +Z
-up                    +Y                  +Y
-character's right     +Z                  -X
-====================  ==================  ==================
-
-so a rotation ``R`` written in DeepMimic axes becomes ``M R M^T`` in SMPL axes with
-``M = [[0, 0, -1], [0, 1, 0], [1, 0, 0]]`` (rows: SMPL x = -DM z, SMPL y = DM y, SMPL z = DM x).
-
-Rest poses: in the URDF every link frame is aligned with the world at rest and the character stands with
-its arms hanging down; SMPL's rest is a T-pose (left arm along +X, right arm along -X). For every SMPL joint
-``j`` we keep a rest correction ``C_j`` (the rotation, in canonical axes, that takes SMPL's rest bone onto
-DeepMimic's rest bone) and set the SMPL global frame ``G_j = M G^dm_j M^T C_j``; the local rotation then is
-``L_j = C_parent^T (M R^dm_j M^T) C_j``. ``C`` is the identity everywhere except along the arms:
-``C = R_z(-90 deg)`` on the left shoulder/elbow/wrist chain and ``R_z(+90 deg)`` on the right one (arms
-down, palms facing the thighs). Hence a DeepMimic frame with identity rotations maps to SMPL standing with
-its arms down (``L_shoulder = C``, everything else identity).
-
-Joint mapping (DeepMimic -> SMPL index):
-
-- root orientation -> ``global_orient`` (0), in SMPL's canonical Y-up frame; the clip's own heading kept.
-- chest -> spine1 (3), spine2 (6), spine3 (9): the axis-angle is split into three equal thirds about the
-  same axis (their product is the chest rotation); our choice, because DeepMimic has one torso joint.
-- neck -> neck (12); head (15) stays at rest.
-- right/left hip -> right_hip (2) / left_hip (1); knees (1-DoF about the URDF z axis, i.e. SMPL -X)
-  -> right_knee (5) / left_knee (4); ankles -> right_ankle (8) / left_ankle (7).
-- right/left shoulder -> right_shoulder (17) / left_shoulder (16) (with ``C``); elbows (1-DoF about URDF z)
-  -> right_elbow (19) / left_elbow (18) (conjugated by ``C``).
-- not in the clips, kept at rest: collars (13, 14), head (15), feet/toes (10, 11), wrists (20, 21),
-  hands (22, 23).
-
-Root positions (``root_pos``, metres) are mapped with ``M`` as well (``transl`` in the library).
-Data: DeepMimic (MIT) motions retargeted from CMU / SFU mocap, shipped by pybullet (zlib); see docs/data.md.
+A rotation ``R`` in DeepMimic axes (forward +X, up +Y, right +Z) becomes ``M R M^T`` in SMPL's canonical
+axes, with per-joint rest corrections ``C_j`` on the arms (DeepMimic rests with the arms down, SMPL in a
+T-pose). The clip format, the axes and the joint mapping are in ``docs/data.md``. Data: DeepMimic (MIT)
+motions retargeted from CMU / SFU mocap, shipped by pybullet (zlib).
 """
 import glob
 import json
@@ -67,7 +28,7 @@ RARE_CLIPS = ('cartwheel', 'backflip', 'crawl', 'roll', 'getup_facedown', 'getup
 DM_TO_SMPL = np.array([[0., 0., -1.], [0., 1., 0.], [1., 0., 0.]])
 _REVOLUTE_AXIS = np.array([0., 0., 1.])  # knees and elbows in the URDF
 
-# DeepMimic joint -> SMPL joint index (spherical / revolute joints; the chest is split, see docstring).
+# DeepMimic joint -> SMPL joint index (spherical / revolute joints; the chest is split, docs/data.md).
 DM_TO_SMPL_JOINT = {'neck': 12, 'right_hip': 2, 'right_knee': 5, 'right_ankle': 8, 'right_shoulder': 17,
                     'right_elbow': 19, 'left_hip': 1, 'left_knee': 4, 'left_ankle': 7,
                     'left_shoulder': 16, 'left_elbow': 18}
@@ -144,7 +105,7 @@ def _quat_wxyz_to_matrix(q: np.ndarray) -> np.ndarray:
 
 
 def retarget_to_smpl(clip: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-    """Retarget parsed DeepMimic frames to SMPL (mapping in the module docstring).
+    """Retarget parsed DeepMimic frames to SMPL (mapping in ``docs/data.md``).
 
     Args:
         clip (dict): output of :func:`parse_frames` / :func:`read_clip`.

@@ -1,14 +1,7 @@
 """Sampling SMPL parameters from the mocap pose library for the offline long-tail dataset.
 
-Train/test split (by TIME SEGMENTS inside every clip, so that every clip appears in both splits but no frame
-does; neighbouring frames are strongly correlated): each clip of ``T`` frames gets
-``n = max(1, round(T * test_fraction / segment_len))`` test segments of ``round(T * test_fraction / n)``
-contiguous frames, centred at ``(k + 0.5) T / n``, ``k = 0..n-1`` (so no test segment touches the clip's ends,
-which neighbour each other in looping clips); ``gap`` frames on each side of a test segment belong to neither
-split. Long tail: a split's rare fraction is met exactly by drawing ``round(num * rare_fraction)`` samples
-from the rare clips' frames and the rest from the common ones (per-group sampling weights, since the rare
-clips hold more raw frames than the common ones); inside a group frames are drawn uniformly, each frame used
-once before any is repeated.
+Train and test are split by time segments inside every clip (every clip in both splits, no frame in
+both); a split's rare share is met exactly by sampling each group on its own (``docs/data.md``).
 """
 from typing import Dict, Optional, Tuple
 
@@ -21,7 +14,7 @@ def split_masks(clip: np.ndarray,
                 test_fraction: float = 0.25,
                 segment_len: int = 12,
                 gap: int = 2) -> Tuple[np.ndarray, np.ndarray]:
-    """Time-segment train/test masks over a pose library (see the module docstring).
+    """Time-segment train/test masks over a pose library (``docs/data.md``).
 
     Args:
         clip (np.ndarray): (N,) clip name per library frame.
@@ -167,10 +160,9 @@ def place_in_crop(points: np.ndarray,
                   max_shift: float = 0.1) -> np.ndarray:
     """Camera translation putting a body in the crop, consistent with the weak-perspective camera.
 
-    The body's larger 2D extent fills ``fill`` ~ U(fill_range) of the crop, so ``s = 2 fill / extent``;
-    its box centre lands at a jitter ``j`` ~ U(+-max_shift) (normalised crop units, kept inside the crop);
-    ``(tx, ty) = j / s - centre`` and ``t = (tx, ty, 2 f / (W s))`` (docs/design.md). With ``rng`` None:
-    ``fill = mean(fill_range)`` and no jitter.
+    The body's larger 2D extent fills ``fill`` ~ U(fill_range) of the crop (``s = 2 fill / extent``), its
+    centre jittered by up to ``max_shift``; ``t = (j / s - centre, 2 f / (W s))`` (``docs/design.md``).
+    With ``rng`` None: ``fill = mean(fill_range)`` and no jitter.
 
     Args:
         points (np.ndarray): (P, 3) camera-frame vertices (or joints) with zero translation.

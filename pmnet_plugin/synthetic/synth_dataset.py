@@ -1,45 +1,8 @@
 """Offline long-tail image dataset: SMPL bodies in real mocap poses rendered over procedural backgrounds.
 
-Poses come from the DeepMimic pose library (``pmnet_plugin.synthetic.deepmimic``); sampling, the time-segment
-train/test split and the camera placement are in ``pmnet_plugin.synthetic.pose_sampling``. Each sample: a
-library frame (rare/common share fixed per split), a random yaw about the vertical axis, per-joint noise
-(3 deg), betas ~ N(0, 1) clipped to +-2, camera f = 5000 px at the 224 px crop with the body filling 60-85 %
-of it (weak-perspective consistent, docs/design.md), a random background and lighting, and the body either
-in the part-coloured suit of :mod:`.body_texture` (default) or in one random flat colour.
-
-Rendering runs in ``workers`` processes started with 'spawn' (a script calling
-:func:`make_synthetic_dataset` with ``workers > 1`` needs the ``if __name__ == '__main__':`` guard).
-
-Output layout (``DIR`` = ``out_dir``)::
-
-    DIR/{split}/images/000000.jpg ...     # W x H RGB JPEG, the whole image is the network crop
-    DIR/{split}.npz                       # HumanData-style labels, one row per image
-    DIR/body_model.npz                    # the body model the images were rendered with (its arrays)
-
-``DIR/{split}.npz`` keys (read with :func:`load_humandata`, which unpickles the dict entries through
-:class:`~pmnet_plugin.utils.safe_pickle.RestrictedUnpickler`; they are 0-d object arrays). N = number of
-images:
-
-- ``image_path`` (N,) str: relative to ``DIR/{split}``, e.g. ``'images/000000.jpg'``.
-- ``bbox_xywh`` (N, 5) float32: tight box of the rendered silhouette ``x, y, w, h`` in px + confidence 1.
-- ``keypoints2d`` (N, 24, 3) float32: SMPL-24 joints projected with the perspective camera, px, conf 1.
-- ``keypoints2d_mask`` (24,) uint8 ones; ``keypoints3d_mask`` (24,) uint8 ones.
-- ``keypoints3d`` (N, 24, 4) float32: SMPL-24 joints, camera frame (x right, y down, z forward), metres,
-  root-relative (pelvis = joint 0 subtracted) + conf 1.
-- ``smpl`` dict: ``global_orient`` (N, 3) axis-angle in the CAMERA frame (upright facing the camera ~
-  (pi, 0, 0)), ``body_pose`` (N, 23, 3), ``betas`` (N, 10), ``transl`` (N, 3): SMPL's translation, so
-  ``body(betas, body_pose, global_orient, transl)`` gives the camera-frame mesh that was rendered.
-- ``cam_param`` dict: ``focal`` (2,) ``(fx, fy)`` px, ``princpt`` (2,) ``(cx, cy)`` px, ``img_size`` (2,)
-  ``(W, H)``: one camera for the whole split.
-- ``meta`` dict: ``gender`` (N,) str ('neutral'), ``clip`` (N,) str (DeepMimic clip, e.g. 'cartwheel'),
-  ``is_rare`` (N,) bool, ``frame`` (N,) int64 (frame in the clip), ``yaw`` (N,) float32 radians,
-  ``config``, ``keypoints2d_convention`` and ``keypoints3d_convention`` (copies of the top-level keys).
-- ``body_model_fingerprint`` () str: :func:`~pmnet_plugin.models.body_models.fingerprint.body_model_fingerprint`
-  of the body model the split was rendered with (also in ``meta``, with ``body_model_file``, its file name);
-  ``tools/train.py`` and ``tools/test.py`` refuse a config whose body model has another one.
-- ``config`` = 'pmnet_synthetic'; ``keypoints2d_convention`` = ``keypoints3d_convention`` = 'smpl' (the
-  official SMPL-24 joint order, MMHuman3D's name for it; MMHuman3D's 'smpl_24' is SPIN's 24 joints);
-  ``__data_len__`` = N.
+Poses come from the DeepMimic pose library (:mod:`.deepmimic`), sampled, split and placed in the crop by
+:mod:`.pose_sampling`. Writes ``DIR/{split}/images/*.jpg``, ``DIR/{split}.npz`` (HumanData-style labels)
+and ``DIR/body_model.npz``; the keys and the sampling choices are in ``docs/data.md``.
 """
 import multiprocessing as mp
 import os
@@ -137,8 +100,8 @@ def render_split(params: Dict[str, np.ndarray], split_dir: str, split: str, seed
         focal (float): px. Defaults to 5000.
         workers (int): processes ('spawn'); <= 1 renders in this process. Defaults to 1.
         chunk (int): samples per task. Defaults to 32.
-        texture (str): 'parts' (the part-coloured suit of :mod:`.body_texture`) or 'flat' (one random colour
-            per body). Defaults to 'parts'.
+        texture (str): 'parts' (the suit of :mod:`.body_texture`) or 'flat' (one random colour).
+            Defaults to 'parts'.
 
     Returns:
         dict: ``bbox_xywh`` (N, 5), ``keypoints2d`` (N, 24, 3), ``keypoints3d`` (N, 24, 4), ``transl`` (N, 3).
@@ -184,8 +147,10 @@ def render_split(params: Dict[str, np.ndarray], split_dir: str, split: str, seed
 
 def write_humandata(path: str, params: Dict[str, np.ndarray], labels: Dict[str, np.ndarray],
                     img_size: int, focal: float, body_fingerprint: str = '', body_file: str = '') -> None:
-    """Write one split's labels in the format of the module docstring (``body_fingerprint`` and
-    ``body_file`` name the body model the images were rendered with)."""
+    """Write one split's labels (keys in ``docs/data.md``).
+
+    ``body_fingerprint`` and ``body_file`` name the body model the images were rendered with.
+    """
     num = len(params['betas'])
     conventions = dict(config='pmnet_synthetic', keypoints2d_convention='smpl',
                        keypoints3d_convention='smpl')
@@ -250,24 +215,24 @@ def make_synthetic_dataset(out_dir: str, num: int = 5000, rare_fraction: float =
                            pose_library: Optional[str] = 'data/mocap/pose_library.npz',
                            focal: float = 5000.0, noise_deg: float = 3.0,
                            texture: str = 'parts') -> Dict[str, dict]:
-    """Sample, render and write the offline dataset (see the module docstring for the format).
+    """Sample, render and write the offline dataset (file format in ``docs/data.md``).
 
     Args:
         out_dir (str): output folder ``DIR``.
         num (int): training images. Defaults to 5000.
         rare_fraction (float): share of rare-clip poses in train. Defaults to 0.05.
-        seed (int): everything is a function of it (independent of ``workers``). Defaults to 0.
+        seed (int): everything is a function of it (not of ``workers``). Defaults to 0.
         clips (Sequence[str], optional): restrict to these clip names.
         img_size (int): image side, px. Defaults to 224.
         split (str): 'train', 'test' or 'both'. Defaults to 'both'.
         num_test (int, optional): test images; defaults to ``num // 5`` (``num`` when ``split='test'``).
         test_rare_fraction (float): share of rare-clip poses in test. Defaults to 0.5.
-        workers (int): rendering processes. Defaults to 1.
+        workers (int): rendering processes ('spawn'). Defaults to 1.
         body_model (str): SMPL model file.
         pose_library (str, optional): pose library ``.npz``; built from pybullet's clips when missing.
         focal (float): px at ``img_size``. Defaults to 5000.
         noise_deg (float): per-joint pose noise, degrees. Defaults to 3.
-        texture (str): body appearance, 'parts' or 'flat' (see :func:`render_split`). Defaults to 'parts'.
+        texture (str): 'parts' or 'flat' (:func:`render_split`). Defaults to 'parts'.
 
     Returns:
         dict: per split, ``path`` (the ``.npz``), ``num``, ``rare_fraction`` (measured), ``seconds``,
