@@ -137,8 +137,9 @@ def test_knn_distance_matches_direct_numpy():
     for k in (1, 5):
         out = knn_distance(q, ref, k=k, chunk=8)
         assert out.shape == (37,) and out.dtype == np.float64
-        np.testing.assert_allclose(out, np.sort(direct, axis=1)[:, :k].mean(1), rtol=1e-12)
-    assert nearest_distance(ref[5:8], ref).tolist() == [0.0, 0.0, 0.0]
+        np.testing.assert_allclose(out, np.sort(direct, axis=1)[:, :k].mean(1), rtol=1e-9)
+    # a reference pose is at distance 0 of itself (up to the rounding of the matrix-product form)
+    np.testing.assert_allclose(nearest_distance(ref[5:8], ref), 0.0, atol=1e-6)
 
 
 def test_select_tail_picks_rarest():
