@@ -1,24 +1,9 @@
-"""Workarounds for the software this plugin runs beside, kept apart from the method.
+"""Fixes for the software this plugin runs beside, kept apart from the method.
 
-Each module says what it works around; it can go when the condition in the last column no longer holds.
-
-============================  ==============================================  ====================================
-module                        works around                                    can go when
-============================  ==============================================  ====================================
-``checkpoint``                MMEngine 0.10 calls ``torch.load`` without      MMEngine passes ``weights_only`` or
-                              ``weights_only``; torch >= 2.6 then refuses     allow-lists its own classes
-                              Runner checkpoints (``HistoryBuffer``, numpy)
-``registry``                  ``mmpose.visualization`` imports torchvision,   torchvision is installed beside
-                              which every Runner reaches through MMPose's     torch (a no-op then)
-                              visualizer registries
-``pose_visualizer``           ``PoseLocalVisualizer`` cannot be imported      as ``registry``; ``MeshVisualizer``
-                              without torchvision: a keypoint/box drawer      then subclasses MMPose's class
-                              with its interface
-``cpu_distributed``           MMEngine's ``init_dist`` and ``wrap_model``     MMEngine supports gloo without CUDA
-                              assume CUDA; torchrun on a CPU-only machine
-============================  ==============================================  ====================================
-
-``checkpoint`` and ``registry`` act on import; ``pmnet_plugin`` imports this package first.
+``checkpoint`` (torch >= 2.6 and MMEngine checkpoints) and ``registry`` (MMPose's visualizer registries
+without torchvision) act on import, and ``pmnet_plugin`` imports this package first;
+``pose_visualizer`` and ``cpu_distributed`` are called. What each fixes and when it can go:
+``docs/configs.md``.
 """
 from .checkpoint import allow_mmengine_checkpoints  # noqa: F401  (first: applies on import)
 from .cpu_distributed import close_distributed, setup_cpu_distributed  # noqa: F401

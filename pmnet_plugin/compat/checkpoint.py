@@ -1,11 +1,8 @@
 """Lets MMEngine 0.10 load its own Runner checkpoints under torch >= 2.6, keeping ``weights_only`` loading.
 
-torch >= 2.6 unpickles only allow-listed classes by default, and MMEngine calls ``torch.load`` without
-``weights_only``; Runner checkpoints hold :class:`mmengine.logging.HistoryBuffer` logs and numpy arrays, so
-``--resume`` and ``load_checkpoint`` fail. :func:`allow_mmengine_checkpoints` allow-lists exactly the globals
-found in Runner checkpoints (``HistoryBuffer``, numpy's array reconstruction and dtypes, and a ``getattr``
-stand-in that resolves only ``HistoryBuffer.min/max/current/mean``); every other global is still refused and
-no environment variable is set. Applied on import (docs/configs.md).
+:func:`allow_mmengine_checkpoints` allow-lists exactly the globals found in Runner checkpoints
+(``HistoryBuffer``, numpy arrays and dtypes, a ``getattr`` limited to ``HistoryBuffer``'s statistics);
+every other global is still refused. Applied on import (``docs/configs.md``).
 """
 import pickle
 from typing import Any, List
@@ -36,9 +33,8 @@ def _numpy_globals() -> List[object]:
 def history_buffer_getattr(obj: Any, name: str) -> Any:
     """Stands in for ``builtins.getattr`` while ``torch.load`` unpickles with ``weights_only=True``.
 
-    ``HistoryBuffer.__getstate__`` pickles its class-level ``_statistics_methods`` dict, whose values
-    (``HistoryBuffer.min``, ...) pickle as ``getattr(HistoryBuffer, 'min')``. Allowing ``getattr`` itself
-    would allow reaching any attribute of any allowed object; this resolves only those statistics.
+    ``HistoryBuffer`` pickles its statistics methods as ``getattr(HistoryBuffer, 'min')``; this resolves only
+    those, where ``getattr`` itself would reach any attribute of any allowed object.
 
     Args:
         obj: Must be :class:`mmengine.logging.HistoryBuffer`.

@@ -1,11 +1,8 @@
 """Keypoint and box drawing with the interface of MMPose's ``PoseLocalVisualizer``.
 
-MMPose's ``PoseLocalVisualizer`` lives in ``mmpose.visualization``, whose import needs torchvision (absent beside
-the CPU torch build used here), so it can be neither imported nor subclassed. :class:`PoseKeypointVisualizer`
-subclasses ``mmengine.visualization.Visualizer`` and implements the parts of that interface which
-``PoseVisualizationHook`` and the demo use: the constructor's drawing options, ``set_dataset_meta``,
-``draw_instances_kpts`` and ``draw_instances_bbox`` (OpenCV drawing). :class:`~.MeshVisualizer` adds the mesh
-panels. Deviation documented in docs/demo.md.
+``mmpose.visualization`` needs torchvision, so ``PoseLocalVisualizer`` can be neither imported nor
+subclassed here. :class:`PoseKeypointVisualizer` implements the parts that ``PoseVisualizationHook`` and
+the demo use, with OpenCV (``docs/demo.md``).
 
 Note:
     - instances: N, keypoints: K
@@ -55,7 +52,8 @@ class PoseKeypointVisualizer(Visualizer):
         link_color (Color | np.ndarray, optional): link colours (overridden by dataset_meta).
         text_color (Color): text colour.
         skeleton (Sequence, optional): links (overridden by dataset_meta).
-        line_width (int): line width. radius (int): keypoint radius.
+        line_width (int): line width.
+        radius (int): keypoint radius.
         show_keypoint_weight (bool): unused, kept for PoseLocalVisualizer compatibility.
         backend (str): accepted for PoseLocalVisualizer compatibility; drawing uses OpenCV.
         alpha (float): keypoint transparency.

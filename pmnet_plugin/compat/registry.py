@@ -1,15 +1,9 @@
 """Lets an MMEngine Runner with ``default_scope='mmpose'`` start when torchvision is missing.
 
-Every Runner builds a visualizer (and its backends, and a log processor) from MMPose's ``VISUALIZERS``,
-``VISBACKENDS`` and ``LOG_PROCESSORS`` registries. On first use MMEngine imports each registry's
-``locations``, here ``mmpose.visualization``, which imports torchvision (``simcc_vis.py``) and fails beside
-the CPU torch build used by this project. The classes that package provides (``PoseLocalVisualizer``, ...)
-are unusable without torchvision anyway; ours (``MeshVisualizer``) registers itself into
-``mmpose.registry.VISUALIZERS`` on import, and MMEngine's own ``Visualizer``, ``LocalVisBackend`` and
-``LogProcessor`` are found through the registries' parents.
-
-So, only when importing ``mmpose.visualization`` fails for lack of torchvision, these three registries are
-marked as already imported. With torchvision installed this is a no-op.
+A Runner builds its visualizer, vis backends and log processor from MMPose's registries, whose import
+location ``mmpose.visualization`` imports torchvision. Only when that import fails for lack of torchvision
+are the three registries marked as imported; MMEngine's own classes are found through the parents and
+``MeshVisualizer`` registers itself (``docs/configs.md``).
 """
 from typing import List
 

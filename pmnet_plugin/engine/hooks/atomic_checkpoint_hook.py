@@ -51,20 +51,16 @@ def _text_writer(text: str):
 class AtomicCheckpointHook(CheckpointHook):
     """``CheckpointHook`` whose checkpoints survive a run killed while saving.
 
-    MMEngine's hook removes the oldest checkpoint beyond ``max_keep_ckpts`` (and the previous
-    ``best_*.pth``) before it writes the new one, and writes the new one under its final name. A run killed
-    during the write (or a full disk) is left with a truncated newest file and, with ``max_keep_ckpts=1``,
-    nothing to resume from. Here:
+    Each checkpoint (and ``last_checkpoint``) is written to ``<name>.part``, flushed and renamed onto its
+    name; only then are old checkpoints removed, so the newest complete one always remains
+    (``docs/reliability.md``). ``.part`` files of a killed run are removed when training starts. On a
+    non-local storage backend it saves as ``CheckpointHook`` does.
 
-    1. every checkpoint is written to ``<name>.part`` in the same folder, flushed, then renamed onto
-       ``<name>`` (``os.replace``), so ``<name>`` is always complete;
-    2. ``last_checkpoint`` is written the same way, after the rename;
-    3. only then are the checkpoints beyond ``max_keep_ckpts`` and the previous best one removed.
+    Args:
+        **kwargs: The arguments of MMEngine's ``CheckpointHook``.
 
-    A failed write (disk full, quota) removes the ``.part`` file and raises ``OutputWriteError`` naming the
-    checkpoint (``tools/train.py`` exits with status 3); earlier checkpoints are kept. ``.part`` files left
-    by a killed run are removed when training starts. Takes the arguments of MMEngine's ``CheckpointHook``;
-    on a non-local storage backend it saves as ``CheckpointHook`` does.
+    Raises:
+        OutputWriteError: A checkpoint cannot be written (disk full, quota); earlier ones are kept.
     """
 
     _local = False  # set in before_train: the checkpoints go to a local folder

@@ -68,25 +68,15 @@ def suspicious_labels(data_batch: DATA_BATCH, limit: float) -> List[str]:
 class NaNGuardHook(Hook):
     """Stops training at the first non-finite loss term or parameter, naming it and what to do.
 
-    It wraps the model's ``train_step`` (for the whole of training) so that:
-
-    - the body model's and ``MeshLoss``'s own NaN/inf checks defer to it
-      (:func:`pmnet_plugin.utils.finite_checks.defer_finite_checks`);
-    - the loss terms are checked in ``parse_losses``, i.e. after the forward pass and BEFORE the backward
-      pass and the optimizer step, so the weights in memory and every checkpoint stay finite;
-    - after each step (every ``interval`` iterations) the parameters are checked, which catches a step
-      that turned weights into inf/NaN while the loss was still finite (e.g. a huge learning rate).
-
-    The error names the term (or parameter), the 1-based iteration as ``LoggerHook`` prints it, the last
-    finite value of that term, and a hint: the batch's samples with non-finite or implausibly large
-    labels (``sample_idx``, image, key), else the learning rate and gradient clipping, and float16 AMP
-    overflow when AMP is on. It runs at priority ``VERY_HIGH``, before ``CheckpointHook``.
+    It wraps the model's ``train_step``: the loss terms are checked before backward and the optimizer step,
+    so the weights and every checkpoint stay finite, and the parameters after each step; the body model's
+    and ``MeshLoss``'s own NaN checks defer to it. The error names the term, the iteration, its last finite
+    value and a hint (suspect labels, learning rate, AMP); ``docs/reliability.md``. Priority ``VERY_HIGH``.
 
     Args:
         keys (str | list[str]): Prefixes of the loss terms to check. Defaults to ``'loss'`` (the total
-            and every ``loss_*`` term; metrics like ``mpjpe`` are ignored).
-        interval (int): Check the parameters every ``interval`` iterations (the losses are checked every
-            iteration, at no extra cost). Defaults to 1.
+            and every ``loss_*`` term).
+        interval (int): Check the parameters every ``interval`` iterations. Defaults to 1.
         check_params (bool): Check the parameters after the optimizer step. Defaults to True.
         label_limit (float): Labels with a magnitude above this are reported as suspect. Defaults to 1e4.
     """

@@ -29,14 +29,9 @@ def ema_heads(model: nn.Module) -> List[nn.Module]:
 class PrototypeEMAHook(Hook):
     """Moves the assigned prototypes of a ``PrototypeMemoryHead`` with ``ema_momentum`` towards their GT poses.
 
-    The head's training ``loss`` records the batch's prototype assignment; after the iteration (after the
-    optimiser step) this hook calls the head's ``apply_ema_update``, which averages each assigned prototype
-    with its GT poses (see the head's ``ema_momentum``). A head with ``ema_momentum`` set refuses to train
-    unless this hook is in ``custom_hooks``::
-
-        custom_hooks = [dict(type='PrototypeEMAHook')]
-
-    With no such head in the model the hook warns once and does nothing.
+    After each iteration it calls the head's ``apply_ema_update`` with the assignment its ``loss`` recorded.
+    Such a head refuses to train without ``custom_hooks = [dict(type='PrototypeEMAHook')]``; with no such
+    head in the model the hook warns once and does nothing.
     """
 
     priority = 'NORMAL'
