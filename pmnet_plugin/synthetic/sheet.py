@@ -1,4 +1,4 @@
-"""Small drawing helpers for looking at generated data: skeletons and labelled image grids."""
+"""Drawing for looking at generated data: skeletons and labelled image grids."""
 from typing import Optional, Sequence
 
 import cv2

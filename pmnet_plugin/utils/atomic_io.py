@@ -1,10 +1,8 @@
 """Writing outputs whole or not at all, and checking that an output can be written before the work.
 
-A file written in place and interrupted (disk full, quota, a killed process) is left truncated under its
-final name, where it looks like a result. :func:`atomic_write` writes to a temporary file in the same
-folder and renames it onto the final name (``os.replace``, atomic on POSIX), so a reader sees the old
-file or the new one. :func:`check_writable` lets a tool fail before a long run whose results it could not
-save.
+:func:`atomic_write` writes to a temporary file in the same folder and renames it onto the final name, so
+a reader sees the old file or the new one, never a truncated one; :func:`check_writable` lets a tool fail
+before a long run whose results it could not save.
 """
 import errno
 import os

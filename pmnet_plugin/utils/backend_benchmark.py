@@ -1,12 +1,7 @@
 """Crops/s of the demo's model call per inference backend: PyTorch eager, ``torch.compile``, ONNX Runtime.
 
-Each backend runs the same computation, :class:`pmnet_plugin.apis.MeshExportModule` with the SMPL layer
-(preprocessing, backbone, neck, head, SMPL vertices and joints, pose rarity) on crops as the test
-pipeline packs them: eager PyTorch, ``torch.compile`` of that module, and the ONNX graph that
-``tools/export_onnx.py --with-smpl --dynamic-batch`` writes, in an ONNX Runtime session with as many
-intra-op threads as torch uses. The calls are timed interleaved (:func:`time_interleaved`) and every
-ratio comes from the same run. A backend that fails (e.g. ``torch.compile`` without a working compiler)
-gets a row with the error instead of a time.
+Each backend runs :class:`pmnet_plugin.apis.MeshExportModule` with the SMPL layer on packed crops, timed
+interleaved in one run; a backend that fails gets a row with its error (``docs/benchmarks.md``).
 """
 import os
 import os.path as osp
@@ -31,8 +26,7 @@ def backend_fns(name: str, model: torch.nn.Module, x: torch.Tensor, backends: Se
                 onnx_file: str) -> Tuple[Dict[Tuple[str, str], Callable[[], object]], Dict[str, str]]:
     """Zero-argument callables running ``model``'s demo path on ``x`` with each backend.
 
-    Each callable is called once here; a backend whose first call (compilation, export, session
-    creation) fails is left out and its error returned.
+    Each is called once here; a backend whose first call (compilation, export, session) fails is left out.
 
     Args:
         name (str): Model name (the first part of the keys).

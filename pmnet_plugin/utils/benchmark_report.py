@@ -50,10 +50,9 @@ def compute_ratios(res: dict, names: list, settings: list, batch_sizes: list, tr
         train_bs (int): Training batch size.
 
     Returns:
-        list[dict]: ``kind`` ``'time_ratio'`` (candidate/baseline median latency) or
-        ``'throughput_ratio'`` (model/bare items/s), with ``name``, ``phase``, ``mode``, ``setting``,
-        ``batch_size``, ``value``. Time ratios also carry ``paired_median``: the median over calls of
-        the ratio of neighbouring (interleaved) calls, less sensitive to load drift (rows need ``times``).
+        list[dict]: ``kind`` ``'time_ratio'`` (candidate/baseline latency) or ``'throughput_ratio'``
+        (model/bare), with ``name``, ``phase``, ``mode``, ``setting``, ``batch_size``, ``value``; time
+        ratios also carry ``paired_median``, the median ratio of neighbouring calls (rows need ``times``).
     """
     def get(table, **kw):
         hits = [r for r in res[table] if all(r[k] == v for k, v in kw.items())]

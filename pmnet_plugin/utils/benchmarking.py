@@ -1,10 +1,8 @@
-"""Measurement helpers for ``tools/benchmark.py``: synchronised timing, peak memory, autocast, profiles.
+"""Measurement for ``tools/benchmark.py``: synchronised timing, peak memory, autocast, profiles.
 
-Timing follows the usual GPU rules: every timed call is bracketed by ``torch.cuda.synchronize()`` so the
-host clock measures finished kernels, warm-up calls (cuDNN autotuning, ``torch.compile``, allocator
-growth) are discarded, and the median over calls is reported (robust to a shared, noisy machine).
-:func:`time_interleaved` alternates the compared functions call by call, so drift in machine load hits
-all of them alike and ratios measured in one run stay meaningful.
+Every timed call is bracketed by ``torch.cuda.synchronize()``, warm-up calls are discarded and the median
+is reported; :func:`time_interleaved` alternates the compared functions call by call, so load drift hits
+all of them alike (``docs/benchmarks.md``, "What is measured").
 """
 import contextlib
 import copy
@@ -54,13 +52,9 @@ def _rss_bytes() -> int:
 class PeakMemory:
     """Peak memory of a code window: CUDA ``max_memory_allocated`` or a sampled CPU RSS.
 
-    On CUDA the allocator's peak counter is reset at :meth:`start` (exact, tensors only). On CPU a
-    daemon thread samples the process RSS every ``interval`` seconds (torch releases the GIL inside
-    kernels, so sampling continues during a forward); the peak is an estimate that also counts
-    allocator caches and misses spikes shorter than ``interval`` and allocations served from memory the
-    allocator already holds resident (freed earlier, not returned). While the garbage collector is enabled,
-    the CPU :meth:`start` runs ``gc.collect()`` first, so earlier garbage freed inside the window does not
-    hide an allocation (with it disabled, nothing can be freed that way).
+    On CUDA the allocator's peak counter is reset at :meth:`start` (exact, tensors only). On CPU a daemon
+    thread samples the process RSS every ``interval`` seconds, after a ``gc.collect()`` at :meth:`start`
+    while the collector is enabled; an estimate (``docs/benchmarks.md``).
 
     Args:
         device (str): ``'cpu'`` or a CUDA device.
@@ -122,9 +116,7 @@ def time_interleaved(fns: Dict[str, Callable[[], object]], iters: int, warmup: i
         warmup (int): Untimed calls per function first.
         device (str): Device to synchronise.
         memory (PeakMemory, optional): Records each function's peak over its timed calls. On CPU the
-            garbage is collected once before the timed calls and the collector stays disabled during them,
-            so no collection falls inside a memory window (one ``gc.collect()`` per call instead costs
-            ~0.14 s with MMPose loaded).
+            garbage collector runs once before the timed calls and is disabled during them.
 
     Returns:
         dict: Name -> ``times`` (list of seconds per call) and, with ``memory``, ``peak_mb`` /
@@ -175,8 +167,7 @@ def summarize_times(times: Sequence[float], batch_size: int) -> Dict[str, float]
 def label_modules(model: torch.nn.Module, names: Sequence[str]) -> List[object]:
     """Wraps the forward of named submodules in ``torch.profiler.record_function`` ranges.
 
-    The profiler table then shows one row per label (``## backbone`` ...), i.e. where time goes by
-    component. Missing names are skipped.
+    The profiler table then has one ``## <name>`` row per component; missing names are skipped.
 
     Args:
         model (nn.Module): The model.
@@ -239,9 +230,8 @@ def profile_calls(name: str, fn: Callable[[], object], device: str, rows: int, o
 def count_ops(fn: Callable[[], object]) -> Dict[str, int]:
     """aten ops dispatched by one call of ``fn`` and how many of them read a value to the host.
 
-    On a GPU each op is (about) one kernel launch and each ``_local_scalar_dense`` (``item()``,
-    ``bool()``, indexing with a tensor element) a device-to-host sync, so the counts measure on a CPU what
-    limits a fast GPU. ``tolist()`` and device-to-host copies are not seen.
+    On a GPU each op is about one kernel launch and each ``_local_scalar_dense`` a device-to-host sync;
+    ``tolist()`` and device-to-host copies are not seen.
 
     Args:
         fn (Callable): The call to count (run once).
@@ -293,7 +283,7 @@ def bench_dataloader(config: str, workers: Sequence[int], batches: int, batch_si
                      data_root: Optional[str] = None, ann_file: Optional[str] = None, repeats: int = 1) -> dict:
     """Images/s of a config's ``train_dataloader`` for each worker count, interleaved over repeats.
 
-    The process is set up as MMEngine's Runner sets it (``env_cfg.mp_cfg``: start method, OpenCV threads).
+    The process is set up as MMEngine's Runner sets it (``env_cfg.mp_cfg``).
 
     Args:
         config (str): Config file with a ``train_dataloader``.
@@ -302,13 +292,12 @@ def bench_dataloader(config: str, workers: Sequence[int], batches: int, batch_si
         batch_size (int, optional): Overrides the config's batch size.
         data_root (str, optional): Overrides every leaf dataset's ``data_root``.
         ann_file (str, optional): Overrides every leaf dataset's ``ann_file``.
-        repeats (int): Rounds over ``workers``, so that load drift hits every count alike. Defaults to 1.
+        repeats (int): Rounds over ``workers``. Defaults to 1.
 
     Returns:
         dict: ``config``, ``runs`` (``workers``, ``batch_size``, ``batches``, ``first_batch_s``,
-        ``images_per_s`` after the first batch, ``images_per_s_incl_first``) and ``median_images_per_s``
-        per worker count, or ``skipped`` with the reason when the config has no training loader or its
-        annotation file is missing.
+        ``images_per_s``, ``images_per_s_incl_first``) and ``median_images_per_s`` per worker count, or
+        ``skipped`` with the reason (no training loader, missing annotation file).
     """
     from mmengine.config import Config
     from mmengine.registry import init_default_scope

@@ -1,6 +1,6 @@
-"""What ``tools/train.py`` and ``tools/test.py`` share: the Runner's command-line arguments, their merge into
-the config, and the wrapper with which a fault in an input file ends a tool with one ``error:`` line and
-exit status 2, and an output that cannot be written with exit status 3."""
+"""What ``tools/train.py`` and ``tools/test.py`` share: the Runner's arguments, their merge into the config,
+and :func:`run_with_file_errors`, which ends a tool with one ``error:`` line (exit 2 or 3).
+"""
 import argparse
 import os
 import os.path as osp
@@ -34,8 +34,7 @@ def set_local_rank(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def merge_args(cfg, args: argparse.Namespace, *steps: Callable):
-    """Applies the command line to ``cfg``: launcher and work dir, then each tool-specific ``step(cfg, args)``,
-    then ``--cfg-options`` (last, so it wins).
+    """Applies the command line to ``cfg``: launcher and work dir, each ``step(cfg, args)``, ``--cfg-options``.
 
     The work dir is ``--work-dir``, else the config's, else ``./work_dirs/<config file name>``.
 
@@ -80,11 +79,8 @@ def _file_errors() -> tuple:
 def run_with_file_errors(main: Callable, argv: Optional[Sequence[str]] = None) -> int:
     """Runs ``main(argv)``; file faults -> exit 2, outputs that cannot be written -> exit 3.
 
-    File faults: missing, unreadable, unsafe (a pickle naming a global outside the allow-list), not
-    fitting the model (checkpoint or prototype file), malformed or implausible annotations
-    (``AnnotationError``), an evaluation image that cannot be evaluated, renders of another body model,
-    PM-Net training without a prototype file. Their messages already name the file, the fault and the
-    fix, so no traceback is printed.
+    File faults are missing, unsafe, damaged or mismatched input files (``docs/reliability.md``, "Exit
+    statuses"); their messages name the file and the fix, so no traceback is printed.
 
     Args:
         main (Callable): A tool's ``main(argv)``, or ``main()`` when ``argv`` is None.

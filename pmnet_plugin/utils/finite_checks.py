@@ -1,10 +1,7 @@
-"""Lets one place report non-finite values during a training step (``NaNGuardHook``).
+"""Lets ``NaNGuardHook`` be the one place that reports non-finite values during a training step.
 
-The body model (``SMPLBodyModel(check_finite=True)``) and ``MeshLoss(check_finite=True)`` raise on NaN/inf
-inputs or losses, naming only the tensor. While :func:`defer_finite_checks` is active they let the values
-through instead, so that ``NaNGuardHook``, which wraps the training step in this context, sees the loss
-terms before the backward pass and reports the term, the iteration, the last finite value, the suspect
-labels and a hint. Outside the context (inference, validation, runs without the hook) they raise as before.
+``SMPLBodyModel(check_finite=True)`` and ``MeshLoss(check_finite=True)`` raise on NaN/inf; inside
+:func:`defer_finite_checks` they let the values through for the hook to report with more context.
 """
 import contextlib
 import contextvars

@@ -1,23 +1,9 @@
 """Reading pickled data files (SMPL ``.pkl``, object entries of ``.npz``) without running code from them.
 
-``pickle.load`` calls whatever callable a file names (``os.system``, ``subprocess.Popen``, ...), and
-``np.load(..., allow_pickle=True)`` does the same for the object entries of an ``.npz`` (HumanData keeps
-its ``smpl`` and ``meta`` dicts that way). The readers here use :class:`RestrictedUnpickler`, which resolves
-only the globals that plain data needs:
-
-- numpy arrays, scalars and dtypes (``numpy[._]core.multiarray._reconstruct`` / ``scalar``,
-  ``numpy[._]core.numeric._frombuffer``, ``numpy.ndarray``, ``numpy.dtype``);
-- builtin containers and values (``dict``, ``list``, ``tuple``, ``set``, ``frozenset``, ``bytearray``,
-  ``complex``, ``slice``, ``range``, ``collections.OrderedDict``), ``_codecs.encode`` (bytes in protocols
-  0-2) and the object constructor of protocols 0 and 1, ``copyreg._reconstructor`` with ``object``
-  (Python-2 module names are mapped as ``pickle`` does);
-- ``scipy.sparse`` matrix and array classes (the official SMPL ``J_regressor``);
-- caller-given stand-in classes for whole module trees (``chumpy.*`` in SMPL files, see
-  :mod:`pmnet_plugin.models.body_models.smpl_io`).
-
-Any other global raises :class:`UnsafePickleError`, naming the global and the file, before anything is
-called. Files that cannot be parsed at all (empty, truncated, random bytes) raise :class:`DataFileError`
-naming the file and what to do.
+:class:`RestrictedUnpickler` resolves only the globals that plain data needs (numpy arrays and dtypes,
+builtin containers, ``scipy.sparse`` matrices, caller-given stand-ins such as ``chumpy.*``; the list is in
+``docs/reliability.md``). Any other global raises :class:`UnsafePickleError` before anything is called;
+a file that cannot be parsed raises :class:`DataFileError` naming it and what to do.
 """
 import _compat_pickle
 import builtins
@@ -101,15 +87,15 @@ def _allowed_globals() -> Dict[str, Dict[str, Any]]:
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """A ``pickle.Unpickler`` that resolves only the globals of plain data (see the module docstring).
+    """A ``pickle.Unpickler`` that resolves only the globals of plain data (``docs/reliability.md``).
 
     Args:
         file (IO[bytes]): The pickle stream.
         source (str): The file name used in error messages.
         substitutes (Mapping[str, type], optional): Module (tree) name -> class that stands in for
             every class of that module and its submodules (e.g. ``{'chumpy': _ChumpyStandIn}``).
-        encoding (str): Decoding of Python-2 ``str`` objects; ``'latin1'`` reads numpy arrays pickled
-            by Python 2. Defaults to ``'latin1'``.
+        encoding (str): Decoding of Python-2 ``str`` objects. Defaults to ``'latin1'`` (numpy arrays
+            pickled by Python 2).
     """
 
     _ALLOWED: Optional[Dict[str, Dict[str, Any]]] = None
@@ -258,8 +244,8 @@ def load_npz(path: str, expected: str = 'a numpy .npz archive',
 def load_data_file(path: str, expected: str, fix: str) -> Any:
     """Reads a ``.json``, ``.yaml``/``.yml`` or ``.pkl``/``.pickle`` data file without running code from it.
 
-    The pickle goes through :class:`RestrictedUnpickler`, YAML through ``yaml.safe_load`` (MMEngine's
-    ``load`` uses ``pickle.load`` and PyYAML's full loader, which construct any Python object).
+    Pickles go through :class:`RestrictedUnpickler` and YAML through ``yaml.safe_load`` (MMEngine's ``load``
+    would construct any Python object).
 
     Args:
         path (str): The file.

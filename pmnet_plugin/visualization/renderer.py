@@ -15,12 +15,10 @@ _CV_TO_GL = np.diag([1.0, -1.0, -1.0])
 
 
 class MeshRenderer:
-    """Renders a triangle mesh given in the OpenCV camera frame with a pinhole camera.
+    """Renders a triangle mesh given in the OpenCV camera frame with a pinhole camera (pyrender).
 
-    One ``pyrender.OffscreenRenderer`` is kept per instance and re-created when the image size changes.
-    The scene (camera, lights) is kept too; only the mesh node is swapped per call. Lighting: ambient + a
-    directional key light + a point fill light on the camera side, 2 m from the mesh centre (so the look does
-    not depend on how far the camera is); material: non-metallic, rough; smooth (vertex-normal) shading.
+    The off-screen renderer and the scene (camera, ambient + key + fill lights) are kept per instance; only
+    the mesh node is swapped per call, and the renderer is made again when the image size changes.
 
     Args:
         platform (str, optional): ``PYOPENGL_PLATFORM`` to use when the variable is unset
@@ -92,21 +90,17 @@ class MeshRenderer:
             princpt (Sequence[float]): principal point ``(cx, cy)`` in px.
             img (np.ndarray, optional): (H, W, 3) uint8 RGB background; black when None.
             color (Sequence[float]): mesh base colour, RGB in [0, 1].
-            side_view (bool): rotate the mesh by 90 deg about the camera's vertical axis around its centre
-                (a view from the person's side). Defaults to False.
-            img_size (Tuple[int, int], optional): ``(W, H)`` when ``img`` is None; defaults to
-                ``(2 cx, 2 cy)``.
-            light_intensity (float): key light intensity; the fill light gets 1.5x at 2 m. Defaults to 3.0.
-            light_dir (Sequence[float], optional): direction the key light travels, camera frame
-                (OpenCV); defaults to from upper-left behind the camera, ``(0.3, 0.6, 1.0)``.
-            alpha (float): mesh opacity when compositing over ``img``. Defaults to 1.0.
-            vertex_colors (np.ndarray, optional): (V, 3) RGB in [0, 1] per vertex, multiplied by ``color``
-                (pass ``color=(1, 1, 1)`` for the vertex colours alone).
+            side_view (bool): rotate the mesh 90 deg about the vertical axis through its centre.
+                Defaults to False.
+            img_size (Tuple[int, int], optional): ``(W, H)`` when ``img`` is None. Defaults to ``(2 cx, 2 cy)``.
+            light_intensity (float): key light intensity (fill light 1.5x). Defaults to 3.0.
+            light_dir (Sequence[float], optional): direction of the key light, camera frame. Defaults to
+                ``(0.3, 0.6, 1.0)``.
+            alpha (float): mesh opacity. Defaults to 1.0.
+            vertex_colors (np.ndarray, optional): (V, 3) RGB in [0, 1] per vertex, multiplied by ``color``.
 
         Returns:
-            tuple:
-            - rgb (np.ndarray): (H, W, 3) uint8 composite.
-            - mask (np.ndarray): (H, W) bool silhouette of the mesh.
+            tuple: ``rgb`` (H, W, 3) uint8 composite and ``mask`` (H, W) bool silhouette.
         """
         pyrender = self._pyrender
         verts = np.asarray(vertices, dtype=np.float64).reshape(-1, 3)
