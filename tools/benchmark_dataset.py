@@ -1,15 +1,8 @@
-"""Benchmark SMPLImageDataset: annotation indexing/memory at scale and pipeline throughput.
+"""Benchmark SMPLImageDataset: annotation indexing and memory at scale, and pipeline throughput.
 
-(a) writes an N-sample HumanData file (default 300k, SMPL-24 labels, images cycling over a few real
-    JPEGs), then times construction and ``get_data_info``, and reports memory with 0 and 2 DataLoader
-    workers: RSS and PSS (proportional set size, which splits pages shared copy-on-write between
-    processes, so it shows whether the annotations are duplicated per worker).
-    ``--compare-mmengine`` also measures MMEngine's default storage (a list of per-sample dicts,
-    pickled into one buffer by ``serialize_data=True``) for the same samples.
-(b) images/s through the full training pipeline (load, flip, crop jitter, colour noise, affine,
-    encode, pack) for each worker count.
-
-Prints markdown tables. A benchmark, not a test::
+Writes an N-sample HumanData file, times construction and ``get_data_info``, reports RSS and PSS with
+0 and 2 loader workers (``--compare-mmengine``: also MMEngine's serialised list of dicts), then images/s
+through the training pipeline per worker count. Results: ``docs/datasets.md``::
 
     .venv/bin/python tools/benchmark_dataset.py --num-samples 300000 --workers 0 1 2
 """

@@ -6,9 +6,8 @@ Example::
         --out data/prototypes/prototypes_k32.npz --balanced --seed 0 \
         --body-model data/body_models/smpl/SMPL_NEUTRAL.pkl --mean-params data/body_models/smpl_mean_params.npz
 
-With ``--body-model`` the file also gets the rarity quantiles of the training poses (mean vertex distance to
-the mean-params mesh, the ``PoseRarity`` axis; keys of :func:`pmnet_plugin.models.rarity.rarity_file_arrays`),
-from which heads report the percentile of each prediction (``rarity_file``, docs/deploy.md).
+With ``--body-model`` the file also holds the rarity quantiles of the training poses, from which heads
+report each prediction's percentile (``docs/deploy.md``).
 """
 import argparse
 import os
@@ -30,7 +29,7 @@ def build_prototype_file(poses: str, out: str, k: int = 32, balanced: bool = Fal
                          num_vertices: int = 6890, verbose: bool = True,
                          write_mean_params: Optional[str] = None,
                          body_model: Optional[str] = None, tilt_weight: float = 0.0) -> dict:
-    """Python entry point (used by the quickstart): cluster ``poses`` and write ``out``.
+    """Cluster ``poses`` and write the prototype file ``out`` (the quickstart calls this).
 
     Args:
         poses (str): Pose library (``poses`` (N, 72)) or HumanData npz (``smpl`` dict).
@@ -42,12 +41,12 @@ def build_prototype_file(poses: str, out: str, k: int = 32, balanced: bool = Fal
         balance_alpha (float): Balancing strength (0 = uniform, 1 = fully balanced).
         num_vertices (int): Body-model vertex count recorded in the file.
         verbose (bool): Print cluster sizes / rare fractions.
-        write_mean_params (str, optional): Also write SPIN-format mean params whose body pose is the
-            mean of ``poses`` (global orientation and camera from ``mean_params``, which is then required).
-        body_model (str, optional): SMPL model file; when given, the rarity quantiles of ``poses`` against
-            the mean params (``write_mean_params`` if given, else ``mean_params``) are added to ``out``.
-        tilt_weight (float): > 0: the prototypes also hold the body's tilt from the vertical, weighted as this
-            many body joints in the clustering (``PrototypeMemoryHead(tilt_weight=...)`` must match).
+        write_mean_params (str, optional): Also write SPIN-format mean params with the mean body pose of
+            ``poses`` (orientation and camera from ``mean_params``, then required).
+        body_model (str, optional): SMPL model file; adds the rarity quantiles of ``poses`` against the
+            mean params (``write_mean_params`` if given, else ``mean_params``).
+        tilt_weight (float): > 0: the prototypes also hold the body's tilt, weighted as this many joints
+            (``PrototypeMemoryHead(tilt_weight=...)`` must match).
 
     Returns:
         dict: The arrays written to ``out``.

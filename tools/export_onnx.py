@@ -3,13 +3,9 @@
     python tools/export_onnx.py configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py work_dirs/pmnet/iter_400.pth \\
         --out pmnet.onnx --with-smpl --dynamic-batch
 
-The check runs ONNX Runtime and PyTorch on the same batch of crops made by the config's test pipeline:
-from ``--images`` (whole image = the person box), else from the config's test dataset when its files
-exist, else from renders of the head's own body model. It prints every output's max |difference| and
-passes when every output agrees: joints and vertices within ``--tol`` metres, prototype ids identical,
-every other output within ``--tol-other`` (relative above magnitude 1). No compared output is a failure
-(exit code 1). A checkpoint or file that does not fit exits with status 2, an unwritable ``--out`` with 3.
-See docs/deploy.md.
+ONNX Runtime and PyTorch run the same crops; every output must agree within ``--tol`` / ``--tol-other``
+(exit 1 otherwise). A checkpoint or file that does not fit exits 2, an unwritable ``--out`` 3.
+``docs/deploy.md``.
 """
 import argparse
 import os

@@ -2,13 +2,10 @@
 
     python tools/heatmap_joint_error.py configs/td-hm_effnet-lite0-1xb32-400it_synthetic-96x96.py \
         outputs/td_hm_effnet/iter_400.pth
-    python tools/heatmap_joint_error.py configs/hmr_effnet-lite0-1xb32-400it_synthetic-96x96.py CHECKPOINT
 
-Works for the 2D stage (``TopdownPoseEstimator`` + ``HeatmapHead``) and for the mesh configs, whose
-``KeypointHeatmapNeck`` predicts heatmaps. Joints are the heatmaps' soft-argmax (the neck's ``beta``) against the
-labels of ``SMPLLabelCodec`` on the config's test split without augmentation. MSRAHeatmap draws a joint at
-heatmap px ``x / stride``, the neck reads it at ``x / stride - 0.5``: ``read_by_neck`` is the 2D stage's error as
-the mesh neck reads its heatmaps (that constant offset included), ``own_convention`` with the offset removed.
+For the 2D stage and the mesh configs' ``KeypointHeatmapNeck``: soft-argmax joints against
+``SMPLLabelCodec``'s labels on the test split. ``read_by_neck`` keeps the neck's half-pixel reading,
+``own_convention`` removes it (``docs/configs.md``).
 """
 import argparse
 import json

@@ -1,19 +1,10 @@
 """Did the trained models learn from the image? Diagnostics on a HumanData test split.
 
-For every model (an ``.npz`` written by ``tools/test.py --dump``) it reports, on the 24 SMPL joints
-(root-relative, mm):
-
-- ``MPJPE``: the model's error;
-- ``spread ratio``: spread of its predicted joints over the test samples / spread of the GT joints
-  (``pmnet_plugin.evaluation.functional.spread_ratio``): ~0 when the model predicts one body for every input;
-- ``body pose with GT orientation``: the model's predicted body pose (joints 1-23) posed with the GT global
-  orientation and shape, i.e. its articulation error alone, on the same footing as the mean-pose baseline;
-- ``selector top-1``: for PM-Net, the share of samples whose selected prototype is the one nearest to the GT
-  pose, with the uniform and majority chance levels;
-
-and two image-independent baselines on the same joints: the best constant (the split's mean GT pose) and
-the training mean pose posed with the GT global orientation and shape (``tools/prototype_coverage.py``'s
-first row). ``--curves`` plots the training loss and MPJPE of each run (MMEngine ``vis_data/scalars.json``).
+For every model (a ``tools/test.py --dump`` file), on the 24 SMPL joints (root-relative, mm): MPJPE, the
+spread ratio of its predictions (~0 when it predicts one body for every input), its body pose posed with
+the GT orientation and shape, and for PM-Net the selector's top-1 against the nearest prototype; beside
+two image-free baselines (the split's mean pose, the training mean pose with GT orientation and shape).
+``--curves`` plots the training loss and MPJPE of each run.
 
 Usage:
     python tools/learning_diagnostics.py data/synthetic/test.npz --preds HMR=hmr.npz PM-Net=pmnet.npz \

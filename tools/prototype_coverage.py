@@ -1,11 +1,8 @@
 """How close is each head's starting point to the true pose? Mean pose (HMR) vs prototypes (PM-Net).
 
-PM-Net's premise: the mean pose is far from rare poses, a memory of prototypes is not. This tool measures
-it without any training, on a HumanData test split: for every sample it poses the body model with
-(a) the mean pose of ``smpl_mean_params.npz``, (b) the prototype nearest to the GT pose (an oracle
-selection: the best a perfect selector could start from), each with the GT global orientation and shape,
-and reports MPJPE / PA-MPJPE over the 24 SMPL joints and PVE (mm, pelvis-centred) per group
-(``meta['is_rare']``) and for the 10 % rarest samples by mesh distance to the mean pose.
+Without training, poses the body with the mean pose and with the prototype nearest to the GT pose (an
+oracle selector), each with the GT orientation and shape, and reports MPJPE / PA-MPJPE / PVE (mm) per
+group and on the 10 % rarest samples.
 
 Usage:
     python tools/prototype_coverage.py data/synthetic/test.npz data/prototypes/prototypes_k32.npz \

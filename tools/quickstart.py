@@ -1,22 +1,9 @@
 """The offline quickstart: PM-Net vs the HMR baseline, end to end, with no downloads.
 
-Steps (each skipped when its output already exists, unless ``--fresh``):
-    1. procedural body model in the SMPL file format      -> data/body_models/
-    2. pose library retargeted from pybullet's mocap clips -> data/mocap/pose_library.npz
-    3. long-tailed rendered dataset (train) + balanced test -> DATA/ (part-coloured bodies, 128 px)
-    4. prototypes by balanced k-means on the training poses -> DATA/prototypes_k32.npz, and the training
-       set's mean pose as SPIN-format mean params -> DATA/smpl_mean_params.npz
-    5. train HMR and PM-Net (EfficientNet-Lite0 configs) with the same iterations, batch and seed(s)
-    6. test both with MeshMetric + PoseRarity, learning diagnostics (spread of the predictions, image-free
-       baselines, selector accuracy), training curves, error-vs-rarity plot, overlays of rare/common samples
-    7. write ``OUT/report.md`` (``--preset full``: mean +- std over the seeds of every metric)
-
-Presets (any option below overrides its preset value; times in docs/benchmarks.md):
-    demo  (``make demo``): HMR and PM-Net, 5,000 training renders, 400 iterations x 32, 1 seed
-    full:  HMR, HMR + Balanced MSE and PM-Net, 10,000 training renders, 900 iterations x 32, 3 seeds
-    gpu:   the full preset's data and models on one GPU: 1,200 iterations x 256 (10.7x full's samples per
-           model), learning rate scaled by the batch (auto_scale_lr), bf16, loader workers, and the
-           9 trainings (and tests) running side by side on the one device
+Builds the body model, pose library, renders and prototypes, trains a 2D stage and the mesh models with
+the same budget, tests them and writes ``OUT/report.md``; each step is skipped when its output exists,
+unless ``--fresh``. Steps and presets (``demo``, ``full``, ``gpu``): ``docs/learning.md``; times:
+``docs/benchmarks.md``.
 
 Usage:
     python tools/quickstart.py [--preset demo|full|gpu] [--iters N] [--num-train N] [--seeds 0 1 2]
