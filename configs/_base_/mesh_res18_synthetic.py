@@ -5,10 +5,8 @@
 _base_ = ['./mesh_res50_spin_mix.py']
 
 data_root = 'data/synthetic'
-# CPU budget (measured on a 2-core CPU, train step of 16 crops, fwd+bwd): ResNet-18 at 224 px 2.1 s,
-# at 128 px 0.68 s, half-width ResNet-18 (base_channels=32) at 128 px 0.26 s; with data loading, the half-width
-# net at 96 px runs ~0.33 s per iteration. The offline quickstart uses that so both models see a few epochs
-# within minutes; the real-data configs keep 224 px ResNet-50.
+# half-width ResNet-18 at 96 px: both models see a few epochs within CPU minutes (step times in
+# docs/configs.md); the real-data configs keep 224 px ResNet-50
 base_channels = 32
 backbone_channels = 8 * base_channels
 codec = dict(type='SMPLLabelCodec', input_size=(96, 96))
@@ -34,8 +32,7 @@ val_pipeline = _at_input_size(_base_.val_pipeline)
 del _at_input_size
 
 # ---------------------------------------------------------------- schedule (our choice: a few CPU minutes)
-# About 0.33 s per iteration of 16 crops on a 2-core CPU, data loading included; the quickstart sets its own
-# length with --cfg-options train_cfg.max_iters=... train_cfg.val_interval=...
+# the quickstart sets its own length with --cfg-options train_cfg.max_iters=... train_cfg.val_interval=...
 max_iters = 300
 train_cfg = dict(by_epoch=False, max_iters=max_iters, val_interval=max_iters)
 # from scratch with a small batch: a larger lr than SPIN's fine-tuning 5e-5 (our choice, not tuned), linear warm-up
