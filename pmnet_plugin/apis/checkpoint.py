@@ -1,13 +1,8 @@
 """Reading a checkpoint with errors that name the file, and strict checks that it fits the model.
 
-MMEngine's ``load_checkpoint`` loads non-strictly: a checkpoint of another head (an HMR checkpoint under
-the PM-Net config) or of another memory size K loads with only ``missing keys`` / ``size mismatch``
-warnings, and the model then predicts from a partly random head. :func:`check_checkpoint_fits` compares
-every key and shape of the checkpoint's ``state_dict`` with the model's; with ``strict=True`` any missing,
-unexpected or shape-mismatched key is an error that says which head (type, K) the checkpoint holds, read
-from its stored config (``meta['cfg']``, parsed with :mod:`ast`, never executed) or else from its
-buffers, and which head the config builds. ``strict=False`` loads what fits and logs the same text as a
-warning. Used by :func:`pmnet_plugin.apis.init_mesh_model`, ``tools/test.py`` and ``tools/demo.py``.
+MMEngine's ``load_checkpoint`` is not strict: a checkpoint of another head loads with warnings and the
+model predicts from a partly random head. :func:`check_checkpoint_fits` compares every key and shape and
+says which head the checkpoint holds and which the config builds (``docs/reliability.md``).
 """
 import ast
 import logging

@@ -1,11 +1,8 @@
-"""Checks of demo / inference inputs whose failures must name the file and the fault.
+"""Checks of demo / inference inputs whose failures name the file and the fault.
 
-- :func:`read_image`: an image file that OpenCV cannot decode raises :class:`ImageReadError` saying
-  whether it is missing, empty or undecodable (with its size and leading bytes), and what to do; a JPEG
-  without its end marker (truncated; OpenCV decodes the top part) gets a warning.
-- :func:`tiny_image_warning`: one line for images far smaller than the network input.
-- :func:`drop_invalid_boxes`: clips person boxes to the image and describes, in one line, the boxes it
-  dropped (non-finite coordinates, empty after clipping).
+:func:`read_image` raises :class:`ImageReadError` for a missing, empty or undecodable image (and warns on a
+truncated JPEG), :func:`tiny_image_warning` flags images far below the input size, and
+:func:`drop_invalid_boxes` clips person boxes and describes the ones it dropped.
 
 Note:
     - number of boxes: N
