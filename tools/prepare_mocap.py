@@ -3,8 +3,8 @@
     python tools/prepare_mocap.py [--out data/mocap/pose_library.npz] [--motion-dir DIR]
         [--preview sheet.png --body-model data/body_models/smpl/SMPL_NEUTRAL.pkl]
 
-``--preview`` renders a few frames of every clip with the body model (three-quarter view) into one
-labelled image, to check the retargeting by eye. Mapping and frames: ``pmnet_plugin/synthetic/deepmimic.py``.
+``--preview`` renders a few frames of every clip with the body model into one labelled image, to check
+the retargeting by eye. Mapping and frames: ``docs/data.md``.
 """
 import argparse
 import collections

@@ -1,9 +1,7 @@
 """Distributed training/testing with MMEngine's Runner on machines without CUDA (gloo backend).
 
-MMEngine's ``init_dist('pytorch')`` calls ``torch.cuda.set_device`` and ``Runner.wrap_model`` passes
-``device_ids`` to DistributedDataParallel; both fail without CUDA. :func:`setup_cpu_distributed` starts the
-process group itself and sets ``model_wrapper_cfg.device_ids=None``; :func:`close_distributed` ends the group
-before exit, as torch asks (docs/configs.md).
+MMEngine's ``init_dist('pytorch')`` and ``Runner.wrap_model`` assume CUDA; :func:`setup_cpu_distributed`
+starts the process group itself and drops DDP's ``device_ids`` (``docs/configs.md``).
 """
 import torch
 import torch.distributed as dist

@@ -1,10 +1,8 @@
 """Resuming from the newest checkpoint of a work dir that loads.
 
-MMEngine's ``resume=True`` takes the checkpoint named in ``<work_dir>/last_checkpoint``; when that file is
-truncated (a run killed while saving, a full disk, a partial copy) ``torch.load`` fails and the run does
-not start. :func:`find_resumable_checkpoint` tries the candidates newest first (the one named in
-``last_checkpoint``, then every ``*.pth`` of the work dir by iteration/epoch number and time) and returns
-the first that loads, logging which ones it skipped and why.
+MMEngine's ``resume=True`` fails on a truncated ``last_checkpoint``; :func:`find_resumable_checkpoint`
+tries the candidates newest first and returns the first that loads, logging the skipped ones
+(``docs/reliability.md``).
 """
 import logging
 import os

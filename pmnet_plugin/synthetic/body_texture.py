@@ -1,10 +1,8 @@
-"""Part-coloured "suit" for rendered bodies: every limb segment has its own colour, left and right limbs
-have different hues, the torso front and back differ and the head has a face, so an image shows which
-limb is which and whether the body faces the camera (a flat-coloured body is nearly symmetric front to
-back, which leaves pose and global orientation ambiguous from the image).
+"""Part-coloured "suit" for rendered bodies: a colour per limb segment, left and right in different hues,
+torso front and back apart and a face, so that an image shows which limb is which and whether the body
+faces the camera (a flat-coloured body is nearly symmetric front to back).
 
-Parts come from the body model's skinning weights (the joint with the largest weight of each vertex), front
-and back from the rest-pose vertices (SMPL's template faces +z).
+Parts come from the skinning weights (each vertex's largest), front and back from the rest-pose vertices.
 """
 from typing import Dict
 

@@ -1,9 +1,7 @@
 """Relative data paths and the directory a tool is run from.
 
-The shipped configs name their files relative to the repository root (``data/body_models/...``), so a tool
-started from another directory does not find them. :func:`relative_path_hint` tells that case apart from a
-file that is missing altogether, so that the error says to run from the repository root instead of how to
-download the file.
+The configs name their files relative to the repository root; :func:`relative_path_hint` tells a tool
+started elsewhere apart from a missing file, so that the error says where to run from.
 """
 import os
 import os.path as osp

@@ -1,9 +1,7 @@
 """Off-screen mesh renderer (pyrender): OSMesa on CPU machines, EGL on GPU machines.
 
-Used by the offline dataset generator (``pmnet_plugin.synthetic.synth_dataset``) and by the demo's overlays.
-``pyrender`` is imported lazily inside :class:`MeshRenderer`, so importing ``pmnet_plugin`` never needs
-OpenGL. Without ``PYOPENGL_PLATFORM`` set, the renderer sets it to ``osmesa`` (CPU) before importing
-pyrender; on a GPU machine export ``PYOPENGL_PLATFORM=egl``.
+``pyrender`` is imported inside :class:`MeshRenderer`, so importing ``pmnet_plugin`` never needs OpenGL.
+With ``PYOPENGL_PLATFORM`` unset the renderer sets ``osmesa``; on a GPU machine export ``egl``.
 """
 import os
 from typing import Optional, Sequence, Tuple
