@@ -233,7 +233,7 @@ def inference_fns(name, model, x, samples, amp, device) -> dict:
         def fn():
             with torch.no_grad(), autocast(device, amp):
                 preds = head.forward(model.extract_feat(x))
-                return head.run_body_model(preds['pred_pose'], preds['pred_betas']) if smpl else preds
+                return head.run_body_model(preds['smpl_pose_rotmat'], preds['smpl_betas']) if smpl else preds
         return fn
 
     def predict(vertices: bool):

@@ -210,7 +210,7 @@ def collect_results(samples, img_shape: Tuple[int, int]) -> Dict[str, np.ndarray
     """Stacks the per-person predictions of one image into (N, ...) arrays."""
     from pmnet_plugin.utils.camera import crop_cam_to_full
     from pmnet_plugin.utils.tensor_utils import to_numpy
-    keys = ('bboxes', 'bbox_scores', 'smpl_pose', 'smpl_betas', 'pred_cam', 'keypoints',
+    keys = ('bboxes', 'bbox_scores', 'smpl_pose', 'smpl_betas', 'cam', 'keypoints',
             'keypoint_scores', 'keypoints_3d', 'vertices', 'rarity', 'rarity_percentile', 'proto_id',
             'proto_score', 'proto_nearest_id', 'proto_nearest_dist', 'input_center', 'input_scale')
     out: Dict[str, List[np.ndarray]] = {}
@@ -223,8 +223,8 @@ def collect_results(samples, img_shape: Tuple[int, int]) -> Dict[str, np.ndarray
     for key in ('proto_id', 'proto_nearest_id'):
         if key in arrays:
             arrays[key] = np.rint(arrays[key]).astype(np.int64)
-    if samples and 'pred_cam' in arrays and 'input_center' in arrays:
-        focal, transl = crop_cam_to_full(arrays['pred_cam'], arrays['input_center'],
+    if samples and 'cam' in arrays and 'input_center' in arrays:
+        focal, transl = crop_cam_to_full(arrays['cam'], arrays['input_center'],
                                          arrays['input_scale'], img_shape,
                                          samples[0].metainfo.get('input_size', (224, 224)))
         arrays['cam_t_full'] = transl.astype(np.float32)
@@ -237,7 +237,7 @@ def to_json(stem: str, img_shape, arrays: Dict[str, np.ndarray]) -> str:
     n = len(arrays.get('bboxes', []))
     for i in range(n):
         person = {}
-        for k in ('bboxes', 'bbox_scores', 'smpl_pose', 'smpl_betas', 'pred_cam', 'cam_t_full',
+        for k in ('bboxes', 'bbox_scores', 'smpl_pose', 'smpl_betas', 'cam', 'cam_t_full',
                   'keypoints', 'keypoint_scores', 'keypoints_3d', 'rarity', 'rarity_percentile',
                   'proto_id', 'proto_score', 'proto_nearest_id', 'proto_nearest_dist'):
             if k in arrays:

@@ -4,7 +4,7 @@
         --out metrics.json --dump preds.npz --show-dir vis
 
 ``--dump`` writes the SMPL predictions: ``.npz`` stacks the per-sample arrays (``smpl_pose`` (N, 72),
-``smpl_betas`` (N, 10), ``pred_cam`` (N, 3), ``keypoints_3d`` (N, 24, 3), ``keypoints`` (N, 24, 2) in image
+``smpl_betas`` (N, 10), ``cam`` (N, 3), ``keypoints_3d`` (N, 24, 3), ``keypoints`` (N, 24, 2) in image
 px, ``proto_id`` ... when present) plus ``img_path`` and ``id`` (``SMPLPredictionDump``); ``.pkl`` keeps
 MMEngine's ``DumpResults`` output (every predicted data sample as a dict).
 
@@ -28,8 +28,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 import pmnet_plugin  # noqa: E402,F401  (registers components; torch>=2.6 checkpoint fix)
 from pmnet_plugin.apis.checkpoint import check_checkpoint_fits, read_checkpoint  # noqa: E402
+from pmnet_plugin.compat.cpu_distributed import close_distributed, setup_cpu_distributed
 from pmnet_plugin.datasets.body_fingerprint_check import check_render_bodies  # noqa: E402
-from pmnet_plugin.compat.cpu_distributed import close_distributed, setup_cpu_distributed  # noqa: E402
 from pmnet_plugin.utils import cli  # noqa: E402
 from pmnet_plugin.utils.atomic_io import atomic_write, check_writable  # noqa: E402
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402

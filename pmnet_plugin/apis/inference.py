@@ -294,7 +294,7 @@ def inference_mesh(model: nn.Module,
     Returns:
         List[PoseDataSample]: one per box, ``pred_instances`` holding (first dim 1):
         ``keypoints`` (1, 24, 2) image px, ``keypoint_scores``, ``keypoints_3d`` (1, 24, 3),
-        ``smpl_pose`` (1, 72), ``smpl_betas`` (1, 10), ``pred_cam`` (1, 3), ``vertices``
+        ``smpl_pose`` (1, 72), ``smpl_betas`` (1, 10), ``cam`` (1, 3), ``vertices``
         (1, V, 3), ``bboxes``, ``bbox_scores``, ``input_center``/``input_scale`` (1, 2), ``rarity``
         (1,) mm and ``rarity_percentile`` (1,) (``pmnet_plugin.models.rarity``), and for PM-Net
         ``proto_id``, ``proto_score``, ``proto_nearest_id``, ``proto_nearest_dist`` (1,).

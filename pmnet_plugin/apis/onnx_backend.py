@@ -40,7 +40,7 @@ class MeshExportModule(nn.Module):
     Args:
         estimator (nn.Module): ``TopdownMeshEstimator`` in eval mode.
         with_smpl (bool): Run the SMPL layer: outputs of ``head.predict_outputs`` (joints, vertices,
-            2D keypoints, rarity). Without it: ``smpl_pose``, ``smpl_betas``, ``pred_cam`` and the
+            2D keypoints, rarity). Without it: ``smpl_pose``, ``smpl_betas``, ``cam`` and the
             PM-Net prototype outputs only. Defaults to True.
         output_vertices (bool): Include ``vertices`` (B, V, 3) when ``with_smpl``. Defaults to True.
     """
@@ -76,8 +76,8 @@ class MeshExportModule(nn.Module):
         if self.with_smpl:
             return head.predict_outputs(feats, self.test_cfg)
         preds = head.forward(feats)
-        out = dict(smpl_pose=matrix_to_axis_angle(preds['pred_pose']).reshape(x.shape[0], -1),
-                   smpl_betas=preds['pred_betas'], pred_cam=preds['pred_cam'])
+        out = dict(smpl_pose=matrix_to_axis_angle(preds['smpl_pose_rotmat']).reshape(x.shape[0], -1),
+                   smpl_betas=preds['smpl_betas'], cam=preds['cam'])
         out.update(head._predict_extras(preds, True))
         return out
 

@@ -16,9 +16,9 @@ from mmpose.registry import VISUALIZERS
 from mmpose.structures import PoseDataSample
 from mmpose.structures.bbox import bbox_xyxy2cs
 
+from pmnet_plugin.compat.pose_visualizer import PoseKeypointVisualizer
 from pmnet_plugin.utils.camera import DEFAULT_FOCAL, crop_cam_to_image
 from pmnet_plugin.utils.tensor_utils import to_numpy
-from pmnet_plugin.compat.pose_visualizer import PoseKeypointVisualizer
 
 
 def crop_params(data_sample: PoseDataSample,
@@ -135,13 +135,13 @@ class MeshVisualizer(PoseKeypointVisualizer):
         """Renders every instance's mesh over the image and in a side view.
 
         Each body is rendered with the perspective camera equivalent to its weak-perspective
-        ``pred_cam`` in its crop (:func:`crop_cam_to_image`), farthest first (a body's depth
+        ``cam`` in its crop (:func:`crop_cam_to_image`), farthest first (a body's depth
         in a shared camera is proportional to ``1 / (crop size * s)``).
 
         Args:
             image (np.ndarray): RGB (H, W, 3) uint8.
             data_sample (PoseDataSample): for metainfo (``input_size``, crop).
-            instances (InstanceData): ``vertices`` (N, V, 3), ``pred_cam`` (N, 3).
+            instances (InstanceData): ``vertices`` (N, V, 3), ``cam`` (N, 3).
 
         Returns:
             tuple: overlay RGB (H, W, 3), side view RGB (H, W, 3), mesh mask (H, W) bool.
@@ -150,12 +150,12 @@ class MeshVisualizer(PoseKeypointVisualizer):
         overlay = np.ascontiguousarray(image.copy())
         side = np.full_like(overlay, self.side_background, dtype=np.uint8)
         mask = np.zeros((h, w), bool)
-        if 'vertices' not in instances or 'pred_cam' not in instances or len(instances) == 0:
+        if 'vertices' not in instances or 'cam' not in instances or len(instances) == 0:
             return overlay, side, mask
         faces = self._get_faces()
         n = len(instances)
         verts = to_numpy(instances.vertices).reshape(n, -1, 3).astype(np.float64)
-        cams = to_numpy(instances.pred_cam).reshape(n, 3).astype(np.float64)
+        cams = to_numpy(instances.cam).reshape(n, 3).astype(np.float64)
         center, scale = crop_params(data_sample, instances)
         input_size = data_sample.metainfo.get('input_size', self.input_size or (224, 224))
         focal, princpt, transl = crop_cam_to_image(cams, center, scale, input_size,

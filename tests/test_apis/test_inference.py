@@ -35,7 +35,7 @@ def test_inference_boxes_batches_and_fields(model, body_model_files):
     for a, b, box in zip(one_batch, small_batches, boxes):
         p = a.pred_instances
         assert p.smpl_pose.shape == (1, 72) and p.smpl_betas.shape == (1, 10)
-        assert p.pred_cam.shape == (1, 3) and p.vertices.shape == (1, 6890, 3)
+        assert p.cam.shape == (1, 3) and p.vertices.shape == (1, 6890, 3)
         assert p.keypoints.shape == (1, 24, 2) and p.keypoints_3d.shape == (1, 24, 3)
         assert p.proto_id.shape == (1,) and p.proto_score.shape == (1,)
         np.testing.assert_allclose(p.bboxes[0], box[:4], atol=1e-4)

@@ -67,7 +67,7 @@ def build(renders: str, files: dict):
 def joints_mm(model, batch) -> np.ndarray:
     model.eval()
     preds = model.head.forward(model.extract_feat(batch['inputs']))
-    joints = model.head.run_body_model(preds['pred_pose'], preds['pred_betas'])['joints'][:, :24]
+    joints = model.head.run_body_model(preds['smpl_pose_rotmat'], preds['smpl_betas'])['joints'][:, :24]
     model.train()
     return ((joints - joints[:, :1]) * 1000).numpy()
 

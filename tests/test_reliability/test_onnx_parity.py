@@ -24,13 +24,13 @@ pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast
 
 
 def test_pose_shape_and_camera_outputs_are_checked():
-    ref = dict(smpl_pose=np.zeros((2, 72)), smpl_betas=np.zeros((2, 10)), pred_cam=np.array([[0.9, 0, 0]] * 2))
+    ref = dict(smpl_pose=np.zeros((2, 72)), smpl_betas=np.zeros((2, 10)), cam=np.array([[0.9, 0, 0]] * 2))
     same = compare_outputs(ref, {k: v + 1e-6 for k, v in ref.items()})
     assert all(r['ok'] for r in same.values())
     off = dict(ref, smpl_pose=ref['smpl_pose'] + 5.43)
     report = compare_outputs(ref, off)
     assert report['smpl_pose']['ok'] is False and report['smpl_pose']['max_abs_diff'] == pytest.approx(5.43)
-    assert report['smpl_betas']['ok'] and report['pred_cam']['ok']
+    assert report['smpl_betas']['ok'] and report['cam']['ok']
     with pytest.raises(KeyError, match=r"\['vertices'\] of the candidate have no reference"):
         compare_outputs(ref, dict(ref, vertices=np.zeros((2, 4, 3))))
 

@@ -100,9 +100,9 @@ def test_row4_huge_label_named_with_sample_index(synth, tmp_path):
 
 
 def test_row4_camera_regulariser_is_finite_for_negative_scales():
-    from pmnet_plugin.models.losses.mesh_losses import CAMERA_SCALE_FLOOR, camera_scale_regulariser
-    s = torch.tensor([1.0, 0.0, CAMERA_SCALE_FLOOR, -5.0, -1e4], requires_grad=True)
-    value = camera_scale_regulariser(s)
+    from pmnet_plugin.models.losses.mesh_losses import CAM_SCALE_FLOOR, cam_scale_regulariser
+    s = torch.tensor([1.0, 0.0, CAM_SCALE_FLOOR, -5.0, -1e4], requires_grad=True)
+    value = cam_scale_regulariser(s)
     value.sum().backward()
     assert torch.isfinite(value).all() and torch.isfinite(s.grad).all()
     torch.testing.assert_close(value[:3], torch.exp(-20 * s[:3]).detach())  # SPIN's term above the floor

@@ -53,7 +53,7 @@ def test_bbox_file_outputs(setup, tmp_path):
     np.testing.assert_allclose(arrays['bboxes'][1], [w - 30, 0, w, 40])
     np.testing.assert_allclose(arrays['bbox_scores'], [0.9, 1.0])
     assert arrays['smpl_pose'].shape == (2, 72) and arrays['smpl_betas'].shape == (2, 10)
-    assert arrays['pred_cam'].shape == (2, 3) and arrays['cam_t_full'].shape == (2, 3)
+    assert arrays['cam'].shape == (2, 3) and arrays['cam_t_full'].shape == (2, 3)
     assert arrays['keypoints_3d'].shape == (2, 24, 3) and arrays['keypoints'].shape == (2, 24, 2)
     assert arrays['proto_id'].shape == (2,) and arrays['proto_score'].shape == (2,)
     doc = json.loads((out / 'person.json').read_text())

@@ -17,7 +17,7 @@ from mesh_model_setup import demo_setup, save_random_checkpoint  # noqa: E402
 pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
 
 BOX = (40, 30, 120, 190)
-PERSON_KEYS = {'bboxes', 'bbox_scores', 'smpl_pose', 'smpl_betas', 'pred_cam', 'cam_t_full', 'keypoints',
+PERSON_KEYS = {'bboxes', 'bbox_scores', 'smpl_pose', 'smpl_betas', 'cam', 'cam_t_full', 'keypoints',
                'keypoint_scores', 'keypoints_3d', 'rarity', 'rarity_percentile', 'proto_id', 'proto_score',
                'proto_nearest_id', 'proto_nearest_dist'}
 

@@ -11,7 +11,7 @@ from pmnet_plugin.utils.atomic_io import atomic_write
 from pmnet_plugin.utils.tensor_utils import to_numpy
 
 # prediction fields written (those a head does not produce are skipped)
-DUMP_FIELDS = ('smpl_pose', 'smpl_betas', 'pred_cam', 'keypoints_3d', 'keypoints', 'keypoint_scores',
+DUMP_FIELDS = ('smpl_pose', 'smpl_betas', 'cam', 'keypoints_3d', 'keypoints', 'keypoint_scores',
                'proto_id', 'proto_score', 'vertices')
 DUMP_META = ('img_path', 'id', 'sample_idx')
 
@@ -51,7 +51,7 @@ class SMPLPredictionDump(BaseMetric):
     leaves no partial file. Reports no metric.
 
     Args:
-        out_file (str): The ``.npz`` to write: ``smpl_pose`` (N, 72), ``smpl_betas`` (N, 10), ``pred_cam``
+        out_file (str): The ``.npz`` to write: ``smpl_pose`` (N, 72), ``smpl_betas`` (N, 10), ``cam``
             (N, 3), ``keypoints_3d`` (N, 24, 3), ``keypoints`` (N, 24, 2), ... (those the head predicts)
             plus ``img_path``, ``id``, ``sample_idx``; N = instances.
         with_vertices (bool): Also ``vertices`` (N, 6890, 3). Defaults to False.

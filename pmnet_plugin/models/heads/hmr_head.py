@@ -152,7 +152,7 @@ class HMRHead(BaseHead):
                 (B, C, H, W).
 
         Returns:
-            dict: ``pred_pose`` (B, 24, 3, 3), ``pred_betas`` (B, 10), ``pred_cam`` (B, 3)
+            dict: ``smpl_pose_rotmat`` (B, 24, 3, 3), ``smpl_betas`` (B, 10), ``cam`` (B, 3)
             (+ subclass extras).
         """
         return self._forward_from_init(self._pool(feats), None)
@@ -162,9 +162,9 @@ class HMRHead(BaseHead):
         out = self.regressor(feat, init['pose_rot6d'], init['betas'], init['cam'])
         B = feat.shape[0]
         preds = dict(
-            pred_pose=rot6d_to_matrix(out['pose_rot6d'].float().reshape(B, NUM_JOINTS, 6)),
-            pred_betas=out['betas'].float(),
-            pred_cam=out['cam'].float())
+            smpl_pose_rotmat=rot6d_to_matrix(out['pose_rot6d'].float().reshape(B, NUM_JOINTS, 6)),
+            smpl_betas=out['betas'].float(),
+            cam=out['cam'].float())
         preds.update({k: v for k, v in init.items() if k not in ('pose_rot6d', 'betas', 'cam')})
         return preds
 
@@ -291,12 +291,12 @@ class HMRHead(BaseHead):
         preds, extra_pred, extra_target = self._forward_for_loss(feat, targets)
         # the mesh only where a loss term uses it: the vertex term, or joints regressed from it
         with_vertices = self.loss_module.needs_gt_vertices
-        body = self.run_body_model(preds['pred_pose'], preds['pred_betas'], vertices=with_vertices,
+        body = self.run_body_model(preds['smpl_pose_rotmat'], preds['smpl_betas'], vertices=with_vertices,
                                    regressed=regressor.needs_mesh_points)
         joints, _ = self.body_model.regress_joint_set(body, joint_set)
-        pred = dict(keypoint_labels=self.project(joints, preds['pred_cam']), keypoints_3d=joints,
-                    smpl_pose_rotmat=preds['pred_pose'], smpl_betas=preds['pred_betas'],
-                    cam=preds['pred_cam'], **extra_pred)
+        pred = dict(keypoint_labels=self.project(joints, preds['cam']), keypoints_3d=joints,
+                    smpl_pose_rotmat=preds['smpl_pose_rotmat'], smpl_betas=preds['smpl_betas'],
+                    cam=preds['cam'], **extra_pred)
         if with_vertices:
             pred['vertices'] = body['vertices']
             with torch.no_grad():
@@ -324,21 +324,21 @@ class HMRHead(BaseHead):
 
         Returns:
             dict: ``keypoints_crop`` (B, 24, 2) in [-1, 1] over the crop, ``keypoints_3d`` (B, 24, 3)
-            root-relative metres, ``smpl_pose`` (B, 72), ``smpl_betas`` (B, 10), ``pred_cam`` (B, 3),
+            root-relative metres, ``smpl_pose`` (B, 72), ``smpl_betas`` (B, 10), ``cam`` (B, 3),
             ``vertices`` (B, V, 3) body-model frame, ``keypoints_3d_h36m`` (B, 17, 3) when the body model
             has an H36M regressor, ``rarity`` (B,) mm and ``rarity_percentile`` (B,)
             (:class:`PoseRarityScorer`), and subclass extras.
         """
         preds = self.forward(feats)
-        body = self.run_body_model(preds['pred_pose'], preds['pred_betas'],
+        body = self.run_body_model(preds['smpl_pose_rotmat'], preds['smpl_betas'],
                                    vertices=test_cfg.get('output_vertices', True))
         joints = body['joints'][:, :NUM_JOINTS].float()
         B = joints.shape[0]
         out = dict(
-            keypoints_crop=self.project(joints, preds['pred_cam']),
+            keypoints_crop=self.project(joints, preds['cam']),
             keypoints_3d=joints - joints[:, :1],
-            smpl_pose=matrix_to_axis_angle(preds['pred_pose']).reshape(B, -1),
-            smpl_betas=preds['pred_betas'], pred_cam=preds['pred_cam'])
+            smpl_pose=matrix_to_axis_angle(preds['smpl_pose_rotmat']).reshape(B, -1),
+            smpl_betas=preds['smpl_betas'], cam=preds['cam'])
         if 'vertices' in body:
             out['vertices'] = body['vertices']
         if body.get('joints_h36m') is not None:
@@ -346,7 +346,7 @@ class HMRHead(BaseHead):
             out['keypoints_3d_h36m'] = h36m - h36m[:, :1]
         with_rarity = test_cfg.get('output_rarity', True)
         if with_rarity:
-            out.update(self.rarity_scorer(self.body_model, preds['pred_pose'], self.init_pose_rot6d,
+            out.update(self.rarity_scorer(self.body_model, preds['smpl_pose_rotmat'], self.init_pose_rot6d,
                                           self.init_betas))
         out.update(self._predict_extras(preds, with_rarity))
         return out

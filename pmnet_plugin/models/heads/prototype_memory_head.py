@@ -340,9 +340,9 @@ class PrototypeMemoryHead(HMRHead):
         the metric of :meth:`assignment`), each (B,)."""
         if not with_rarity:
             return dict(proto_id=preds['proto_id'], proto_score=preds['proto_score'])
-        index = self.assignment(preds['pred_pose'])['index']
+        index = self.assignment(preds['smpl_pose_rotmat'])['index']
         with torch.no_grad():  # exact distance of the nearest (the expanded square loses precision)
-            diff = pose_features(self.canonical(preds['pred_pose']), self.tilt_weight) - \
+            diff = pose_features(self.canonical(preds['smpl_pose_rotmat']), self.tilt_weight) - \
                 pose_features(self.prototype_rotmats()[index], self.tilt_weight)
         return dict(proto_id=preds['proto_id'], proto_score=preds['proto_score'],
                     proto_nearest_id=index, proto_nearest_dist=torch.linalg.norm(diff, dim=-1))

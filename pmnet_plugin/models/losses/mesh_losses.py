@@ -16,12 +16,12 @@ from pmnet_plugin.models.discriminators import RealPoseSampler, adversarial_loss
 from pmnet_plugin.utils.finite_checks import finite_checks_deferred, non_finite
 
 # SPIN's camera term exp(-10 s)^2 = exp(-20 s) overflows float32 once s < -4.4; below this floor it
-# continues linearly (see camera_scale_regulariser)
-CAMERA_SCALE_FLOOR = -0.5
+# continues linearly (see cam_scale_regulariser)
+CAM_SCALE_FLOOR = -0.5
 
 
-def camera_scale_regulariser(scale: Tensor) -> Tensor:
-    """SPIN's ``exp(-10 s)^2`` for ``s >= CAMERA_SCALE_FLOOR``, its tangent line below (finite for any s).
+def cam_scale_regulariser(scale: Tensor) -> Tensor:
+    """SPIN's ``exp(-10 s)^2`` for ``s >= CAM_SCALE_FLOOR``, its tangent line below (finite for any s).
 
     SPIN's term keeps the weak-perspective scale positive; for very negative ``s`` (seen when a head is
     trained on frozen features) ``exp(-20 s)`` overflows to inf and the run stops. Here ``s`` is clamped
@@ -36,7 +36,7 @@ def camera_scale_regulariser(scale: Tensor) -> Tensor:
     Returns:
         Tensor: Per-sample regulariser, shape (B,).
     """
-    clamped = scale.clamp(min=CAMERA_SCALE_FLOOR)
+    clamped = scale.clamp(min=CAM_SCALE_FLOOR)
     return torch.exp(-20.0 * clamped) * (1.0 + 20.0 * (clamped - scale))
 
 
@@ -93,8 +93,8 @@ class MeshLoss(nn.Module):
         smpl_betas_weight (float): SMPL betas, MSE, where ``has_smpl``.
         vertices_weight (float): Vertices, L1, where ``has_smpl``; needs ``target['vertices']``
             (the head only runs the body model on the GT when this weight is > 0).
-        camera_weight (float): SPIN's regulariser ``exp(-10 s)^2`` keeping the scale positive, bounded
-            below ``s = CAMERA_SCALE_FLOOR`` (see :func:`camera_scale_regulariser`).
+        cam_weight (float): SPIN's regulariser ``exp(-10 s)^2`` keeping the scale positive, bounded
+            below ``s = CAM_SCALE_FLOOR`` (see :func:`cam_scale_regulariser`).
         proto_weight (float): Prototype assignment; hard target (B,) -> cross-entropy, soft target
             (B, K) -> KL(target || softmax(logits)); only where ``has_smpl``.
         use_adversarial (bool): HMR's adversarial prior (Kanazawa et al. 2018): builds
@@ -125,7 +125,7 @@ class MeshLoss(nn.Module):
                  smpl_pose_weight: float = 1.0,
                  smpl_betas_weight: float = 0.001,
                  vertices_weight: float = 0.0,
-                 camera_weight: float = 60.0,
+                 cam_weight: float = 60.0,
                  proto_weight: float = 1.0,
                  use_adversarial: bool = False,
                  adversarial_weight: float = 0.0,
@@ -149,7 +149,7 @@ class MeshLoss(nn.Module):
             smpl_pose=smpl_pose_weight,
             smpl_betas=smpl_betas_weight,
             vertices=vertices_weight,
-            camera=camera_weight,
+            cam=cam_weight,
             proto=proto_weight,
             adv=adversarial_weight,
             disc=discriminator_weight)
@@ -205,8 +205,8 @@ class MeshLoss(nn.Module):
                 raise KeyError('MeshLoss: vertices_weight > 0 needs pred and target "vertices"')
             err = (pred['vertices'] - target['vertices']).abs()
             losses['vertices'] = _masked_mean(err, has_smpl)
-        if w['camera'] > 0:
-            losses['camera'] = camera_scale_regulariser(pred['cam'][:, 0]).mean()
+        if w['cam'] > 0:
+            losses['cam'] = cam_scale_regulariser(pred['cam'][:, 0]).mean()
         if w['proto'] > 0 and 'proto_logits' in pred and 'proto_target' in target:
             losses['proto'] = self._assignment_loss(pred['proto_logits'], target['proto_target'],
                                                     has_smpl)

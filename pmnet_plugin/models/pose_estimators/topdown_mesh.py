@@ -40,7 +40,7 @@ class TopdownMeshEstimator(TopdownPoseEstimator):
     ``input_center`` / ``input_scale`` / ``input_size`` (as MMPose does) and stores every
     prediction field as float32 numpy in ``pred_instances`` (bf16 AMP safe): ``keypoints``,
     ``keypoint_scores``, ``keypoints_visible``, ``keypoints_3d``, ``smpl_pose``, ``smpl_betas``,
-    ``pred_cam``, ``vertices`` (when requested), ``rarity``/``rarity_percentile`` (pose rarity,
+    ``cam``, ``vertices`` (when requested), ``rarity``/``rarity_percentile`` (pose rarity,
     ``pmnet_plugin.models.rarity``), ``proto_id``/``proto_score`` and
     ``proto_nearest_id``/``proto_nearest_dist`` (PM-Net),
     plus ``bboxes``/``bbox_scores`` copied from ``gt_instances`` when present.

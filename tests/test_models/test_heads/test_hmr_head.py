@@ -16,10 +16,10 @@ def _zero_ief_outputs(head):
 def test_forward_shapes_and_rotations(head_kwargs):
     head = HMRHead(**head_kwargs)
     out = head.forward((torch.randn(3, 32), ))
-    assert out['pred_pose'].shape == (3, 24, 3, 3)
-    assert out['pred_betas'].shape == (3, 10)
-    assert out['pred_cam'].shape == (3, 3)
-    rrt = out['pred_pose'] @ out['pred_pose'].transpose(-1, -2)
+    assert out['smpl_pose_rotmat'].shape == (3, 24, 3, 3)
+    assert out['smpl_betas'].shape == (3, 10)
+    assert out['cam'].shape == (3, 3)
+    rrt = out['smpl_pose_rotmat'] @ out['smpl_pose_rotmat'].transpose(-1, -2)
     assert torch.allclose(rrt, torch.eye(3).expand_as(rrt), atol=1e-5)
 
 
@@ -29,8 +29,8 @@ def test_zero_residuals_give_mean_params(head_kwargs, body_model_files):
     out = head.forward((torch.randn(2, 32), ))
     mean = load_mean_params(body_model_files['mean_params'])
     expected = rot6d_to_matrix(torch.as_tensor(mean['pose_rot6d']).float())
-    assert torch.allclose(out['pred_pose'], expected.expand(2, -1, -1, -1), atol=1e-5)
-    assert torch.allclose(out['pred_cam'], torch.as_tensor(mean['cam']).float().expand(2, -1))
+    assert torch.allclose(out['smpl_pose_rotmat'], expected.expand(2, -1, -1, -1), atol=1e-5)
+    assert torch.allclose(out['cam'], torch.as_tensor(mean['cam']).float().expand(2, -1))
 
 
 def test_loss_finite_and_gradient_reaches_features(head_kwargs, mesh_samples):
@@ -38,7 +38,7 @@ def test_loss_finite_and_gradient_reaches_features(head_kwargs, mesh_samples):
     feat = torch.randn(2, 32, requires_grad=True)
     losses = head.loss((feat, ), mesh_samples(2))
     expected = {'loss_keypoints_3d', 'loss_keypoint_labels', 'loss_smpl_pose', 'loss_smpl_betas',
-                'loss_camera', 'mpjpe'}
+                'loss_cam', 'mpjpe'}
     assert expected <= set(losses)
     assert 'loss_vertices' not in losses  # weight 0 by default: not computed
     for name, value in losses.items():
@@ -68,14 +68,14 @@ def test_predict_fields_and_projection(head_kwargs, mesh_samples):
     assert len(preds) == 2
     p = preds[0]
     shapes = dict(keypoints=(1, 24, 2), keypoint_scores=(1, 24), keypoints_3d=(1, 24, 3),
-                  smpl_pose=(1, 72), smpl_betas=(1, 10), pred_cam=(1, 3), vertices=(1, 6890, 3),
+                  smpl_pose=(1, 72), smpl_betas=(1, 10), cam=(1, 3), vertices=(1, 6890, 3),
                   keypoints_3d_h36m=(1, 17, 3))
     for key, shape in shapes.items():
         assert isinstance(p.get(key), np.ndarray) and p.get(key).dtype == np.float32, key
         assert p.get(key).shape == shape, key
     assert np.allclose(p.keypoints_3d[0, 0], 0)  # root-relative
-    body = head.run_body_model(fwd['pred_pose'], fwd['pred_betas'])
-    kp_norm = head.project(body['joints'], fwd['pred_cam'])[0].numpy()
+    body = head.run_body_model(fwd['smpl_pose_rotmat'], fwd['smpl_betas'])
+    kp_norm = head.project(body['joints'], fwd['cam'])[0].numpy()
     assert np.allclose(p.keypoints[0], (kp_norm + 1) * 112, atol=1e-3)
     no_verts = head.predict(feats, mesh_samples(2), test_cfg=dict(output_vertices=False))
     assert 'vertices' not in no_verts[0]
@@ -108,8 +108,8 @@ def test_in_channels_mismatch_names_the_field(head_kwargs):
 def test_spatial_feature_is_pooled(head_kwargs):
     head = HMRHead(**head_kwargs).eval()
     fmap = torch.randn(2, 32, 4, 4)
-    a = head.forward((fmap, ))['pred_pose']
-    b = head.forward((fmap.mean((2, 3)), ))['pred_pose']
+    a = head.forward((fmap, ))['smpl_pose_rotmat']
+    b = head.forward((fmap.mean((2, 3)), ))['smpl_pose_rotmat']
     assert torch.allclose(a, b, atol=1e-6)
 
 

@@ -52,9 +52,9 @@ def test_every_labelled_joint_reaches_the_loss(tmp_path, body_model_files, case)
     with torch.no_grad():
         losses = head.loss(feats, samples)
         preds = head.forward(feats)
-        body = head.run_body_model(preds['pred_pose'], preds['pred_betas'])
+        body = head.run_body_model(preds['smpl_pose_rotmat'], preds['smpl_betas'])
     body = {k: v.double().numpy() for k, v in body.items() if torch.is_tensor(v)}
-    cam = preds['pred_cam'].double().numpy()
+    cam = preds['cam'].double().numpy()
     extra = np.load(body_model_files['extra_regressor'])
     rename = kwargs.get('rename_keypoints', {})
     names = [rename.get(n, n) for n in truth['names3d']]

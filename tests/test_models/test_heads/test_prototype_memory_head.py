@@ -44,7 +44,7 @@ def _plant(head, logits_bias):
 def test_forward_contract(head_kwargs, proto_file):
     head = _head(head_kwargs, proto_file)
     out = head.forward((torch.randn(3, 32), ))
-    assert out['pred_pose'].shape == (3, 24, 3, 3)
+    assert out['smpl_pose_rotmat'].shape == (3, 24, 3, 3)
     assert out['proto_logits'].shape == (3, K)
     assert out['proto_init_pose'].shape == (3, 24, 3, 3)
     assert 'proto_pose_rot6d' in dict(head.named_buffers())  # lives in checkpoints
@@ -56,10 +56,10 @@ def test_ief_starts_from_selected_prototype(head_kwargs, proto_file):
     _plant(head, [0.0, 0.0, 5.0, 0.0])
     out = head.forward((torch.randn(2, 32), ))
     protos = head.prototype_rotmats()
-    assert torch.allclose(out['pred_pose'][:, 1:], protos[2, 1:].expand(2, -1, -1, -1), atol=1e-5)
+    assert torch.allclose(out['smpl_pose_rotmat'][:, 1:], protos[2, 1:].expand(2, -1, -1, -1), atol=1e-5)
     # global orient comes from the mean params, not from the (canonical) prototype
     mean_root = rot6d_to_matrix(head.init_pose_rot6d.reshape(24, 6)[0])
-    assert torch.allclose(out['pred_pose'][:, 0], mean_root.expand(2, -1, -1), atol=1e-5)
+    assert torch.allclose(out['smpl_pose_rotmat'][:, 0], mean_root.expand(2, -1, -1), atol=1e-5)
     assert (out['proto_id'] == 2).all()
 
 
@@ -73,7 +73,7 @@ def test_blend_equals_hand_computed_average(head_kwargs, proto_file):
         avg = np.linalg.eigh(m)[1][:, -1]
         expected = quaternion_to_matrix(torch.as_tensor(avg)).float()
         assert torch.allclose(out['proto_init_pose'][0, j], expected, atol=1e-4), j
-    assert torch.allclose(out['pred_pose'][0, 1:], out['proto_init_pose'][0, 1:], atol=1e-5)
+    assert torch.allclose(out['smpl_pose_rotmat'][0, 1:], out['proto_init_pose'][0, 1:], atol=1e-5)
 
 
 def test_blend_of_equal_weights_about_one_axis_is_the_mid_angle(head_kwargs, proto_file):
@@ -202,7 +202,7 @@ def test_selector_reads_only_its_channels(head_kwargs, proto_file):
     other = feat.clone()
     other[:, :8] = torch.randn(3, 8)  # outside the selector's channels: same scores, different IEF input
     assert torch.equal(head.selector_logits(feat), head.selector_logits(other))
-    assert not torch.allclose(head.forward((feat, ))['pred_pose'], head.forward((other, ))['pred_pose'])
+    assert not torch.allclose(head.forward((feat, ))['smpl_pose_rotmat'], head.forward((other, ))['smpl_pose_rotmat'])
     inside = feat.clone()
     inside[:, 8:] = torch.randn(3, 24)
     assert not torch.allclose(head.selector_logits(feat), head.selector_logits(inside))
@@ -221,7 +221,7 @@ def test_tilt_prototypes_start_ief_from_their_orientation(head_kwargs, tmp_path)
     for k in range(K):
         _plant(head, [5.0 if j == k else 0.0 for j in range(K)])
         out = head.forward((torch.randn(2, 32), ))
-        assert torch.allclose(out['pred_pose'], head.prototype_rotmats()[k].expand(2, -1, -1, -1), atol=1e-5)
+        assert torch.allclose(out['smpl_pose_rotmat'], head.prototype_rotmats()[k].expand(2, -1, -1, -1), atol=1e-5)
     roots = head.prototype_rotmats()[:, 0]
     assert (roots - roots[:1]).abs().amax() > 0.5  # not every prototype has the same orientation
     gt = axis_angle_to_matrix(torch.as_tensor(poses[[0, 25]], dtype=torch.float32).reshape(2, 24, 3))

@@ -32,11 +32,11 @@ def test_perfect_prediction_gives_zero_regression_losses():
                  'loss_vertices'):
         assert out[name].item() == pytest.approx(0.0, abs=1e-10), name
     # SPIN camera regulariser, weight 60
-    assert out['loss_camera'].item() == pytest.approx(60 * torch.exp(torch.tensor(-9.0)).item()**2)
+    assert out['loss_cam'].item() == pytest.approx(60 * torch.exp(torch.tensor(-9.0)).item()**2)
 
 
 def test_masks_and_weights():
-    loss = MODELS.build(dict(type='MeshLoss', keypoint_labels_weight=2.0, camera_weight=0.0))
+    loss = MODELS.build(dict(type='MeshLoss', keypoint_labels_weight=2.0, cam_weight=0.0))
     pred, target = _pair()
     pred['keypoint_labels'][:, 3] += 1.0  # error only on joint 3
     target['keypoint_weights'][:, 3] = 0.0
@@ -47,7 +47,7 @@ def test_masks_and_weights():
     pred['smpl_pose_rotmat'] = pred['smpl_pose_rotmat'] * 0
     target['has_smpl'] = torch.zeros(2)
     out = loss(pred, target)
-    assert out['loss_smpl_pose'].item() == 0.0 and 'loss_camera' not in out
+    assert out['loss_smpl_pose'].item() == 0.0 and 'loss_cam' not in out
 
 
 def test_assignment_losses_match_reference():
@@ -129,7 +129,7 @@ def test_balanced_mse_replaces_the_regression_terms():
     assert out['loss_keypoints_3d'].item() == pytest.approx(5.0 * kp.item(), rel=1e-6)
     assert out['loss_smpl_pose'].item() == pytest.approx(rot.item(), rel=1e-6)
     assert abs(out['loss_keypoints_3d'].item() - ref['loss_keypoints_3d'].item()) > 1e-4
-    for name in ('loss_keypoint_labels', 'loss_smpl_betas', 'loss_camera'):
+    for name in ('loss_keypoint_labels', 'loss_smpl_betas', 'loss_cam'):
         assert out[name].item() == ref[name].item(), name
     assert out['noise_sigma_keypoints_3d'].item() == pytest.approx(3.0)
     assert out['noise_sigma_smpl_pose'].item() == pytest.approx(1.5)

@@ -83,7 +83,7 @@ def test_predict_maps_keypoints_to_image_px(model):
                     0.5 * meta['input_scale'])
         assert np.allclose(pred.keypoints, expected, atol=1e-3)
         assert pred.vertices.shape == (1, 6890, 3) and pred.smpl_pose.shape == (1, 72)
-        assert pred.keypoints_3d.shape == (1, 24, 3) and pred.pred_cam.shape == (1, 3)
+        assert pred.keypoints_3d.shape == (1, 24, 3) and pred.cam.shape == (1, 3)
         assert pred.bboxes.shape == (1, 4) and 'keypoints_visible' in pred
         if 'PrototypeMemoryHead' in type(model.head).__name__:
             assert pred.proto_id.shape == (1, ) and pred.proto_score.shape == (1, )
