@@ -15,9 +15,9 @@ class SMPLLabelCodec(BaseKeypointCodec):
 
     Encoded (-> ``gt_instance_labels`` through ``label_mapping_table``):
 
-        - ``keypoint_labels`` (N, K, 2) and ``keypoint_weights`` (N, K)
-        - ``keypoints_3d`` (N, K, 3) root-relative metres and ``keypoints_3d_weights`` (N, K)
-        - ``keypoints_3d_root`` (N, K): weights of the joints whose mean is each sample's 3D root (the
+        - ``keypoint_labels`` (N, J, 2) and ``keypoint_weights`` (N, J)
+        - ``keypoints_3d`` (N, J, 3) root-relative metres and ``keypoints_3d_weights`` (N, J)
+        - ``keypoints_3d_root`` (N, J): weights of the joints whose mean is each sample's 3D root (the
           loss aligns prediction and label on it); one-hot on joint 0 when the sample gives none
         - ``smpl_pose`` (N, 72), ``smpl_betas`` (N, 10), ``has_smpl`` (N,) float 0/1
 
@@ -30,10 +30,10 @@ class SMPLLabelCodec(BaseKeypointCodec):
         input_size (tuple): Network input (w, h). Defaults to (224, 224).
         mask_outside (bool): Zero the 2D weight of joints outside the crop. Defaults to False
             (SPIN keeps them: weak-perspective labels stay meaningful beyond the border).
-        num_keypoints (int): K, used when a sample carries no 3D labels. Defaults to 24.
+        num_keypoints (int): J, used when a sample carries no 3D labels. Defaults to 24.
 
     Note:
-        - instances: N (1 for top-down);  joints: K
+        - instances: N (1 for top-down);  joints: J
     """
 
     auxiliary_encode_keys = {
@@ -76,44 +76,44 @@ class SMPLLabelCodec(BaseKeypointCodec):
         """Encode labels of N instances.
 
         Args:
-            keypoints (np.ndarray): Crop-space joints in input px, shape (N, K, 2).
-            keypoints_visible (np.ndarray, optional): (N, K) visibility/confidence.
-            keypoints_3d (np.ndarray, optional): (N, K, 3) root-relative metres.
-            keypoints_3d_visible (np.ndarray, optional): (N, K).
-            keypoints_3d_root (np.ndarray, optional): (N, K) root weights (sum 1 per labelled sample).
+            keypoints (np.ndarray): Crop-space joints in input px, shape (N, J, 2).
+            keypoints_visible (np.ndarray, optional): (N, J) visibility/confidence.
+            keypoints_3d (np.ndarray, optional): (N, J, 3) root-relative metres.
+            keypoints_3d_visible (np.ndarray, optional): (N, J).
+            keypoints_3d_root (np.ndarray, optional): (N, J) root weights (sum 1 per labelled sample).
             smpl_pose (np.ndarray, optional): (N, 72) axis-angle.
             smpl_betas (np.ndarray, optional): (N, 10).
             has_smpl (np.ndarray, optional): (N,) 0/1.
 
         Returns:
-            dict: ``keypoint_labels`` (N, K, 2), ``keypoint_weights`` (N, K), ``keypoints_3d_label``
-            (N, K, 3), ``keypoints_3d_weights`` (N, K), ``keypoints_3d_root_label`` (N, K),
+            dict: ``keypoint_labels`` (N, J, 2), ``keypoint_weights`` (N, J), ``keypoints_3d_label``
+            (N, J, 3), ``keypoints_3d_weights`` (N, J), ``keypoints_3d_root_label`` (N, J),
             ``smpl_pose_label`` (N, 72),
             ``smpl_betas_label`` (N, 10), ``has_smpl_label`` (N,), all float32.
         """
         keypoints = np.asarray(keypoints, np.float32)[..., :2]
-        n, k = keypoints.shape[:2]
+        n, j = keypoints.shape[:2]
         if keypoints_visible is None:
-            keypoints_visible = np.ones((n, k), np.float32)
+            keypoints_visible = np.ones((n, j), np.float32)
         size = np.array(self.input_size, np.float32)
         labels = keypoints / size * 2. - 1.
-        weights = np.clip(np.asarray(keypoints_visible, np.float32).reshape(n, k), 0., 1.)
+        weights = np.clip(np.asarray(keypoints_visible, np.float32).reshape(n, j), 0., 1.)
         if self.mask_outside:
             weights = weights * (np.abs(labels) <= 1.).all(-1)
         has = np.zeros(n, np.float32) if has_smpl is None else np.asarray(has_smpl, np.float32)
         has = has.reshape(n)
         if keypoints_3d is None:
-            kp3d = np.zeros((n, k, 3), np.float32)
-            w3d = np.zeros((n, k), np.float32)
+            kp3d = np.zeros((n, j, 3), np.float32)
+            w3d = np.zeros((n, j), np.float32)
         else:
-            kp3d = np.asarray(keypoints_3d, np.float32).reshape(n, k, 3)
-            w3d = (np.ones((n, k), np.float32) if keypoints_3d_visible is None else
-                   np.clip(np.asarray(keypoints_3d_visible, np.float32).reshape(n, k), 0., 1.))
+            kp3d = np.asarray(keypoints_3d, np.float32).reshape(n, j, 3)
+            w3d = (np.ones((n, j), np.float32) if keypoints_3d_visible is None else
+                   np.clip(np.asarray(keypoints_3d_visible, np.float32).reshape(n, j), 0., 1.))
         if keypoints_3d_root is None:
-            root = np.zeros((n, k), np.float32)
+            root = np.zeros((n, j), np.float32)
             root[:, 0] = 1.
         else:
-            root = np.asarray(keypoints_3d_root, np.float32).reshape(n, k)
+            root = np.asarray(keypoints_3d_root, np.float32).reshape(n, j)
         pose = (np.zeros((n, 72), np.float32) if smpl_pose is None else
                 np.asarray(smpl_pose, np.float32).reshape(n, 72))
         betas = (np.zeros((n, 10), np.float32) if smpl_betas is None else
@@ -134,13 +134,13 @@ class SMPLLabelCodec(BaseKeypointCodec):
         """Map normalised joints back to input px.
 
         Args:
-            encoded (np.ndarray): Normalised joints in [-1, 1], shape (N, K, 2).
+            encoded (np.ndarray): Normalised joints in [-1, 1], shape (N, J, 2).
 
         Returns:
-            tuple: ``keypoints`` (N, K, 2) in input px and ``scores`` (N, K) (ones).
+            tuple: ``keypoints`` (N, J, 2) in input px and ``scores`` (N, J) (ones).
         """
         encoded = np.asarray(encoded, np.float32)
         if encoded.ndim != 3 or encoded.shape[-1] != 2:
-            raise ValueError(f'SMPLLabelCodec.decode expects (N, K, 2), got {encoded.shape}')
+            raise ValueError(f'SMPLLabelCodec.decode expects (N, J, 2), got {encoded.shape}')
         keypoints = (encoded + 1.) * np.array(self.input_size, np.float32) / 2.
         return keypoints, np.ones(encoded.shape[:2], np.float32)

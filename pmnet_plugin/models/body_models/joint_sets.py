@@ -93,7 +93,7 @@ class JointSetRegressor(nn.Module):
             found, used in the warning.
 
     Note:
-        - batch size: B;  joints of the set: K;  vertices: V
+        - batch size: B;  joints of the set: J;  vertices: V
     """
 
     _POOL = (('smpl', 24), ('extra', 9), ('h36m', 17), ('vertex', 21))
@@ -138,7 +138,7 @@ class JointSetRegressor(nn.Module):
 
     @property
     def num_joints(self) -> int:
-        """int: Number K of joints in the set."""
+        """int: Number J of joints in the set."""
         return len(self.names)
 
     def forward(self, body: Dict[str, Tensor]) -> Tensor:
@@ -149,7 +149,7 @@ class JointSetRegressor(nn.Module):
                 (B, 21, 3), ``joints_extra`` (B, 9, 3) and ``joints_h36m`` (B, 17, 3).
 
         Returns:
-            Tensor: Joints (B, K, 3); zeros where ``available`` is 0.
+            Tensor: Joints (B, J, 3); zeros where ``available`` is 0.
         """
         joints = body['joints']
         batch = joints.shape[0]

@@ -175,7 +175,7 @@ class SMPLBodyModel(nn.Module):
             joint_set (str): Keypoint convention name.
 
         Returns:
-            tuple: joints (B, K, 3) and ``available`` (K,) (0 for joints without a source).
+            tuple: joints (B, J, 3) and ``available`` (J,) (0 for joints without a source).
         """
         reg = self.joint_set_regressor(joint_set)
         return reg(body), reg.available

@@ -42,44 +42,28 @@ def _to_tensor(x, device) -> Tensor:
 class HMRHead(BaseHead):
     """HMR baseline head (Kanazawa et al. 2018) in SPIN's form (Kolotouros et al. 2019).
 
-    Starts from the dataset mean SMPL parameters, refines them with :class:`IEFRegressor`
-    (6D rotations, weak-perspective camera), runs an SMPL body model to get joints/vertices and
-    projects joints into the crop. See ``docs/design.md`` for the camera and label conventions.
-
-    The keypoint losses compare the labels with the same joint set regressed from the predicted mesh
-    (SMPL joints, SPIN's extra and H36M regressors, mesh vertices; SPIN does this with its 49 joints),
-    so every labelled joint of a dataset supervises in its own definition. The set is the one the
-    samples carry (``joint_set`` metainfo, written by :class:`SMPLImageDataset`; ``'smpl'`` when absent).
-    Labels keep the codec's names from ``gt_instance_labels`` to the loss terms (``docs/design.md``).
-    Predicted 2D joints are decoded to input pixels by the ``decoder`` codec, as MMPose's heads do.
+    :class:`IEFRegressor` refines SMPL parameters starting from the dataset mean; the body model gives
+    joints and vertices, projected into the crop with the weak-perspective ``cam``. The keypoint losses
+    compare the labels with the same joint set regressed from the predicted mesh (``docs/model.md``).
 
     Args:
-        in_channels (int): Channels C of the pooled feature (2048 for ResNet-50, 512 for ResNet-18).
-        body_model (dict | nn.Module): Body-model config (``SMPLBodyModel``) or a built module.
-        mean_params (str, optional): SPIN ``smpl_mean_params.npz``. ``None`` = rest pose facing the
-            camera, zero betas, cam (0.9, 0, 0).
+        in_channels (int): Channels C of the pooled feature. Defaults to 2048.
+        body_model (dict | nn.Module): ``SMPLBodyModel`` config or a built module.
+        mean_params (str, optional): SPIN ``smpl_mean_params.npz``; ``None``: rest pose facing the camera.
         num_iters (int): IEF iterations. Defaults to 3.
         hidden_dims (Sequence[int]): IEF MLP widths. Defaults to (1024, 1024).
         dropout (float): IEF dropout. Defaults to 0.5.
-        activation (bool): ReLU in the IEF MLP (see :class:`IEFRegressor`). Defaults to True.
-        out_init_gain (float): Xavier gain of the IEF output layers. Defaults to 0.01 (SPIN).
+        activation (bool): ReLU in the IEF MLP. Defaults to True.
+        out_init_gain (float): Xavier gain of the IEF output layers. Defaults to 0.01.
         input_size (tuple): (W, H) of the crop. Defaults to (224, 224).
-        decoder (dict, optional): Codec config that decodes the predicted 2D joints (``SMPLLabelCodec``
-            with the same ``input_size``). ``None`` builds ``SMPLLabelCodec(input_size=input_size)``.
-            Defaults to None.
-        joint_set (str, optional): Require this joint set for the labels (an error names a batch whose
-            samples carry another). ``None``: use the samples' set. Defaults to None.
+        decoder (dict, optional): Codec decoding the 2D joints; ``None``: ``SMPLLabelCodec(input_size)``.
+        joint_set (str, optional): Require this label joint set; ``None``: the samples' own.
         loss (dict): Loss config. Defaults to ``dict(type='MeshLoss')``.
-        rarity_file (str, optional): Prototype file holding the training-pose rarity quantiles
-            (``tools/build_prototypes.py --body-model``) for the ``rarity_percentile`` of predictions;
-            kept in a buffer (:class:`PoseRarityScorer`), so it travels in checkpoints. Defaults to None.
+        rarity_file (str, optional): Prototype file with rarity quantiles (:class:`PoseRarityScorer`).
         init_cfg (dict, optional): MMEngine init config.
 
     Note:
-        - batch size: B
-        - SMPL joints: J = 24
-        - joints of the label set: K (24 for ``'smpl'``)
-        - vertices: V (6890 for SMPL)
+        - batch size: B;  joints of the label set: J (24 for ``'smpl'``);  vertices: V
     """
 
     def __init__(self,
@@ -192,11 +176,11 @@ class HMRHead(BaseHead):
         """Weak-perspective projection to [-1, 1] crop coordinates (``docs/design.md``).
 
         Args:
-            points (Tensor): 3D points in the body-model frame, shape (B, N, 3).
+            points (Tensor): M 3D points (joints, vertices) in the body-model frame, shape (B, M, 3).
             cam (Tensor): ``(s, tx, ty)``, shape (B, 3).
 
         Returns:
-            Tensor: Shape (B, N, 2).
+            Tensor: Shape (B, M, 2).
         """
         return cam[:, None, :1] * (points[..., :2] + cam[:, None, 1:])
 
@@ -223,16 +207,16 @@ class HMRHead(BaseHead):
         Args:
             batch_data_samples (list[PoseDataSample]): With ``gt_instance_labels``.
             device: Target device.
-            num_joints (int): K, the joints of the batch's joint set. Defaults to 24.
+            num_joints (int): J, the joints of the batch's joint set. Defaults to 24.
 
         Returns:
-            dict: ``keypoint_labels`` (B, K, 2), ``keypoint_weights`` (B, K), ``keypoints_3d`` (B, K, 3),
-            ``keypoints_3d_weights`` (B, K), ``keypoints_3d_root`` (B, K), ``smpl_pose`` (B, 72),
+            dict: ``keypoint_labels`` (B, J, 2), ``keypoint_weights`` (B, J), ``keypoints_3d`` (B, J, 3),
+            ``keypoints_3d_weights`` (B, J), ``keypoints_3d_root`` (B, J), ``smpl_pose`` (B, 72),
             ``smpl_pose_rotmat`` (B, 24, 3, 3), ``smpl_betas`` (B, 10), ``has_smpl`` (B,).
         """
-        k, B = num_joints, len(batch_data_samples)
-        specs = dict(keypoint_labels=(k, 2), keypoint_weights=(k, ), keypoints_3d=(k, 3),
-                     keypoints_3d_weights=(k, ), keypoints_3d_root=(k, ),
+        J, B = num_joints, len(batch_data_samples)
+        specs = dict(keypoint_labels=(J, 2), keypoint_weights=(J, ), keypoints_3d=(J, 3),
+                     keypoints_3d_weights=(J, ), keypoints_3d_root=(J, ),
                      smpl_pose=(NUM_JOINTS * 3, ), smpl_betas=(self.init_betas.shape[1], ),
                      has_smpl=())
         labels = [d.gt_instance_labels for d in batch_data_samples]

@@ -22,8 +22,7 @@ class IEFRegressor(nn.Module):
         hidden_dims (Sequence[int]): Hidden widths of the MLP. Defaults to ``(1024, 1024)`` (HMR/SPIN).
         dropout (float): Dropout after every hidden layer. Defaults to 0.5 (HMR/SPIN).
         num_iters (int): IEF iterations. Defaults to 3 (HMR/SPIN).
-        activation (bool): ReLU after hidden layers. HMR's TF code has it (``slim.fully_connected``
-            default), SPIN's PyTorch port omits it; we default to HMR's. Defaults to ``True``.
+        activation (bool): ReLU after hidden layers (HMR's TF code; SPIN's port omits it). Defaults to True.
         out_init_gain (float): Xavier-uniform gain of the three output layers (SPIN: 0.01), so the
             first residuals are ~0 and training starts from the initial estimate.
 

@@ -18,39 +18,36 @@ def gaussian_heatmaps(keypoints: Tensor, weights: Tensor, size: Tuple[int, int],
     heatmap px by the stride). Joints whose centre falls outside the grid get weight 0.
 
     Args:
-        keypoints (Tensor): Joints (B, K, 2), ``x, y`` in [-1, 1] over the crop (``keypoint_labels``).
-        weights (Tensor): Joint weights (B, K) (``keypoint_weights``).
+        keypoints (Tensor): Joints (B, J, 2), ``x, y`` in [-1, 1] over the crop (``keypoint_labels``).
+        weights (Tensor): Joint weights (B, J) (``keypoint_weights``).
         size (tuple): Heatmap ``(w, h)``.
         sigma (float): Gaussian std in heatmap px.
 
     Returns:
-        tuple: heatmaps (B, K, h, w) with peak 1, weights (B, K).
+        tuple: heatmaps (B, J, h, w) with peak 1, weights (B, J).
     """
     w, h = size
     u = (keypoints[..., 0] + 1) / 2 * w - 0.5
     v = (keypoints[..., 1] + 1) / 2 * h - 0.5
     xs = torch.arange(w, device=keypoints.device, dtype=keypoints.dtype)
     ys = torch.arange(h, device=keypoints.device, dtype=keypoints.dtype)
-    gx = torch.exp(-(xs[None, None] - u[..., None])**2 / (2 * sigma**2))  # (B, K, w)
-    gy = torch.exp(-(ys[None, None] - v[..., None])**2 / (2 * sigma**2))  # (B, K, h)
+    gx = torch.exp(-(xs[None, None] - u[..., None])**2 / (2 * sigma**2))  # (B, J, w)
+    gy = torch.exp(-(ys[None, None] - v[..., None])**2 / (2 * sigma**2))  # (B, J, h)
     inside = (u >= -0.5) & (u <= w - 0.5) & (v >= -0.5) & (v <= h - 0.5)
     return gy[..., :, None] * gx[..., None, :], weights * inside.to(weights.dtype)
 
 
 @MODELS.register_module()
 class KeypointHeatmapAuxHead(HeatmapHead):
-    """2D joint heatmaps from a spatial backbone feature, trained beside a mesh head (dense 2D
-    supervision: CNNs learn joint locations from heatmaps much faster than from regressed parameters).
+    """2D joint heatmaps trained beside a mesh head: MMPose's :class:`HeatmapHead` with targets drawn on the
+    fly from the mesh labels ``keypoint_labels`` / ``keypoint_weights`` of :class:`SMPLLabelCodec`.
 
-    MMPose's :class:`HeatmapHead` (Simple Baselines deconvolutions + 1x1 conv, ``KeypointMSELoss``) with
-    targets drawn on the fly from the mesh labels ``keypoint_labels`` / ``keypoint_weights`` of
-    :class:`SMPLLabelCodec`, so the pipeline needs no second codec. Training only: the mesh head makes every
-    prediction. With ``deconv_out_channels=()`` and ``final_layer=None`` it has no layers and supervises
-    heatmaps that another module predicts (the first output of :class:`KeypointHeatmapNeck`).
+    Training only: the mesh head makes every prediction. With ``deconv_out_channels=()`` and
+    ``final_layer=None`` it has no layers and supervises the heatmaps of :class:`KeypointHeatmapNeck`.
 
     Args:
         in_channels (int): Channels of the feature ``feats[in_index]``.
-        out_channels (int): Joints K. Defaults to 24 (SMPL).
+        out_channels (int): Joints J. Defaults to 24 (SMPL).
         in_index (int): Which backbone output feeds the head. Defaults to 0.
         sigma (float): Gaussian std in heatmap px. Defaults to 1.5.
         deconv_out_channels (Sequence[int]): Deconvolution widths (each doubles the resolution).
@@ -58,15 +55,14 @@ class KeypointHeatmapAuxHead(HeatmapHead):
         final_layer (dict, optional): The 1x1 output conv; None = the input already is the heatmaps.
         coord_loss_weight (float): Weight of ``loss_heatmap_coords``, the L1 distance between the heatmaps'
             soft-argmax locations and the labels in [-1, 1] crop units (integral regression, Sun et al.
-            2018: its gradient reaches every joint from the first iteration, while the heatmap MSE first
-            sits on the all-zero plateau). 0 = off. Defaults to 0.
+            2018; ``docs/learning.md``). 0 = off. Defaults to 0.
         beta (float): Soft-argmax sharpness (use the neck's value when it feeds the mesh head). Defaults
             to 20.
         loss (dict): Heatmap loss. Defaults to ``KeypointMSELoss(use_target_weight=True)``.
         init_cfg (dict, optional): MMEngine init config.
 
     Note:
-        - batch size: B; joints: K; heatmap: (h, w) = feature size x 2 ** len(deconv_out_channels)
+        - batch size: B; joints: J; heatmap: (h, w) = feature size x 2 ** len(deconv_out_channels)
     """
 
     def __init__(self,
@@ -94,7 +90,7 @@ class KeypointHeatmapAuxHead(HeatmapHead):
             feats (Tuple[Tensor]): Backbone outputs; ``feats[in_index]`` is (B, C, H, W).
 
         Returns:
-            Tensor: Heatmaps (B, K, h, w).
+            Tensor: Heatmaps (B, J, h, w).
         """
         return super().forward((feats[self.in_index], ))
 

@@ -1,11 +1,10 @@
 """PM-Net head: IEF regression starting from a prototype selected from a memory."""
 import warnings
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmpose.registry import MODELS
-from mmpose.utils.typing import ConfigType, OptConfigType
 from torch import Tensor, nn
 
 from pmnet_plugin.prototypes.geometry import (body_chordal_distance, canonical_rotmats,
@@ -13,91 +12,50 @@ from pmnet_plugin.prototypes.geometry import (body_chordal_distance, canonical_r
 from pmnet_plugin.prototypes.io import check_prototypes_fit, load_prototypes
 from pmnet_plugin.utils.rotation import (average_quaternions, matrix_to_quaternion, matrix_to_rot6d,
                                          quaternion_to_matrix, rot6d_to_matrix)
-from .hmr_head import DEFAULT_BODY_MODEL, NUM_JOINTS, HMRHead
+from .hmr_head import NUM_JOINTS, HMRHead
 
 
 @MODELS.register_module()
 class PrototypeMemoryHead(HMRHead):
     """Prototype-memory head of PM-Net (Rong, Liu, Loy, "Chasing the Tail in Monocular 3D Human
-    Reconstruction With Prototype Memory", IEEE TIP 2022).
+    Reconstruction With Prototype Memory", IEEE TIP 2022): :class:`HMRHead` whose IEF starts from a prototype.
 
-    Identical to :class:`HMRHead` except for the IEF starting point: a selector MLP scores K pose
-    prototypes from the pooled feature; IEF refines from the top-1 prototype (``init_mode='top1'``)
-    or from the score-weighted per-joint quaternion (Markley) average of the top-k
-    (``init_mode='blend'``). The selector is trained with an assignment loss whose target is the
-    prototype nearest to the GT pose (summed squared chordal distance of body-joint rotations, the
-    metric of :mod:`pmnet_plugin.prototypes.geometry`).
-
-    Choices where the paper is silent (all configurable, see ``docs/model.md``):
-
-    - Prototypes are canonicalised (body articulation only, ``tilt_weight=0``), so the initial global
-      orient is the mean-params one and IEF regresses it; with ``tilt_weight > 0`` they also hold the
-      body's tilt from the vertical (camera-frame orient without its heading,
-      :func:`pmnet_plugin.prototypes.geometry.heading_free_orient`) and IEF starts from that orient, so a
-      lying or inverted prototype starts lying or inverted. Betas/cam start from the mean params
-      (``init_shape_cam='mean'``) or the prototype's stored values (``'prototype'``).
-    - ``detach_selection=True``: blend weights are detached, so only the assignment loss trains
-      the selector (the mesh losses cannot push scores towards an "easy" prototype). With False,
-      mesh-loss gradients reach the scores through a straight-through blend gradient.
-    - Blend gradient: the Markley average is computed without grad (``eigh`` backward is undefined
-      for degenerate eigenvalues) and its gradient is that of the sign-aligned normalised linear
-      average (straight-through; exact value, first-order gradient).
+    A selector MLP scores the K prototypes of the memory from the pooled feature; IEF refines from the top-1
+    prototype or from the score-weighted per-joint Markley quaternion average of the top ``blend_topk``. The
+    selector learns to predict the prototype nearest to the GT pose (:meth:`assignment`). Where the paper is
+    silent, the choices and their reasons are in ``docs/model.md``.
 
     Args:
-        in_channels, body_model, mean_params, num_iters, hidden_dims, dropout, activation,
-            out_init_gain, input_size, decoder, joint_set, loss, rarity_file, init_cfg: As for
-            :class:`HMRHead` (same defaults).
-        prototype_file (str, optional): ``.npz`` from ``tools/build_prototypes.py``; ``None`` =
-            identity placeholders to be overwritten by a checkpoint (training on them raises
-            ``MissingPrototypesError`` at the first batch).
+        prototype_file (str, optional): ``.npz`` of ``tools/build_prototypes.py``; ``None``: identity
+            placeholders for a checkpoint to overwrite (training on them raises).
         num_prototypes (int): K; must match the file. Defaults to 32.
-        learnable (bool): Prototype poses (and betas/cam with ``init_shape_cam='prototype'``) are
+        learnable (bool): Prototype poses (and, with ``init_shape_cam='prototype'``, betas and cam) are
             ``nn.Parameter`` instead of buffers. Defaults to False.
         selector_hidden (int): Hidden width of the selector MLP (0 = linear). Defaults to 512.
         selector_dropout (float): Dropout in the selector. Defaults to 0.
-        selector_channels (tuple[int, int], optional): ``(start, end)``: the selector reads only channels
-            ``start:end`` of the pooled feature (e.g. one part of a neck's concatenated output); ``None``
-            reads all ``in_channels``. IEF always reads the whole feature. Defaults to None.
+        selector_channels (tuple[int, int], optional): ``(start, end)``: the feature channels the selector
+            reads; ``None``: all. Defaults to None.
         init_mode (str): ``'top1'`` or ``'blend'``. Defaults to ``'top1'``.
         blend_topk (int): Prototypes blended in ``'blend'`` mode. Defaults to 3.
-        detach_selection (bool): See above. Defaults to True.
-        assign_mode (str): ``'hard'`` (CE to the nearest prototype) or ``'soft'`` (KL to
-            ``softmax(-d / assign_temperature)``). Defaults to ``'hard'``.
-        assign_temperature (float): Temperature of the soft target. Defaults to 1.0.
-        init_shape_cam (str): ``'mean'`` or ``'prototype'``. Defaults to ``'mean'``.
-        train_init_from_gt (bool): During training start IEF from the GT-assigned prototype
-            (teacher forcing) instead of the predicted one. Defaults to False.
-        tilt_weight (float): 0 = prototypes hold the articulation only; > 0 = they hold the tilt too, which
-            counts as this many body joints in the assignment distance. Must equal the prototype file's
-            ``tilt_weight`` (``tools/build_prototypes.py --tilt-weight``). Defaults to 0.
-        ema_momentum (float, optional): If set, after each training iteration every assigned
-            prototype moves towards its assigned GT poses: ``avg([proto, gts], weights [m, (1-m)/n...])``.
-            :meth:`loss` records the batch's assignment and ``PrototypeEMAHook`` (which must be in
-            ``custom_hooks``; training stops with an error otherwise) applies it with
-            :meth:`apply_ema_update`. Incompatible with ``learnable``. Under DDP buffers are broadcast
-            from rank 0, so rank 0's update wins. Defaults to None (off).
+        detach_selection (bool): Only the assignment loss trains the selector. Defaults to True.
+        assign_mode (str): ``'hard'`` (CE to the nearest) or ``'soft'`` (KL to ``softmax(-d / T)``).
+            Defaults to ``'hard'``.
+        assign_temperature (float): T of the soft target. Defaults to 1.0.
+        init_shape_cam (str): Betas and cam start from the ``'mean'`` params or the ``'prototype'``.
+            Defaults to ``'mean'``.
+        train_init_from_gt (bool): Train IEF from the GT-assigned prototype. Defaults to False.
+        tilt_weight (float): Weight of the body's tilt in the prototypes (0: articulation only); must equal
+            the file's. Defaults to 0.
+        ema_momentum (float, optional): Momentum of the update moving assigned prototypes towards their GT
+            poses (:meth:`apply_ema_update`, needs ``PrototypeEMAHook``). Defaults to None (off).
+        **kwargs: The arguments of :class:`HMRHead`, with its defaults.
 
     Note:
-        - batch size: B
-        - prototypes: K
-        - joints: J = 24
+        - batch size: B;  prototypes: K;  joints: J = 24
     """
 
     def __init__(self,
-                 in_channels: int = 2048,
-                 body_model: Union[ConfigType, nn.Module] = DEFAULT_BODY_MODEL,
-                 mean_params: Optional[str] = 'data/body_models/smpl_mean_params.npz',
-                 num_iters: int = 3,
-                 hidden_dims: Sequence[int] = (1024, 1024),
-                 dropout: float = 0.5,
-                 activation: bool = True,
-                 out_init_gain: float = 0.01,
-                 input_size: Tuple[int, int] = (224, 224),
-                 decoder: OptConfigType = None,
-                 joint_set: Optional[str] = None,
-                 loss: ConfigType = dict(type='MeshLoss'),
-                 rarity_file: Optional[str] = None,
-                 init_cfg: OptConfigType = None,
+                 *,
                  prototype_file: Optional[str] = 'data/prototypes/prototypes_k32.npz',
                  num_prototypes: int = 32,
                  learnable: bool = False,
@@ -112,12 +70,9 @@ class PrototypeMemoryHead(HMRHead):
                  init_shape_cam: str = 'mean',
                  train_init_from_gt: bool = False,
                  tilt_weight: float = 0.0,
-                 ema_momentum: Optional[float] = None):
-        super().__init__(in_channels=in_channels, body_model=body_model, mean_params=mean_params,
-                         num_iters=num_iters, hidden_dims=hidden_dims, dropout=dropout,
-                         activation=activation, out_init_gain=out_init_gain, input_size=input_size,
-                         decoder=decoder, joint_set=joint_set, loss=loss, rarity_file=rarity_file,
-                         init_cfg=init_cfg)
+                 ema_momentum: Optional[float] = None,
+                 **kwargs):
+        super().__init__(**kwargs)
         if init_mode not in ('top1', 'blend'):
             raise ValueError(f'PrototypeMemoryHead: init_mode must be top1|blend, got {init_mode}')
         if assign_mode not in ('hard', 'soft'):
@@ -130,12 +85,13 @@ class PrototypeMemoryHead(HMRHead):
             raise ValueError(f'PrototypeMemoryHead: tilt_weight must be >= 0, got {tilt_weight}')
         if selector_channels is not None:
             start, end = (int(c) for c in selector_channels)
-            if not 0 <= start < end <= in_channels:
+            if not 0 <= start < end <= self.in_channels:
                 raise ValueError(f'PrototypeMemoryHead: selector_channels must satisfy 0 <= start < end <= '
-                                 f'in_channels={in_channels}, got {tuple(selector_channels)}')
+                                 f'in_channels={self.in_channels}, got {tuple(selector_channels)}')
             selector_channels = (start, end)
         self.selector_channels = selector_channels
-        selector_in = in_channels if selector_channels is None else selector_channels[1] - selector_channels[0]
+        selector_in = (self.in_channels if selector_channels is None else
+                       selector_channels[1] - selector_channels[0])
         self.num_prototypes = num_prototypes
         self.init_mode = init_mode
         self.blend_topk = min(blend_topk, num_prototypes)
@@ -217,12 +173,12 @@ class PrototypeMemoryHead(HMRHead):
         return self.selector(feat).float()
 
     def _blend(self, idx: Tensor, weights: Tensor) -> Tensor:
-        """Per-joint weighted Markley average of prototypes ``idx`` (B, k) with ``weights`` (B, k).
+        """Per-joint weighted Markley average of prototypes ``idx`` (B, n) with ``weights`` (B, n).
 
         Returns:
             Tensor: Rotation matrices (B, 24, 3, 3).
         """
-        q = matrix_to_quaternion(self.prototype_rotmats())[idx].transpose(1, 2)  # (B, 24, k, 4)
+        q = matrix_to_quaternion(self.prototype_rotmats())[idx].transpose(1, 2)  # (B, 24, n, 4)
         w = weights[:, None].expand(-1, NUM_JOINTS, -1)
         with torch.no_grad():
             avg = average_quaternions(q.detach(), w.detach())

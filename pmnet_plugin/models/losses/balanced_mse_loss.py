@@ -12,31 +12,19 @@ from torch import Tensor, nn
 class BalancedMSELoss(nn.Module):
     """Balanced MSE with the label distribution estimated by the batch (BMC) and a learnable noise scale.
 
-    For prediction ``p_i`` and labels ``y_j`` of the batch, with ``d_ij = ||p_i - y_j||^2`` over the
-    target coordinates (the paper's multivariate form, covariance ``sigma^2 I``), the loss of sample i is
-    ``-log softmax_j(-d_ij / (2 sigma^2))[i] * (2 sigma^2).detach()``: a contrast of the sample's own
-    label against the other labels of the batch, so frequent labels weigh less than under MSE. The
-    parameter is ``noise_sigma`` (``sigma^2`` is its square), as in the authors' code.
-
-    Label weights (our choice; the paper has none): ``weights`` (B,) or (B, J) weigh each joint's squared
-    error in ``d_ij`` (row i uses the weights of its positive ``y_i``). A sample whose weights are all 0
-    is neither a positive (no loss row) nor a negative (no column). Sample j is a negative of row i only
-    where ``y_j`` labels every joint that ``y_i`` labels, so that all candidates of a row are compared
-    over the same coordinates and the Gaussian normalisers cancel. A row without a negative is left out
-    (its loss would be 0 whatever the prediction).
+    With ``d_ij = ||p_i - y_j||^2`` between prediction i and label j of the batch, sample i scores
+    ``-log softmax_j(-d_ij / (2 sigma^2))[i] * (2 sigma^2).detach()``: its own label against the other
+    labels, so frequent labels weigh less than under MSE. Label weights weigh each joint's squared error;
+    how they select positives and negatives (our choice) is in ``docs/model.md``.
 
     Args:
-        init_noise_sigma (float): Initial ``sigma``, in the unit of the targets (metres for 3D joints); no
-            default, as it depends on the spacing of the labels (``docs/model.md``).
+        init_noise_sigma (float): Initial ``sigma`` (``noise_sigma``), in the unit of the targets; no default.
         learn_noise (bool): Optimise ``sigma`` with the model (the paper's default). Defaults to True.
-        coordinate_mean (bool): Divide by the labelled coordinates (sum of weights x coordinates per joint),
-            as a per-coordinate MSE averages over them, so a term weight applies per coordinate in both.
-            False: the paper's scale (summed over coordinates, mean over samples). Defaults to True.
+        coordinate_mean (bool): Divide by the labelled coordinates, as a per-coordinate MSE does; False:
+            the paper's scale (summed over coordinates). Defaults to True.
 
     Note:
-        - batch size: B
-        - joints (or 1 for per-sample weights): J
-        - coordinates per joint: C (3 for 3D joints, 9 for rotation matrices)
+        - batch size: B;  joints (1 for per-sample weights): J;  coordinates per joint: C
     """
 
     def __init__(self, init_noise_sigma: float, learn_noise: bool = True, coordinate_mean: bool = True):

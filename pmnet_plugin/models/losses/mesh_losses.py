@@ -60,11 +60,11 @@ def root_relative(joints: Tensor, root_weights: Tensor) -> Tensor:
     """Joints relative to each sample's root, the ``root_weights``-weighted mean of its joints.
 
     Args:
-        joints (Tensor): Shape (B, K, 3).
-        root_weights (Tensor): Shape (B, K); e.g. one-hot on the pelvis, or 0.5 on two hips.
+        joints (Tensor): Shape (B, J, 3).
+        root_weights (Tensor): Shape (B, J); e.g. one-hot on the pelvis, or 0.5 on two hips.
 
     Returns:
-        Tensor: Shape (B, K, 3). Samples whose weights sum to 0 are returned unchanged.
+        Tensor: Shape (B, J, 3). Samples whose weights sum to 0 are returned unchanged.
     """
     w = root_weights.to(joints.dtype)
     root = (w[..., None] * joints).sum(1, keepdim=True) / w.sum(1).clamp(min=1e-8)[:, None, None]
@@ -73,50 +73,31 @@ def root_relative(joints: Tensor, root_weights: Tensor) -> Tensor:
 
 @MODELS.register_module()
 class MeshLoss(nn.Module):
-    """SPIN-style SMPL regression losses, the PM-Net assignment loss, HMR's optional GAN prior.
+    """SPIN-style SMPL regression losses, the PM-Net assignment loss and HMR's optional adversarial prior.
 
-    Default weights are SPIN's (its ``keypoint_loss_weight=5``, ``pose_loss_weight=1``,
-    ``beta_loss_weight=0.001``, ``cam_loss_weight=60``, ``shape_loss_weight=0``), with SPIN's
-    criteria: MSE for keypoints / rotation matrices / betas, L1 for vertices. A term whose weight is 0
-    is not computed and not returned. Our choice where SPIN differs: every term is a mean over the
-    *labelled* entries (SPIN averages over the whole batch incl. zero-confidence entries), so a term
-    does not shrink when few samples carry that label.
+    Each term is a mean over the *labelled* entries of its label; a term whose weight is 0 is neither computed
+    nor returned. Defaults are SPIN's weights and criteria (MSE; L1 for vertices), see ``docs/model.md``.
 
     Args:
-        keypoints_3d_weight (float): Root-aligned 3D joints, MSE in metres. Prediction and label are
-            aligned on the same joints, the sample's root (``target['keypoints_3d_root']``: its own
-            pelvis, e.g. H36M's for H36M as SPIN evaluates; SMPL joint 0 when not given).
-        keypoint_labels_weight (float): Re-projected 2D joints in [-1, 1] crop coords, MSE. Both
-            keypoint terms run over every labelled joint of the label's joint set (weights > 0).
-        smpl_pose_weight (float): SMPL pose, compared as rotation matrices (B, 24, 3, 3), MSE, where
-            ``has_smpl``.
-        smpl_betas_weight (float): SMPL betas, MSE, where ``has_smpl``.
-        vertices_weight (float): Vertices, L1, where ``has_smpl``; needs ``target['vertices']``
-            (the head only runs the body model on the GT when this weight is > 0).
-        cam_weight (float): SPIN's regulariser ``exp(-10 s)^2`` keeping the scale positive, bounded
-            below ``s = CAM_SCALE_FLOOR`` (see :func:`cam_scale_regulariser`).
-        proto_weight (float): Prototype assignment; hard target (B,) -> cross-entropy, soft target
-            (B, K) -> KL(target || softmax(logits)); only where ``has_smpl``.
-        use_adversarial (bool): HMR's adversarial prior (Kanazawa et al. 2018): builds
-            ``discriminator`` and a :class:`RealPoseSampler` on ``real_pose_file``; needs
-            ``adversarial_weight > 0``. Defaults to False.
-        adversarial_weight (float): Weight of ``loss_adv``, the LSGAN encoder term
-            ``E[sum_k (D_k(fake) - 1)^2]`` computed with D's parameters detached, so it only trains
-            the regressor. Defaults to 0 (off).
-        discriminator_weight (float): Weight of ``loss_disc``, the LSGAN discriminator term
-            ``E[sum_k (D_k(real) - 1)^2] + E[sum_k D_k(fake)^2]`` on detached predictions, so it
-            only trains D. Both terms go into the one total loss / optimiser step (HMR also updates
-            encoder and D simultaneously from one forward). Defaults to 1 (HMR's ``d_loss_weight``).
+        keypoints_3d_weight (float): 3D joints aligned on the sample's root, MSE in metres. Defaults to 5.
+        keypoint_labels_weight (float): Projected 2D joints in [-1, 1] crop coords, MSE. Defaults to 5.
+        smpl_pose_weight (float): SMPL pose as rotation matrices, MSE, where ``has_smpl``. Defaults to 1.
+        smpl_betas_weight (float): SMPL betas, MSE, where ``has_smpl``. Defaults to 0.001.
+        vertices_weight (float): Vertices, L1, where ``has_smpl`` (needs ``target['vertices']``). Defaults to 0.
+        cam_weight (float): SPIN's scale regulariser (:func:`cam_scale_regulariser`). Defaults to 60.
+        proto_weight (float): Prototype assignment, CE (hard) or KL (soft), where ``has_smpl``. Defaults to 1.
+        use_adversarial (bool): Build HMR's discriminator prior (needs ``adversarial_weight > 0``).
+        adversarial_weight (float): Weight of ``loss_adv``, the LSGAN encoder term. Defaults to 0.
+        discriminator_weight (float): Weight of ``loss_disc``, the LSGAN discriminator term. Defaults to 1.
         discriminator (dict): Discriminator config. Defaults to ``SMPLPoseDiscriminator``.
-        real_pose_file (str): Real SMPL poses for D (pose library or HumanData npz).
-        check_finite (bool): Raise ``RuntimeError`` naming the term when a loss is NaN/inf (inside
-            ``NaNGuardHook``'s training step the hook reports it instead, with more context).
-        keypoints_3d_loss (dict, optional): A loss module ``(pred, target, weights) -> scalar`` replacing
-            the MSE of the 3D joint term, on the same root-relative joints and weights, e.g.
-            ``dict(type='BalancedMSELoss')``; its ``noise_sigma`` is logged as ``noise_sigma_keypoints_3d``.
-            Defaults to None (MSE).
-        smpl_pose_loss (dict, optional): The same for the SMPL pose term (rotation matrices, weights
-            ``has_smpl``). Defaults to None (MSE).
+        real_pose_file (str): Real SMPL poses for the discriminator (pose library or HumanData npz).
+        check_finite (bool): Raise ``RuntimeError`` naming a NaN/inf term. Defaults to True.
+        keypoints_3d_loss (dict, optional): Loss module ``(pred, target, weights) -> scalar`` replacing the
+            3D joint MSE, e.g. ``dict(type='BalancedMSELoss')``. Defaults to None (MSE).
+        smpl_pose_loss (dict, optional): The same for the SMPL pose term. Defaults to None (MSE).
+
+    Note:
+        - batch size: B;  joints of the label set: J;  vertices: V;  prototypes: K
     """
 
     def __init__(self,
@@ -167,14 +148,14 @@ class MeshLoss(nn.Module):
         """Compute the weighted loss terms.
 
         Args:
-            pred (dict): ``keypoint_labels`` (B, K, 2) projected joints in [-1, 1], ``keypoints_3d``
-                (B, K, 3) body-model frame, ``smpl_pose_rotmat`` (B, 24, 3, 3), ``smpl_betas``
-                (B, 10), ``cam`` (B, 3), optional ``vertices`` (B, V, 3), ``proto_logits`` (B, P).
-            target (dict): ``keypoint_labels`` (B, K, 2), ``keypoint_weights`` (B, K),
-                ``keypoints_3d`` (B, K, 3), ``keypoints_3d_weights`` (B, K), optional
-                ``keypoints_3d_root`` (B, K) root weights, ``smpl_pose_rotmat`` (B, 24, 3, 3),
-                ``smpl_betas`` (B, 10), ``has_smpl`` (B,), optional ``vertices`` (B, V, 3) and
-                ``proto_target`` (B,) long or (B, P) probabilities.
+            pred (dict): ``keypoint_labels`` (B, J, 2) projected joints in [-1, 1], ``keypoints_3d``
+                (B, J, 3) body-model frame, ``smpl_pose_rotmat`` (B, 24, 3, 3), ``smpl_betas``
+                (B, 10), ``cam`` (B, 3), optional ``vertices`` (B, V, 3), ``proto_logits`` (B, K).
+            target (dict): ``keypoint_labels`` (B, J, 2), ``keypoint_weights`` (B, J),
+                ``keypoints_3d`` (B, J, 3), ``keypoints_3d_weights`` (B, J), optional
+                ``keypoints_3d_root`` (B, J) root weights (joint 0 when absent), ``smpl_pose_rotmat``
+                (B, 24, 3, 3), ``smpl_betas`` (B, 10), ``has_smpl`` (B,), optional ``vertices``
+                (B, V, 3) and ``proto_target`` (B,) long or (B, K) probabilities.
 
         Returns:
             dict: ``loss_<term>`` scalars, already multiplied by their weights; with

@@ -12,16 +12,16 @@ def soft_argmax(heatmaps: Tensor, beta: float) -> Tuple[Tensor, Tensor]:
     """Expected location and peak value of heatmaps.
 
     Args:
-        heatmaps (Tensor): (B, K, h, w).
+        heatmaps (Tensor): (B, J, h, w).
         beta (float): Softmax sharpness applied to the heatmap values.
 
     Returns:
-        tuple: ``coords`` (B, K, 2) ``x, y`` in [-1, 1] over the crop (the ``keypoint_labels`` convention of
-        :class:`SMPLLabelCodec`, pixel centres at ``(i + 0.5) / w * 2 - 1``) and ``peak`` (B, K), the maximum
+        tuple: ``coords`` (B, J, 2) ``x, y`` in [-1, 1] over the crop (the ``keypoint_labels`` convention of
+        :class:`SMPLLabelCodec`, pixel centres at ``(i + 0.5) / w * 2 - 1``) and ``peak`` (B, J), the maximum
         heatmap value.
     """
-    B, K, h, w = heatmaps.shape
-    prob = F.softmax(heatmaps.float().reshape(B, K, -1) * beta, dim=-1).reshape(B, K, h, w)
+    B, J, h, w = heatmaps.shape
+    prob = F.softmax(heatmaps.float().reshape(B, J, -1) * beta, dim=-1).reshape(B, J, h, w)
     xs = (torch.arange(w, device=heatmaps.device, dtype=prob.dtype) + 0.5) / w * 2 - 1
     ys = (torch.arange(h, device=heatmaps.device, dtype=prob.dtype) + 0.5) / h * 2 - 1
     coords = torch.stack([(prob.sum(2) * xs).sum(-1), (prob.sum(3) * ys).sum(-1)], dim=-1)
@@ -46,7 +46,7 @@ class KeypointHeatmapNeck(BaseModule):
     Args:
         in_channels (int): Channels of the spatial map ``feats[in_index]``.
         last_channels (int): Channels C of the last backbone output (pooled).
-        num_keypoints (int): Joints K. Defaults to 24.
+        num_keypoints (int): Joints J. Defaults to 24.
         in_index (int): Backbone output used for the heatmaps. Defaults to 0.
         deconv_out_channels (Sequence[int]): 4x4 stride-2 deconvolution widths. Defaults to (64, ).
         beta (float): Soft-argmax sharpness. Defaults to 20.
@@ -55,7 +55,7 @@ class KeypointHeatmapNeck(BaseModule):
         init_cfg (dict, optional): MMEngine init config.
 
     Note:
-        - batch size: B; joints: K; output feature width ``keypoint_embed_channels + pooled_channels``.
+        - batch size: B; joints: J; output feature width ``keypoint_embed_channels + pooled_channels``.
     """
 
     def __init__(self,
@@ -90,8 +90,8 @@ class KeypointHeatmapNeck(BaseModule):
                 (B, C, H, W).
 
         Returns:
-            tuple: ``heatmaps`` (B, K, h, w) and the feature (B, keypoint_embed_channels + pooled_channels):
-            the embedding of the joint coordinates (K x 2, in [-1, 1]) and peak values (K), then the
+            tuple: ``heatmaps`` (B, J, h, w) and the feature (B, keypoint_embed_channels + pooled_channels):
+            the embedding of the joint coordinates (J x 2, in [-1, 1]) and peak values (J), then the
             projected pooled last output.
         """
         heatmaps = self.heatmap(feats[self.in_index])
