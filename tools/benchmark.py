@@ -1,31 +1,17 @@
 """Speed and memory of the bare backbone, HMR and PM-Net, measured side by side in ONE run.
 
     python tools/benchmark.py                                   # res50 pair, cuda if available
-    python tools/benchmark.py \
-        --configs configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py \
-                  configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py \
+    python tools/benchmark.py --configs configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py \
+        configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py \
         --device cpu --batch-sizes 1 16 --iters 5 --warmup 1 --out-dir outputs/bench_cpu
     python tools/benchmark.py --device cuda --batch-sizes 1 256 --train-batch-size 128 --compile --profile
-
-Per precision setting (fp32 always; bf16 autocast + channels_last by default on CUDA; ``--compile`` adds a
-compiled setting) and batch size it times, interleaved call by call so machine-load drift hits all alike:
-``bare/backbone`` (the first config's backbone + neck, separately built), and per model ``forward``
-(backbone + head regression), ``forward_smpl`` (+ SMPL body model: joints and 6890 vertices), ``predict``
-(the estimator's ``predict``: + device->host copies and ``InstanceData``; vertices returned) and
-``predict_novert`` (``test_cfg.output_vertices=False``); then one training step (loss + backward +
-optimizer step of the config's optimizer type) per model. Inputs are already normalised float crops (the
-data preprocessor is not timed). Reports the median latency, crops/s, peak memory, ratios (second/first
-config time, model/bare throughput), the GPU targets with PASS/MISS, a time breakdown, the training
-dataloader's images/s (``--workers`` variants, when the offline data exists) and, with ``--profile``,
-torch.profiler tables. Writes ``benchmark.json`` and ``benchmark.md`` to ``--out-dir``.
-
-``--backends eager compile onnxruntime`` adds the demo path per inference backend (crops/s of the
-exported computation in PyTorch eager, ``torch.compile`` and ONNX Runtime, at each model's own input size,
-ratios from the same run; :mod:`pmnet_plugin.utils.backend_benchmark`); ``--backends-only`` times only that:
-
     python tools/benchmark.py --configs configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py \
-        --device cpu --batch-sizes 1 16 \
-        --backends eager compile onnxruntime --backends-only --threads 2 --out-dir outputs/bench_backends
+        --device cpu --batch-sizes 1 16 --backends eager compile onnxruntime --backends-only \
+        --threads 2 --out-dir outputs/bench_backends
+
+Times inference (interleaved call by call) and one training step per model and setting, with peak
+memory, ratios and the GPU targets; optionally the training loader, profiles and inference backends.
+Writes ``benchmark.json`` and ``benchmark.md`` to ``--out-dir``. What is measured: ``docs/benchmarks.md``.
 """
 import argparse
 import datetime

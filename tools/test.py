@@ -3,15 +3,10 @@
     python tools/test.py configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py work_dirs/pmnet/iter_1000.pth \
         --out metrics.json --dump preds.npz --show-dir vis
 
-``--dump`` writes the SMPL predictions: ``.npz`` stacks the per-sample arrays (``smpl_pose`` (N, 72),
-``smpl_betas`` (N, 10), ``cam`` (N, 3), ``keypoints_3d`` (N, 24, 3), ``keypoints`` (N, 24, 2) in image
-px, ``proto_id`` ... when present) plus ``img_path`` and ``id`` (``SMPLPredictionDump``); ``.pkl`` keeps
-MMEngine's ``DumpResults`` output (every predicted data sample as a dict).
-
-With ``--work-dir`` every output the config's test evaluators write (``PoseRarity``'s ``out_dir``, a dump's
-file) goes into that folder, so testing with a config saved in another run's work dir does not overwrite
-that run's results. ``--out`` and ``--dump`` are checked for writability before the test runs (exit 3).
-Does not import ``mmpose.apis`` (it needs torchvision).
+``--dump`` writes the predictions (``.npz``: per-sample SMPL arrays via ``SMPLPredictionDump``; ``.pkl``:
+MMEngine's ``DumpResults``). With ``--work-dir`` every output of the test evaluators goes into that
+folder. ``--out`` and ``--dump`` are checked for writability first (exit 3). Does not import
+``mmpose.apis`` (it needs torchvision). More: ``docs/configs.md``.
 """
 import argparse
 import os.path as osp

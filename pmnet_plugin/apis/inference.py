@@ -279,25 +279,23 @@ def inference_mesh(model: nn.Module,
                    batch_size: int = 16) -> List[PoseDataSample]:
     """Runs a top-down mesh estimator on the person boxes of one image.
 
-    The config's test pipeline is used without ``GenerateTarget`` (it encodes GT labels,
-    which inference does not have).
+    The config's test pipeline runs without ``GenerateTarget`` (it encodes GT labels).
 
     Args:
-        model (nn.Module): built by :func:`init_mesh_model`, or an ONNX Runtime model
-            (:func:`pmnet_plugin.apis.init_onnx_model`) with the same ``cfg``/``test_step``.
+        model (nn.Module): Built by :func:`init_mesh_model`, or an ONNX Runtime model
+            (:func:`pmnet_plugin.apis.init_onnx_model`).
         img (np.ndarray | str): BGR image (H, W, 3) (grayscale/BGRA are converted) or a path.
-        bboxes (np.ndarray | list, optional): (N, 4) boxes (or (N, 5) with scores). ``None``
-            or empty: the whole image is one box.
+        bboxes (np.ndarray | list, optional): (N, 4) boxes, or (N, 5) with scores. ``None`` or empty:
+            the whole image is one box.
         bbox_format (str): ``'xyxy'`` or ``'xywh'``.
-        batch_size (int): crops per forward pass.
+        batch_size (int): Crops per forward pass.
 
     Returns:
-        List[PoseDataSample]: one per box, ``pred_instances`` holding (first dim 1):
-        ``keypoints`` (1, 24, 2) image px, ``keypoint_scores``, ``keypoints_3d`` (1, 24, 3),
-        ``smpl_pose`` (1, 72), ``smpl_betas`` (1, 10), ``cam`` (1, 3), ``vertices``
-        (1, V, 3), ``bboxes``, ``bbox_scores``, ``input_center``/``input_scale`` (1, 2), ``rarity``
-        (1,) mm and ``rarity_percentile`` (1,) (``pmnet_plugin.models.rarity``), and for PM-Net
-        ``proto_id``, ``proto_score``, ``proto_nearest_id``, ``proto_nearest_dist`` (1,).
+        List[PoseDataSample]: One per box, ``pred_instances`` holding (first dim 1): ``keypoints``
+        (1, 24, 2) image px, ``keypoint_scores``, ``keypoints_3d`` (1, 24, 3), ``smpl_pose`` (1, 72),
+        ``smpl_betas`` (1, 10), ``cam`` (1, 3), ``vertices`` (1, V, 3), ``bboxes``, ``bbox_scores``,
+        ``input_center``/``input_scale`` (1, 2), ``rarity`` (1,) mm, ``rarity_percentile`` (1,), and
+        for PM-Net ``proto_id``, ``proto_score``, ``proto_nearest_id``, ``proto_nearest_dist`` (1,).
     """
     data_list = crop_data(model, img, bboxes, bbox_format)
     results: List[PoseDataSample] = []

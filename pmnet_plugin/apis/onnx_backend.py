@@ -1,11 +1,8 @@
 """ONNX export of a top-down mesh estimator and an ONNX Runtime backend for :func:`inference_mesh`.
 
-The exported graph is :class:`MeshExportModule`: the data preprocessor's channel flip and
-normalisation, backbone, neck and head (PM-Net: selector, prototype start and IEF; HMR: mean start and
-IEF), and with ``with_smpl`` the SMPL layer (vertices, joints, 2D keypoints) and the pose rarity. Its
-input is the batch of crops exactly as the test pipeline packs them (BGR, 0..255, float32).
-:class:`OnnxMeshModel` runs such a graph with ONNX Runtime behind the ``test_step`` interface that
-:func:`inference_mesh` and ``tools/demo.py --backend onnxruntime`` use. See ``docs/deploy.md``.
+:class:`MeshExportModule` (preprocessing, backbone, neck, head and optionally the SMPL layer and rarity)
+takes the crops as the test pipeline packs them; :class:`OnnxMeshModel` runs its graph behind the
+``test_step`` interface of :func:`inference_mesh` (``docs/deploy.md``).
 
 Note:
     - batch size: B
@@ -260,9 +257,8 @@ class OnnxMeshSession:
 class OnnxMeshModel(OnnxMeshSession):
     """An exported mesh estimator run by ONNX Runtime, usable wherever :func:`inference_mesh` takes a model.
 
-    Provides ``cfg`` (for the test pipeline), ``dataset_meta``, ``faces`` and ``test_step``; the
-    predictions are packed by the same functions as the PyTorch estimator's (``outputs_to_instances``,
-    ``attach_mesh_predictions``), so results have the same fields.
+    It has ``cfg``, ``dataset_meta``, ``faces`` and ``test_step``; predictions are packed by the functions of
+    the PyTorch estimator, so results have the same fields.
 
     Args:
         onnx_file (str): Exported with ``tools/export_onnx.py --with-smpl``.

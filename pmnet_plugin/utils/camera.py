@@ -17,20 +17,18 @@ DEFAULT_FOCAL = 5000.0
 def crop_cam_to_image(cam: np.ndarray, center: np.ndarray, scale: np.ndarray,
                       input_size: Sequence[int] = (224, 224),
                       focal: float = DEFAULT_FOCAL) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Turns the weak-perspective crop camera into a perspective camera of the image.
+    """Turns the weak-perspective crop camera into a perspective camera of the image, as in SPIN.
 
-    With ``x_crop_norm = s (X + t_xy)`` (docs/design.md) and the crop spanning ``scale`` px of
-    the image around ``center``, a pinhole camera with focal ``f * scale_w / W`` px, principal
-    point ``center`` and translation ``(tx, ty, 2 f / (W s))`` projects the body exactly where
-    the weak-perspective camera does (up to the perspective depth effect), as in SPIN.
-    Scales ``s`` are clipped to >= 1e-3 so untrained models still give a finite camera.
+    A pinhole camera with focal ``f * scale_w / W`` px, principal point ``center`` and translation
+    ``(tx, ty, 2 f / (W s))`` projects the body where the crop camera does (``docs/design.md``). Scales are
+    clipped to >= 1e-3, so untrained models still give a finite camera.
 
     Args:
         cam (np.ndarray): (N, 3) ``(s, tx, ty)``.
         center (np.ndarray): (N, 2) crop centres in image px.
         scale (np.ndarray): (N, 2) crop sizes ``(w, h)`` in image px.
-        input_size (Sequence[int]): network input ``(W, H)``.
-        focal (float): focal length (px) for the ``W``-px crop.
+        input_size (Sequence[int]): Network input ``(W, H)``.
+        focal (float): Focal length (px) for the ``W``-px crop.
 
     Returns:
         tuple: ``focal_img`` (N,) px, ``princpt`` (N, 2) px, ``transl`` (N, 3) metres.

@@ -26,17 +26,16 @@ def crop_params(data_sample: PoseDataSample,
                 bbox_padding: float = 1.25) -> Tuple[np.ndarray, np.ndarray]:
     """Crop centre and size (image px) of every instance.
 
-    Priority: per-instance ``input_center``/``input_scale`` (set by ``inference_mesh``, they
-    survive ``merge_data_samples``) > the sample's metainfo (one instance) > the boxes
-    enlarged by ``bbox_padding`` into squares (MMPose's ``GetBBoxCenterScale`` default).
+    Taken from the instances' ``input_center``/``input_scale`` (set by ``inference_mesh``), else the sample's
+    metainfo, else the boxes padded by ``bbox_padding`` into squares (``GetBBoxCenterScale``'s default).
 
     Args:
-        data_sample (PoseDataSample): the sample (metainfo).
+        data_sample (PoseDataSample): The sample (metainfo).
         instances (InstanceData): N instances.
-        bbox_padding (float): padding used in the last fallback.
+        bbox_padding (float): Padding of the last fallback.
 
     Returns:
-        tuple: centres (N, 2), sizes (N, 2).
+        tuple: Centres (N, 2) and sizes (N, 2).
     """
     n = len(instances)
     if 'input_center' in instances and 'input_scale' in instances:
@@ -180,13 +179,14 @@ class MeshVisualizer(PoseKeypointVisualizer):
 
         Args:
             image (np.ndarray): RGB (H, W, 3) uint8.
-            data_sample (PoseDataSample): with ``pred_instances`` (possibly empty).
-            kpt_thr (float): keypoint score threshold. show_kpt_idx (bool): joint indices.
-            draw_bbox (bool): draw boxes and prototype labels on the keypoint panel.
+            data_sample (PoseDataSample): With ``pred_instances`` (possibly empty).
+            kpt_thr (float): Keypoint score threshold.
+            show_kpt_idx (bool): Write joint indices.
+            draw_bbox (bool): Draw boxes and prototype labels on the keypoint panel.
 
         Returns:
-            dict: ``keypoints`` (skeletons + boxes), ``overlay`` (meshes over the image),
-            ``side`` (side view), ``mask`` (H, W) bool mesh pixels of the overlay.
+            dict: ``keypoints`` (skeletons + boxes), ``overlay`` (meshes over the image), ``side`` (side
+            view), ``mask`` (H, W) bool mesh pixels of the overlay.
         """
         pred = data_sample.get('pred_instances', InstanceData())
         kpt_img = self.draw_instances_kpts(image, pred, kpt_thr, show_kpt_idx)
@@ -213,22 +213,27 @@ class MeshVisualizer(PoseKeypointVisualizer):
                        step: int = 0) -> np.ndarray:
         """Draws a sample: [GT keypoints |] predicted keypoints | mesh overlay | side view.
 
-        Same signature as ``PoseLocalVisualizer.add_datasample``; ``draw_heatmap`` and
-        ``skeleton_style`` are accepted and ignored (mesh heads have no heatmaps; SMPL-24
-        has one style). GT meshes are not drawn (GT holds SMPL parameters, not vertices).
+        The signature of ``PoseLocalVisualizer.add_datasample``. GT meshes are not drawn (GT holds SMPL
+        parameters, not vertices).
 
         Args:
-            name (str): image identifier. image (np.ndarray): RGB (H, W, 3) uint8.
-            data_sample (PoseDataSample): with ``pred_instances`` (and ``gt_instances``).
-            draw_gt (bool): draw GT keypoints panel. draw_pred (bool): draw predictions.
-            draw_heatmap (bool): ignored. draw_bbox (bool): draw boxes (+ prototype labels).
-            show_kpt_idx (bool): write joint indices. skeleton_style (str): ignored.
-            show (bool): show in a window. wait_time (float): show interval (s).
-            out_file (str, optional): save the drawn image (instead of the backends).
-            kpt_thr (float): keypoint score threshold. step (int): global step.
+            name (str): Image identifier.
+            image (np.ndarray): RGB (H, W, 3) uint8.
+            data_sample (PoseDataSample): With ``pred_instances`` (and ``gt_instances``).
+            draw_gt (bool): Draw the GT keypoint panel.
+            draw_pred (bool): Draw the predictions.
+            draw_heatmap (bool): Ignored (mesh heads have no heatmaps).
+            draw_bbox (bool): Draw boxes and prototype labels.
+            show_kpt_idx (bool): Write joint indices.
+            skeleton_style (str): Ignored (SMPL-24 has one style).
+            show (bool): Show in a window.
+            wait_time (float): Show interval in seconds.
+            out_file (str, optional): Save the drawn image instead of sending it to the backends.
+            kpt_thr (float): Keypoint score threshold.
+            step (int): Global step.
 
         Returns:
-            np.ndarray: the drawn RGB image (H, W * panels, 3).
+            np.ndarray: The drawn RGB image (H, W * panels, 3).
         """
         image = np.ascontiguousarray(image[..., :3]).astype(np.uint8)
         panels = []
