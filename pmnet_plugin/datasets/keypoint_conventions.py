@@ -13,17 +13,15 @@ Naming trap inherited from MMHuman3D: ``'smpl'`` is the official SMPL-24 order, 
 (alias ``'spin_24'``) is SPIN's 24 ground-truth joints, the columns of SPIN's ``part`` / ``S``
 arrays (``SMPL_49[-24:]``: right_ankle, right_knee, LSP hips, ...).
 """
+import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-# SMPL-24 in MMHuman3D's spelling (spine_1 ...); same order as constants.SMPL_JOINT_NAMES.
-SMPL_KEYPOINTS: List[str] = [
-    'pelvis', 'left_hip', 'right_hip', 'spine_1', 'left_knee', 'right_knee', 'spine_2',
-    'left_ankle', 'right_ankle', 'spine_3', 'left_foot', 'right_foot', 'neck', 'left_collar',
-    'right_collar', 'head', 'left_shoulder', 'right_shoulder', 'left_elbow', 'right_elbow',
-    'left_wrist', 'right_wrist', 'left_hand', 'right_hand'
-]
+from pmnet_plugin.models.body_models.constants import SMPL_JOINT_NAMES
+
+# SMPL-24 in MMHuman3D's spelling: the official names with ``spine1`` written ``spine_1`` (and 2, 3).
+SMPL_KEYPOINTS: List[str] = [re.sub(r'^spine(\d)$', r'spine_\1', name) for name in SMPL_JOINT_NAMES]
 OPENPOSE_25_KEYPOINTS: List[str] = [
     'nose_openpose', 'neck_openpose', 'right_shoulder_openpose', 'right_elbow_openpose',
     'right_wrist_openpose', 'left_shoulder_openpose', 'left_elbow_openpose',

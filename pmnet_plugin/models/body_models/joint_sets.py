@@ -25,8 +25,9 @@ import torch
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
-from pmnet_plugin.datasets.keypoint_conventions import (EXTRA_KEYPOINTS, SMPL_KEYPOINTS,
-                                                        VERTEX_KEYPOINTS, get_keypoint_names)
+# the module, read at call time: it imports .constants, so it is still loading when this file is
+# imported on its behalf (pmnet_plugin.datasets -> keypoint_conventions -> pmnet_plugin.models)
+from pmnet_plugin.datasets import keypoint_conventions as conventions
 from .constants import OBTAIN_HINTS
 
 Source = Tuple[str, int]
@@ -56,10 +57,11 @@ def joint_source(name: str) -> Optional[Source]:
 
     Returns:
         tuple | None: ``(kind, index)`` with ``kind`` in :data:`SOURCE_KINDS` and ``index`` into the
-        SMPL joints / extra rows / H36M rows / :data:`VERTEX_KEYPOINTS`; ``None`` if the mesh has no
+        SMPL joints / extra rows / H36M rows / ``VERTEX_KEYPOINTS``; ``None`` if the mesh has no
         point for it.
     """
-    lists = (('smpl', SMPL_KEYPOINTS), ('extra', EXTRA_KEYPOINTS), ('vertex', VERTEX_KEYPOINTS))
+    lists = (('smpl', conventions.SMPL_KEYPOINTS), ('extra', conventions.EXTRA_KEYPOINTS),
+             ('vertex', conventions.VERTEX_KEYPOINTS))
     for kind, names in lists:
         if name in names:
             return kind, names.index(name)
@@ -68,7 +70,8 @@ def joint_source(name: str) -> Optional[Source]:
     if name.endswith('_openpose'):
         kind, base = _OPENPOSE_FROM.get(name[:-len('_openpose')], (None, None))
         if kind is not None:
-            return kind, (SMPL_KEYPOINTS if kind == 'smpl' else VERTEX_KEYPOINTS).index(base)
+            names = conventions.SMPL_KEYPOINTS if kind == 'smpl' else conventions.VERTEX_KEYPOINTS
+            return kind, names.index(base)
     return None
 
 
@@ -105,7 +108,7 @@ class JointSetRegressor(nn.Module):
                  missing_hint: Optional[Dict[str, str]] = None) -> None:
         super().__init__()
         self.joint_set = joint_set
-        self.names = list(get_keypoint_names(joint_set))
+        self.names = list(conventions.get_keypoint_names(joint_set))
         offsets, start = {}, 0
         for kind, size in self._POOL:
             offsets[kind] = start
