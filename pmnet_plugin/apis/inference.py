@@ -7,7 +7,6 @@ Note:
     - number of person boxes: N
     - SMPL joints: 24, SMPL vertices: V = 6890
 """
-import os.path as osp
 import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
@@ -30,36 +29,19 @@ from pmnet_plugin.utils.tensor_utils import to_numpy  # noqa: F401  (re-exported
 from .checkpoint import load_model_checkpoint
 from .input_checks import read_image
 
-SMPL24_METAINFO_FILE = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs', '_base_',
-    'datasets', 'smpl24.py')
-
 
 def smpl24_metainfo() -> Dict:
     """The MMPose dataset metainfo of the 24 SMPL joints (fallback when a model has none).
 
-    Parses ``configs/_base_/datasets/smpl24.py`` when the repository's configs are present,
-    otherwise builds names, flip indices and skeleton from the body-model constants.
+    Parses the dataset-info config :class:`SMPLImageDataset` reads, ``configs/_base_/datasets/smpl24.py``.
 
     Returns:
         dict: parsed metainfo with ``skeleton_links``, ``flip_indices``, colours, ...
     """
     from mmpose.datasets.datasets.utils import parse_pose_metainfo
-    if osp.isfile(SMPL24_METAINFO_FILE):
-        return parse_pose_metainfo(dict(from_file=SMPL24_METAINFO_FILE))
-    from pmnet_plugin.models.body_models.constants import (SMPL_FLIP_INDICES, SMPL_JOINT_NAMES,
-                                                           SMPL_PARENTS)
-    names = list(SMPL_JOINT_NAMES)
-    links = [(p, j) for j, p in enumerate(SMPL_PARENTS) if p >= 0]
-    return dict(
-        dataset_name='smpl24',
-        num_keypoints=len(names),
-        keypoint_id2name=dict(enumerate(names)),
-        keypoint_name2id={n: i for i, n in enumerate(names)},
-        flip_indices=list(SMPL_FLIP_INDICES),
-        skeleton_links=links,
-        keypoint_colors=np.array([(51, 153, 255)] * len(names), dtype=np.uint8),
-        skeleton_link_colors=np.array([(51, 153, 255)] * len(links), dtype=np.uint8))
+
+    from pmnet_plugin.datasets import SMPL24_METAINFO_FILE
+    return parse_pose_metainfo(dict(from_file=SMPL24_METAINFO_FILE))
 
 
 def dataset_meta_from_config(config: Config) -> Optional[Dict]:
