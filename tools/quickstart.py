@@ -194,6 +194,19 @@ def train_command(args: argparse.Namespace, cfg: str, wd: str, seed: int, opts: 
                f'randomness.seed={seed}', *loader, *opts])
 
 
+def prototypes_load(path: str) -> bool:
+    """Whether ``path`` is a prototype file that loads (one in an older layout is rebuilt)."""
+    from pmnet_plugin.prototypes import load_prototypes
+    if not osp.exists(osp.join(ROOT, path)):
+        return False
+    try:
+        load_prototypes(osp.join(ROOT, path))
+    except (KeyError, ValueError, OSError) as err:
+        print(f'{path}: {err}: rebuilding it')
+        return False
+    return True
+
+
 def main() -> None:
     args = parse_args()
     os.environ.setdefault('PYOPENGL_PLATFORM', 'osmesa')
@@ -230,7 +243,8 @@ def main() -> None:
                '--balanced', '--seed', '0', '--out', proto,
                '--mean-params', 'data/body_models/smpl_mean_params.npz', '--write-mean-params', mean,
                '--body-model', 'data/body_models/smpl/SMPL_NEUTRAL.pkl'],
-              skip_if=proto if osp.exists(osp.join(ROOT, mean)) else None, log=f'{out}/logs/prototypes.log')
+              skip_if=proto if osp.exists(osp.join(ROOT, mean)) and prototypes_load(proto) else None,
+              log=f'{out}/logs/prototypes.log')
     steps.run('starting-point error: mean pose vs nearest prototype',
               [PY, 'tools/prototype_coverage.py', f'{data}/test.npz', proto, '--mean-params', mean,
                '--out', f'{out}/starting_points.md'])
