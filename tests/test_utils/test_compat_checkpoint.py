@@ -44,8 +44,10 @@ class _ToyModel(BaseModel):
 
 
 def _runner(work_dir: str, max_iters: int, **kwargs) -> Runner:
+    # the work dir names the run: Runners started within the same second (the default name is the time)
+    # would otherwise share one MessageHub and its loss history
     return Runner(
-        model=_ToyModel(), work_dir=work_dir,
+        model=_ToyModel(), work_dir=work_dir, experiment_name=osp.basename(work_dir),
         train_dataloader=dict(dataset=_ToyDataset(), sampler=dict(type='DefaultSampler', shuffle=True),
                               batch_size=2, num_workers=0, collate_fn=dict(type='default_collate')),
         optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-2)),
