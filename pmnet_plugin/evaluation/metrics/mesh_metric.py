@@ -41,32 +41,13 @@ class MeshMetric(BaseMetric):
     """Mean per-joint position error (MPJPE), after similarity Procrustes (PA-MPJPE), and per-vertex
     error (PVE) of SMPL predictions, in millimetres.
 
-    Protocols (``protocol``):
-        - ``'h36m_lsp14'`` (3DPW, as SPIN's ``eval.py`` and MMHuman3D report it): H36M-17 joints are
-          regressed from the GT mesh and from the predicted vertices with the same ``J_regressor_h36m``,
-          centred on the H36M pelvis (joint 0) and reduced to the 14 LSP joints.
-        - ``'h36m_joints_lsp14'`` / ``'h36m_joints_17'`` (Human3.6M protocols 1 and 2, SPIN's
-          ``eval.py``): the GT is the labelled H36M joints of the sample (``gt_instances.keypoints_3d``,
-          looked up by name in the sample's ``joint_set``: ``keypoint_conventions.H36M_SPIN_KEYPOINTS``,
-          or ``H36M_KEYPOINTS`` for a file in MMHuman3D's naming, i.e. Human3.6M's own 17 joints in the
-          order of ``J_regressor_h36m``), the prediction the H36M regressor applied to the predicted
-          vertices; both centred on the H36M pelvis; 14 LSP joints (SPIN) or all 17.
-        - ``'smpl24'``: the 24 SMPL joints (prediction: ``pred_instances.keypoints_3d``), centred on the
-          SMPL pelvis (joint 0). Samples without SMPL GT fall back to ``gt_instances.keypoints_3d``.
-        - ``'auto'`` (default): ``'h36m_lsp14'`` when ``body_model`` names a ``joint_regressor_h36m``.
-    PVE compares pelvis-centred vertices (the protocol's pelvis), only for samples with SMPL GT.
-
-    GT meshes use the neutral model unless ``gendered_body_models`` is given: then each sample's GT mesh
-    comes from the model of its ``gender`` metainfo ('m'/'male', 'f'/'female'; anything else: neutral),
-    as 3DPW's published numbers are computed (SPIN ``eval.py``). When a gendered file is missing the
-    neutral model is used, a warning says the numbers are not comparable with published tables, and
-    ``gendered_gt`` is 0 in the results (1 when gendered GT was used).
-
-    Predictions containing NaN/inf are counted (``num_nan``), logged and left out of every average.
-    Samples without the GT the protocol needs are counted in ``num_skipped``.
-
-    Per-sample errors are computed in :meth:`process` (GT meshes batched per evaluation batch) so that
-    only scalars are gathered across ranks, not 6890-vertex meshes.
+    Protocols: ``'h36m_lsp14'`` (3DPW as SPIN and MMHuman3D report it: H36M joints regressed from the GT
+    and predicted meshes, LSP-14), ``'h36m_joints_lsp14'`` / ``'h36m_joints_17'`` (Human3.6M protocols 1
+    and 2 against the labelled joints), ``'smpl24'``; ``'auto'`` picks ``'h36m_lsp14'`` when the body model
+    has an H36M regressor. GT meshes are gendered when ``gendered_body_models`` is given. Non-finite
+    predictions are counted in ``num_nan`` and samples without the needed GT in ``num_skipped``; both are
+    left out of the averages. Errors are computed per batch in :meth:`process`, so only scalars are gathered
+    across ranks. Details: docs/evaluation.md.
 
     Args:
         body_model (dict): ``SMPLBodyModel`` arguments, e.g.
