@@ -76,8 +76,13 @@ class PeakMemory:
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            self._peak = max(self._peak, _rss_bytes())
+            self.sample()
             time.sleep(self.interval)
+
+    def sample(self) -> None:
+        """Records the RSS now (CPU); the sampling thread calls it, and code may at a known peak."""
+        if not self.cuda:
+            self._peak = max(self._peak, _rss_bytes())
 
     def start(self) -> None:
         """Begins a window (resets the peak)."""

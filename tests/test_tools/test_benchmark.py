@@ -3,7 +3,6 @@ import gc
 import json
 import mmap
 import os.path as osp
-import time
 
 import numpy as np
 import pytest
@@ -59,8 +58,8 @@ class TestHelpers:
 
         def alloc():
             enabled.append(gc.isenabled())
-            block = _new_pages(64)  # held while the sampler runs
-            time.sleep(0.05)
+            block = _new_pages(64)
+            mem.sample()  # the peak is recorded here, whatever the sampling thread's timing
             block.close()
 
         mem = PeakMemory('cpu', interval=0.001)
@@ -77,9 +76,8 @@ class TestHelpers:
         gc.disable()
         try:
             mem.start()
-            block = _new_pages(128)  # held while the sampler runs
-            time.sleep(0.05)
-            got = mem.read()
+            block = _new_pages(128)
+            got = mem.read()  # reads the RSS now as well: no wait for the sampling thread
             block.close()
         finally:
             gc.enable()
