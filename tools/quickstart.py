@@ -93,6 +93,11 @@ class Steps:
         names their wall time together. A job's output goes to its ``log`` (the console when None)."""
         pending, running = list(jobs), []
         t0 = time.time()
+        env = os.environ.copy()
+        side_by_side = min(parallel, len(jobs))
+        if side_by_side > 1:  # each job gets its share of the cores: more threads than cores stall OpenMP
+            threads = str(max(1, (os.cpu_count() or 1) // side_by_side))
+            env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
         while pending or running:
             while pending and len(running) < parallel:
                 name, cmd, log = pending.pop(0)
@@ -101,7 +106,8 @@ class Steps:
                 print(f'[quickstart {self.done}/{self.total} | {time.time() - self.start:6.0f}s] {name}{side} '
                       f'...\n    $ {" ".join(cmd)}', flush=True)
                 out = open(osp.join(ROOT, log), 'w') if log else None
-                proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT if out else None)
+                proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out,
+                                        stderr=subprocess.STDOUT if out else None)
                 running.append((name, proc, out, log, time.time()))
             time.sleep(0.2)
             for job in [j for j in running if j[1].poll() is not None]:

@@ -70,3 +70,16 @@ def test_baseline_table_counts_the_seeds_that_beat_each_baseline(tmp_path):
             for line in quickstart_report.baseline_table(diags).splitlines()[2:]}
     assert rows['HMR'] == ['190.0 ± 14.1', '2 of 2 seeds', '1 of 2 seeds']
     assert rows['PM-Net'][2] == '1 of 2 seeds'
+
+
+def test_side_by_side_jobs_share_the_cores(tmp_path, monkeypatch):
+    # more OpenMP threads than cores stall every job; side by side, each gets its share of the cores
+    monkeypatch.setattr(quickstart.os, 'cpu_count', lambda: 16)
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    code = 'import os, sys; open(sys.argv[1], "w").write(os.environ.get("OMP_NUM_THREADS", "unset"))'
+    steps = quickstart.Steps(total=4)
+    side = [(f'job {i}', [sys.executable, '-c', code, str(tmp_path / f'side{i}')], None) for i in range(3)]
+    steps.run_many('side', side, parallel=4)  # 3 jobs: 16 // 3 cores each
+    assert {(tmp_path / f'side{i}').read_text() for i in range(3)} == {'5'}
+    steps.run_many('one', [('alone', [sys.executable, '-c', code, str(tmp_path / 'alone')], None)], parallel=4)
+    assert (tmp_path / 'alone').read_text() == 'unset'  # one job at a time keeps torch's default
