@@ -23,7 +23,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import pmnet_plugin  # noqa: E402,F401  (registers components; torch>=2.6 checkpoint fix)
 from pmnet_plugin.apis.checkpoint import check_checkpoint_fits, read_checkpoint  # noqa: E402
-from pmnet_plugin.compat.cpu_distributed import close_distributed, setup_cpu_distributed
+from pmnet_plugin.compat import close_distributed, setup_cpu_distributed  # noqa: E402
 from pmnet_plugin.datasets.body_fingerprint_check import check_render_bodies  # noqa: E402
 from pmnet_plugin.utils import cli  # noqa: E402
 from pmnet_plugin.utils.atomic_io import atomic_write, check_writable  # noqa: E402

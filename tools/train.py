@@ -20,10 +20,9 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import pmnet_plugin  # noqa: E402,F401  (registers components; torch>=2.6 checkpoint fix)
-from pmnet_plugin.apis.checkpoint import read_checkpoint  # noqa: E402
+from pmnet_plugin.apis.checkpoint import find_resumable_checkpoint, read_checkpoint  # noqa: E402
+from pmnet_plugin.compat import close_distributed, setup_cpu_distributed  # noqa: E402
 from pmnet_plugin.datasets.body_fingerprint_check import check_render_bodies  # noqa: E402
-from pmnet_plugin.compat.cpu_distributed import close_distributed, setup_cpu_distributed  # noqa: E402
-from pmnet_plugin.engine.resume import find_resumable_checkpoint  # noqa: E402
 from pmnet_plugin.utils import cli  # noqa: E402
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
 
@@ -96,7 +95,7 @@ def resolve_resume(cfg: Config) -> None:
     """With ``resume`` and no checkpoint given, points ``load_from`` at the newest one that loads.
 
     MMEngine would take the one named in ``work_dir/last_checkpoint`` even when it is truncated; see
-    ``pmnet_plugin.engine.resume``. A given checkpoint (``--resume FILE`` or ``load_from``) that does not
+    ``pmnet_plugin.apis.checkpoint``. A given checkpoint (``--resume FILE`` or ``load_from``) that does not
     load is an error naming it, before the Runner is built (MMEngine's would print torch's advice).
     """
     if not cfg.get('resume', False):

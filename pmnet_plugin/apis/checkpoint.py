@@ -1,11 +1,15 @@
-"""Reading a checkpoint with errors that name the file, and strict checks that it fits the model.
+"""Reading a checkpoint with errors that name the file, strict checks that it fits the model, and the
+checkpoint to resume from.
 
 MMEngine's ``load_checkpoint`` is not strict: a checkpoint of another head loads with warnings and the
 model predicts from a partly random head. :func:`check_checkpoint_fits` compares every key and shape and
-says which head the checkpoint holds and which the config builds (``docs/reliability.md``).
+says which head the checkpoint holds and which the config builds. MMEngine's ``resume=True`` fails on a
+truncated ``last_checkpoint``; :func:`find_resumable_checkpoint` returns the newest checkpoint that loads
+(``docs/reliability.md``). Saving is ``AtomicCheckpointHook``'s.
 """
 import ast
 import logging
+import os
 import os.path as osp
 import pickle
 import re
@@ -13,6 +17,7 @@ import zipfile
 from typing import Dict, List, Optional, Tuple
 
 import torch
+from mmengine.logging import print_log
 from torch import nn
 
 from pmnet_plugin.utils.paths import relative_path_hint
@@ -20,7 +25,8 @@ from pmnet_plugin.utils.safe_pickle import DataFileError, unreadable_file_messag
 
 __all__ = [
     'CheckpointMismatchError', 'read_checkpoint', 'checkpoint_head', 'model_head',
-    'compare_state_dict', 'check_checkpoint_fits', 'load_model_checkpoint'
+    'compare_state_dict', 'check_checkpoint_fits', 'load_model_checkpoint', 'checkpoint_candidates',
+    'find_resumable_checkpoint'
 ]
 
 OPT_OUT = ('--no-strict in tools/test.py and tools/demo.py, strict=False in init_mesh_model')
@@ -231,3 +237,67 @@ def load_model_checkpoint(model: nn.Module, path: str, strict: bool = True, map_
     check_checkpoint_fits(model, ckpt, path, strict, logger)
     _load_checkpoint_to_model(model, ckpt, strict=False)
     return ckpt
+
+
+_NUMBER = re.compile(r'(\d+)\.pth$')
+
+
+def checkpoint_candidates(work_dir: str) -> List[str]:
+    """Checkpoints of ``work_dir``, newest first: ``last_checkpoint``'s, then ``*.pth`` by number, mtime.
+
+    Args:
+        work_dir (str): A Runner's work dir.
+
+    Returns:
+        list[str]: Paths (no duplicates); empty when there are none.
+    """
+    if not osp.isdir(work_dir):
+        return []
+    found = []
+    for name in os.listdir(work_dir):
+        path = osp.join(work_dir, name)
+        if name.endswith('.pth') and osp.isfile(path):
+            match = _NUMBER.search(name)
+            found.append((int(match.group(1)) if match else -1, osp.getmtime(path), path))
+    ordered = [p for _, _, p in sorted(found, reverse=True)]
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(marker):
+        with open(marker) as f:
+            named = f.read().strip()
+        if named:
+            named = named if osp.isabs(named) or osp.isfile(named) else osp.join(work_dir, named)
+            ordered = [named] + [p for p in ordered if osp.abspath(p) != osp.abspath(named)]
+    return ordered
+
+
+def find_resumable_checkpoint(work_dir: str, logger=None) -> Optional[str]:
+    """The newest checkpoint of ``work_dir`` that ``torch.load`` reads; skipped ones are logged.
+
+    Args:
+        work_dir (str): A Runner's work dir.
+        logger (optional): MMEngine logger or name; defaults to the current one.
+
+    Returns:
+        str | None: The checkpoint to resume from; None when the work dir has no checkpoint.
+
+    Raises:
+        DataFileError: Checkpoints exist but none of them loads (each is named with its error).
+    """
+    skipped: List[Tuple[str, str]] = []
+    for path in checkpoint_candidates(work_dir):
+        try:
+            read_checkpoint(path)
+        except (DataFileError, FileNotFoundError) as err:
+            why = str(err)
+            skipped.append((path, why[len(path) + 2:] if why.startswith(f'{path}: ') else why))
+            continue
+        if skipped:
+            print_log(f'resuming from {path}, the newest checkpoint that loads; skipped '
+                      + '; '.join(f'{p}: {why}' for p, why in skipped), logger=logger or 'current',
+                      level=logging.WARNING)
+        return path
+    if skipped:
+        raise DataFileError(f'no checkpoint in {work_dir} can be loaded: '
+                            + '; '.join(f'{p}: {why}' for p, why in skipped)
+                            + '. Start without --resume (or with --resume <a good .pth>).')
+    return None

@@ -4,7 +4,7 @@ import os
 import pytest
 import torch
 
-from pmnet_plugin.engine.resume import checkpoint_candidates, find_resumable_checkpoint
+from pmnet_plugin.apis.checkpoint import checkpoint_candidates, find_resumable_checkpoint
 from pmnet_plugin.utils.safe_pickle import DataFileError
 
 
