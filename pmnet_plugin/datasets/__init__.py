@@ -1,4 +1,5 @@
 """Datasets, annotation readers and SMPL-aware transforms (see docs/datasets.md for pipelines)."""
+from .cached_feature_dataset import CachedFeatureDataset, cached_feature_collate
 from .collate import mesh_collate
 from .humandata import AnnotationError, read_annotations, read_humandata, read_spin_npz
 from .keypoint_conventions import (KEYPOINT_CONVENTIONS, convert_keypoints, get_keypoint_names,
@@ -9,7 +10,7 @@ from .supervision import joint_set_metainfo, to_joint_set
 from .transforms import *  # noqa: F401,F403
 
 __all__ = [
-    'mesh_collate', 'AnnotationError', 'read_annotations', 'read_humandata', 'read_spin_npz',
+    'CachedFeatureDataset', 'cached_feature_collate', 'mesh_collate', 'AnnotationError', 'read_annotations', 'read_humandata', 'read_spin_npz',
     'KEYPOINT_CONVENTIONS', 'convert_keypoints', 'get_keypoint_names', 'get_mapping',
     'MixedSMPLDataset', 'SMPL24_METAINFO_FILE', 'SMPLImageDataset', 'joint_set_metainfo',
     'to_joint_set'

@@ -1,5 +1,6 @@
 from .backbones import *  # noqa: F401,F403
 from .body_models import *  # noqa: F401,F403
+from .data_preprocessors import *  # noqa: F401,F403
 from .discriminators import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
 from .initializers import *  # noqa: F401,F403

@@ -297,7 +297,8 @@ class HMRHead(BaseHead):
         return losses
 
     # ------------------------------------------------------------------ inference
-    def predict_outputs(self, feats: Tuple[Tensor], test_cfg: ConfigType = {}) -> Dict[str, Tensor]:
+    def predict_outputs(self, feats: Tuple[Tensor], test_cfg: ConfigType = {},
+                        init: Optional[Dict[str, Tensor]] = None) -> Dict[str, Tensor]:
         """The batched tensors behind :meth:`predict` (traceable; ``tools/export_onnx.py`` exports it).
 
         Args:
@@ -305,6 +306,8 @@ class HMRHead(BaseHead):
             test_cfg (dict): ``output_vertices`` (bool, default True): the mesh; ``output_rarity`` (bool,
                 default True): the pose rarity (a second body-model pass, on the canonical pose) and the
                 subclass's where-in-memory extras.
+            init (dict, optional): The IEF starting point (:meth:`_initial_estimate`'s keys); ``None``:
+                the head's own.
 
         Returns:
             dict: ``keypoints_crop`` (B, 24, 2) in [-1, 1] over the crop, ``keypoints_3d`` (B, 24, 3)
@@ -313,7 +316,7 @@ class HMRHead(BaseHead):
             has an H36M regressor, ``rarity`` (B,) mm and ``rarity_percentile`` (B,)
             (:class:`PoseRarityScorer`), and subclass extras.
         """
-        preds = self.forward(feats)
+        preds = self._forward_from_init(self._pool(feats), init)
         body = self.run_body_model(preds['smpl_pose_rotmat'], preds['smpl_betas'],
                                    vertices=test_cfg.get('output_vertices', True))
         joints = body['joints'][:, :NUM_JOINTS].float()

@@ -1,10 +1,12 @@
 """PM-Net head: IEF regression starting from a prototype selected from a memory."""
 import warnings
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmengine.structures import InstanceData
 from mmpose.registry import MODELS
+from mmpose.utils.typing import ConfigType, OptSampleList
 from torch import Tensor, nn
 
 from pmnet_plugin.prototypes.geometry import (body_chordal_distance, canonical_rotmats,
@@ -13,6 +15,7 @@ from pmnet_plugin.prototypes.io import check_prototypes_fit, load_prototypes
 from pmnet_plugin.utils.rotation import (average_quaternions, matrix_to_quaternion, matrix_to_rot6d,
                                          quaternion_to_matrix, rot6d_to_matrix)
 from .hmr_head import NUM_JOINTS, HMRHead
+from .mesh_outputs import outputs_to_host, outputs_to_instances
 
 
 @MODELS.register_module()
@@ -40,7 +43,11 @@ class PrototypeMemoryHead(HMRHead):
         detach_selection (bool): Only the assignment loss trains the selector. Defaults to True.
         assign_mode (str): ``'hard'`` (CE to the nearest) or ``'soft'`` (KL to ``softmax(-d / T)``).
             Defaults to ``'hard'``.
-        assign_temperature (float): T of the soft target. Defaults to 1.0.
+        assign_space (str): Distance d of the assignment: ``'rotation'``, summed squared chordal distance
+            of the joint rotations; ``'joints'``, mean distance (m) of the 24 joints posed at the mean
+            betas, root-relative, which ignores limb twists the image does not show. Defaults to
+            ``'rotation'``.
+        assign_temperature (float): T of the soft target, in the unit of d. Defaults to 1.0.
         init_shape_cam (str): Betas and cam start from the ``'mean'`` params or the ``'prototype'``.
             Defaults to ``'mean'``.
         train_init_from_gt (bool): Train IEF from the GT-assigned prototype. Defaults to False.
@@ -66,6 +73,7 @@ class PrototypeMemoryHead(HMRHead):
                  blend_topk: int = 3,
                  detach_selection: bool = True,
                  assign_mode: str = 'hard',
+                 assign_space: str = 'rotation',
                  assign_temperature: float = 1.0,
                  init_shape_cam: str = 'mean',
                  train_init_from_gt: bool = False,
@@ -77,6 +85,8 @@ class PrototypeMemoryHead(HMRHead):
             raise ValueError(f'PrototypeMemoryHead: init_mode must be top1|blend, got {init_mode}')
         if assign_mode not in ('hard', 'soft'):
             raise ValueError(f'PrototypeMemoryHead: assign_mode must be hard|soft, got {assign_mode}')
+        if assign_space not in ('rotation', 'joints'):
+            raise ValueError(f'PrototypeMemoryHead: assign_space must be rotation|joints, got {assign_space}')
         if init_shape_cam not in ('mean', 'prototype'):
             raise ValueError('PrototypeMemoryHead: init_shape_cam must be mean|prototype')
         if learnable and ema_momentum is not None:
@@ -97,6 +107,7 @@ class PrototypeMemoryHead(HMRHead):
         self.blend_topk = min(blend_topk, num_prototypes)
         self.detach_selection = detach_selection
         self.assign_mode = assign_mode
+        self.assign_space = assign_space
         self.assign_temperature = assign_temperature
         self.init_shape_cam = init_shape_cam
         self.train_init_from_gt = train_init_from_gt
@@ -152,8 +163,17 @@ class PrototypeMemoryHead(HMRHead):
         """Poses (B, 24, 3, 3) canonicalised as the prototypes are (identity or heading-free root)."""
         return canonical_rotmats(pose_rotmat.float(), keep_tilt=self.tilt_weight > 0)
 
+    def canonical_joints(self, pose_rotmat: Tensor) -> Tensor:
+        """Root-relative joints (N, 24, 3) of canonical poses (N, 24, 3, 3) at the mean betas."""
+        pose = self.canonical(pose_rotmat)
+        if self.tilt_weight <= 0:  # articulation only: the prototypes' root is the identity
+            pose = torch.cat([torch.eye(3, device=pose.device).expand(len(pose), 1, 3, 3), pose[:, 1:]], 1)
+        joints = self.run_body_model(pose, self.init_betas.expand(len(pose), -1), vertices=False,
+                                     regressed=False)['joints'][:, :NUM_JOINTS]
+        return joints - joints[:, :1]
+
     def assignment(self, gt_pose_rotmat: Tensor) -> Dict[str, Tensor]:
-        """Nearest prototype of GT poses (canonicalised as in build_prototypes).
+        """Nearest prototype of GT poses (canonicalised as in build_prototypes), in ``assign_space``.
 
         Args:
             gt_pose_rotmat (Tensor): GT poses, shape (B, 24, 3, 3).
@@ -162,8 +182,12 @@ class PrototypeMemoryHead(HMRHead):
             dict: ``index`` (B,) long, ``soft`` (B, K) = softmax(-d / T), ``dist`` (B, K).
         """
         with torch.no_grad():
-            d = body_chordal_distance(self.canonical(gt_pose_rotmat), self.prototype_rotmats(),
-                                      self.tilt_weight)
+            if self.assign_space == 'joints':
+                gt, protos = self.canonical_joints(gt_pose_rotmat), self.canonical_joints(self.prototype_rotmats())
+                d = torch.linalg.norm(gt[:, None] - protos[None], dim=-1).mean(-1)
+            else:
+                d = body_chordal_distance(self.canonical(gt_pose_rotmat), self.prototype_rotmats(),
+                                          self.tilt_weight)
         return dict(index=d.argmin(1), soft=F.softmax(-d / self.assign_temperature, 1), dist=d)
 
     def selector_logits(self, feat: Tensor) -> Tensor:
@@ -288,6 +312,22 @@ class PrototypeMemoryHead(HMRHead):
             if self.tilt_weight <= 0:
                 new[0] = torch.eye(3, device=new.device)
             self.proto_pose_rot6d[k] = matrix_to_rot6d(new).to(self.proto_pose_rot6d.dtype)
+
+    def predict(self, feats: Tuple[Tensor], batch_data_samples: OptSampleList,
+                test_cfg: ConfigType = {}) -> List[InstanceData]:
+        """:meth:`HMRHead.predict`; with ``test_cfg.oracle_prototype`` IEF starts from the prototype
+        :meth:`assignment` gives the sample's GT pose (an upper bound on selection; needs GT
+        ``smpl_pose`` labels), and ``proto_id`` is that prototype."""
+        if not test_cfg.get('oracle_prototype', False):
+            return super().predict(feats, batch_data_samples, test_cfg)
+        feat = self._pool(feats)
+        gt = self.gather_targets(batch_data_samples, feat.device)
+        if not bool((gt['has_smpl'] > 0).all()):
+            raise ValueError('PrototypeMemoryHead: test_cfg.oracle_prototype needs GT smpl_pose for every sample')
+        index = self.assignment(gt['smpl_pose_rotmat'])['index']
+        init = dict(self._initial_estimate(feat, index), proto_id=index)
+        return outputs_to_instances(outputs_to_host(self.predict_outputs(feats, test_cfg, init)),
+                                    batch_data_samples, self.decoder)
 
     def _predict_extras(self, preds: Dict[str, Tensor], with_rarity: bool) -> Dict[str, Tensor]:
         """Selected prototype (``proto_id``, ``proto_score``) and, ``with_rarity``, the prototype nearest

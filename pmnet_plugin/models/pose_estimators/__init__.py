@@ -1,3 +1,4 @@
+from .frozen_backbone_mesh import FrozenBackboneMeshEstimator
 from .topdown_mesh import TopdownMeshEstimator
 
-__all__ = ['TopdownMeshEstimator']
+__all__ = ['FrozenBackboneMeshEstimator', 'TopdownMeshEstimator']

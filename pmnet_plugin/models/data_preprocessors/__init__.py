@@ -1,0 +1,3 @@
+from .cached_feature_preprocessor import CachedFeaturePreprocessor
+
+__all__ = ['CachedFeaturePreprocessor']
