@@ -11,6 +11,7 @@ from typing import Callable, Dict, Optional
 import numpy as np
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmpose.registry import DATASETS, MODELS
 
 from pmnet_plugin.datasets.cached_feature_dataset import CACHE_FORMAT, META_FILE, CachedFeatureDataset
@@ -132,6 +133,7 @@ def build_feature_cache(cfg: Config, split: str, cache_dir: str, checkpoint: Opt
         log(f'feature cache {cache_dir}: reused ({len(CachedFeatureDataset(cache_dir))} samples)')
         return cache_dir
     log(f'feature cache {cache_dir}: building, {problem}')
+    init_default_scope(cfg.get('default_scope', 'mmpose'))
     model_cfg = cfg.model.copy()
     model_cfg.init_cfg = dict(model_cfg.get('init_cfg') or {}, checkpoint=checkpoint) if checkpoint else None
     model = MODELS.build(model_cfg)
