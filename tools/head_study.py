@@ -10,7 +10,7 @@ ratios to HMR and 95 % intervals paired by seed), ``OUT/curves.png`` and ``OUT/r
 ``--selectors`` compares PM-Net selector variants instead (``SELECTOR_CANDIDATES``).
 
 Usage:
-    python tools/head_study.py [--data data/synthetic] [--seeds 0 1 2 3 4] [--iters 3000] [--draws 4]
+    python tools/head_study.py [--data data/synthetic] [--seeds 0 1 2 3 4] [--iters 1500] [--draws 4]
         [--models HMR HMR-BMC HMR-GAI PM-Net PM-Net-oracle] [--parallel 2] [--out outputs/head_study]
     python tools/head_study.py --selectors --seeds 0 1 --out outputs/selector_study
 """
@@ -45,9 +45,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--data', default='data/synthetic', help='the quickstart dataset folder')
     p.add_argument('--out', help='report folder (default outputs/head_study or outputs/selector_study)')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
-    p.add_argument('--iters', type=int, default=3000, help='training iterations of each head (batch 32)')
+    p.add_argument('--iters', type=int, default=1500, help='training iterations of each head (batch 32)')
     p.add_argument('--draws', type=int, default=4, help='augmentation draws cached per training render')
-    p.add_argument('--curve-points', type=int, default=12, help='evaluations along each learning curve')
+    p.add_argument('--curve-points', type=int, default=8, help='evaluations along each learning curve')
     p.add_argument('--models', nargs='+', choices=sorted(STUDY_MODELS), default=list(STUDY_MODELS))
     p.add_argument('--selectors', action='store_true', help='compare PM-Net selector variants')
     p.add_argument('--parallel', type=int, default=2, help='trainings side by side')
@@ -138,6 +138,19 @@ def prepare(args: argparse.Namespace) -> Dict[str, str]:
     return dict(caches, pose2d=pose2d)
 
 
+def study_prototypes(data: str, k: int, tilt_weight: float) -> str:
+    """A prototype file of the training poses with ``k`` prototypes and ``tilt_weight`` (built once)."""
+    out = osp.join(ROOT, data, 'head_study_cache', f'prototypes_k{k}_tilt{tilt_weight:g}.npz')
+    if not osp.isfile(out):
+        sys.path.insert(0, osp.join(ROOT, 'tools'))
+        import build_prototypes
+        build_prototypes.main(['--poses', osp.join(ROOT, data, 'train.npz'), '--k', str(k), '--balanced', '--seed',
+                               '0', '--out', out, '--tilt-weight', str(tilt_weight), '--mean-params',
+                               osp.join(ROOT, data, 'smpl_mean_params.npz'), '--body-model',
+                               osp.join(ROOT, 'data/body_models/smpl/SMPL_NEUTRAL.pkl')])
+    return out
+
+
 def run_jobs(args: argparse.Namespace, jobs: List[dict]) -> None:
     """Runs the worker of each job not done yet, ``--parallel`` at a time, each with its share of cores."""
     env = dict(os.environ)
@@ -185,8 +198,13 @@ def main(argv=None) -> None:
     prep = prepare(args)
     caches = dict(train=prep['train'], test=prep['test'])
     interval = max(1, args.iters // args.curve_points)
-    variants = ({name: ('PM-Net', head) for name, head in SELECTOR_CANDIDATES.items()} if args.selectors else
-                {name: (name, {}) for name in args.models})
+    variants = ({name: ('PM-Net', dict(head)) for name, head in SELECTOR_CANDIDATES.items()} if args.selectors
+                else {name: (name, {}) for name in args.models})
+    for _, head in variants.values():
+        if 'prototypes' in head:
+            spec = head.pop('prototypes')
+            head.update(prototype_file=study_prototypes(args.data, **spec), num_prototypes=spec['k'],
+                        tilt_weight=spec['tilt_weight'])
     jobs = []
     for seed in args.seeds:
         for label, (model, head) in variants.items():

@@ -20,14 +20,15 @@ STUDY_MODELS = {
     'PM-Net': ('configs/pmnet_effnet-lite0-1xb32-400it_synthetic-96x96.py', {}),
     'PM-Net-oracle': ('configs/pmnet_effnet-lite0-1xb32-400it_synthetic-96x96.py', {'train_init_from_gt': True}),
 }
-# selector candidates: PM-Net head overrides, compared on the body pose of the tail
+# selector candidates: PM-Net head overrides, compared on the body pose of the tail; ``prototypes`` asks
+# for another prototype file (K, tilt weight) built from the same training poses
 SELECTOR_CANDIDATES = {
     'rotation, hard': {'assign_space': 'rotation', 'assign_mode': 'hard'},
     'rotation, soft T=1': {'assign_space': 'rotation', 'assign_mode': 'soft', 'assign_temperature': 1.0},
     'joints, hard': {'assign_space': 'joints', 'assign_mode': 'hard'},
     'joints, soft T=10 mm': {'assign_space': 'joints', 'assign_mode': 'soft', 'assign_temperature': 0.01},
-    'keypoint embedding only': {'selector_channels': (0, 512)},
-    'blend top-3': {'init_mode': 'blend'},
+    'K=16': {'prototypes': dict(k=16, tilt_weight=0.0)},
+    'tilt prototypes (weight 4)': {'prototypes': dict(k=32, tilt_weight=4.0)},
 }
 GAI_SIGMA_LR_MULT = 10.0  # the official code gives sigma its own learning rate, 10x the model's here
 
@@ -80,6 +81,7 @@ def study_config(name: str, data: str, caches: Dict[str, str], pose2d: Optional[
         if 'mean_params' in ev:
             ev.mean_params = mean
     cfg.val_dataloader, cfg.val_cfg, cfg.val_evaluator = None, None, None
+    cfg.optim_wrapper.optimizer['fused'] = True  # Adam's update in one kernel per step: faster on CPU
     cfg.train_cfg = dict(by_epoch=False, max_iters=iters, val_interval=iters + 1)
     cfg.param_scheduler = [
         dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=100),

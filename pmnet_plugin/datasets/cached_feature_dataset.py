@@ -61,6 +61,7 @@ class CachedFeatureDataset(Dataset):
         if sizes != {n}:
             raise ValueError(f'{cache_dir}: arrays of {sorted(sizes)} samples, meta.json says {n}; rebuild it')
         self._metainfo = parse_pose_metainfo(dict(from_file=metainfo_file))
+        self._samples: Dict[int, PoseDataSample] = {}  # built once each; the models only read them
 
     @property
     def metainfo(self) -> dict:
@@ -71,6 +72,8 @@ class CachedFeatureDataset(Dataset):
 
     def data_sample(self, idx: int) -> PoseDataSample:
         """The packed sample ``idx`` without its features."""
+        if idx in self._samples:
+            return self._samples[idx]
         meta = {k: np.asarray(v) if k in self.array_keys else v for k, v in self.sample_meta[idx].items()}
         sample = PoseDataSample(metainfo=meta)
         fields: Dict[str, dict] = {'label': {}, 'inst': {}}
@@ -79,6 +82,7 @@ class CachedFeatureDataset(Dataset):
             fields[kind][name] = value[idx]
         sample.gt_instance_labels = InstanceData(**fields['label'])
         sample.gt_instances = InstanceData(**fields['inst'])
+        self._samples[idx] = sample
         return sample
 
     def __getitem__(self, idx: int) -> dict:

@@ -117,8 +117,9 @@ class NaNGuardHook(Hook):
 
     @staticmethod
     def non_finite_parameters(model: torch.nn.Module) -> List[str]:
-        """Names of the parameters holding NaN/inf (one device sync for all of them)."""
-        named = [(n, p) for n, p in model.named_parameters() if p.is_floating_point()]
+        """Names of the trained parameters holding NaN/inf (one device sync for all of them); frozen ones
+        (``requires_grad=False``) cannot turn non-finite through a step and are not read."""
+        named = [(n, p) for n, p in model.named_parameters() if p.is_floating_point() and p.requires_grad]
         if not named:
             return []
         # max-abs norms in a few fused kernels per device and dtype (inf or NaN iff an entry is)
