@@ -9,7 +9,7 @@ overwrite real SMPL/SPIN files unless ``--force`` is given.
 import argparse
 import time
 
-from pmnet_plugin.synthetic.body_model import make_synthetic_smpl
+from pmnet_plugin.synthetic.procedural_body import make_synthetic_smpl
 
 
 def parse_args() -> argparse.Namespace:
