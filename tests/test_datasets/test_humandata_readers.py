@@ -74,7 +74,7 @@ def test_humandata_compressed_and_override(tmp_path, hd_writer, hd_arrays):
         np.testing.assert_allclose(cols['keypoints'][:, j], full['_kp24'][:, SMPL_KEYPOINTS.index(name), :2],
                                    atol=1e-5)
     with pytest.raises(AnnotationError, match='keypoints2d'):
-        read_humandata(path, convention='smpl')  # wrong override -> joint count mismatch
+        read_humandata(path, source_joint_set='smpl')  # wrong override -> joint count mismatch
 
 
 def test_spin_npz(tmp_path):
