@@ -91,10 +91,10 @@ def test_keypoints_inside_rendered_silhouette(tiny_dataset, body_model_files):
 
 
 def test_dataset_reader_reads_our_files(tiny_dataset):
-    reader = pytest.importorskip('pmnet_plugin.datasets.humandata')
+    from pmnet_plugin.datasets.humandata import read_humandata
     from pmnet_plugin.synthetic.synth_dataset import load_humandata
     out, _ = tiny_dataset
     path = os.path.join(out, 'test.npz')
-    cols, ours = reader.read_humandata(path), load_humandata(path)
+    cols, ours = read_humandata(path), load_humandata(path)
     np.testing.assert_allclose(cols['keypoints'], ours['keypoints2d'][..., :2], atol=1e-4)
     assert cols['clip'].tolist() == ours['meta']['clip'].tolist()
