@@ -8,7 +8,7 @@
 # sdist xtcocotools-1.14.3.tar.gz, and mmcv-2.1.0.tar.gz (full) or the mmcv_lite-2.1.0 wheel (--lite).
 # --lite installs mmcv-lite with tools/mmcv_ext_standin.py as mmcv._ext: training, testing and benchmarking
 # the mesh models work (they call no mmcv op); MMDet's detector (NMS, RoIAlign) and any other mmcv op raise,
-# so the demo's person detection needs the full path. Times: docs/results.md.
+# so the demo's person detection needs the full path. Install notes: docs/install.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHL=${WHL:-.whl}
