@@ -7,7 +7,11 @@ Creates ``<out>/smpl/SMPL_NEUTRAL.pkl`` and ``.npz``, ``<out>/smpl/SMPL_MALE.pkl
 overwrite real SMPL/SPIN files unless ``--force`` is given.
 """
 import argparse
+import os.path as osp
+import sys
 import time
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # pmnet_plugin of this checkout
 
 from pmnet_plugin.synthetic.procedural_body import make_synthetic_smpl
 
