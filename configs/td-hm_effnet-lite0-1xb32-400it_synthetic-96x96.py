@@ -55,7 +55,7 @@ model = dict(
     head=dict(type='HeatmapHead', in_channels=112, out_channels=num_keypoints, deconv_out_channels=(64, ),
               deconv_kernel_sizes=(4, ), final_layer=dict(kernel_size=1),
               loss=dict(type='KeypointMSELoss', use_target_weight=True), decoder=codec),
-    # no flip test: the body's suit has different left and right colours (docs/learning.md)
+    # no flip test: the body's suit has different left and right colours (docs/experiments/learning_log.md)
     test_cfg=dict(flip_test=False))
 
 # ---------------------------------------------------------------- data
@@ -84,7 +84,7 @@ train_dataloader = dict(
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type='SMPLImageDataset', data_root=data_root, ann_file='train.npz', joint_set='smpl',
-                 keypoint_convention='smpl', data_prefix=dict(img='train/'), dataset_tag='synthetic',
+                 source_joint_set='smpl', data_prefix=dict(img='train/'), dataset_tag='synthetic',
                  pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=32,
@@ -93,7 +93,7 @@ val_dataloader = dict(
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=dict(type='SMPLImageDataset', data_root=data_root, ann_file='test.npz', joint_set='smpl',
-                 keypoint_convention='smpl', data_prefix=dict(img='test/'), dataset_tag='synthetic',
+                 source_joint_set='smpl', data_prefix=dict(img='test/'), dataset_tag='synthetic',
                  test_mode=True, pipeline=val_pipeline))
 test_dataloader = val_dataloader
 

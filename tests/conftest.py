@@ -26,5 +26,5 @@ def body_model_files(tmp_path_factory):
         dict: ``model_path`` (.pkl), ``model_path_npz``, ``h36m_regressor`` (.npy), ``mean_params`` (.npz),
         ``dir`` (the folder holding them, laid out like ``data/body_models``).
     """
-    from pmnet_plugin.synthetic.body_model import make_synthetic_smpl
+    from pmnet_plugin.synthetic.procedural_body import make_synthetic_smpl
     return make_synthetic_smpl(str(tmp_path_factory.mktemp('body_models')), seed=0)

@@ -15,8 +15,8 @@ source), with random labels the tests know.
 - :func:`write_pw3d` — MMHuman3D's ``Pw3dConverter`` (test): SMPL parameters and ``meta.gender`` ('m'/'f'),
   no keypoints.
 
-Each writer returns the truth: ``names2d`` / ``names3d`` (the labelled joints), ``kp2d`` (N, J2, 2),
-``kp3d`` (N, J3, 3) as stored, and SMPL parameters where written.
+Each writer returns the truth: ``names2d`` / ``names3d`` (the labelled joints), ``keypoints`` (N, J2, 2),
+``keypoints_3d`` (N, J3, 3) as stored, and SMPL parameters where written.
 """
 import os.path as osp
 
@@ -32,10 +32,10 @@ IMAGE_SIZE = (64, 48)  # (h, w) of the test images
 
 
 def _labels(rng, n, k, centre_joint):
-    kp2d = rng.uniform(6, 40, (n, k, 2)).astype(np.float32)
-    kp3d = rng.normal(0, 0.3, (n, k, 3)).astype(np.float32)
-    kp3d -= kp3d[:, centre_joint:centre_joint + 1]
-    return kp2d, kp3d
+    keypoints = rng.uniform(6, 40, (n, k, 2)).astype(np.float32)
+    keypoints_3d = rng.normal(0, 0.3, (n, k, 3)).astype(np.float32)
+    keypoints_3d -= keypoints_3d[:, centre_joint:centre_joint + 1]
+    return keypoints, keypoints_3d
 
 
 def _smpl(rng, n):
@@ -43,12 +43,12 @@ def _smpl(rng, n):
                 body_pose=rng.normal(0, .2, (n, 23, 3)), betas=rng.normal(0, .5, (n, 10)))
 
 
-def _human_data(names, kp, mask_names=None):
+def _human_data(names, keypoints, mask_names=None):
     """Place joints ``names`` at their human_data slots; returns (compressed array, uint8 mask)."""
     mask = np.zeros(len(HUMAN_DATA_KEYPOINTS), np.uint8)
-    full = np.zeros((kp.shape[0], len(HUMAN_DATA_KEYPOINTS), kp.shape[2]), np.float32)
+    full = np.zeros((keypoints.shape[0], len(HUMAN_DATA_KEYPOINTS), keypoints.shape[2]), np.float32)
     idx = [HUMAN_DATA_KEYPOINTS.index(n) for n in names]
-    full[:, idx] = kp
+    full[:, idx] = keypoints
     mask[[HUMAN_DATA_KEYPOINTS.index(n) for n in (mask_names or names)]] = 1
     return full[:, mask > 0], mask
 
@@ -74,50 +74,50 @@ def _bbox(n):
 def write_h36m(folder: str, n: int = 4, seed: int = 0, filename: str = 'h36m_mosh_train.npz') -> dict:
     """``h36m_mosh_train.npz`` in MMHuman3D's layout (see module docstring)."""
     rng = np.random.default_rng(seed)
-    kp2d, kp3d = _labels(rng, n, 17, centre_joint=0)
+    keypoints, keypoints_3d = _labels(rng, n, 17, centre_joint=0)
     one = np.ones((n, 17, 1), np.float32)
-    k2, mask = _human_data(H36M_KEYPOINTS, np.concatenate([kp2d, one], -1))
-    k3, _ = _human_data(H36M_KEYPOINTS, np.concatenate([kp3d, one], -1))
+    k2, mask = _human_data(H36M_KEYPOINTS, np.concatenate([keypoints, one], -1))
+    k3, _ = _human_data(H36M_KEYPOINTS, np.concatenate([keypoints_3d, one], -1))
     smpl = _smpl(rng, n)
     path = osp.join(folder, filename)
     _dump(path, image_path=_images(n), bbox_xywh=_bbox(n), keypoints2d_mask=mask, keypoints3d_mask=mask,
           keypoints2d=k2, keypoints3d=k3, cam_param={'S1': {'H': 1000, 'W': 1000}}, config='h36m',
           smpl=smpl)
-    return dict(path=path, names2d=H36M_KEYPOINTS, names3d=H36M_KEYPOINTS, kp2d=kp2d, kp3d=kp3d,
-                smpl=smpl)
+    return dict(path=path, names2d=H36M_KEYPOINTS, names3d=H36M_KEYPOINTS, keypoints=keypoints,
+                keypoints_3d=keypoints_3d, smpl=smpl)
 
 
 def write_mpi_inf_3dhp(folder: str, n: int = 4, seed: int = 1) -> dict:
     """``mpi_inf_3dhp_train.npz`` of MMHuman3D's converter: all 28 joints, 3D centred on joint 4."""
     rng = np.random.default_rng(seed)
-    kp2d, kp3d = _labels(rng, n, 28, centre_joint=4)
+    keypoints, keypoints_3d = _labels(rng, n, 28, centre_joint=4)
     one = np.ones((n, 28, 1), np.float32)
-    k2, mask = _human_data(MPI_INF_3DHP_KEYPOINTS, np.concatenate([kp2d, one], -1))
-    k3, _ = _human_data(MPI_INF_3DHP_KEYPOINTS, np.concatenate([kp3d, one], -1))
+    k2, mask = _human_data(MPI_INF_3DHP_KEYPOINTS, np.concatenate([keypoints, one], -1))
+    k3, _ = _human_data(MPI_INF_3DHP_KEYPOINTS, np.concatenate([keypoints_3d, one], -1))
     path = osp.join(folder, 'mpi_inf_3dhp_train.npz')
     _dump(path, image_path=_images(n), bbox_xywh=_bbox(n), keypoints2d_mask=mask, keypoints3d_mask=mask,
           keypoints2d=k2, keypoints3d=k3, config='mpi_inf_3dhp')
-    return dict(path=path, names2d=MPI_INF_3DHP_KEYPOINTS, names3d=MPI_INF_3DHP_KEYPOINTS, kp2d=kp2d,
-                kp3d=kp3d)
+    return dict(path=path, names2d=MPI_INF_3DHP_KEYPOINTS, names3d=MPI_INF_3DHP_KEYPOINTS, keypoints=keypoints,
+                keypoints_3d=keypoints_3d)
 
 
 def _spin_arrays(rng, n):
     """SPIN's ``part`` (24, 3), ``S`` (24, 4), ``openpose`` (25, 3) with the 17 joints at their slots."""
-    kp2d, kp3d = _labels(rng, n, 17, centre_joint=0)
+    keypoints, keypoints_3d = _labels(rng, n, 17, centre_joint=0)
     part = np.zeros((n, 24, 3), np.float32)
     S = np.zeros((n, 24, 4), np.float32)
-    part[:, SPIN_SLOTS_17] = np.concatenate([kp2d, np.ones((n, 17, 1))], -1)
-    S[:, SPIN_SLOTS_17] = np.concatenate([kp3d, np.ones((n, 17, 1))], -1)
+    part[:, SPIN_SLOTS_17] = np.concatenate([keypoints, np.ones((n, 17, 1))], -1)
+    S[:, SPIN_SLOTS_17] = np.concatenate([keypoints_3d, np.ones((n, 17, 1))], -1)
     openpose = np.concatenate([rng.uniform(6, 40, (n, 25, 2)), rng.uniform(.2, .9, (n, 25, 1))], -1)
     names = [SPIN_24_KEYPOINTS[s] for s in SPIN_SLOTS_17]
-    return part, S, openpose.astype(np.float32), names, kp2d, kp3d
+    return part, S, openpose.astype(np.float32), names, keypoints, keypoints_3d
 
 
 def write_spin_converted(folder: str, n: int = 4, seed: int = 2, mode: str = 'mpi_inf_3dhp',
                          filename: str = 'spin_mpi_inf_3dhp_train.npz', with_3d: bool = True) -> dict:
     """A ``SpinConverter`` output for ``mode`` (see module docstring); ``with_3d=False``: a 2D set."""
     rng = np.random.default_rng(seed)
-    part, S, openpose, names, kp2d, kp3d = _spin_arrays(rng, n)
+    part, S, openpose, names, keypoints, keypoints_3d = _spin_arrays(rng, n)
     k2, mask2 = _human_data(OPENPOSE_25_KEYPOINTS + SPIN_24_KEYPOINTS, np.concatenate([openpose, part], 1))
     items = dict(image_path=_images(n), bbox_xywh=_bbox(n), keypoints2d_mask=mask2, keypoints2d=k2,
                  config=mode)
@@ -125,18 +125,19 @@ def write_spin_converted(folder: str, n: int = 4, seed: int = 2, mode: str = 'mp
         items['keypoints3d'], items['keypoints3d_mask'] = _human_data(SPIN_24_KEYPOINTS, S)
     path = osp.join(folder, filename)
     _dump(path, **items)
-    return dict(path=path, names2d=names, names3d=names if with_3d else [], kp2d=kp2d, kp3d=kp3d,
-                openpose=openpose)
+    return dict(path=path, names2d=names, names3d=names if with_3d else [], keypoints=keypoints,
+                keypoints_3d=keypoints_3d, openpose=openpose)
 
 
 def write_spin_npz(folder: str, n: int = 4, seed: int = 3) -> dict:
     """SPIN's ``mpi_inf_3dhp_train.npz`` (``imgname``, ``center``, ``scale``, ``part``, ``S``, ``openpose``)."""
     rng = np.random.default_rng(seed)
-    part, S, openpose, names, kp2d, kp3d = _spin_arrays(rng, n)
+    part, S, openpose, names, keypoints, keypoints_3d = _spin_arrays(rng, n)
     path = osp.join(folder, 'mpi_inf_3dhp_train_spin.npz')
     np.savez(path, imgname=np.array(_images(n)), center=np.tile([[20., 22.]], (n, 1)),
              scale=np.full(n, 36. / 200.), part=part, S=S, openpose=openpose)
-    return dict(path=path, names2d=names, names3d=names, kp2d=kp2d, kp3d=kp3d, openpose=openpose)
+    return dict(path=path, names2d=names, names3d=names, keypoints=keypoints, keypoints_3d=keypoints_3d,
+                openpose=openpose)
 
 
 def write_pw3d(folder: str, genders=('m', 'f', 'm', 'f'), seed: int = 4,

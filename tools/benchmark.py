@@ -11,7 +11,7 @@
 
 Times inference (interleaved call by call) and one training step per model and setting, with peak
 memory, ratios and the GPU targets; optionally the training loader, profiles and inference backends.
-Writes ``benchmark.json`` and ``benchmark.md`` to ``--out-dir``. What is measured: ``docs/benchmarks.md``.
+Writes ``benchmark.json`` and ``benchmark.md`` to ``--out-dir``. What is measured: ``docs/benchmark.md``.
 """
 import argparse
 import datetime
@@ -26,15 +26,16 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from pmnet_plugin.utils.backend_benchmark import (BACKENDS, backend_ratios,  # noqa: E402
-                                                  backends_markdown, measure_backends)
-from pmnet_plugin.utils.benchmark_report import (breakdown, compute_ratios,  # noqa: E402
-                                                 evaluate_targets, write_report)
-from pmnet_plugin.utils.benchmarking import (INFER_MODES, PeakMemory, autocast,  # noqa: E402
-                                             bench_dataloader, count_ops, cpu_name, label_modules,
-                                             profile_calls, summarize_times, time_interleaved)
+from pmnet_plugin.analysis.backend_benchmark import (BACKENDS, backend_ratios,  # noqa: E402
+                                                     backends_markdown, measure_backends)
+from pmnet_plugin.analysis.benchmark_report import (breakdown, compute_ratios,  # noqa: E402
+                                                    evaluate_targets, write_report)
+from pmnet_plugin.analysis.benchmarking import (INFER_MODES, PeakMemory, autocast,  # noqa: E402
+                                                bench_dataloader, count_ops, cpu_name,
+                                                label_modules, profile_calls, summarize_times,
+                                                time_interleaved)
 
-# measured 2026-11-24: torchvision ResNet-50, random init, channels_last, one H100 (crops/s, img/s)
+# what a bare torchvision ResNet-50 reaches on one H100 (random init, channels_last; crops/s, img/s)
 REFERENCE_H100 = dict(infer_fp32_bs256=7400, infer_bf16_bs256=12600, infer_bf16_compile_bs256=20400,
                       train_fp32_bs128=2400, train_bf16_bs128=3500)
 PROFILE_LABELS = ('backbone', 'neck', 'head.selector', 'head.regressor', 'head.body_model')
@@ -100,7 +101,7 @@ def resolve_head_files(head, args, state: dict, notes: list) -> None:
         if folder is None and not osp.isfile(bm.get('model_path', '')):
             folder = state['body_dir'] = osp.join(args.out_dir, 'body_models')
             if find_body_model_files(folder)['model_path'] is None:
-                from pmnet_plugin.synthetic.body_model import make_synthetic_smpl
+                from pmnet_plugin.synthetic.procedural_body import make_synthetic_smpl
                 make_synthetic_smpl(folder, seed=0)
             notes.append(f'{bm.get("model_path")} not found: used the synthetic SMPL-format body (6890 '
                          f'vertices, as tools/make_synthetic_smpl.py writes it) in {folder}')

@@ -25,10 +25,10 @@ from mmengine.dataset import pseudo_collate  # noqa: E402
 
 import pmnet_plugin  # noqa: E402,F401  (registers everything)
 from pmnet_plugin.datasets import SMPLImageDataset  # noqa: E402
+from pmnet_plugin.utils.paths import REPO_ROOT  # noqa: E402
 
 # the training pipeline of the SPIN-mix configs (224x224 crops)
-TRAIN_CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', '_base_',
-                        'mesh_res50_spin_mix.py')
+TRAIN_CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'mesh_res50_spin_mix.py')
 
 
 def write_fake_humandata(folder: str, n: int, num_images: int = 32, img_size: int = 256) -> str:
@@ -38,8 +38,8 @@ def write_fake_humandata(folder: str, n: int, num_images: int = 32, img_size: in
     for i in range(num_images):
         img = rng.integers(0, 255, (img_size, img_size, 3), dtype=np.uint8)
         cv2.imwrite(osp.join(folder, 'imgs', f'{i:04d}.jpg'), img)
-    kp2d = np.concatenate([rng.uniform(40, 216, (n, 24, 2)), np.ones((n, 24, 1))], -1)
-    kp3d = np.concatenate([rng.normal(0, .3, (n, 24, 3)), np.ones((n, 24, 1))], -1)
+    keypoints = np.concatenate([rng.uniform(40, 216, (n, 24, 2)), np.ones((n, 24, 1))], -1)
+    keypoints_3d = np.concatenate([rng.normal(0, .3, (n, 24, 3)), np.ones((n, 24, 1))], -1)
     smpl = dict(global_orient=rng.normal(0, .3, (n, 3)).astype(np.float32),
                 body_pose=rng.normal(0, .2, (n, 69)).astype(np.float32),
                 betas=rng.normal(0, 1, (n, 10)).astype(np.float32),
@@ -48,8 +48,8 @@ def write_fake_humandata(folder: str, n: int, num_images: int = 32, img_size: in
     np.savez(path,
              image_path=np.array([f'imgs/{i % num_images:04d}.jpg' for i in range(n)]),
              bbox_xywh=np.tile(np.array([[32., 32., 192., 192., 1.]], np.float32), (n, 1)),
-             keypoints2d=kp2d.astype(np.float32), keypoints2d_mask=np.ones(24, np.float32),
-             keypoints2d_convention=np.array('smpl'), keypoints3d=kp3d.astype(np.float32),
+             keypoints2d=keypoints.astype(np.float32), keypoints2d_mask=np.ones(24, np.float32),
+             keypoints2d_convention=np.array('smpl'), keypoints3d=keypoints_3d.astype(np.float32),
              keypoints3d_mask=np.ones(24, np.float32), keypoints3d_convention=np.array('smpl'),
              smpl=np.array(smpl, dtype=object),
              meta=np.array(dict(clip=np.array([f'clip{i % 15:02d}' for i in range(n)]),

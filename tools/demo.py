@@ -255,7 +255,7 @@ def to_json(stem: str, img_shape, arrays: Dict[str, np.ndarray]) -> str:
 # --------------------------------------------------------------------------------- main
 def get_boxes(args, stem: str, index: int, img: np.ndarray, detector, bbox_db) -> np.ndarray:
     """(N, 5) person boxes of one image, clipped to it; dropped ones (NaN, empty) get one warning."""
-    from pmnet_plugin.apis.input_checks import drop_invalid_boxes
+    from pmnet_plugin.utils.input_checks import drop_invalid_boxes
     h, w = img.shape[:2]
     if args.whole_image:
         boxes = np.array([[0, 0, w, h, 1.0]], np.float32)
@@ -331,7 +331,7 @@ def process_frames(args, model, vis, faces, frames, total: int, detector, bbox_d
     from mmpose.structures import PoseDataSample, merge_data_samples
 
     from pmnet_plugin.apis import inference_mesh
-    from pmnet_plugin.apis.input_checks import ImageReadError, read_image, tiny_image_warning
+    from pmnet_plugin.utils.input_checks import ImageReadError, read_image, tiny_image_warning
     from pmnet_plugin.visualization.rarity_label import draw_rarity_labels
     progress = ProgressBar(total) if total > 1 else None
     done = skipped = 0

@@ -26,8 +26,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from prototype_coverage import GTBody, starting_point_errors  # noqa: E402
 
-from pmnet_plugin.evaluation.functional import (constant_baseline_mpjpe, per_sample_mpjpe,
-                                                select_tail, selector_accuracy, spread_ratio)
+from pmnet_plugin.analysis.learning_diagnostics import (constant_baseline_mpjpe, selector_accuracy,
+                                                        spread_ratio)
+from pmnet_plugin.evaluation.functional import per_sample_mpjpe, select_tail  # noqa: E402
 from pmnet_plugin.models.body_models import SMPLBodyModel  # noqa: E402
 from pmnet_plugin.models.body_models.smpl_io import load_mean_params  # noqa: E402
 from pmnet_plugin.prototypes import load_pose_source, load_prototypes  # noqa: E402

@@ -8,6 +8,10 @@
 import argparse
 import json
 import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # pmnet_plugin of this checkout
 
 
 def parse_args() -> argparse.Namespace:

@@ -7,9 +7,13 @@ Creates ``<out>/smpl/SMPL_NEUTRAL.pkl`` and ``.npz``, ``<out>/smpl/SMPL_MALE.pkl
 overwrite real SMPL/SPIN files unless ``--force`` is given.
 """
 import argparse
+import os.path as osp
+import sys
 import time
 
-from pmnet_plugin.synthetic.body_model import make_synthetic_smpl
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # pmnet_plugin of this checkout
+
+from pmnet_plugin.synthetic.procedural_body import make_synthetic_smpl
 
 
 def parse_args() -> argparse.Namespace:

@@ -9,8 +9,12 @@ the retargeting by eye. Mapping and frames: ``docs/data.md``.
 import argparse
 import collections
 import os
+import os.path as osp
+import sys
 
 import numpy as np
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # pmnet_plugin of this checkout
 
 
 def parse_args() -> argparse.Namespace:

@@ -24,8 +24,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)  # pmnet_plugin without installing it
 PY = sys.executable
 
-from pmnet_plugin.utils.quickstart_report import (articulation_table, baseline_table,  # noqa: E402
-                                                  comparison, metrics_table)
+from pmnet_plugin.analysis.quickstart_report import (articulation_table, baseline_table, comparison,
+                                                     metrics_table)
 
 POSE2D_CONFIG = 'configs/td-hm_effnet-lite0-1xb32-400it_synthetic-96x96.py'
 MODEL_CONFIGS = {'HMR': 'configs/hmr_effnet-lite0-1xb32-400it_synthetic-96x96.py',

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up the OpenMMLab stack on an offline CUDA machine whose torch is preinstalled (e.g. the lent H100/H200:
-# Python 3.12, torch 2.11+cu130). Run from the repo root as the first line of every GPU call:
+# Sets up the OpenMMLab stack on an offline CUDA machine whose torch is preinstalled (e.g. an H100 or H200 with
+# Python 3.12, torch 2.11+cu130). Run from the repo root before the first GPU command of a shell:
 #   bash tools/setup_gpu.sh && export PYTHONPATH=/tmp/site:$PWD          # mmcv with CUDA ops (builds them)
 #   bash tools/setup_gpu.sh --lite && export PYTHONPATH=/tmp/site:$PWD   # fast path: no build
 # Expects in .whl/ (prepare them on a machine with PyPI access with `bash tools/setup_gpu.sh --download`,
@@ -8,7 +8,7 @@
 # sdist xtcocotools-1.14.3.tar.gz, and mmcv-2.1.0.tar.gz (full) or the mmcv_lite-2.1.0 wheel (--lite).
 # --lite installs mmcv-lite with tools/mmcv_ext_standin.py as mmcv._ext: training, testing and benchmarking
 # the mesh models work (they call no mmcv op); MMDet's detector (NMS, RoIAlign) and any other mmcv op raise,
-# so the demo's person detection needs the full path. Times: docs/benchmarks.md.
+# so the demo's person detection needs the full path. Install notes: docs/install.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHL=${WHL:-.whl}

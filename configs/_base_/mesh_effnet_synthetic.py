@@ -4,7 +4,7 @@
 # only). Leaf configs
 # (`configs/{pmnet,hmr}_effnet-lite0-1xb32-400it_synthetic-96x96.py`) set the head type only.
 # The from-scratch ResNet-18 family (`mesh_res18_synthetic.py`) is the ablation without pretraining or
-# heatmaps. Measured choices: docs/learning.md.
+# heatmaps. Measured choices: docs/experiments/learning_log.md.
 _base_ = ['./mesh_res18_synthetic.py']
 
 # written by tools/quickstart.py (tools/build_prototypes.py) next to the rendered data
@@ -14,7 +14,7 @@ rarity_file = prototype_file
 
 codec = dict(type='SMPLLabelCodec', input_size=(96, 96))
 # No horizontal flip: the part-coloured suit has different left and right colours, so a mirrored image shows
-# the person's left limbs in right-limb colours and contradicts the unflipped images (docs/learning.md).
+# the person's left limbs in right-limb colours and contradicts the unflipped images (docs/experiments/learning_log.md).
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale', padding=1.2),
@@ -36,7 +36,7 @@ val_pipeline = [
 # ---------------------------------------------------------------- schedule
 max_iters = 400
 train_cfg = dict(by_epoch=False, max_iters=max_iters, val_interval=max_iters)
-# pretrained backbone at 0.2x the head's learning rate (our choice, docs/learning.md)
+# pretrained backbone at 0.2x the head's learning rate (our choice, docs/experiments/learning_log.md)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3, weight_decay=0.),
                      paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.2)}))
 param_scheduler = [
@@ -70,14 +70,15 @@ model = dict(
                   mapping={'backbone.': 'backbone.', 'head.deconv_layers.': 'neck.heatmap.',
                            'head.final_layer.': 'neck.heatmap.3.'}))
 backbone_channels = 512 + 256  # the neck's output width (model.head.in_channels)
-# SMPL pose loss 30x SPIN's weight of 1: the body pose beats the mean pose's at this budget (docs/learning.md)
+# SMPL pose loss 30x SPIN's weight of 1: the body pose beats the mean pose's at this budget
+# (docs/experiments/learning_log.md)
 model['head'] = dict(in_channels=backbone_channels, input_size=codec['input_size'],
                      mean_params=mean_params, rarity_file=rarity_file,
                      loss=dict(type='MeshLoss', smpl_pose_weight=30.))
 
 # ---------------------------------------------------------------- data
 # no loader workers: on a 2-core CPU they compete with the training step for the cores; on a GPU machine set
-# train_dataloader.num_workers (tools/quickstart.py --preset gpu does; docs/benchmarks.md)
+# train_dataloader.num_workers (tools/quickstart.py --preset gpu does; docs/experiments/benchmark_log.md)
 train_dataloader = dict(batch_size=32, num_workers=0, persistent_workers=False,
                         dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(batch_size=32, num_workers=0, persistent_workers=False, dataset=dict(pipeline=val_pipeline))

@@ -59,12 +59,12 @@ train_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     dataset=dict(_delete_=True, type='SMPLImageDataset', data_root=data_root, ann_file='train.npz',
-                 data_prefix=dict(img='train/'), keypoint_convention='smpl', dataset_tag='synthetic',
+                 data_prefix=dict(img='train/'), source_joint_set='smpl', dataset_tag='synthetic',
                  pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=16,
     num_workers=2,
     dataset=dict(_delete_=True, type='SMPLImageDataset', data_root=data_root, ann_file='test.npz',
-                 data_prefix=dict(img='test/'), keypoint_convention='smpl', dataset_tag='synthetic',
+                 data_prefix=dict(img='test/'), source_joint_set='smpl', dataset_tag='synthetic',
                  test_mode=True, pipeline=val_pipeline))
 test_dataloader = val_dataloader

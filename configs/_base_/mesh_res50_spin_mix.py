@@ -104,7 +104,8 @@ def _spin_set(name, ann, **kwargs):  # noqa: E302  (MMHuman3D's SPIN files, docs
 # (H36M)' and 'Head (H36M)' joints (keypoint_conventions.MMHUMAN3D_H36M_TO_SPIN)
 h36m_to_spin = dict(head_extra='jaw_extra', headtop='head_extra')
 # SPIN's mix: H36M .35, MPI-INF-3DHP .15, LSP .1, LSPET .1, MPII .1, COCO .2
-# mesh_collate: one crop tensor and NumPy labels per batch, so that loader workers scale (docs/benchmarks.md)
+# mesh_collate: one crop tensor and NumPy labels per batch, so that loader workers scale
+# (docs/experiments/benchmark_log.md)
 train_dataloader = dict(
     batch_size=64,
     num_workers=8,

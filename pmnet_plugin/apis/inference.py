@@ -9,7 +9,7 @@ Note:
 """
 import warnings
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Union
 
 import cv2
 import numpy as np
@@ -21,13 +21,13 @@ from mmengine.model.utils import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 from mmpose.structures import PoseDataSample
-from mmpose.structures.bbox import bbox_clip_border, bbox_xywh2xyxy
+from mmpose.structures.bbox import bbox_xywh2xyxy
 
 from pmnet_plugin.utils.camera import (DEFAULT_FOCAL, crop_cam_to_full,  # noqa: F401
                                        crop_cam_to_image)
+from pmnet_plugin.utils.input_checks import read_image
 from pmnet_plugin.utils.tensor_utils import to_numpy  # noqa: F401  (re-exported for the demo)
 from .checkpoint import load_model_checkpoint
-from .input_checks import read_image
 
 
 def smpl24_metainfo() -> Dict:
@@ -169,29 +169,6 @@ def ensure_bgr3(img: np.ndarray) -> np.ndarray:
     raise ValueError(f'unsupported image shape {img.shape}')
 
 
-def clip_bboxes(bboxes: np.ndarray, img_shape: Tuple[int, int],
-                min_size: float = 1.0) -> np.ndarray:
-    """Clips xyxy boxes (N, 4+) to the image and drops the empty ones.
-
-    Args:
-        bboxes (np.ndarray): (N, 4) or (N, 5) boxes ``x1, y1, x2, y2[, score]``.
-        img_shape (tuple): ``(H, W)``.
-        min_size (float): minimum width and height (px) kept.
-
-    Returns:
-        np.ndarray: (M, 4 or 5), M <= N.
-    """
-    bboxes = np.asarray(bboxes, dtype=np.float32)
-    if bboxes.size == 0:
-        return bboxes.reshape(0, 4)
-    bboxes = bboxes.reshape(len(bboxes), -1).copy()
-    h, w = img_shape
-    bboxes[:, :4] = bbox_clip_border(bboxes[:, :4], (w, h))
-    keep = ((bboxes[:, 2] - bboxes[:, 0]) >= min_size) & \
-           ((bboxes[:, 3] - bboxes[:, 1]) >= min_size)
-    return bboxes[keep]
-
-
 def _add_crop_fields(sample: PoseDataSample) -> None:
     """Copies the crop ``input_center``/``input_scale`` (1, 2) into ``pred_instances``.
 
@@ -241,7 +218,7 @@ def crop_data(model: nn.Module,
         bad = np.nonzero(~np.isfinite(bboxes[:, :4]).all(1))[0]
         if bad.size:
             raise ValueError(f'bboxes rows {bad.tolist()} hold NaN/inf coordinates: drop them first '
-                             '(pmnet_plugin.apis.input_checks.drop_invalid_boxes does, saying which)')
+                             '(pmnet_plugin.utils.input_checks.drop_invalid_boxes does, saying which)')
         if bbox_format == 'xywh':
             bboxes = bbox_xywh2xyxy(bboxes)
 

@@ -103,10 +103,10 @@ class SMPLLabelCodec(BaseKeypointCodec):
         has = np.zeros(n, np.float32) if has_smpl is None else np.asarray(has_smpl, np.float32)
         has = has.reshape(n)
         if keypoints_3d is None:
-            kp3d = np.zeros((n, j, 3), np.float32)
+            keypoints_3d = np.zeros((n, j, 3), np.float32)
             w3d = np.zeros((n, j), np.float32)
         else:
-            kp3d = np.asarray(keypoints_3d, np.float32).reshape(n, j, 3)
+            keypoints_3d = np.asarray(keypoints_3d, np.float32).reshape(n, j, 3)
             w3d = (np.ones((n, j), np.float32) if keypoints_3d_visible is None else
                    np.clip(np.asarray(keypoints_3d_visible, np.float32).reshape(n, j), 0., 1.))
         if keypoints_3d_root is None:
@@ -123,7 +123,7 @@ class SMPLLabelCodec(BaseKeypointCodec):
         return dict(
             keypoint_labels=labels.astype(np.float32),
             keypoint_weights=weights.astype(np.float32),
-            keypoints_3d_label=kp3d.copy(),
+            keypoints_3d_label=keypoints_3d.copy(),
             keypoints_3d_weights=w3d.astype(np.float32),
             keypoints_3d_root_label=root.copy(),
             smpl_pose_label=pose.copy(),

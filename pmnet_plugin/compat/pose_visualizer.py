@@ -5,7 +5,7 @@ subclassed here. :class:`PoseKeypointVisualizer` implements the parts that ``Pos
 the demo use, with OpenCV (``docs/demo.md``).
 
 Note:
-    - instances: N, keypoints: K
+    - instances: N, keypoints: J
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -110,8 +110,8 @@ class PoseKeypointVisualizer(Visualizer):
 
         Args:
             image (np.ndarray): RGB (H, W, 3) uint8.
-            instances (InstanceData): with ``keypoints`` (N, K, 2) and optionally
-                ``keypoint_scores``/``keypoints_visible`` (N, K).
+            instances (InstanceData): with ``keypoints`` (N, J, 2) and optionally
+                ``keypoint_scores``/``keypoints_visible`` (N, J).
             kpt_thr (float): minimum score drawn.
             show_kpt_idx (bool): write joint indices.
 
@@ -121,13 +121,13 @@ class PoseKeypointVisualizer(Visualizer):
         img = np.ascontiguousarray(image.copy())
         if 'keypoints' not in instances:
             return img
-        kpts_all = to_numpy(instances.get('transformed_keypoints', instances.keypoints))
-        kpts_all = kpts_all.reshape(len(kpts_all), -1, kpts_all.shape[-1])[..., :2]
+        keypoints_all = to_numpy(instances.get('transformed_keypoints', instances.keypoints))
+        keypoints_all = keypoints_all.reshape(len(keypoints_all), -1, keypoints_all.shape[-1])[..., :2]
         vis_key = 'keypoints_visible' if 'keypoints_visible' in instances else \
             'keypoint_scores' if 'keypoint_scores' in instances else None
-        vis_all = to_numpy(instances.get(vis_key)).reshape(kpts_all.shape[:2]) if vis_key \
-            else np.ones(kpts_all.shape[:2])
-        k = kpts_all.shape[1]
+        vis_all = to_numpy(instances.get(vis_key)).reshape(keypoints_all.shape[:2]) if vis_key \
+            else np.ones(keypoints_all.shape[:2])
+        k = keypoints_all.shape[1]
         kpt_colors = [_named_rgb(c) if c is not None else None
                       for c in _color_list(self.kpt_color, k)]
         links = [tuple(link) for link in (self.skeleton or [])]
@@ -135,17 +135,17 @@ class PoseKeypointVisualizer(Visualizer):
                        for c in _color_list(self.link_color if self.link_color is not None
                                             else (255, 255, 255), len(links))]
         h, w = img.shape[:2]
-        for kpts, vis in zip(kpts_all, vis_all):
-            if not np.isfinite(kpts).all():
+        for keypoints, vis in zip(keypoints_all, vis_all):
+            if not np.isfinite(keypoints).all():
                 continue
             for (a, b), color in zip(links, link_colors):
                 if color is None or max(a, b) >= k or min(vis[a], vis[b]) < kpt_thr:
                     continue
-                p1, p2 = tuple(int(v) for v in kpts[a]), tuple(int(v) for v in kpts[b])
+                p1, p2 = tuple(int(v) for v in keypoints[a]), tuple(int(v) for v in keypoints[b])
                 if not all(0 <= p[0] < w and 0 <= p[1] < h for p in (p1, p2)):
                     continue
                 cv2.line(img, p1, p2, color, self.line_width, cv2.LINE_AA)
-            for j, (pt, color) in enumerate(zip(kpts, kpt_colors)):
+            for j, (pt, color) in enumerate(zip(keypoints, kpt_colors)):
                 if color is None or vis[j] < kpt_thr:
                     continue
                 center = tuple(int(v) for v in pt)

@@ -11,7 +11,7 @@ def mesh_collate(data_batch: Sequence[dict]) -> dict:
     """MMEngine's ``pseudo_collate`` with the crops stacked and the training labels as NumPy arrays.
 
     A loader worker then sends one shared-memory tensor per batch instead of ``1 + L`` per sample,
-    whose transfer cost more than the pipeline (``docs/benchmarks.md``). Heads read either form.
+    whose transfer cost more than the pipeline (``docs/experiments/benchmark_log.md``). Heads read either form.
 
     Args:
         data_batch (Sequence[dict]): Pipeline outputs with ``inputs`` (C, H, W) of one shape and

@@ -1,6 +1,6 @@
 """Readers that turn HumanData and SPIN ``.npz`` files into columns of per-sample arrays.
 
-Each joint stays under the file's own name and definition (N samples, K the joints that some sample
+Each joint stays under the file's own name and definition (N samples, J the joints that some sample
 labels); no joint is mapped onto another. The columns and the keys read from each format are listed in
 ``docs/datasets.md`` ("Annotation files").
 """
@@ -77,11 +77,11 @@ def _check_sample_count(data: dict, path: str, name_key: str, n: int) -> int:
     return n
 
 
-def _labelled_only(kp: np.ndarray, names: np.ndarray, dim: int):
-    """Split (N, K, dim+1) into coordinates and visibility; drop joints no sample labels."""
-    vis = np.clip(kp[..., dim], 0., 1.).astype(np.float32)
+def _labelled_only(keypoints: np.ndarray, names: np.ndarray, dim: int):
+    """Split (N, J, dim+1) into coordinates and visibility; drop joints no sample labels."""
+    vis = np.clip(keypoints[..., dim], 0., 1.).astype(np.float32)
     keep = (vis > 0).any(0)
-    return (np.ascontiguousarray(kp[:, keep, :dim], dtype=np.float32), np.ascontiguousarray(vis[:, keep]),
+    return (np.ascontiguousarray(keypoints[:, keep, :dim], dtype=np.float32), np.ascontiguousarray(vis[:, keep]),
             names[keep])
 
 
@@ -89,24 +89,25 @@ def _empty_keypoints(n: int, dim: int):
     return np.zeros((n, 0, dim), np.float32), np.zeros((n, 0), np.float32), np.zeros(0, str)
 
 
-def _read_keypoints(data, path: str, n: int, dim: int, convention: Optional[str],
+def _read_keypoints(data, path: str, n: int, dim: int, source_joint_set: Optional[str],
                     smpl24_is_smpl: bool = False):
-    """Read ``keypoints{dim}d`` (+ mask, convention) as the file's own labelled joints.
+    """Read ``keypoints{dim}d`` (+ mask, convention) as the file's own labelled joints; ``source_joint_set``
+    replaces the file's ``keypoints{dim}d_convention``.
 
     Returns:
-        tuple: coordinates (N, K, dim), visibility (N, K) in [0, 1] and names (K,) of the K joints
+        tuple: coordinates (N, J, dim), visibility (N, J) in [0, 1] and names (J,) of the J joints
         that the mask keeps and at least one sample labels.
     """
     key = f'keypoints{dim}d'
-    kp = _get(data, path, key, required=False)
-    if kp is None:
+    keypoints = _get(data, path, key, required=False)
+    if keypoints is None:
         return _empty_keypoints(n, dim)
-    kp = _check_rows(kp, n, path, key).astype(np.float32, copy=False)
-    if kp.ndim != 3 or kp.shape[2] not in (dim, dim + 1):
-        _fail(path, key, f'has shape {kp.shape}, expected (N, K, {dim}) or (N, K, {dim + 1})')
-    if kp.shape[2] == dim:
-        kp = np.concatenate([kp, np.ones_like(kp[..., :1])], axis=-1)
-    conv = str(convention or _get(data, path, f'{key}_convention', required=False) or 'human_data')
+    keypoints = _check_rows(keypoints, n, path, key).astype(np.float32, copy=False)
+    if keypoints.ndim != 3 or keypoints.shape[2] not in (dim, dim + 1):
+        _fail(path, key, f'has shape {keypoints.shape}, expected (N, J, {dim}) or (N, J, {dim + 1})')
+    if keypoints.shape[2] == dim:
+        keypoints = np.concatenate([keypoints, np.ones_like(keypoints[..., :1])], axis=-1)
+    conv = str(source_joint_set or _get(data, path, f'{key}_convention', required=False) or 'human_data')
     if smpl24_is_smpl and conv == 'smpl_24':
         conv = 'smpl'
     try:
@@ -119,15 +120,15 @@ def _read_keypoints(data, path: str, n: int, dim: int, convention: Optional[str]
         if mask.shape[0] != names.shape[0]:
             _fail(path, f'{key}_mask', f'has {mask.shape[0]} entries but convention {conv!r} has '
                   f'{names.shape[0]} joints')
-        if kp.shape[1] == names.shape[0]:
-            kp = kp[:, mask]
-        elif kp.shape[1] != mask.sum():  # compressed (MMHuman3D compress_keypoints_by_mask) or not
-            _fail(path, key, f'has {kp.shape[1]} joints; convention {conv!r} has {names.shape[0]} '
+        if keypoints.shape[1] == names.shape[0]:
+            keypoints = keypoints[:, mask]
+        elif keypoints.shape[1] != mask.sum():  # compressed (MMHuman3D compress_keypoints_by_mask) or not
+            _fail(path, key, f'has {keypoints.shape[1]} joints; convention {conv!r} has {names.shape[0]} '
                   f'and the mask keeps {mask.sum()}')
         names = names[mask]
-    elif kp.shape[1] != names.shape[0]:
-        _fail(path, key, f'has {kp.shape[1]} joints but convention {conv!r} has {names.shape[0]}')
-    return _labelled_only(kp, names, dim)
+    elif keypoints.shape[1] != names.shape[0]:
+        _fail(path, key, f'has {keypoints.shape[1]} joints but convention {conv!r} has {names.shape[0]}')
+    return _labelled_only(keypoints, names, dim)
 
 
 def _smpl_columns(path: str, n: int, pose: Optional[np.ndarray], betas: Optional[np.ndarray],
@@ -155,12 +156,13 @@ def _source_key(data, key: str) -> np.ndarray:
     return np.array(key if key in data else '')
 
 
-def read_humandata(path: str, convention: Optional[str] = None) -> Columns:
+def read_humandata(path: str, source_joint_set: Optional[str] = None) -> Columns:
     """Read an MMHuman3D HumanData ``.npz`` into columns (``docs/datasets.md``).
 
     Args:
         path (str): The ``.npz`` file.
-        convention (str, optional): Overrides the file's keypoint conventions (2D and 3D).
+        source_joint_set (str, optional): The joint set (keypoint convention) the file's 2D and 3D
+            keypoints are stored in, overriding its ``keypoints{2,3}d_convention``.
 
     Returns:
         dict: Columns of N samples.
@@ -178,7 +180,7 @@ def read_humandata(path: str, convention: Optional[str] = None) -> Columns:
     ours = str(_get(data, path, 'config', required=False) or '') == 'pmnet_synthetic'
     for dim, out in ((2, 'keypoints'), (3, 'keypoints_3d')):
         cols[out], cols[f'{out}_visible'], cols[f'{out}_names'] = _read_keypoints(
-            data, path, n, dim, convention, ours)
+            data, path, n, dim, source_joint_set, ours)
         cols[f'{out}_key'] = _source_key(data, f'keypoints{dim}d')
 
     meta = _get(data, path, 'meta', required=False) or {}
@@ -238,10 +240,10 @@ def read_spin_npz(path: str) -> Columns:
         if arr is not None:
             parts.append((_check_rows(arr, n, path, key, ((len(names), 3), )), names))
     if parts:
-        kp = np.concatenate([p for p, _ in parts], axis=1).astype(np.float32)
+        keypoints = np.concatenate([p for p, _ in parts], axis=1).astype(np.float32)
         names = np.asarray(sum((list(nm) for _, nm in parts), []))
         cols['keypoints'], cols['keypoints_visible'], cols['keypoints_names'] = _labelled_only(
-            kp, names, 2)
+            keypoints, names, 2)
     else:
         cols['keypoints'], cols['keypoints_visible'], cols['keypoints_names'] = _empty_keypoints(n, 2)
     cols['keypoints_key'] = np.array('+'.join(k for k in ('openpose', 'part') if k in data))
@@ -265,13 +267,14 @@ def read_spin_npz(path: str) -> Columns:
 
 
 def read_annotations(path: str, data_format: str = 'auto',
-                     convention: Optional[str] = None) -> Columns:
+                     source_joint_set: Optional[str] = None) -> Columns:
     """Read HumanData or SPIN ``.npz``; ``data_format='auto'`` picks by the keys present.
 
     Args:
         path (str): The annotation file.
         data_format (str): ``'auto'``, ``'humandata'`` or ``'spin'``.
-        convention (str, optional): HumanData keypoint convention override.
+        source_joint_set (str, optional): The joint set of a HumanData file's keypoints (overrides the
+            file's conventions; :func:`read_humandata`).
 
     Returns:
         dict: Columns of N samples (``docs/datasets.md``).
@@ -289,7 +292,7 @@ def read_annotations(path: str, data_format: str = 'auto',
             raise AnnotationError(f'{path}: neither HumanData (key "image_path") nor SPIN '
                                   f'(key "imgname") format; keys present: {sorted(keys)}')
     if data_format == 'humandata':
-        return read_humandata(path, convention)
+        return read_humandata(path, source_joint_set)
     if data_format == 'spin':
         return read_spin_npz(path)
     raise ValueError(f'Unknown data_format {data_format!r}; use auto, humandata or spin')

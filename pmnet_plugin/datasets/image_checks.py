@@ -5,7 +5,7 @@ small raises :class:`BadTestImageError` naming the file, the sample and the faul
 """
 from typing import Any
 
-from pmnet_plugin.apis.input_checks import TINY_IMAGE_SIDE, ImageReadError, read_image
+from pmnet_plugin.utils.input_checks import TINY_IMAGE_SIDE, ImageReadError, read_image
 
 __all__ = ['BadTestImageError', 'load_test_sample']
 
@@ -28,7 +28,7 @@ def load_test_sample(dataset: Any, idx: int) -> dict:
 
     Raises:
         BadTestImageError: The image cannot be decoded, or its shorter side is below
-            :data:`~pmnet_plugin.apis.input_checks.TINY_IMAGE_SIDE` px.
+            :data:`~pmnet_plugin.utils.input_checks.TINY_IMAGE_SIDE` px.
     """
     try:
         data = dataset.prepare_data(idx)

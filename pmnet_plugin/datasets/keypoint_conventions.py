@@ -193,13 +193,13 @@ def convert_keypoints(keypoints: np.ndarray,
     """Reorder keypoints from convention ``src`` into ``dst`` by joint name.
 
     Note:
-        - samples: N;  joints: K (src), D (dst);  channels: C
+        - samples: N;  joints: J (src), D (dst);  channels: C
 
     Args:
-        keypoints (np.ndarray): (N, K, C) keypoints in ``src``.
+        keypoints (np.ndarray): (N, J, C) keypoints in ``src``.
         src (str): Source convention.
         dst (str): Destination convention.
-        mask (np.ndarray, optional): (K,) availability of each source joint (HumanData mask).
+        mask (np.ndarray, optional): (J,) availability of each source joint (HumanData mask).
 
     Returns:
         tuple: ``out`` (N, D, C) with zeros where ``dst`` has no source joint, and ``valid`` (D,)
@@ -245,8 +245,8 @@ def root_indices(names: Sequence[str], visible: np.ndarray) -> np.ndarray:
     """Per sample, the joints its 3D labels are relative to (:data:`ROOT_CANDIDATES`).
 
     Args:
-        names (Sequence[str]): The K joint names of ``visible``'s columns.
-        visible (np.ndarray): (N, K) visibility of the 3D joints.
+        names (Sequence[str]): The J joint names of ``visible``'s columns.
+        visible (np.ndarray): (N, J) visibility of the 3D joints.
 
     Returns:
         np.ndarray: (N, 2) int64 indices into ``names``; both equal for a single root joint, ``-1``

@@ -28,7 +28,7 @@ class LabelRangeError(AnnotationError):
 
 
 def _labelled_rows(values: np.ndarray, weights: Optional[np.ndarray]) -> np.ndarray:
-    """(N, M) |values| of labelled entries, 0 elsewhere; ``values`` (N, ...), ``weights`` (N,) or (N, K)."""
+    """(N, M) |values| of labelled entries, 0 elsewhere; ``values`` (N, ...), ``weights`` (N,) or (N, J)."""
     n = values.shape[0]
     mags = np.abs(values.astype(np.float64)).reshape(n, -1)
     if weights is None:

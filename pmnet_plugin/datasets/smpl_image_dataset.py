@@ -12,6 +12,7 @@ from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
 from mmpose.structures.bbox import bbox_overlaps, bbox_xywh2xyxy
 
+from pmnet_plugin.utils.paths import REPO_ROOT
 from pmnet_plugin.utils.safe_pickle import load_data_file
 from .humandata import read_annotations
 from .image_checks import load_test_sample
@@ -19,8 +20,7 @@ from .keypoint_conventions import get_keypoint_names
 from .label_checks import check_label_ranges
 from .supervision import check_claims, format_report, joint_set_metainfo, scatter_row, to_joint_set
 
-_REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SMPL24_METAINFO_FILE = osp.join(_REPO_ROOT, 'configs', '_base_', 'datasets', 'smpl24.py')
+SMPL24_METAINFO_FILE = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets', 'smpl24.py')
 _SMPL_COLUMNS = ('smpl_pose', 'smpl_betas', 'has_smpl')
 _METAINFO_KEYS = ('dataset_name', 'upper_body_ids', 'lower_body_ids', 'flip_pairs',
                   'dataset_keypoint_weights', 'flip_indices', 'skeleton_links')
@@ -37,10 +37,13 @@ class SMPLImageDataset(BaseCocoStyleDataset):
 
     Args:
         ann_file (str): HumanData or SPIN ``.npz``, relative to ``data_root``.
-        joint_set (str): Convention of the labels, e.g. ``'smpl'`` (24 joints) or ``'human_data'``
-            (MMHuman3D's 190). Defaults to ``'smpl'``.
+        joint_set (str): The joint set the samples carry and the head regresses, e.g. ``'smpl'`` (24
+            joints) or ``'human_data'`` (MMHuman3D's 190); the file's joints go into it by name.
+            Defaults to ``'smpl'``.
         data_format (str): ``'auto'`` (by keys), ``'humandata'`` or ``'spin'``. Defaults to ``'auto'``.
-        keypoint_convention (str, optional): Overrides HumanData's keypoint conventions.
+        source_joint_set (str, optional): The joint set the file's keypoints are stored in, for a
+            HumanData file whose ``keypoints{2,3}d_convention`` is missing or wrong. Defaults to the
+            file's own.
         openpose_weight (float): Weight of OpenPose detections (``*_openpose``). Defaults to 0.
         rename_keypoints (dict, optional): ``{file joint name: name}``, applied first.
         dataset_tag (str, optional): Group name for rarity metrics. Defaults to the file's stem.
@@ -64,7 +67,7 @@ class SMPLImageDataset(BaseCocoStyleDataset):
                  ann_file: str = '',
                  joint_set: str = 'smpl',
                  data_format: str = 'auto',
-                 keypoint_convention: Optional[str] = None,
+                 source_joint_set: Optional[str] = None,
                  openpose_weight: float = 0.,
                  rename_keypoints: Optional[Dict[str, str]] = None,
                  dataset_tag: Optional[str] = None,
@@ -84,7 +87,7 @@ class SMPLImageDataset(BaseCocoStyleDataset):
         self.joint_set = joint_set
         self.num_joints = len(get_keypoint_names(joint_set))
         self.data_format = data_format
-        self.keypoint_convention = keypoint_convention
+        self.source_joint_set = source_joint_set
         self.openpose_weight = float(openpose_weight)
         self.rename_keypoints = dict(rename_keypoints or {})
         self.supervision: dict = {}
@@ -116,7 +119,7 @@ class SMPLImageDataset(BaseCocoStyleDataset):
         if self.check_img_dir and img_dir and not osp.isdir(img_dir):
             raise FileNotFoundError(f'{self.ann_file}: image folder {img_dir!r} '
                                     f'(data_prefix["img"]) does not exist')
-        self._cols = read_annotations(self.ann_file, self.data_format, self.keypoint_convention)
+        self._cols = read_annotations(self.ann_file, self.data_format, self.source_joint_set)
         if self.check_labels:
             check_label_ranges(self.ann_file, self._cols)
         labels = to_joint_set(self._cols, self.joint_set, self.openpose_weight, self.rename_keypoints)

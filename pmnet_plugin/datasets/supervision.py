@@ -61,25 +61,25 @@ def to_joint_set(cols: dict, joint_set: str, openpose_weight: float = 0.,
     stats: dict = {}
     for dim, key in ((2, 'keypoints'), (3, 'keypoints_3d')):
         file_names = np.array([rename.get(str(n), str(n)) for n in cols[f'{key}_names']], dtype=str)
-        kp, vis = cols[key], cols[f'{key}_visible'].copy()
+        keypoints, vis = cols[key], cols[f'{key}_visible'].copy()
         labelled = vis > 0
         if dim == 2 and file_names.size:
             vis[:, np.char.endswith(file_names, '_openpose')] *= openpose_weight
         idx, ok = _set_indices(file_names, lookup, source_ok)
-        kp, vis, sub_names, idx = kp[:, ok], vis[:, ok], file_names[ok], idx[ok]
+        keypoints, vis, sub_names, idx = keypoints[:, ok], vis[:, ok], file_names[ok], idx[ok]
         if dim == 3:
             root = root_indices(list(sub_names), vis)
             has_root = root[:, 0] >= 0
             out['root'] = np.full(root.shape, -1, np.int64)
             if idx.size:
                 safe = np.where(has_root[:, None], root, 0)
-                centre = 0.5 * (np.take_along_axis(kp, safe[:, :1, None], 1)
-                                + np.take_along_axis(kp, safe[:, 1:, None], 1))
-                kp = np.where(has_root[:, None, None], kp - centre, 0.).astype(np.float32)
+                centre = 0.5 * (np.take_along_axis(keypoints, safe[:, :1, None], 1)
+                                + np.take_along_axis(keypoints, safe[:, 1:, None], 1))
+                keypoints = np.where(has_root[:, None, None], keypoints - centre, 0.).astype(np.float32)
                 out['root'] = np.where(has_root[:, None], idx[safe], -1)
             vis = vis * has_root[:, None]
             stats['root_missing'] = int((labelled.any(1) & ~has_root).sum())
-        out[key], out[f'{key}_visible'], out[f'index_{dim}d'] = kp, vis.astype(np.float32), idx
+        out[key], out[f'{key}_visible'], out[f'index_{dim}d'] = keypoints, vis.astype(np.float32), idx
         out[f'{key}_names'] = sub_names
         out[f'{key}_in_order'] = np.array(bool((idx == np.arange(idx.size)).all()))
         stats[f'labelled_{dim}d'] = float(labelled.sum(1).mean()) if labelled.size else 0.
@@ -173,8 +173,8 @@ def scatter_row(labels: dict, row: int, num_joints: int) -> Dict[str, np.ndarray
     """The labels of one sample in joint-set order (``row = -1``: an unlabelled detection).
 
     Returns:
-        dict: ``keypoints`` (1, K, 2), ``keypoints_visible`` (1, K), ``keypoints_3d`` (1, K, 3),
-        ``keypoints_3d_visible`` (1, K) and ``keypoints_3d_root`` (1, K) weights of the root joints.
+        dict: ``keypoints`` (1, J, 2), ``keypoints_visible`` (1, J), ``keypoints_3d`` (1, J, 3),
+        ``keypoints_3d_visible`` (1, J) and ``keypoints_3d_root`` (1, J) weights of the root joints.
     """
     out = {}
     for key, vis_key, idx_key, order_key, dim in _SCATTER:

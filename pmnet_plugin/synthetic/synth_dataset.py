@@ -70,14 +70,14 @@ def _render_chunk(task: dict) -> Dict[str, np.ndarray]:
                                     vertex_colors=vertex_colors)
         cv2.imwrite(os.path.join(task['img_dir'], f'{idx:06d}.jpg'), rgb[..., ::-1],
                     [cv2.IMWRITE_JPEG_QUALITY, 92])
-        kp2d = joints[:, :2] / joints[:, 2:] * focal + princpt
+        keypoints = joints[:, :2] / joints[:, 2:] * focal + princpt
         ys, xs = np.nonzero(mask)
         if len(xs):
             box = [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1, 1.0]
         else:  # body off-screen cannot happen with place_in_crop; keep the labels defined anyway
-            box = [*kp2d.min(0), *(kp2d.max(0) - kp2d.min(0)), 1.0]
+            box = [*keypoints.min(0), *(keypoints.max(0) - keypoints.min(0)), 1.0]
         labels['bbox_xywh'].append(np.asarray(box, np.float32))
-        labels['keypoints2d'].append(np.concatenate([kp2d, np.ones((24, 1))], 1))
+        labels['keypoints2d'].append(np.concatenate([keypoints, np.ones((24, 1))], 1))
         labels['keypoints3d'].append(np.concatenate([joints - joints[:1], np.ones((24, 1))], 1))
         labels['transl'].append(transl)
     result = {k: np.stack(v).astype(np.float32) for k, v in labels.items()}

@@ -5,7 +5,7 @@ The skeletons and boxes are drawn by :class:`~pmnet_plugin.compat.pose_visualize
 mesh panels and ``add_datasample`` with ``PoseLocalVisualizer``'s arguments.
 
 Note:
-    - instances: N, SMPL joints: K = 24, vertices: V = 6890
+    - instances: N, SMPL joints: J = 24, vertices: V = 6890
 """
 from typing import Dict, Optional, Tuple
 

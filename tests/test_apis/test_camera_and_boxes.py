@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from pmnet_plugin.apis.inference import (clip_bboxes, crop_cam_to_full, crop_cam_to_image,
-                                         ensure_bgr3, smpl24_metainfo)
+from pmnet_plugin.apis.inference import (crop_cam_to_full, crop_cam_to_image, ensure_bgr3,
+                                         smpl24_metainfo)
+from pmnet_plugin.utils.input_checks import clip_bboxes
 
 
 def _points(n=50, seed=0):

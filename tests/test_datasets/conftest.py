@@ -22,12 +22,12 @@ def humandata_arrays(n: int = 6, convention: str = 'smpl', seed: int = 0) -> dic
     rng = np.random.default_rng(seed)
     k = len(get_keypoint_names(convention))
     dst, src = get_mapping('smpl', convention)  # SMPL joints -> their slots in `convention`
-    kp24 = np.concatenate([rng.uniform(5, 40, (n, 24, 2)), np.ones((n, 24, 1))], -1)
-    kp3d24 = np.concatenate([rng.normal(0, 0.3, (n, 24, 3)), np.ones((n, 24, 1))], -1)
-    kp2d = np.zeros((n, k, 3), np.float32)
-    kp3d = np.zeros((n, k, 4), np.float32)
-    kp2d[:, dst] = kp24[:, src]
-    kp3d[:, dst] = kp3d24[:, src]
+    keypoints_smpl = np.concatenate([rng.uniform(5, 40, (n, 24, 2)), np.ones((n, 24, 1))], -1)
+    keypoints_3d_smpl = np.concatenate([rng.normal(0, 0.3, (n, 24, 3)), np.ones((n, 24, 1))], -1)
+    keypoints = np.zeros((n, k, 3), np.float32)
+    keypoints_3d = np.zeros((n, k, 4), np.float32)
+    keypoints[:, dst] = keypoints_smpl[:, src]
+    keypoints_3d[:, dst] = keypoints_3d_smpl[:, src]
     smpl = dict(global_orient=rng.normal(0, .3, (n, 3)).astype(np.float32),
                 body_pose=rng.normal(0, .2, (n, 23, 3)).astype(np.float32),
                 betas=rng.normal(0, 1, (n, 10)).astype(np.float32),
@@ -35,9 +35,9 @@ def humandata_arrays(n: int = 6, convention: str = 'smpl', seed: int = 0) -> dic
     return dict(
         image_path=np.array([f'imgs/{i // 2:03d}.jpg' for i in range(n)]),
         bbox_xywh=np.tile(np.array([[4., 4., 36., 40., 0.9]], np.float32), (n, 1)),
-        keypoints2d=kp2d, keypoints2d_mask=np.ones(k, np.float32),
+        keypoints2d=keypoints, keypoints2d_mask=np.ones(k, np.float32),
         keypoints2d_convention=np.array(convention),
-        keypoints3d=kp3d, keypoints3d_mask=np.ones(k, np.float32),
+        keypoints3d=keypoints_3d, keypoints3d_mask=np.ones(k, np.float32),
         keypoints3d_convention=np.array(convention),
         smpl=np.array(smpl, dtype=object),
         meta=np.array(dict(gender=np.array(['neutral'] * n),
@@ -45,7 +45,7 @@ def humandata_arrays(n: int = 6, convention: str = 'smpl', seed: int = 0) -> dic
                            is_rare=(np.arange(n) % 2).astype(np.float32),
                            frame=np.arange(n)), dtype=object),
         config=np.array('pmnet_test'),
-        _kp24=kp24.astype(np.float32), _kp3d24=kp3d24.astype(np.float32))
+        _keypoints_smpl=keypoints_smpl.astype(np.float32), _keypoints_3d_smpl=keypoints_3d_smpl.astype(np.float32))
 
 
 def write_humandata(folder: str, n: int = 6, convention: str = 'smpl', images: bool = True,
@@ -76,5 +76,6 @@ def hd_writer():
 
 @pytest.fixture
 def hd_arrays():
-    """``humandata_arrays(n=6, convention='smpl', seed=0) -> dict`` (``_kp24``/``_kp3d24`` = truth)."""
+    """``humandata_arrays(n=6, convention='smpl', seed=0) -> dict`` (truth: ``_keypoints_smpl``,
+    ``_keypoints_3d_smpl``)."""
     return humandata_arrays

@@ -32,13 +32,13 @@ def test_convention_tables():
 
 
 def test_convert_keypoints_by_name():
-    kp = np.arange(17 * 3, dtype=np.float32).reshape(1, 17, 3)
-    out, valid = convert_keypoints(kp, 'h36m', 'human_data')
+    keypoints = np.arange(17 * 3, dtype=np.float32).reshape(1, 17, 3)
+    out, valid = convert_keypoints(keypoints, 'h36m', 'human_data')
     names = KEYPOINT_CONVENTIONS['human_data']
     assert valid.sum() == 17
     for i, name in enumerate(KEYPOINT_CONVENTIONS['h36m']):
-        np.testing.assert_array_equal(out[0, names.index(name)], kp[0, i])
-    _, valid = convert_keypoints(kp, 'h36m', 'smpl')
+        np.testing.assert_array_equal(out[0, names.index(name)], keypoints[0, i])
+    _, valid = convert_keypoints(keypoints, 'h36m', 'smpl')
     assert valid.sum() == 10  # H36M's pelvis, hips, spine, neck and head are not SMPL's joints
 
 
@@ -50,8 +50,8 @@ def test_humandata_conventions(tmp_path, hd_writer, hd_arrays, convention):
     order = [cols['keypoints_names'].tolist().index(n) for n in SMPL_KEYPOINTS]
     assert cols['keypoints'].shape == (6, 24, 2) and cols['keypoints_3d'].shape == (6, 24, 3)
     assert cols['keypoints_3d_names'].tolist() == cols['keypoints_names'].tolist()
-    np.testing.assert_allclose(cols['keypoints'][:, order], truth['_kp24'][..., :2], atol=1e-5)
-    np.testing.assert_allclose(cols['keypoints_3d'][:, order], truth['_kp3d24'][..., :3], atol=1e-5)
+    np.testing.assert_allclose(cols['keypoints'][:, order], truth['_keypoints_smpl'][..., :2], atol=1e-5)
+    np.testing.assert_allclose(cols['keypoints_3d'][:, order], truth['_keypoints_3d_smpl'][..., :3], atol=1e-5)
     assert cols['keypoints_visible'].min() == 1 and cols['has_smpl'].tolist() == [1.] * 6
     np.testing.assert_allclose(cols['smpl_pose'][:, :3], truth['smpl'].item()['global_orient'])
     np.testing.assert_allclose(cols['bbox'][0], [4, 4, 40, 44])
@@ -64,17 +64,17 @@ def test_humandata_compressed_and_override(tmp_path, hd_writer, hd_arrays):
     mask = np.zeros(190, np.float32)
     dst, src = get_mapping('smpl', 'human_data')
     mask[dst[:20]] = 1  # last 4 SMPL joints absent from the file
-    kp = full['keypoints2d'][:, mask > 0]
-    path = hd_writer(str(tmp_path), images=False, keypoints2d=kp, keypoints2d_mask=mask,
+    keypoints = full['keypoints2d'][:, mask > 0]
+    path = hd_writer(str(tmp_path), images=False, keypoints2d=keypoints, keypoints2d_mask=mask,
                      keypoints2d_convention=np.array('human_data'),
                      __keypoints_compressed__=np.array(True))
     cols = read_humandata(path)
     assert cols['keypoints_names'].tolist() == [SMPL_KEYPOINTS[i] for i in sorted(src[:20])]
     for j, name in enumerate(cols['keypoints_names']):
-        np.testing.assert_allclose(cols['keypoints'][:, j], full['_kp24'][:, SMPL_KEYPOINTS.index(name), :2],
+        np.testing.assert_allclose(cols['keypoints'][:, j], full['_keypoints_smpl'][:, SMPL_KEYPOINTS.index(name), :2],
                                    atol=1e-5)
     with pytest.raises(AnnotationError, match='keypoints2d'):
-        read_humandata(path, convention='smpl')  # wrong override -> joint count mismatch
+        read_humandata(path, source_joint_set='smpl')  # wrong override -> joint count mismatch
 
 
 def test_spin_npz(tmp_path):
@@ -134,7 +134,7 @@ def test_our_writer_smpl_24_means_smpl_order(tmp_path, hd_writer, hd_arrays):
     kw = dict(keypoints2d_convention=np.array('smpl_24'), keypoints3d_convention=np.array('smpl_24'))
     ours = read_humandata(hd_writer(str(tmp_path), images=False, config=np.array('pmnet_synthetic'),
                                     **kw))
-    np.testing.assert_allclose(ours['keypoints'], truth['_kp24'][..., :2], atol=1e-5)
+    np.testing.assert_allclose(ours['keypoints'], truth['_keypoints_smpl'][..., :2], atol=1e-5)
     assert ours['keypoints_names'].tolist() == SMPL_KEYPOINTS
     other = read_humandata(hd_writer(str(tmp_path), images=False, config=np.array('mmhuman3d'), **kw))
     assert other['keypoints_names'].tolist() == SPIN_24_KEYPOINTS  # MMHuman3D meaning: SPIN's 24
@@ -148,16 +148,16 @@ def test_reads_the_offline_writer_format(tmp_path):
     params = dict(betas=rng.normal(size=(n, 10)), global_orient=rng.normal(size=(n, 3)),
                   body_pose=rng.normal(size=(n, 69)), clip=np.array(['walk', 'roll', 'walk']),
                   is_rare=np.array([False, True, False]), frame=np.arange(n), yaw=np.zeros(n))
-    kp2d = np.concatenate([rng.uniform(0, 100, (n, 24, 2)), np.ones((n, 24, 1))], -1)
-    kp3d = np.concatenate([rng.normal(size=(n, 24, 3)), np.ones((n, 24, 1))], -1)
-    kp3d[:, :, :3] -= kp3d[:, :1, :3]
-    labels = dict(bbox_xywh=np.tile([[10., 10., 50., 80., 1.]], (n, 1)), keypoints2d=kp2d,
-                  keypoints3d=kp3d, transl=np.zeros((n, 3)))
+    keypoints = np.concatenate([rng.uniform(0, 100, (n, 24, 2)), np.ones((n, 24, 1))], -1)
+    keypoints_3d = np.concatenate([rng.normal(size=(n, 24, 3)), np.ones((n, 24, 1))], -1)
+    keypoints_3d[:, :, :3] -= keypoints_3d[:, :1, :3]
+    labels = dict(bbox_xywh=np.tile([[10., 10., 50., 80., 1.]], (n, 1)), keypoints2d=keypoints,
+                  keypoints3d=keypoints_3d, transl=np.zeros((n, 3)))
     path = osp.join(tmp_path, 'train.npz')
     write_humandata(path, params, labels, img_size=256, focal=5000.)
     cols = read_annotations(path)
-    np.testing.assert_allclose(cols['keypoints'], kp2d[..., :2], atol=1e-4)  # SMPL order kept
-    np.testing.assert_allclose(cols['keypoints_3d'], kp3d[..., :3], atol=1e-5)
+    np.testing.assert_allclose(cols['keypoints'], keypoints[..., :2], atol=1e-4)  # SMPL order kept
+    np.testing.assert_allclose(cols['keypoints_3d'], keypoints_3d[..., :3], atol=1e-5)
     np.testing.assert_allclose(cols['smpl_pose'][:, 3:], params['body_pose'], atol=1e-6)
     assert cols['clip'].tolist() == ['walk', 'roll', 'walk'] and cols['is_rare'].tolist() == [0, 1, 0]
     assert cols['img_path'][1] == 'images/000001.jpg' and cols['has_smpl'].min() == 1

@@ -29,14 +29,14 @@ def _assert_values(ds, truth, names2d, names3d, root_names):
         info = ds.get_data_info(i)
         for j, name in enumerate(truth['names2d']):
             if name in names2d:
-                np.testing.assert_allclose(info['keypoints'][0, HD[name]], truth['kp2d'][i, j], atol=1e-5)
+                np.testing.assert_allclose(info['keypoints'][0, HD[name]], truth['keypoints'][i, j], atol=1e-5)
                 assert info['keypoints_visible'][0, HD[name]] == 1, name
         assert (info['keypoints_visible'][0] > 0).sum() == len(names2d)
         root_ids = [truth['names3d'].index(r) for r in root_names]
-        root = truth['kp3d'][i, root_ids].mean(0)
+        root = truth['keypoints_3d'][i, root_ids].mean(0)
         for j, name in enumerate(truth['names3d']):
             if name in names3d:
-                np.testing.assert_allclose(info['keypoints_3d'][0, HD[name]], truth['kp3d'][i, j] - root,
+                np.testing.assert_allclose(info['keypoints_3d'][0, HD[name]], truth['keypoints_3d'][i, j] - root,
                                            atol=1e-5)
         assert (info['keypoints_3d_visible'][0] > 0).sum() == len(names3d)
         expected_root = np.zeros(len(HD))
@@ -63,8 +63,8 @@ def test_h36m_with_spin_definitions(tmp_path):
     ds = _dataset(truth, rename_keypoints=MMHUMAN3D_H36M_TO_SPIN)
     info = ds.get_data_info(0)
     j9, j10 = truth['names3d'].index('head_extra'), truth['names3d'].index('headtop')
-    np.testing.assert_allclose(info['keypoints_3d'][0, HD['jaw_extra']], truth['kp3d'][0, j9], atol=1e-6)
-    np.testing.assert_allclose(info['keypoints_3d'][0, HD['head_extra']], truth['kp3d'][0, j10], atol=1e-6)
+    np.testing.assert_allclose(info['keypoints_3d'][0, HD['jaw_extra']], truth['keypoints_3d'][0, j9], atol=1e-6)
+    np.testing.assert_allclose(info['keypoints_3d'][0, HD['head_extra']], truth['keypoints_3d'][0, j10], atol=1e-6)
     assert info['keypoints_3d_visible'][0, HD['headtop']] == 0 and ds.supervision['supervised_3d'] == 17
 
 

@@ -40,9 +40,9 @@ def test_data_info_contract(humandata_dir):
 
 def test_filters_and_indices(tmp_path, hd_writer, hd_arrays):
     arrays = hd_arrays()
-    kp = arrays['keypoints2d'].copy()
-    kp[:2, :, 2] = 0  # samples 0 and 1 have no 2D joints
-    hd_writer(str(tmp_path), keypoints2d=kp)
+    keypoints = arrays['keypoints2d'].copy()
+    keypoints[:2, :, 2] = 0  # samples 0 and 1 have no 2D joints
+    hd_writer(str(tmp_path), keypoints2d=keypoints)
     ds = _build(str(tmp_path), filter_cfg=dict(min_keypoints=1))
     assert len(ds) == 4 and ds.get_data_info(0)['id'] == 2
     assert len(_build(str(tmp_path), indices=3)) == 3
@@ -106,11 +106,11 @@ def test_test_pipeline_keeps_raw_labels(humandata_dir, hd_arrays):
     out = ds[2]
     gt = out['data_samples'].gt_instances
     truth = hd_arrays()
-    np.testing.assert_allclose(gt.keypoints[0], truth['_kp24'][2, :, :2], atol=1e-5)
+    np.testing.assert_allclose(gt.keypoints[0], truth['_keypoints_smpl'][2, :, :2], atol=1e-5)
     np.testing.assert_allclose(gt.smpl_pose[0, 3:], truth['smpl'].item()['body_pose'][2].ravel())
     labels = out['data_samples'].gt_instance_labels
     # bbox (4, 4, 40, 44) * 1.2 padding, square to 224: centre (22, 24), side 48
-    expected = ((truth['_kp24'][2, :, :2] - [22., 24.]) / 48. * 224. + 112.) / 112. - 1.
+    expected = ((truth['_keypoints_smpl'][2, :, :2] - [22., 24.]) / 48. * 224. + 112.) / 112. - 1.
     np.testing.assert_allclose(labels.keypoint_labels[0].numpy(), expected, atol=1e-3)
 
 

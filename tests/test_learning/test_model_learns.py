@@ -18,8 +18,8 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 
-from pmnet_plugin.evaluation.functional import (constant_baseline_mpjpe, per_sample_mpjpe,
-                                                spread_ratio)
+from pmnet_plugin.analysis.learning_diagnostics import constant_baseline_mpjpe, spread_ratio
+from pmnet_plugin.evaluation.functional import per_sample_mpjpe
 
 pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
 

@@ -24,7 +24,7 @@ PMNET = 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'
 
 @pytest.fixture(scope='module')
 def other_body(tmp_path_factory):
-    from pmnet_plugin.synthetic.body_model import make_synthetic_smpl
+    from pmnet_plugin.synthetic.procedural_body import make_synthetic_smpl
     return make_synthetic_smpl(str(tmp_path_factory.mktemp('body_seed1')), seed=1)
 
 

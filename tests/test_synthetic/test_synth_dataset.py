@@ -78,8 +78,8 @@ def test_keypoints_inside_rendered_silhouette(tiny_dataset, body_model_files):
     for i, verts in enumerate(res['vertices'].numpy()):
         _, mask = renderer.render(verts, body.faces, cam['focal'], cam['princpt'], img_size=(96, 96))
         mask = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-        kp = np.round(data['keypoints2d'][i, :, :2]).astype(int).clip(0, 95)
-        inside = mask[kp[:, 1], kp[:, 0]]
+        keypoints = np.round(data['keypoints2d'][i, :, :2]).astype(int).clip(0, 95)
+        inside = mask[keypoints[:, 1], keypoints[:, 0]]
         assert inside.mean() >= 0.9, (i, inside)
         # the stored box is the rendered silhouette's box
         ys, xs = np.nonzero(mask)
@@ -91,10 +91,10 @@ def test_keypoints_inside_rendered_silhouette(tiny_dataset, body_model_files):
 
 
 def test_dataset_reader_reads_our_files(tiny_dataset):
-    reader = pytest.importorskip('pmnet_plugin.datasets.humandata')
+    from pmnet_plugin.datasets.humandata import read_humandata
     from pmnet_plugin.synthetic.synth_dataset import load_humandata
     out, _ = tiny_dataset
     path = os.path.join(out, 'test.npz')
-    cols, ours = reader.read_humandata(path), load_humandata(path)
+    cols, ours = read_humandata(path), load_humandata(path)
     np.testing.assert_allclose(cols['keypoints'], ours['keypoints2d'][..., :2], atol=1e-4)
     assert cols['clip'].tolist() == ours['meta']['clip'].tolist()

@@ -84,7 +84,7 @@ def test_subsets_in_the_json(split):
 def test_quickstart_articulation_table(tmp_path):
     import json
 
-    from pmnet_plugin.utils import quickstart_report
+    from pmnet_plugin.analysis import quickstart_report
     diags = {}
     for seed, (hmr, pmnet) in enumerate([(200.0, 180.0), (210.0, 178.5)]):
         d = dict(subset_sizes={'all': 10}, baseline_articulation={'all': 195.0},

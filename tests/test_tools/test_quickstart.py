@@ -5,7 +5,7 @@ import sys
 import pytest
 from tool_loader import load_tool
 
-from pmnet_plugin.utils import quickstart_report
+from pmnet_plugin.analysis import quickstart_report
 
 quickstart = load_tool('quickstart')
 

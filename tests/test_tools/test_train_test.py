@@ -217,7 +217,7 @@ def test_test_args_merge():
 
 def test_bench_dataloader_reads_the_rendered_split(synth):
     """tools/benchmark.py's dataloader measurement on real renders: every run reads its batches."""
-    from pmnet_plugin.utils.benchmarking import bench_dataloader
+    from pmnet_plugin.analysis.benchmarking import bench_dataloader
     cfg = osp.join(ROOT, 'configs', 'hmr_res18-w32-1xb16-300it_synthetic-96x96.py')
     out = bench_dataloader(cfg, workers=[0, 1], batches=3, batch_size=2, data_root=synth['data_root'], repeats=2)
     assert [r['workers'] for r in out['runs']] == [0, 1, 0, 1]  # interleaved rounds

@@ -28,12 +28,12 @@ def _vis(**kwargs) -> MeshVisualizer:
 
 
 def _sample(verts, center=(110., 120.), size=200., cam=(0.9, 0.05, -0.02)) -> PoseDataSample:
-    kpts = np.array(center)[None, None] + np.random.RandomState(0).uniform(-40, 40, (1, 24, 2))
+    keypoints = np.array(center)[None, None] + np.random.RandomState(0).uniform(-40, 40, (1, 24, 2))
     half = size / 2.5  # box = crop / 1.25
     inst = InstanceData(
         vertices=verts[None].astype(np.float32),
         cam=np.array([cam], np.float32),
-        keypoints=kpts.astype(np.float32),
+        keypoints=keypoints.astype(np.float32),
         keypoint_scores=np.ones((1, 24), np.float32),
         bboxes=np.array([[center[0] - half, center[1] - half, center[0] + half,
                           center[1] + half]], np.float32),

@@ -46,7 +46,7 @@ def truncated_normal(size: tuple, low: float = -1., high: float = 1.) -> np.ndar
     """Standard normal samples truncated to [low, high], by rejection, from NumPy's global generator.
 
     The distribution of ``scipy.stats.truncnorm.rvs(low, high)`` that MMPose's ``RandomBBoxTransform``
-    draws, at a fraction of its cost (``docs/benchmarks.md``); seeded runs draw other values than scipy.
+    draws, at a fraction of its cost (``docs/experiments/benchmark_log.md``); seeded runs draw other values than scipy.
 
     Args:
         size (tuple): Output shape.

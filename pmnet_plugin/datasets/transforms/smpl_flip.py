@@ -34,12 +34,12 @@ def flip_keypoints_3d(keypoints_3d: np.ndarray,
     """Mirror camera-frame 3D joints: swap left/right and negate x.
 
     Args:
-        keypoints_3d (np.ndarray): Shape (..., K, 3).
-        visible (np.ndarray, optional): Shape (..., K).
+        keypoints_3d (np.ndarray): Shape (..., J, 3).
+        visible (np.ndarray, optional): Shape (..., J).
         flip_indices (list[int]): Mirror partner of each joint.
 
     Returns:
-        tuple: flipped ``keypoints_3d`` (..., K, 3) and ``visible`` (..., K) (or None).
+        tuple: flipped ``keypoints_3d`` (..., J, 3) and ``visible`` (..., J) (or None).
     """
     out = keypoints_3d[..., flip_indices, :] * np.array([-1., 1., 1.], keypoints_3d.dtype)
     return out, None if visible is None else visible[..., flip_indices]

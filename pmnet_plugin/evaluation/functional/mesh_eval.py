@@ -118,9 +118,9 @@ def labelled_h36m_joints(joints: np.ndarray, weights: np.ndarray,
     naming of an H36M file (``H36M_KEYPOINTS``) when the labels have ``headtop`` but no ``jaw_extra``.
 
     Args:
-        joints (np.ndarray): Labelled joints, shape (K, 3).
-        weights (np.ndarray): Their visibility, shape (K,).
-        names (Sequence[str]): The K joint names.
+        joints (np.ndarray): Labelled joints, shape (J, 3).
+        weights (np.ndarray): Their visibility, shape (J,).
+        names (Sequence[str]): The J joint names.
 
     Returns:
         tuple: joints (17, 3) (zeros where not labelled) and weights (17,).

@@ -180,8 +180,8 @@ class MeshMetric(BaseMetric):
 
         Returns:
             dict: ``pred_joints`` (24, 3), ``pred_vertices`` (V, 3) or None, ``gt_pose`` (72,) or None,
-            ``gt_betas`` (10,), ``has_smpl`` bool, ``gt_joints`` (K, 3) or None, ``gt_joints_w`` (K,)
-            (K joints of the sample's ``joint_set``), ``joint_set`` str, ``gender`` ('male', 'female'
+            ``gt_betas`` (10,), ``has_smpl`` bool, ``gt_joints`` (J, 3) or None, ``gt_joints_w`` (J,)
+            (J joints of the sample's ``joint_set``), ``joint_set`` str, ``gender`` ('male', 'female'
             or 'neutral'), ``nan_pred`` bool and ``meta`` (id, img_path, sample_idx, clip, dataset_tag,
             is_rare).
         """

@@ -114,11 +114,11 @@ class SMPLBodyModel(nn.Module):
         if keypoint_vertex_ids is None:
             keypoint_vertex_ids = (np.asarray(arrays['keypoint_vertex_ids']).reshape(-1).tolist()
                                    if 'keypoint_vertex_ids' in arrays else SMPL_VERTEX_KEYPOINT_IDS)
-        kp_ids = torch.as_tensor(list(keypoint_vertex_ids), dtype=torch.long)
-        if kp_ids.shape != (21, ) or kp_ids.min() < 0 or kp_ids.max() >= num_v:
+        keypoint_ids = torch.as_tensor(list(keypoint_vertex_ids), dtype=torch.long)
+        if keypoint_ids.shape != (21, ) or keypoint_ids.min() < 0 or keypoint_ids.max() >= num_v:
             raise ValueError(f'keypoint_vertex_ids must be 21 vertex ids in [0, {num_v}), got '
                              f'{keypoint_vertex_ids}')
-        self.register_buffer('keypoint_vertex_ids', kp_ids, persistent=False)
+        self.register_buffer('keypoint_vertex_ids', keypoint_ids, persistent=False)
         self._joint_sets = nn.ModuleDict()
         self._register_point_subset()
 
@@ -332,12 +332,12 @@ class SMPLBodyModel(nn.Module):
             result['vertices'] = points_t.transpose(1, 2).contiguous()
         if not regressed:
             return result
-        face_ids, kp_ids = ((self.face_vertex_ids, self.keypoint_vertex_ids) if vertices
-                            else (self.sub_face, self.sub_keypoint))
+        face_ids, keypoint_ids = ((self.face_vertex_ids, self.keypoint_vertex_ids) if vertices
+                                  else (self.sub_face, self.sub_keypoint))
         face = points_t.index_select(2, face_ids).transpose(1, 2)
         body = joints.index_select(1, self.coco_body_joint_ids)
         result['keypoints_coco'] = torch.cat([face, body], dim=1)
-        result['vertex_keypoints'] = points_t.index_select(2, kp_ids).transpose(1, 2)
+        result['vertex_keypoints'] = points_t.index_select(2, keypoint_ids).transpose(1, 2)
         flat = points_t.reshape(batch * 3, -1)
         for name, full, sub in (('joints_h36m', 'J_regressor_h36m', 'sub_reg_h36m'),
                                 ('joints_extra', 'J_regressor_extra', 'sub_reg_extra')):

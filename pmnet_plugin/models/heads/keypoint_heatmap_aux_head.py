@@ -55,7 +55,7 @@ class KeypointHeatmapAuxHead(HeatmapHead):
         final_layer (dict, optional): The 1x1 output conv; None = the input already is the heatmaps.
         coord_loss_weight (float): Weight of ``loss_heatmap_coords``, the L1 distance between the heatmaps'
             soft-argmax locations and the labels in [-1, 1] crop units (integral regression, Sun et al.
-            2018; ``docs/learning.md``). 0 = off. Defaults to 0.
+            2018; ``docs/experiments/learning_log.md``). 0 = off. Defaults to 0.
         beta (float): Soft-argmax sharpness (use the neck's value when it feeds the mesh head). Defaults
             to 20.
         loss (dict): Heatmap loss. Defaults to ``KeypointMSELoss(use_target_weight=True)``.
@@ -103,15 +103,15 @@ class KeypointHeatmapAuxHead(HeatmapHead):
         """
         pred = self.forward(feats)
         labels = [d.gt_instance_labels for d in batch_data_samples]
-        kpts = torch.stack([torch.as_tensor(x.keypoint_labels, dtype=pred.dtype) for x in labels])
+        keypoints = torch.stack([torch.as_tensor(x.keypoint_labels, dtype=pred.dtype) for x in labels])
         weights = torch.stack([torch.as_tensor(x.keypoint_weights, dtype=pred.dtype) for x in labels])
-        kpts = kpts.reshape(pred.shape[0], -1, 2).to(pred.device)
+        keypoints = keypoints.reshape(pred.shape[0], -1, 2).to(pred.device)
         weights = weights.reshape(pred.shape[0], -1).to(pred.device)
-        target, inside = gaussian_heatmaps(kpts, weights, (pred.shape[-1], pred.shape[-2]), self.sigma)
+        target, inside = gaussian_heatmaps(keypoints, weights, (pred.shape[-1], pred.shape[-2]), self.sigma)
         losses = dict(loss_heatmap=self.loss_module(pred.float(), target, inside))
         if self.coord_loss_weight > 0:
             coords, _ = soft_argmax(pred, self.beta)
-            err = (coords - kpts).abs().sum(-1)
+            err = (coords - keypoints).abs().sum(-1)
             losses['loss_heatmap_coords'] = self.coord_loss_weight * (err * inside).sum() / inside.sum().clamp(min=1)
         return losses
 

@@ -68,14 +68,14 @@ def outputs_to_instances(outputs: Dict[str, np.ndarray], batch_data_samples: Opt
         List[InstanceData]: ``keypoints`` (1, 24, 2) input px, ``keypoint_scores`` (1, 24) and the other
         arrays with first dim 1.
     """
-    kp = outputs['keypoints_crop']
+    keypoints_crop = outputs['keypoints_crop']
     sizes = [tuple(d.metainfo.get('input_size', decoder.input_size)) for d in batch_data_samples]
-    keypoints = np.empty(kp.shape, np.float32)
-    scores = np.empty(kp.shape[:2], np.float32)
+    keypoints = np.empty(keypoints_crop.shape, np.float32)
+    scores = np.empty(keypoints_crop.shape[:2], np.float32)
     for size in set(sizes):  # one decode per crop size (one in a batch of a config)
         rows = np.array([s == size for s in sizes])
         codec = decoder if size == tuple(decoder.input_size) else SMPLLabelCodec(input_size=size)
-        keypoints[rows], scores[rows] = codec.decode(kp[rows])
+        keypoints[rows], scores[rows] = codec.decode(keypoints_crop[rows])
     fields = dict(keypoints=keypoints, keypoint_scores=scores,
                   **{k: v for k, v in outputs.items() if k != 'keypoints_crop'})
     results = []

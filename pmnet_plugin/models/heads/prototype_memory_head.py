@@ -32,7 +32,7 @@ class PrototypeMemoryHead(HMRHead):
         prototype_file (str, optional): ``.npz`` of ``tools/build_prototypes.py``; ``None``: identity
             placeholders for a checkpoint to overwrite (training on them raises).
         num_prototypes (int): K; must match the file. Defaults to 32.
-        learnable (bool): Prototype poses (and, with ``init_shape_cam='prototype'``, betas and cam) are
+        learnable (bool): Prototype poses (and, with ``init_betas_cam='prototype'``, betas and cam) are
             ``nn.Parameter`` instead of buffers. Defaults to False.
         selector_hidden (int): Hidden width of the selector MLP (0 = linear). Defaults to 512.
         selector_dropout (float): Dropout in the selector. Defaults to 0.
@@ -48,7 +48,7 @@ class PrototypeMemoryHead(HMRHead):
             betas, root-relative, which ignores limb twists the image does not show. Defaults to
             ``'rotation'``.
         assign_temperature (float): T of the soft target, in the unit of d. Defaults to 1.0.
-        init_shape_cam (str): Betas and cam start from the ``'mean'`` params or the ``'prototype'``.
+        init_betas_cam (str): Betas and cam start from the ``'mean'`` params or the ``'prototype'``.
             Defaults to ``'mean'``.
         train_init_from_gt (bool): Train IEF from the GT-assigned prototype. Defaults to False.
         tilt_weight (float): Weight of the body's tilt in the prototypes (0: articulation only); must equal
@@ -75,7 +75,7 @@ class PrototypeMemoryHead(HMRHead):
                  assign_mode: str = 'hard',
                  assign_space: str = 'rotation',
                  assign_temperature: float = 1.0,
-                 init_shape_cam: str = 'mean',
+                 init_betas_cam: str = 'mean',
                  train_init_from_gt: bool = False,
                  tilt_weight: float = 0.0,
                  ema_momentum: Optional[float] = None,
@@ -87,8 +87,8 @@ class PrototypeMemoryHead(HMRHead):
             raise ValueError(f'PrototypeMemoryHead: assign_mode must be hard|soft, got {assign_mode}')
         if assign_space not in ('rotation', 'joints'):
             raise ValueError(f'PrototypeMemoryHead: assign_space must be rotation|joints, got {assign_space}')
-        if init_shape_cam not in ('mean', 'prototype'):
-            raise ValueError('PrototypeMemoryHead: init_shape_cam must be mean|prototype')
+        if init_betas_cam not in ('mean', 'prototype'):
+            raise ValueError('PrototypeMemoryHead: init_betas_cam must be mean|prototype')
         if learnable and ema_momentum is not None:
             raise ValueError('PrototypeMemoryHead: ema_momentum and learnable=True are exclusive')
         if tilt_weight < 0:
@@ -109,7 +109,7 @@ class PrototypeMemoryHead(HMRHead):
         self.assign_mode = assign_mode
         self.assign_space = assign_space
         self.assign_temperature = assign_temperature
-        self.init_shape_cam = init_shape_cam
+        self.init_betas_cam = init_betas_cam
         self.train_init_from_gt = train_init_from_gt
         self.ema_momentum = ema_momentum
         self.tilt_weight = float(tilt_weight)
@@ -121,7 +121,7 @@ class PrototypeMemoryHead(HMRHead):
         protos = self._read_prototypes(prototype_file)
         for name in ('pose_rot6d', 'betas', 'cam'):
             value = protos[name]
-            if learnable and (name == 'pose_rot6d' or init_shape_cam == 'prototype'):
+            if learnable and (name == 'pose_rot6d' or init_betas_cam == 'prototype'):
                 setattr(self, f'proto_{name}', nn.Parameter(value))
             else:
                 self.register_buffer(f'proto_{name}', value)
@@ -239,7 +239,7 @@ class PrototypeMemoryHead(HMRHead):
         if self.tilt_weight <= 0:  # articulation-only prototypes start from the mean global orient
             root = rot6d_to_matrix(self.init_pose_rot6d.reshape(1, NUM_JOINTS, 6)[:, :1])
             rot = torch.cat([root.expand(B, -1, -1, -1), rot[:, 1:]], dim=1)
-        if self.init_shape_cam == 'prototype':
+        if self.init_betas_cam == 'prototype':
             betas = (weights[..., None] * self.proto_betas[idx]).sum(1)
             cam = (weights[..., None] * self.proto_cam[idx]).sum(1)
         else:

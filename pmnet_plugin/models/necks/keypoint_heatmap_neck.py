@@ -41,7 +41,7 @@ class KeypointHeatmapNeck(BaseModule):
     the layout from channel statistics. The joints go through their own MLP and the pooled feature is
     projected down, so 72 joint numbers are not drowned among 1280 pooled channels: with the joints simply
     concatenated to the pooled feature, the regressor's training error stayed on the plateau of an
-    image-independent prediction (docs/learning.md).
+    image-independent prediction (docs/experiments/learning_log.md).
 
     Args:
         in_channels (int): Channels of the spatial map ``feats[in_index]``.

@@ -141,7 +141,7 @@ def attach_mesh_predictions(batch_pred_instances: InstanceList,
     # input px -> image px for the whole batch at once: x * scale / size + center - scale / 2 (samples
     # without the crop metainfo keep input px)
     counts = [len(p.keypoints) for p in preds]
-    kp = np.concatenate([np.asarray(p.keypoints, np.float32) for p in preds]) if preds else None
+    keypoints = np.concatenate([np.asarray(p.keypoints, np.float32) for p in preds]) if preds else None
     gain, offset = [], []
     for sample in batch_data_samples:
         meta = sample.metainfo
@@ -155,10 +155,10 @@ def attach_mesh_predictions(batch_pred_instances: InstanceList,
             offset.append(np.zeros(2, np.float32))
     if preds:
         gain, offset = np.repeat(np.stack(gain), counts, 0), np.repeat(np.stack(offset), counts, 0)
-        kp[..., :2] = kp[..., :2] * gain[:, None] + offset[:, None]
+        keypoints[..., :2] = keypoints[..., :2] * gain[:, None] + offset[:, None]
     start = 0
     for pred, sample, n in zip(preds, batch_data_samples, counts):
-        pred.set_field(kp[start:start + n], 'keypoints')
+        pred.set_field(keypoints[start:start + n], 'keypoints')
         start += n
         if 'keypoints_visible' not in pred:
             pred.set_field(pred.keypoint_scores, 'keypoints_visible')

@@ -97,12 +97,12 @@ def test_flip_rotate_label_consistency(body, flip, angle):
     # (1) 3D labels == joints of the transformed parameters (root-relative)
     np.testing.assert_allclose(labels.keypoints_3d[0].numpy(), joints - joints[:1], atol=5e-3)
     # (2) weak-perspective re-projection of the transformed parameters matches the 2D labels
-    kp_norm = labels.keypoint_labels[0].numpy()
-    params, residual = _fit_weak_perspective(joints, kp_norm)
+    keypoints_norm = labels.keypoint_labels[0].numpy()
+    params, residual = _fit_weak_perspective(joints, keypoints_norm)
     assert params[0] > 0 and residual.max() < 0.01, residual.max()
     # (3) the 2D labels land on the transformed body silhouette
-    kp_px = np.round((kp_norm + 1.) * 112.).astype(int)
-    assert (img[kp_px[:, 1], kp_px[:, 0]] > 0).all()
+    keypoints_px = np.round((keypoints_norm + 1.) * 112.).astype(int)
+    assert (img[keypoints_px[:, 1], keypoints_px[:, 0]] > 0).all()
     # (4) the re-projected mesh overlaps the transformed silhouette
     proj = (params[0] * verts[:, :2] + params[1:] + 1.) * 112.
     rendered, observed = _splat(proj, 224) > 0, img > 127

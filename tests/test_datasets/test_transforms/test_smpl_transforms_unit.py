@@ -30,17 +30,17 @@ def test_flip_smpl_pose():
 
 def test_flip_transform_3d():
     rng = np.random.default_rng(1)
-    kp3d = rng.normal(size=(1, 24, 3)).astype(np.float32)
+    keypoints_3d = rng.normal(size=(1, 24, 3)).astype(np.float32)
     vis3d = (rng.uniform(size=(1, 24)) > .3).astype(np.float32)
     results = dict(img=np.zeros((20, 30, 3), np.uint8), img_shape=(20, 30),
                    flip_indices=SMPL_FLIP_INDICES, keypoints=rng.uniform(0, 20, (1, 24, 2)),
-                   keypoints_visible=np.ones((1, 24)), keypoints_3d=kp3d.copy(),
+                   keypoints_visible=np.ones((1, 24)), keypoints_3d=keypoints_3d.copy(),
                    keypoints_3d_visible=vis3d.copy(), smpl_pose=np.zeros((1, 72), np.float32))
     out = SMPLRandomFlip(prob=1.)(results)
     assert out['flip']
-    np.testing.assert_allclose(out['keypoints_3d'][0, 1], kp3d[0, 2] * [-1, 1, 1])
+    np.testing.assert_allclose(out['keypoints_3d'][0, 1], keypoints_3d[0, 2] * [-1, 1, 1])
     assert out['keypoints_3d_visible'][0, 4] == vis3d[0, 5]
-    np.testing.assert_allclose(flip_keypoints_3d(*flip_keypoints_3d(kp3d, vis3d))[0], kp3d)
+    np.testing.assert_allclose(flip_keypoints_3d(*flip_keypoints_3d(keypoints_3d, vis3d))[0], keypoints_3d)
 
 
 def test_flip_in_the_human_data_set(tmp_path):
@@ -75,14 +75,14 @@ def test_camera_rotation_matches_warp_matrix():
 def test_rotate_transform_updates_3d_and_orient():
     rng = np.random.default_rng(2)
     pose = rng.normal(0, .4, (1, 72)).astype(np.float32)
-    kp3d = rng.normal(size=(1, 24, 3)).astype(np.float32)
+    keypoints_3d = rng.normal(size=(1, 24, 3)).astype(np.float32)
     t = SMPLRandomBBoxTransform(shift_prob=0., scale_prob=0., rotate_factor=60., rotate_prob=1.)
     np.random.seed(3)
     out = t(dict(bbox_center=np.array([[50., 50.]]), bbox_scale=np.array([[80., 80.]]),
-                 keypoints_3d=kp3d.copy(), smpl_pose=pose.copy()))
+                 keypoints_3d=keypoints_3d.copy(), smpl_pose=pose.copy()))
     rot = camera_rotation_for_crop(out['bbox_rotation'][0])
     assert abs(out['bbox_rotation'][0]) > 1.
-    np.testing.assert_allclose(out['keypoints_3d'], kp3d @ rot.T, atol=1e-5)
+    np.testing.assert_allclose(out['keypoints_3d'], keypoints_3d @ rot.T, atol=1e-5)
     r_new = axis_angle_to_matrix(torch.from_numpy(out['smpl_pose'][:, :3]))
     r_old = axis_angle_to_matrix(torch.from_numpy(pose[:, :3]))
     np.testing.assert_allclose(r_new, torch.from_numpy(rot) @ r_old, atol=1e-5)

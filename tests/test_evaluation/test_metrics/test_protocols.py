@@ -121,7 +121,7 @@ def test_h36m_p2_on_labelled_joints(tmp_path, body_model_files, protocol, rename
     rows = H36M_TO_LSP14 if protocol.endswith('lsp14') else list(range(17))
     joints = np.einsum('jv,bvc->bjc', reg, pred_verts)
     p = (joints - joints[:, :1])[:, rows] * 1000
-    g = (truth['kp3d'] - truth['kp3d'][:, :1])[:, rows] * 1000  # H36M order = regressor order
+    g = (truth['keypoints_3d'] - truth['keypoints_3d'][:, :1])[:, rows] * 1000  # H36M order = regressor order
     mask = np.ones(g.shape[:2], bool)
     assert out['mesh/MPJPE'] == pytest.approx(keypoint_mpjpe(p, g, mask, 'none'), abs=1e-3)
     assert out['mesh/PA-MPJPE'] == pytest.approx(keypoint_mpjpe(p, g, mask, 'procrustes'), abs=1e-3)

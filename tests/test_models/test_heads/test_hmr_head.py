@@ -75,8 +75,8 @@ def test_predict_fields_and_projection(head_kwargs, mesh_samples):
         assert p.get(key).shape == shape, key
     assert np.allclose(p.keypoints_3d[0, 0], 0)  # root-relative
     body = head.run_body_model(fwd['smpl_pose_rotmat'], fwd['smpl_betas'])
-    kp_norm = head.project(body['joints'], fwd['cam'])[0].numpy()
-    assert np.allclose(p.keypoints[0], (kp_norm + 1) * 112, atol=1e-3)
+    keypoints_norm = head.project(body['joints'], fwd['cam'])[0].numpy()
+    assert np.allclose(p.keypoints[0], (keypoints_norm + 1) * 112, atol=1e-3)
     no_verts = head.predict(feats, mesh_samples(2), test_cfg=dict(output_vertices=False))
     assert 'vertices' not in no_verts[0]
 

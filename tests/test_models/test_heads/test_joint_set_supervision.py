@@ -41,7 +41,7 @@ def _pred_joint(name, body, extra):
 def test_every_labelled_joint_reaches_the_loss(tmp_path, body_model_files, case):
     writer, kwargs, num_supervised = CASES[case]
     truth = writer(str(tmp_path))
-    write_images(str(tmp_path), len(truth['kp2d']))
+    write_images(str(tmp_path), len(truth['keypoints']))
     ds = SMPLImageDataset(ann_file=truth['path'], joint_set='human_data', data_root=str(tmp_path),
                           pipeline=PIPELINE, test_mode=True, **kwargs)
     samples = [ds[i]['data_samples'] for i in range(len(ds))]
@@ -61,15 +61,15 @@ def test_every_labelled_joint_reaches_the_loss(tmp_path, body_model_files, case)
     supervised = [j for j, n in enumerate(names) if joint_source(n) is not None]
     assert len(supervised) == num_supervised
     root_p = _pred_joint('pelvis_extra', body, extra)
-    root_g = truth['kp3d'][:, names.index('pelvis_extra')]
+    root_g = truth['keypoints_3d'][:, names.index('pelvis_extra')]
     err3d = err2d = 0.
     for j in supervised:
         p = _pred_joint(names[j], body, extra)
-        err3d += (((p - root_p) - (truth['kp3d'][:, j] - root_g))**2).sum()
+        err3d += (((p - root_p) - (truth['keypoints_3d'][:, j] - root_g))**2).sum()
         proj = cam[:, :1] * (p[:, :2] + cam[:, 1:])
         for b, sample in enumerate(samples):
             centre, side = sample.metainfo['input_center'], sample.metainfo['input_scale'][0]
-            label = ((truth['kp2d'][b, j] - centre) / side * 224 + 112) / 112 - 1
+            label = ((truth['keypoints'][b, j] - centre) / side * 224 + 112) / 112 - 1
             err2d += ((proj[b] - label)**2).sum()
     count = len(supervised) * len(samples)
     np.testing.assert_allclose(losses['loss_keypoints_3d'].item(), 5 * err3d / (3 * count), rtol=1e-4)
@@ -79,7 +79,7 @@ def test_every_labelled_joint_reaches_the_loss(tmp_path, body_model_files, case)
 def test_missing_extra_regressor_is_named_once(tmp_path, body_model_files, mesh_samples):
     """Without J_regressor_extra the *_extra joints lose their loss, and a warning names the file."""
     truth = write_h36m(str(tmp_path))
-    write_images(str(tmp_path), len(truth['kp2d']))
+    write_images(str(tmp_path), len(truth['keypoints']))
     ds = SMPLImageDataset(ann_file=truth['path'], joint_set='human_data', data_root=str(tmp_path),
                           pipeline=PIPELINE, test_mode=True)
     samples = [ds[i]['data_samples'] for i in range(2)]

@@ -122,11 +122,11 @@ def test_balanced_mse_replaces_the_regression_terms():
     out, ref = loss(pred, target), plain(pred, target)
     root = torch.zeros(4, 24)
     root[:, 0] = 1
-    kp = MODELS.build(bmc)(root_relative(pred['keypoints_3d'], root), root_relative(target['keypoints_3d'], root),
-                           target['keypoints_3d_weights'])
+    bmc_loss = MODELS.build(bmc)(root_relative(pred['keypoints_3d'], root),
+                                 root_relative(target['keypoints_3d'], root), target['keypoints_3d_weights'])
     rot = MODELS.build(dict(bmc, init_noise_sigma=1.5))(pred['smpl_pose_rotmat'], target['smpl_pose_rotmat'],
                                                         target['has_smpl'])
-    assert out['loss_keypoints_3d'].item() == pytest.approx(5.0 * kp.item(), rel=1e-6)
+    assert out['loss_keypoints_3d'].item() == pytest.approx(5.0 * bmc_loss.item(), rel=1e-6)
     assert out['loss_smpl_pose'].item() == pytest.approx(rot.item(), rel=1e-6)
     assert abs(out['loss_keypoints_3d'].item() - ref['loss_keypoints_3d'].item()) > 1e-4
     for name in ('loss_keypoint_labels', 'loss_smpl_betas', 'loss_cam'):

@@ -20,10 +20,10 @@ def test_soft_argmax_finds_a_peak_in_crop_units():
 
 
 def test_gaussian_targets_peak_at_the_labels_and_drop_outside_joints():
-    kpts = torch.tensor([[[-0.5, 0.25], [0.0, 0.0], [1.5, 0.0]]])
-    heat, weights = gaussian_heatmaps(kpts, torch.ones(1, 3), (16, 16), sigma=1.0)
+    keypoints = torch.tensor([[[-0.5, 0.25], [0.0, 0.0], [1.5, 0.0]]])
+    heat, weights = gaussian_heatmaps(keypoints, torch.ones(1, 3), (16, 16), sigma=1.0)
     coords, _ = soft_argmax(heat[:, :2], beta=100.0)
-    assert torch.allclose(coords, kpts[:, :2], atol=0.07)
+    assert torch.allclose(coords, keypoints[:, :2], atol=0.07)
     assert weights.tolist() == [[1.0, 1.0, 0.0]]
 
 
@@ -38,19 +38,19 @@ def test_neck_output_width_and_gradient_to_the_heatmaps():
     assert feats[0].grad.abs().sum() > 0
 
 
-def _sample(kpts):
+def _sample(keypoints):
     d = PoseDataSample()
-    d.gt_instance_labels = InstanceData(keypoint_labels=kpts[None], keypoint_weights=torch.ones(1, len(kpts)))
+    d.gt_instance_labels = InstanceData(keypoint_labels=keypoints[None], keypoint_weights=torch.ones(1, len(keypoints)))
     return d
 
 
 def test_aux_head_losses_vanish_at_the_target():
     head = KeypointHeatmapAuxHead(in_channels=3, out_channels=3, deconv_out_channels=(), final_layer=None,
                                   sigma=1.0, coord_loss_weight=1.0, beta=100.0)
-    kpts = torch.tensor([[-0.5, 0.25], [0.0, 0.0], [0.6, -0.6]])
-    target, _ = gaussian_heatmaps(kpts[None], torch.ones(1, 3), (16, 16), sigma=1.0)
-    good = head.loss((target, ), [_sample(kpts)])
-    bad = head.loss((torch.roll(target, 4, dims=-1), ), [_sample(kpts)])
+    keypoints = torch.tensor([[-0.5, 0.25], [0.0, 0.0], [0.6, -0.6]])
+    target, _ = gaussian_heatmaps(keypoints[None], torch.ones(1, 3), (16, 16), sigma=1.0)
+    good = head.loss((target, ), [_sample(keypoints)])
+    bad = head.loss((torch.roll(target, 4, dims=-1), ), [_sample(keypoints)])
     assert good['loss_heatmap'] < 1e-8
     assert good['loss_heatmap_coords'] < 0.1 < bad['loss_heatmap_coords']
     assert bad['loss_heatmap'] > 1e-4

@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from pmnet_plugin.evaluation.functional import (constant_baseline_mpjpe, per_sample_mpjpe,
-                                                selector_accuracy, spread_ratio)
+from pmnet_plugin.analysis.learning_diagnostics import (constant_baseline_mpjpe, selector_accuracy,
+                                                        spread_ratio)
+from pmnet_plugin.evaluation.functional import per_sample_mpjpe
 
 
 def test_spread_ratio_separates_a_collapsed_model():

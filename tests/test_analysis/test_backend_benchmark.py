@@ -5,7 +5,8 @@ import sys
 import pytest
 import torch
 
-from pmnet_plugin.utils.backend_benchmark import backend_ratios, backends_markdown, measure_backends
+from pmnet_plugin.analysis.backend_benchmark import (backend_ratios, backends_markdown,
+                                                     measure_backends)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(REPO, 'tests', 'test_apis'))

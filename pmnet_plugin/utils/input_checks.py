@@ -1,8 +1,9 @@
-"""Checks of demo / inference inputs whose failures name the file and the fault.
+"""Image reading and input checks whose failures name the file and the fault.
 
 :func:`read_image` raises :class:`ImageReadError` for a missing, empty or undecodable image (and warns on a
-truncated JPEG), :func:`tiny_image_warning` flags images far below the input size, and
-:func:`drop_invalid_boxes` clips person boxes and describes the ones it dropped.
+truncated JPEG), :func:`tiny_image_warning` flags images far below the input size, :func:`clip_bboxes`
+clips person boxes to the image and :func:`drop_invalid_boxes` also describes the ones it dropped. They sit
+below both ``datasets/`` (test images) and ``apis/`` (inference, demo), so neither imports the other.
 
 Note:
     - number of boxes: N
@@ -13,9 +14,12 @@ from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+from mmpose.structures.bbox import bbox_clip_border
 
 logger = logging.getLogger(__name__)
-__all__ = ['ImageReadError', 'read_image', 'tiny_image_warning', 'drop_invalid_boxes', 'TINY_IMAGE_SIDE']
+__all__ = [
+    'ImageReadError', 'read_image', 'tiny_image_warning', 'clip_bboxes', 'drop_invalid_boxes', 'TINY_IMAGE_SIDE'
+]
 
 # images whose shorter side is below this (px) get a warning: the crop is upscaled > 7x to 224 px
 TINY_IMAGE_SIDE = 32
@@ -87,6 +91,29 @@ def tiny_image_warning(img_shape: Tuple[int, int], input_size: Sequence[int] = (
             f'information; use images with people at least {TINY_IMAGE_SIDE} px tall.')
 
 
+def clip_bboxes(bboxes: np.ndarray, img_shape: Tuple[int, int],
+                min_size: float = 1.0) -> np.ndarray:
+    """Clips xyxy boxes (N, 4+) to the image and drops the empty ones.
+
+    Args:
+        bboxes (np.ndarray): (N, 4) or (N, 5) boxes ``x1, y1, x2, y2[, score]``.
+        img_shape (tuple): ``(H, W)``.
+        min_size (float): minimum width and height (px) kept.
+
+    Returns:
+        np.ndarray: (M, 4 or 5), M <= N.
+    """
+    bboxes = np.asarray(bboxes, dtype=np.float32)
+    if bboxes.size == 0:
+        return bboxes.reshape(0, 4)
+    bboxes = bboxes.reshape(len(bboxes), -1).copy()
+    h, w = img_shape
+    bboxes[:, :4] = bbox_clip_border(bboxes[:, :4], (w, h))
+    keep = ((bboxes[:, 2] - bboxes[:, 0]) >= min_size) & \
+           ((bboxes[:, 3] - bboxes[:, 1]) >= min_size)
+    return bboxes[keep]
+
+
 def drop_invalid_boxes(boxes: np.ndarray, img_shape: Tuple[int, int],
                        min_size: float = 1.0) -> Tuple[np.ndarray, Optional[str]]:
     """Clips xyxy person boxes to the image and drops non-finite and empty ones, saying which.
@@ -99,7 +126,6 @@ def drop_invalid_boxes(boxes: np.ndarray, img_shape: Tuple[int, int],
     Returns:
         tuple: The kept boxes (M, 4 or 5) and one line describing the dropped ones (None if none).
     """
-    from .inference import clip_bboxes
     boxes = np.asarray(boxes, dtype=np.float32)
     if boxes.size == 0:
         return boxes.reshape(0, boxes.shape[1] if boxes.ndim == 2 else 4), None

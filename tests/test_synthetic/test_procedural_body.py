@@ -10,9 +10,9 @@ import pytest
 from pmnet_plugin.models.body_models import load_smpl_model_file
 from pmnet_plugin.models.body_models.constants import SMPL_JOINT_NAMES, SMPL_PARENTS
 from pmnet_plugin.synthetic.body_layout import h36m_targets, rest_joints
-from pmnet_plugin.synthetic.body_model import check_closed_genus0, make_synthetic_smpl
+from pmnet_plugin.synthetic.procedural_body import check_closed_genus0, make_synthetic_smpl
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 @pytest.fixture(scope='module')

@@ -5,9 +5,9 @@ import cv2
 import numpy as np
 import pytest
 
-from pmnet_plugin.apis import input_checks
-from pmnet_plugin.apis.input_checks import (ImageReadError, drop_invalid_boxes, read_image,
-                                            tiny_image_warning)
+from pmnet_plugin.utils import input_checks
+from pmnet_plugin.utils.input_checks import (ImageReadError, drop_invalid_boxes, read_image,
+                                             tiny_image_warning)
 
 
 def test_read_image_faults(tmp_path):

@@ -2,7 +2,7 @@
 
 Every timed call is bracketed by ``torch.cuda.synchronize()``, warm-up calls are discarded and the median
 is reported; :func:`time_interleaved` alternates the compared functions call by call, so load drift hits
-all of them alike (``docs/benchmarks.md``, "What is measured").
+all of them alike (``docs/benchmark.md``, "What is measured").
 """
 import contextlib
 import copy
@@ -54,7 +54,7 @@ class PeakMemory:
 
     On CUDA the allocator's peak counter is reset at :meth:`start` (exact, tensors only). On CPU a daemon
     thread samples the process RSS every ``interval`` seconds, after a ``gc.collect()`` at :meth:`start`
-    while the collector is enabled; an estimate (``docs/benchmarks.md``).
+    while the collector is enabled; an estimate (``docs/benchmark.md``).
 
     Args:
         device (str): ``'cpu'`` or a CUDA device.

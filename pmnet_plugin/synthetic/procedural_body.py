@@ -225,14 +225,14 @@ def build_synthetic_smpl_arrays(seed: int = 0, voxel: float = 0.008) -> Dict[str
     h36m_reg = _solve_regressor(verts, h36m_targets(joints, SMPL_JOINT_NAMES))
     extra_reg = _solve_regressor(verts, extra_targets(joints, SMPL_JOINT_NAMES))
     nearest = lambda pts: np.array([np.argmin(np.linalg.norm(verts - p, axis=1)) for p in pts])  # noqa: E731
-    face_ids, kp_ids = nearest(face_landmarks()), nearest(vertex_landmarks())
+    face_ids, keypoint_ids = nearest(face_landmarks()), nearest(vertex_landmarks())
     kintree = np.array([[KINTREE_ROOT_PARENT] + SMPL_PARENTS[1:], list(range(NUM_SMPL_JOINTS))], np.int64)
     return dict(
         v_template=verts.astype(np.float64), shapedirs=_shape_dirs(verts, soft, weights, prims, rng),
         posedirs=np.zeros((len(verts), 3, 207)), J_regressor=j_reg, weights=weights,
         kintree_table=kintree, f=faces.astype(np.int64), J=j_reg @ verts, J_regressor_h36m=h36m_reg,
         J_regressor_extra=extra_reg, coco_face_vertex_ids=face_ids.astype(np.int64),
-        keypoint_vertex_ids=kp_ids.astype(np.int64), pmnet_synthetic=np.array(True))
+        keypoint_vertex_ids=keypoint_ids.astype(np.int64), pmnet_synthetic=np.array(True))
 
 
 def gendered_arrays(arrays: Dict[str, np.ndarray], gender: str) -> Dict[str, np.ndarray]:

@@ -1,7 +1,7 @@
 """Crops/s of the demo's model call per inference backend: PyTorch eager, ``torch.compile``, ONNX Runtime.
 
 Each backend runs :class:`pmnet_plugin.apis.MeshExportModule` with the SMPL layer on packed crops, timed
-interleaved in one run; a backend that fails gets a row with its error (``docs/benchmarks.md``).
+interleaved in one run; a backend that fails gets a row with its error (``docs/benchmark.md``).
 """
 import os
 import os.path as osp

@@ -8,7 +8,7 @@ from typing import Dict
 
 import numpy as np
 
-from .mesh_eval import per_sample_mpjpe
+from pmnet_plugin.evaluation.functional.mesh_eval import per_sample_mpjpe
 
 
 def prediction_spread(joints: np.ndarray) -> float:
