@@ -214,13 +214,20 @@ def _exit_on_signal(signum, frame) -> None:
 
 def claim_folders(args: argparse.Namespace) -> List[FolderLock]:
     """Makes ``--out`` and ``--data`` the quickstart's (refusing others' folders) and locks both."""
-    locks = []
-    for option, folder, own, record in (('--out', args.out, OUT_OWN, ('report.md', 'logs')),
-                                        ('--data', args.data, DATA_OWN, ('quickstart_args.json', ))):
-        path = osp.join(ROOT, folder)
-        if claim_folder(path, option, own, record) == 'adopted':
-            print(f'{folder}: made by an earlier quickstart, marked as its own', flush=True)
-        locks.append(FolderLock(path, f'{option} folder', f'Wait for it, or choose another {option}.').acquire())
+    locks, folders = [], (('--out', args.out, OUT_OWN, ('report.md', 'logs')),
+                          ('--data', args.data, DATA_OWN, ('quickstart_args.json', )))
+    for option, folder, own, record in folders:  # both checked before either is created
+        claim_folder(osp.join(ROOT, folder), option, own, record, create=False)
+    try:
+        for option, folder, own, record in folders:
+            path = osp.join(ROOT, folder)
+            if claim_folder(path, option, own, record) == 'adopted':
+                print(f'{folder}: made by an earlier quickstart, marked as its own', flush=True)
+            locks.append(FolderLock(path, f'{option} folder', f'Wait for it, or choose another {option}.').acquire())
+    except FolderBusyError:
+        for lock in locks:
+            lock.release()
+        raise
     if args.fresh:
         for option, folder, own in (('--out', args.out, OUT_OWN), ('--data', args.data, DATA_OWN)):
             removed = remove_own(osp.join(ROOT, folder), own)
@@ -283,6 +290,18 @@ def prepare_data(args: argparse.Namespace, steps: Steps) -> dict:
     return key
 
 
+def model_options(args: argparse.Namespace, pose2d: str = None) -> Dict[str, List[str]]:
+    """``--cfg-options`` of each model's training and test: this run's data, and the mean params, rarity
+    quantiles, prototypes and K built from it (never the configs' defaults, made from the demo data)."""
+    data = args.data
+    proto, mean = f'{data}/prototypes_k{args.k}.npz', f'{data}/smpl_mean_params.npz'
+    opts = [f'train_dataloader.dataset.data_root={data}', f'test_dataloader.dataset.data_root={data}',
+            f'model.head.mean_params={mean}', f'model.head.rarity_file={proto}']
+    opts += [f'model.init_cfg.checkpoint={pose2d}'] if pose2d else []
+    return {name: opts + ([f'model.head.prototype_file={proto}', f'model.head.num_prototypes={args.k}']
+                          if name == 'PM-Net' else []) for name in args.models}
+
+
 def run(args: argparse.Namespace) -> None:
     """The steps, from the body model to the report."""
     out, data = args.out, args.data
@@ -306,16 +325,10 @@ def run(args: argparse.Namespace) -> None:
     steps.run('starting-point error: mean pose vs nearest prototype',
               [PY, 'tools/prototype_coverage.py', f'{data}/test.npz', proto, '--mean-params', mean,
                '--out', f'{out}/starting_points.md'])
-    # the rarity quantiles and prototypes of this run's own data, never the configs' defaults
-    data_opts = [f'train_dataloader.dataset.data_root={data}', f'test_dataloader.dataset.data_root={data}',
-                 f'model.head.mean_params={mean}', f'model.head.rarity_file={proto}']
     pose2d = run_pose2d_stage(args, steps, data_key) if args.pose2d_iters > 0 else None
-    if pose2d:
-        data_opts.append(f'model.init_cfg.checkpoint={pose2d}')
     runs = [(seed, name, cfg, f'{out}/work_dirs/{tag_of(name)}_seed{seed}') for seed in args.seeds
             for name, cfg in models]
-    opts_of = {name: data_opts + ([f'model.head.prototype_file={proto}', f'model.head.num_prototypes={args.k}']
-                                  if name == 'PM-Net' else []) for name, _ in models}
+    opts_of = model_options(args, pose2d)
     trainings = [(f'train {name} seed {seed} ({args.iters} iters x {args.batch_size})',
                   train_command(args, cfg, wd, seed, opts_of[name]), f'{out}/logs/train_{tag_of(name)}_seed{seed}.log')
                  for seed, name, cfg, wd in runs]

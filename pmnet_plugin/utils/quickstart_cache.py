@@ -41,7 +41,7 @@ def _matches(name: str, patterns: Sequence[str]) -> bool:
     return name in (MARKER, LOCK_NAME) or any(fnmatch.fnmatch(name, p) for p in patterns)
 
 
-def claim_folder(folder: str, option: str, own: Sequence[str], record: Sequence[str]) -> str:
+def claim_folder(folder: str, option: str, own: Sequence[str], record: Sequence[str], create: bool = True) -> str:
     """Makes ``folder`` the quickstart's, or raises :class:`FolderClaimError` when it holds others' files.
 
     Args:
@@ -49,6 +49,7 @@ def claim_folder(folder: str, option: str, own: Sequence[str], record: Sequence[
         option (str): The option that names it, for the message (``'--data'``).
         own (Sequence[str]): Patterns of the entries the quickstart writes there.
         record (Sequence[str]): Entries of which one marks a folder the quickstart made before markers.
+        create (bool): Create and mark it; False: only check.
 
     Returns:
         str: ``'new'``, ``'marked'`` or ``'adopted'``.
@@ -67,6 +68,8 @@ def claim_folder(folder: str, option: str, own: Sequence[str], record: Sequence[
             f'{option} {folder} is not empty and was not made by the quickstart ({listed}); it writes and '
             f'deletes only in folders it made, so nothing there was touched. Choose another {option} (a new or '
             'empty folder), or move those files.')
+    if not create:
+        return 'adopted' if names else 'new'
     os.makedirs(folder, exist_ok=True)
     with open(osp.join(folder, MARKER), 'w') as f:
         f.write('made by tools/quickstart.py: it may remove and regenerate its own entries here\n')
