@@ -97,7 +97,7 @@ def read_poses(path: str, k: int) -> dict:
     try:
         src = load_pose_source(path)
     except ValueError as err:  # an empty or ragged 'poses' array does not reshape to (N, 72)
-        raise DataFileError(f'{path}: its poses cannot be read as (N, 72) axis-angle rows ({err}). {fix}') from err
+        raise DataFileError(f'{path}: holds no poses that read as (N, 72) axis-angle rows ({err}). {fix}') from err
     poses = src['poses']
     if len(poses) == 0:
         raise DataFileError(f'{path}: holds 0 poses, nothing to cluster. {fix}')
