@@ -362,7 +362,8 @@ def run(args: argparse.Namespace) -> None:
     steps.run('overlays on rare and common test samples',
               [PY, 'tools/overlay_sheet.py', f'{data}/test.npz', '--out', f'{out}/overlays.png',
                '--labels', *[n for n, _ in models], '--models']
-              + [f'{cfg}={latest_checkpoint(wds[n])}' for n, cfg in models],
+              # the config each run saved in its work dir: its data, prototypes and K, not the defaults
+              + [f'{wds[n]}/{osp.basename(cfg)}={latest_checkpoint(wds[n])}' for n, cfg in models],
               log=f'{out}/logs/overlays.log')
     write_report(args, results, diagnostics, steps)
 
