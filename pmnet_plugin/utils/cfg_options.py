@@ -21,7 +21,8 @@ _REGISTRIES = ('MODELS', 'HOOKS', 'METRICS', 'EVALUATORS', 'DATASETS', 'TRANSFOR
 
 
 class ArgumentCheckError(ValueError):
-    """A command-line argument is out of range, malformed or names nothing (exit 2, before any work)."""
+    """A command-line argument or config value is out of range, malformed or names nothing (exit 2, before
+    any work)."""
 
 
 class CfgOptionsAction(DictAction):

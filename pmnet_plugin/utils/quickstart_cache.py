@@ -188,6 +188,8 @@ def stage_problem(work_dir: str, key: dict, root: str = '') -> Optional[str]:
     try:
         with open(osp.join(work_dir, 'last_checkpoint')) as f:
             ckpt = osp.join(root, f.read().strip())
+        if osp.dirname(osp.realpath(ckpt)) != osp.realpath(work_dir):  # a copied or moved folder
+            return f'its last_checkpoint names {ckpt}, outside {work_dir}'
         read_checkpoint(ckpt)
     except (OSError, DataFileError) as err:
         return f'its checkpoint does not load ({err})'

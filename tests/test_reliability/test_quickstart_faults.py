@@ -127,6 +127,8 @@ def test_q10_a_damaged_or_foreign_2d_stage_is_trained_again(tmp_path):
     assert qc.stage_problem(str(wd), dict(key, amp='bfloat16')) == f'{wd} was trained with other inputs (amp differ)'
     _truncate(str(wd / 'iter_2.pth'))
     assert qc.stage_problem(str(wd), key).startswith('its checkpoint does not load')
+    (wd / 'last_checkpoint').write_text(str(tmp_path / 'elsewhere' / 'iter_2.pth'))  # a copied folder
+    assert qc.stage_problem(str(wd), key) == f'its last_checkpoint names {tmp_path}/elsewhere/iter_2.pth, outside {wd}'
 
 
 def test_q11_a_truncated_pose_library_is_built_again(tmp_path):

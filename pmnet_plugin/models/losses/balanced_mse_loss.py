@@ -9,6 +9,8 @@ from mmengine.logging import print_log
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
+from pmnet_plugin.utils.cfg_options import ArgumentCheckError
+
 # below it, sigma^2 is so small that -d / (2 sigma^2) overflows to -inf for every label and the loss is NaN
 # (float32; our floor, in the unit of the targets)
 NOISE_SIGMA_FLOOR = 1e-3
@@ -40,10 +42,10 @@ class BalancedMSELoss(nn.Module):
     def __init__(self, init_noise_sigma: float, learn_noise: bool = True, coordinate_mean: bool = True):
         super().__init__()
         if not init_noise_sigma >= NOISE_SIGMA_FLOOR:
-            raise ValueError(f'BalancedMSELoss: init_noise_sigma must be at least {NOISE_SIGMA_FLOOR:g} (in the '
-                             f'unit of the targets), got {init_noise_sigma}: below it the logits -d / (2 sigma^2) '
-                             'overflow and the loss is NaN from the first iteration. The shipped configs use 0.5 '
-                             '(metres).')
+            raise ArgumentCheckError(
+                f'BalancedMSELoss: init_noise_sigma must be at least {NOISE_SIGMA_FLOOR:g} (in the unit of the '
+                f'targets), got {init_noise_sigma}: below it the logits -d / (2 sigma^2) overflow and the loss is '
+                'NaN from the first iteration. The shipped configs use 0.5 (metres).')
         self.noise_sigma = nn.Parameter(torch.tensor(float(init_noise_sigma)), requires_grad=learn_noise)
         self.coordinate_mean = coordinate_mean
         self._warned_small_batch = False
