@@ -51,7 +51,7 @@ def build_prototype_file(poses: str, out: str, k: int = 32, balanced: bool = Fal
     Returns:
         dict: The arrays written to ``out``.
     """
-    src = load_pose_source(poses)
+    src = read_poses(poses, k)
     cam = None
     if mean_params:
         from pmnet_plugin.models.body_models.smpl_io import load_mean_params
@@ -84,6 +84,35 @@ def build_prototype_file(poses: str, out: str, k: int = 32, balanced: bool = Fal
     if verbose:
         print(f'wrote {out}')
     return protos
+
+
+def read_poses(path: str, k: int) -> dict:
+    """:func:`load_pose_source`, refusing a file with no poses, fewer than ``k``, or non-finite ones.
+
+    Raises:
+        DataFileError: Naming the file, what is wrong and the rows (exit 2 through the tool).
+    """
+    from pmnet_plugin.utils.safe_pickle import DataFileError
+    fix = 'Rebuild it (python tools/prepare_mocap.py) or point --poses at another file.'
+    try:
+        src = load_pose_source(path)
+    except ValueError as err:  # an empty or ragged 'poses' array does not reshape to (N, 72)
+        raise DataFileError(f'{path}: holds no poses that read as (N, 72) axis-angle rows ({err}). {fix}') from err
+    poses = src['poses']
+    if len(poses) == 0:
+        raise DataFileError(f'{path}: holds 0 poses, nothing to cluster. {fix}')
+    if poses.shape[1] != 72:
+        raise DataFileError(f'{path}: poses have {poses.shape[1]} values per row, expected 72 (24 SMPL joints '
+                            f'x axis-angle). {fix}')
+    bad = np.flatnonzero(~np.isfinite(poses).all(1))
+    if len(bad):
+        raise DataFileError(f'{path}: {len(bad)} of {len(poses)} poses are not finite (rows '
+                            f'{", ".join(map(str, bad[:5]))}{" ..." if len(bad) > 5 else ""}). Drop or fix '
+                            f'these rows. {fix}')
+    if len(poses) < k:
+        raise DataFileError(f'{path}: holds {len(poses)} poses, fewer than --k {k} prototypes. Lower --k or '
+                            'use a larger pose file.')
+    return src
 
 
 def training_rarity(poses: np.ndarray, body_model: str, mean_params: str,
@@ -129,7 +158,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--tilt-weight', type=float, default=0.0,
                    help='> 0: cluster and store the camera-frame tilt of the body too, weighted as this many '
                    'body joints (model.head.tilt_weight must match)')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.k < 1:
+        p.error(f'--k must be at least 1, got {args.k}')
+    return args
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -64,7 +64,28 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--strict', action=argparse.BooleanOptionalAction, default=True,
                    help='refuse a mesh checkpoint whose keys/shapes differ from the config (default); '
                    '--no-strict loads what fits, with a warning')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.batch_size < 1:
+        p.error(f'--batch-size must be at least 1, got {args.batch_size}')
+    return args
+
+
+def check_out_dir(out_dir: str) -> None:
+    """Raises ``OutputWriteError`` when ``out_dir`` cannot be made or written (creates nothing)."""
+    existing = osp.abspath(out_dir)
+    while not osp.exists(existing):
+        existing = osp.dirname(existing)
+    reason = (f'{existing} is a file, not a folder' if not osp.isdir(existing) else
+              None if os.access(existing, os.W_OK | os.X_OK) else f'{existing} is not writable')
+    if reason:
+        raise OutputWriteError(f'cannot write --out-dir {out_dir}: {reason} (checked before running, so no work '
+                               'is lost). Choose another --out-dir.')
+
+
+def unique_stems(files: List[str]) -> List[str]:
+    """Output names of input files: the stem, or stem and extension (``person_png``) where stems repeat."""
+    stems = [osp.splitext(f)[0] for f in files]
+    return [s if stems.count(s) == 1 else f'{s}_{osp.splitext(f)[1][1:]}' for s, f in zip(stems, files)]
 
 
 # ----------------------------------------------------------------------------------- io
@@ -125,7 +146,7 @@ def iter_frames(path: str) -> Tuple[int, Iterator[Tuple[str, Union[str, np.ndarr
         files = sorted(scandir(path, IMG_EXTS, case_sensitive=False))
         if not files:
             raise ValueError(f'no images ({", ".join(IMG_EXTS)}) in folder {path}')
-        return len(files), ((osp.splitext(f)[0], osp.join(path, f)) for f in files)
+        return len(files), ((stem, osp.join(path, f)) for stem, f in zip(unique_stems(files), files))
     if not osp.isfile(path):
         raise FileNotFoundError(f'input {path} does not exist')
     ext = osp.splitext(path)[1].lower()
@@ -274,6 +295,11 @@ def get_boxes(args, stem: str, index: int, img: np.ndarray, detector, bbox_db) -
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
+    try:
+        check_out_dir(args.out_dir)
+    except OutputWriteError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 3
     from pmnet_plugin.apis import (CheckpointMismatchError, MissingCheckpointError, PersonDetector,
                                    init_mesh_model)
     from pmnet_plugin.prototypes.io import PrototypeFileMismatchError

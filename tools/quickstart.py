@@ -1,9 +1,11 @@
 """The offline quickstart: PM-Net vs the HMR baseline, end to end, with no downloads.
 
 Builds the body model, pose library, renders and prototypes, trains a 2D stage and the mesh models with
-the same budget, tests them and writes ``OUT/report.md``; each step is skipped when its output exists,
-unless ``--fresh``. Steps and presets (``demo``, ``full``, ``gpu``): ``docs/learning.md``; times:
-``docs/benchmarks.md``.
+the same budget, tests them and writes ``OUT/report.md``; each cached step is skipped when its output loads
+and was made from the same inputs, unless ``--fresh``. It writes and deletes only in the ``--data`` and
+``--out`` folders it made (a marker file), one run at a time in each; SIGINT/SIGTERM end its children.
+Steps and presets (``demo``, ``full``, ``gpu``): ``docs/learning.md``; times: ``docs/benchmarks.md``;
+what it refuses and why: ``docs/reliability.md``.
 
 Usage:
     python tools/quickstart.py [--preset demo|full|gpu] [--iters N] [--num-train N] [--seeds 0 1 2]
@@ -15,7 +17,7 @@ import os
 import os.path as osp
 import shlex
 import shutil
-import subprocess
+import signal
 import sys
 import time
 from typing import Dict, List
@@ -24,8 +26,14 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)  # pmnet_plugin without installing it
 PY = sys.executable
 
-from pmnet_plugin.analysis.quickstart_report import (articulation_table, baseline_table, comparison,
-                                                     metrics_table)
+from pmnet_plugin.utils.quickstart_cache import (DATA_OWN, OUT_OWN, FolderClaimError,  # noqa: E402
+                                                 claim_folder, file_digest, pose_library_problem,
+                                                 remove_own, renders_problem, stage_problem,
+                                                 write_json)
+from pmnet_plugin.analysis.quickstart_report import (articulation_table, baseline_table,  # noqa: E402
+                                                     comparison, metrics_table)
+from pmnet_plugin.utils.quickstart_steps import Steps, end_children  # noqa: E402,F401
+from pmnet_plugin.utils.workdir_lock import FolderBusyError, FolderLock  # noqa: E402
 
 POSE2D_CONFIG = 'configs/td-hm_effnet-lite0-1xb32-400it_synthetic-96x96.py'
 MODEL_CONFIGS = {'HMR': 'configs/hmr_effnet-lite0-1xb32-400it_synthetic-96x96.py',
@@ -69,61 +77,26 @@ def parse_args() -> argparse.Namespace:
     args.amp = None if args.amp == 'none' else args.amp
     if args.models[0] != 'HMR':
         p.error('--models: the baseline HMR comes first (the ratios are to it)')
+    check_ranges(p, args)
     return args
 
 
-class Steps:
-    """Runs numbered steps as subprocesses, prints progress and keeps their wall times."""
-
-    def __init__(self, total: int) -> None:
-        self.total, self.done, self.times = total, 0, {}
-        self.start = time.time()
-
-    def run(self, name: str, cmd: List[str], skip_if: str = None, log: str = None) -> None:
-        """One step: skipped when ``skip_if`` exists, its output to ``log`` (else to the console)."""
-        if skip_if and osp.exists(osp.join(ROOT, skip_if)):
-            self.done += 1
-            print(f'[quickstart {self.done}/{self.total} | {time.time() - self.start:6.0f}s] {name}: exists '
-                  f'({skip_if}), skipped', flush=True)
-            return
-        self.run_many(name, [(name, cmd, log)], parallel=1)
-
-    def run_many(self, label: str, jobs: List[tuple], parallel: int) -> None:
-        """Runs ``(name, cmd, log)`` jobs, up to ``parallel`` at a time; each is one step, and ``label``
-        names their wall time together. A job's output goes to its ``log`` (the console when None)."""
-        pending, running = list(jobs), []
-        t0 = time.time()
-        env = os.environ.copy()
-        side_by_side = min(parallel, len(jobs))
-        if side_by_side > 1:  # each job gets its share of the cores: more threads than cores stall OpenMP
-            threads = str(max(1, (os.cpu_count() or 1) // side_by_side))
-            env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
-        while pending or running:
-            while pending and len(running) < parallel:
-                name, cmd, log = pending.pop(0)
-                self.done += 1
-                side = f' (side by side: {len(running) + 1})' if parallel > 1 else ''
-                print(f'[quickstart {self.done}/{self.total} | {time.time() - self.start:6.0f}s] {name}{side} '
-                      f'...\n    $ {" ".join(cmd)}', flush=True)
-                out = open(osp.join(ROOT, log), 'w') if log else None
-                proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out,
-                                        stderr=subprocess.STDOUT if out else None)
-                running.append((name, proc, out, log, time.time()))
-            time.sleep(0.2)
-            for job in [j for j in running if j[1].poll() is not None]:
-                name, proc, out, log, started = job
-                if out:
-                    out.close()
-                running.remove(job)
-                if proc.returncode != 0:
-                    for _, other, _, _, _ in running:
-                        other.kill()
-                    tail = open(osp.join(ROOT, log)).read()[-3000:] if log else ''
-                    sys.exit(f'quickstart: step "{name}" failed (exit {proc.returncode}).\n{tail}')
-                self.times[name] = time.time() - started
-                print(f'    {name}: done in {self.times[name]:.0f} s', flush=True)
-        if parallel > 1 and len(jobs) > 1:
-            self.times[f'{label}: wall time, {min(parallel, len(jobs))} side by side'] = time.time() - t0
+def check_ranges(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuses values that would hang or fail deep inside a step (``p.error``: exit 2, nothing done)."""
+    for name, low in (('parallel', 1), ('iters', 1), ('num_train', 1), ('num_test', 1), ('batch_size', 1),
+                      ('k', 1), ('workers', 0), ('pose2d_iters', 0), ('img_size', 32)):
+        if getattr(args, name) < low:
+            p.error(f'--{name.replace("_", "-")} must be at least {low}, got {getattr(args, name)}')
+    if not 0 <= args.rare_fraction <= 1:
+        p.error(f'--rare-fraction must be within [0, 1], got {args.rare_fraction}')
+    if args.k > args.num_train:
+        p.error(f'--k {args.k}: more prototypes than training images ({args.num_train})')
+    dup = sorted({s for s in args.seeds if args.seeds.count(s) > 1})
+    if dup:
+        p.error(f'--seeds: {", ".join(map(str, dup))} given twice; each seed trains once into its own work dir '
+                '(a repeat would share it and be reported as two seeds)')
+    if len(set(args.models)) < len(args.models):
+        p.error('--models: a model is given twice')
 
 
 def tag_of(name: str) -> str:
@@ -145,8 +118,18 @@ def scalars_file(work_dir: str) -> str:
     return osp.join(work_dir, runs[-1] if runs else 'none', 'vis_data', 'scalars.json')
 
 
-def run_pose2d_stage(args: argparse.Namespace, steps: Steps) -> str:
-    """Trains (once per dataset and budget) and evaluates the 2D keypoint model both heads start from.
+def config_digest(cfg: str) -> str:
+    """SHA-1 (16 hex digits) of a config's merged text: an edit of it or of its bases changes it."""
+    import hashlib
+
+    from mmengine.config import Config
+    text = Config.fromfile(osp.join(ROOT, cfg), import_custom_modules=False).pretty_text
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def run_pose2d_stage(args: argparse.Namespace, steps: Steps, data_key: dict) -> str:
+    """Trains (once per dataset, config, budget and precision) and evaluates the 2D keypoint model both heads
+    start from; a stage trained from other inputs or whose checkpoint does not load is trained again.
 
     Returns:
         str: Its checkpoint.
@@ -154,9 +137,19 @@ def run_pose2d_stage(args: argparse.Namespace, steps: Steps) -> str:
     data, out = args.data, args.out
     wd = f'{data}/pose2d_effnet_{args.pose2d_iters}it_bs{args.batch_size}'
     data_opts = [f'train_dataloader.dataset.data_root={data}', f'test_dataloader.dataset.data_root={data}']
-    steps.run(f'2D pose stage, shared by every model and seed ({args.pose2d_iters} iters x {args.batch_size})',
-              train_command(args, POSE2D_CONFIG, wd, 0, data_opts, args.pose2d_iters),
-              skip_if=f'{wd}/last_checkpoint', log=f'{out}/logs/train_pose2d.log')
+    name = f'2D pose stage, shared by every model and seed ({args.pose2d_iters} iters x {args.batch_size})'
+    key = dict(config=config_digest(POSE2D_CONFIG), iters=args.pose2d_iters, batch_size=args.batch_size,
+               amp=args.amp, data=data_key)
+    problem = stage_problem(osp.join(ROOT, wd), key, ROOT) if osp.isdir(osp.join(ROOT, wd)) else 'none yet'
+    if problem is None:
+        steps.skip(name, f'trained from the same inputs ({wd})')
+    else:
+        if problem != 'none yet':
+            print(f'{wd}: {problem}: training it again', flush=True)
+            shutil.rmtree(osp.join(ROOT, wd))
+        steps.run(name, train_command(args, POSE2D_CONFIG, wd, 0, data_opts, args.pose2d_iters),
+                  log=f'{out}/logs/train_pose2d.log')
+        write_json(osp.join(ROOT, wd, 'quickstart_key.json'), key)
     ckpt = latest_checkpoint(wd)
     steps.run('2D pose stage: PCK / EPE',
               [PY, 'tools/test.py', POSE2D_CONFIG, ckpt, '--work-dir', f'{out}/pose2d', '--out',
@@ -213,35 +206,113 @@ def prototypes_load(path: str) -> bool:
     return True
 
 
+def _exit_on_signal(signum, frame) -> None:
+    """SIGTERM/SIGHUP end the quickstart like Ctrl-C: its running children are ended first (``run_many``)."""
+    raise SystemExit(f'quickstart: stopped by signal {signal.Signals(signum).name}; its running steps were '
+                     'ended. Rerun the same command to continue from the outputs kept.')
+
+
+def claim_folders(args: argparse.Namespace) -> List[FolderLock]:
+    """Makes ``--out`` and ``--data`` the quickstart's (refusing others' folders) and locks both."""
+    locks, folders = [], (('--out', args.out, OUT_OWN, ('report.md', 'logs')),
+                          ('--data', args.data, DATA_OWN, ('quickstart_args.json', )))
+    for option, folder, own, record in folders:  # both checked before either is created
+        claim_folder(osp.join(ROOT, folder), option, own, record, create=False)
+    try:
+        for option, folder, own, record in folders:
+            path = osp.join(ROOT, folder)
+            if claim_folder(path, option, own, record) == 'adopted':
+                print(f'{folder}: made by an earlier quickstart, marked as its own', flush=True)
+            locks.append(FolderLock(path, f'{option} folder', f'Wait for it, or choose another {option}.').acquire())
+    except FolderBusyError:
+        for lock in locks:
+            lock.release()
+        raise
+    if args.fresh:
+        for option, folder, own in (('--out', args.out, OUT_OWN), ('--data', args.data, DATA_OWN)):
+            removed = remove_own(osp.join(ROOT, folder), own)
+            print(f'--fresh: removed the quickstart\'s own {", ".join(removed) or "(nothing)"} from {folder}; '
+                  'other files there are kept', flush=True)
+    return locks
+
+
 def main() -> None:
     args = parse_args()
     os.environ.setdefault('PYOPENGL_PLATFORM', 'osmesa')
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _exit_on_signal)
+    try:
+        locks = claim_folders(args)
+    except (FolderClaimError, FolderBusyError) as err:
+        sys.exit(f'quickstart: error: {err}')
+    try:
+        run(args)
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def prepare_data(args: argparse.Namespace, steps: Steps) -> dict:
+    """Pose library and renders, each reused only when it loads and was made from the same inputs.
+
+    Returns:
+        dict: The renders' key (data options, body model and pose library digests).
+    """
     out, data = args.out, args.data
-    if args.fresh:
-        for d in ('data/mocap', data, out):
-            shutil.rmtree(osp.join(ROOT, d), ignore_errors=True)
+    library = 'data/mocap/pose_library.npz'
+    problem = pose_library_problem(osp.join(ROOT, library)) if osp.exists(osp.join(ROOT, library)) else None
+    if problem or args.fresh:
+        if problem:
+            print(f'{problem}: building it again', flush=True)
+        if osp.exists(osp.join(ROOT, library)):
+            os.remove(osp.join(ROOT, library))
+    steps.run('pose library from pybullet mocap', [PY, 'tools/prepare_mocap.py', '--out', library],
+              skip_if=library)
+    key = dict(num=args.num_train, num_test=args.num_test, rare=args.rare_fraction, img_size=args.img_size,
+               texture='parts', body_model=file_digest(osp.join(ROOT, 'data/body_models/smpl/SMPL_NEUTRAL.pkl')),
+               pose_library=file_digest(osp.join(ROOT, library)))
+    name = 'render the long-tail dataset'
+    problem = renders_problem(osp.join(ROOT, data), key)
+    if problem is None:
+        steps.skip(name, f'{data} holds these renders')
+        return key
+    removed = remove_own(osp.join(ROOT, data), DATA_OWN)
+    if removed:
+        print(f'{problem}: rendering again (removed {", ".join(removed)})', flush=True)
+    steps.run(name, [PY, 'tools/make_synthetic_dataset.py', '--out', data, '--num', str(args.num_train),
+                     '--num-test', str(args.num_test), '--rare-fraction', str(args.rare_fraction), '--seed', '0',
+                     '--img-size', str(args.img_size), '--texture', 'parts', '--split', 'both'],
+              log=f'{out}/logs/dataset.log')
+    write_json(osp.join(ROOT, data, 'quickstart_args.json'), key)
+    problem = renders_problem(osp.join(ROOT, data), key)
+    if problem:
+        sys.exit(f'quickstart: error: the renders just made do not check: {problem}')
+    return key
+
+
+def model_options(args: argparse.Namespace, pose2d: str = None) -> Dict[str, List[str]]:
+    """``--cfg-options`` of each model's training and test: this run's data, and the mean params, rarity
+    quantiles, prototypes and K built from it (never the configs' defaults, made from the demo data)."""
+    data = args.data
+    proto, mean = f'{data}/prototypes_k{args.k}.npz', f'{data}/smpl_mean_params.npz'
+    opts = [f'train_dataloader.dataset.data_root={data}', f'test_dataloader.dataset.data_root={data}',
+            f'model.head.mean_params={mean}', f'model.head.rarity_file={proto}']
+    opts += [f'model.init_cfg.checkpoint={pose2d}'] if pose2d else []
+    return {name: opts + ([f'model.head.prototype_file={proto}', f'model.head.num_prototypes={args.k}']
+                          if name == 'PM-Net' else []) for name in args.models}
+
+
+def run(args: argparse.Namespace) -> None:
+    """The steps, from the body model to the report."""
+    out, data = args.out, args.data
     os.makedirs(osp.join(ROOT, out, 'logs'), exist_ok=True)
     proto, mean = f'{data}/prototypes_k{args.k}.npz', f'{data}/smpl_mean_params.npz'
     models = [(n, MODEL_CONFIGS[n]) for n in args.models]
-    steps = Steps(total=6 + 3 * (args.pose2d_iters > 0) + len(args.seeds) * (2 * len(models) + 1) + 2)
+    steps = Steps(root=ROOT, total=6 + 3 * (args.pose2d_iters > 0) + len(args.seeds) * (2 * len(models) + 1) + 2)
     steps.run('body model (procedural, SMPL file format)',
               [PY, 'tools/make_synthetic_smpl.py', '--out', 'data/body_models', '--seed', '0'],
               skip_if='data/body_models/J_regressor_extra.npy')
-    steps.run('pose library from pybullet mocap', [PY, 'tools/prepare_mocap.py', '--out',
-              'data/mocap/pose_library.npz'], skip_if='data/mocap/pose_library.npz')
-    data_args = dict(num=args.num_train, num_test=args.num_test, rare=args.rare_fraction, img_size=args.img_size,
-                     texture='parts')
-    stamp = osp.join(ROOT, data, 'quickstart_args.json')
-    if osp.exists(stamp) and json.load(open(stamp)) != data_args:
-        print(f'{data} was made with other arguments ({json.load(open(stamp))}): regenerating')
-        shutil.rmtree(osp.join(ROOT, data), ignore_errors=True)
-    steps.run('render the long-tail dataset',
-              [PY, 'tools/make_synthetic_dataset.py', '--out', data, '--num', str(args.num_train),
-               '--num-test', str(args.num_test), '--rare-fraction', str(args.rare_fraction), '--seed', '0',
-               '--img-size', str(args.img_size), '--texture', 'parts', '--split', 'both'],
-              skip_if=f'{data}/test.npz', log=f'{out}/logs/dataset.log')
-    with open(stamp, 'w') as f:
-        json.dump(data_args, f)
+    data_key = prepare_data(args, steps)
     steps.run('contact sheet of test renders', [PY, 'tools/contact_sheet.py', f'{data}/test.npz',
               '--num', '16', '--out', f'{out}/test_renders.png'])
     steps.run(f'prototypes (balanced k-means, K={args.k})',
@@ -254,15 +325,10 @@ def main() -> None:
     steps.run('starting-point error: mean pose vs nearest prototype',
               [PY, 'tools/prototype_coverage.py', f'{data}/test.npz', proto, '--mean-params', mean,
                '--out', f'{out}/starting_points.md'])
-    data_opts = [f'train_dataloader.dataset.data_root={data}', f'test_dataloader.dataset.data_root={data}',
-                 f'model.head.mean_params={mean}']
-    pose2d = run_pose2d_stage(args, steps) if args.pose2d_iters > 0 else None
-    if pose2d:
-        data_opts.append(f'model.init_cfg.checkpoint={pose2d}')
+    pose2d = run_pose2d_stage(args, steps, data_key) if args.pose2d_iters > 0 else None
     runs = [(seed, name, cfg, f'{out}/work_dirs/{tag_of(name)}_seed{seed}') for seed in args.seeds
             for name, cfg in models]
-    opts_of = {name: data_opts + ([f'model.head.prototype_file={proto}'] if name == 'PM-Net' else [])
-               for name, _ in models}
+    opts_of = model_options(args, pose2d)
     trainings = [(f'train {name} seed {seed} ({args.iters} iters x {args.batch_size})',
                   train_command(args, cfg, wd, seed, opts_of[name]), f'{out}/logs/train_{tag_of(name)}_seed{seed}.log')
                  for seed, name, cfg, wd in runs]
@@ -296,7 +362,8 @@ def main() -> None:
     steps.run('overlays on rare and common test samples',
               [PY, 'tools/overlay_sheet.py', f'{data}/test.npz', '--out', f'{out}/overlays.png',
                '--labels', *[n for n, _ in models], '--models']
-              + [f'{cfg}={latest_checkpoint(wds[n])}' for n, cfg in models],
+              # the config each run saved in its work dir: its data, prototypes and K, not the defaults
+              + [f'{wds[n]}/{osp.basename(cfg)}={latest_checkpoint(wds[n])}' for n, cfg in models],
               log=f'{out}/logs/overlays.log')
     write_report(args, results, diagnostics, steps)
 

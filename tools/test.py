@@ -5,8 +5,8 @@
 
 ``--dump`` writes the predictions (``.npz``: per-sample SMPL arrays via ``SMPLPredictionDump``; ``.pkl``:
 MMEngine's ``DumpResults``). With ``--work-dir`` every output of the test evaluators goes into that
-folder. ``--out`` and ``--dump`` are checked for writability first (exit 3). Does not import
-``mmpose.apis`` (it needs torchvision). More: ``docs/configs.md``.
+folder. ``--out`` and ``--dump`` are checked first: their extensions (exit 2), then writability (exit 3).
+Does not import ``mmpose.apis`` (it needs torchvision). More: ``docs/configs.md``.
 """
 import argparse
 import os.path as osp
@@ -32,6 +32,7 @@ from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
 RARITY_TYPES = ('PoseRarity', 'PoseRarityMetric', 'mmpose.PoseRarity', 'mmpose.PoseRarityMetric')
 # evaluator key that names an output file, by type
 DUMP_KEYS = {'DumpResults': 'out_file_path', 'SMPLPredictionDump': 'out_file'}
+OUT_EXTS = ('.json', '.yaml', '.yml', '.pkl', '.pickle')  # the formats mmengine.dump writes
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -53,6 +54,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = cli.set_local_rank(parser.parse_args(argv))
     if args.dump is not None and not args.dump.endswith(('.npz', '.pkl', '.pickle')):
         parser.error('--dump must end with .npz, .pkl or .pickle')
+    if args.out is not None and not args.out.endswith(OUT_EXTS):
+        parser.error(f'--out {args.out}: the metrics file must end with {", ".join(OUT_EXTS)} (checked before '
+                     'the evaluation, so no work is lost)')
     return args
 
 

@@ -7,9 +7,12 @@
     python tools/train.py CONFIG --amp --amp-dtype bfloat16  # mixed precision (GPU)
     bash tools/dist_train.sh CONFIG 2 [args]                 # torchrun, --launcher pytorch
 
-Does not import ``mmpose.apis`` (it needs torchvision, which may be missing).
+One run per work dir: a second run on a work dir in use stops at once naming the holder (exit 3). ``--resume``
+with no checkpoint in the work dir is an error (exit 2), not a start from scratch. Does not import
+``mmpose.apis`` (it needs torchvision, which may be missing).
 """
 import argparse
+import os
 import os.path as osp
 import sys
 
@@ -25,6 +28,7 @@ from pmnet_plugin.compat import close_distributed, setup_cpu_distributed  # noqa
 from pmnet_plugin.datasets.body_fingerprint_check import check_render_bodies  # noqa: E402
 from pmnet_plugin.utils import cli  # noqa: E402
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
+from pmnet_plugin.utils.workdir_lock import FolderLock  # noqa: E402
 
 NAN_GUARD_TYPES = ('NaNGuardHook', 'mmpose.NaNGuardHook')
 
@@ -91,12 +95,14 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cli.merge_args(cfg, args, _apply_train_args)
 
 
-def resolve_resume(cfg: Config) -> None:
+def resolve_resume(cfg: Config, required: bool = False) -> None:
     """With ``resume`` and no checkpoint given, points ``load_from`` at the newest one that loads.
 
     MMEngine would take the one named in ``work_dir/last_checkpoint`` even when it is truncated; see
     ``pmnet_plugin.apis.checkpoint``. A given checkpoint (``--resume FILE`` or ``load_from``) that does not
     load is an error naming it, before the Runner is built (MMEngine's would print torch's advice).
+    ``required`` (``--resume`` on the command line): a work dir without a checkpoint is an error too, where
+    MMEngine would train from scratch.
     """
     if not cfg.get('resume', False):
         if cfg.get('load_from', None) is not None and '://' not in cfg.load_from:
@@ -104,6 +110,10 @@ def resolve_resume(cfg: Config) -> None:
         return
     if cfg.get('load_from', None) is None:
         cfg.load_from = find_resumable_checkpoint(cfg.work_dir)
+        if cfg.load_from is None and required:
+            state = 'does not exist' if not osp.isdir(cfg.work_dir) else 'holds no checkpoint (*.pth)'
+            raise FileNotFoundError(f'--resume: the work dir {cfg.work_dir} {state}, so there is nothing to '
+                                    'resume. Check --work-dir, or drop --resume to train from scratch.')
     else:
         read_checkpoint(cfg.load_from)
 
@@ -112,13 +122,19 @@ def main(argv=None) -> Runner:
     """Builds the Runner from the config, trains and returns the Runner."""
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
+    resolve_resume(cfg, required=args.resume == 'auto')  # before the lock: a mistyped dir is not created
     cli.check_work_dir(cfg)
     check_render_bodies(cfg, 'train')  # renders of another body model: exit 2 before anything is built
-    resolve_resume(cfg)
-    setup_cpu_distributed(cfg)  # torchrun on a machine without CUDA: gloo, DDP without device ids
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    close_distributed()
+    lock = FolderLock(cfg.work_dir, 'work dir', 'Wait for that run to end, or choose another --work-dir.')
+    if int(os.environ.get('RANK', '0')) == 0:  # one lock per run: rank 0 holds it for every rank
+        lock.acquire()
+    try:
+        setup_cpu_distributed(cfg)  # torchrun on a machine without CUDA: gloo, DDP without device ids
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        close_distributed()
+    finally:
+        lock.release()
     return runner
 
 

@@ -1,5 +1,9 @@
 """What ``tools/train.py`` and ``tools/test.py`` share: the Runner's arguments, their merge into the config,
 and :func:`run_with_file_errors`, which ends a tool with one ``error:`` line (exit 2 or 3).
+
+``--cfg-options`` is checked before anything runs (:mod:`.cfg_options`): a token that is not ``key=value`` is
+named, and a key that exists nowhere in the config is refused with the nearest existing key, unless
+``--allow-new-cfg-keys``.
 """
 import argparse
 import os
@@ -8,18 +12,23 @@ import sys
 from typing import Callable, Optional, Sequence
 
 from .atomic_io import OutputWriteError, check_writable
+from .cfg_options import ArgumentCheckError, CfgOptionsAction, check_cfg_option_keys
 from .safe_pickle import DataFileError, UnsafePickleError
 
-__all__ = ['add_runner_args', 'set_local_rank', 'merge_args', 'check_work_dir', 'run_with_file_errors']
+__all__ = ['add_runner_args', 'set_local_rank', 'merge_args', 'check_work_dir', 'run_with_file_errors',
+           'ArgumentCheckError']
 
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
     """Adds ``--work-dir``, ``--cfg-options``, ``--launcher`` and ``--local-rank`` (MMPose's tools have them)."""
-    from mmengine.config import DictAction
     parser.add_argument('--work-dir', help='the directory to save logs, models and evaluation results')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options', nargs='+', action=CfgOptionsAction,
         help='override config settings, key=value pairs, e.g. train_cfg.max_iters=10')
+    parser.add_argument(
+        '--allow-new-cfg-keys', action='store_true',
+        help='let --cfg-options add keys the config does not have (refused by default: a typo would be '
+        'ignored or fail late)')
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
     # torch.distributed.launch passes --local-rank since torch 2.0
@@ -54,6 +63,8 @@ def merge_args(cfg, args: argparse.Namespace, *steps: Callable):
     for step in steps:
         step(cfg, args)
     if args.cfg_options is not None:
+        if not getattr(args, 'allow_new_cfg_keys', False):
+            check_cfg_option_keys(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
     return cfg
 
@@ -71,7 +82,7 @@ def _file_errors() -> tuple:
     from pmnet_plugin.datasets.image_checks import BadTestImageError
     from pmnet_plugin.prototypes.geometry import MissingPrototypesError
     from pmnet_plugin.prototypes.io import PrototypeFileMismatchError
-    return (CheckpointMismatchError, DataFileError, FileNotFoundError, UnsafePickleError,
+    return (ArgumentCheckError, CheckpointMismatchError, DataFileError, FileNotFoundError, UnsafePickleError,
             PrototypeFileMismatchError, MissingPrototypesError, AnnotationError, BadTestImageError,
             BodyModelMismatchError)
 

@@ -3,7 +3,8 @@
 Rows of the bad-input table covered here: 1 (a mismatched checkpoint in tools/demo.py), 7 (a malformed
 ``--bbox-file``), 9 (a corrupt JPEG), 10 (a 1x1 image, NaN boxes); plus a full disk while the outputs are
 written (a per-process file-size limit makes writes fail with EFBIG): no file is left half-written under
-its final name.
+its final name. Reliability III cases (``docs/reliability.md``): Q8 ``person.jpg`` and ``person.png`` in one
+folder, Q25 ``--batch-size 0``, Q26 an ``--out-dir`` under a file.
 """
 import json
 import os
@@ -151,3 +152,30 @@ def test_disk_full_leaves_nothing_half_written(setup, tmp_path):
     assert names == ['person_mesh.png', 'person_vis.png']  # no temp file, no partial .npz/.json
     for name in names:  # what is there is complete
         assert cv2.imread(str(out / name)) is not None
+
+
+def test_q8_same_stem_inputs_get_their_own_outputs(setup, tmp_path):
+    folder = tmp_path / 'imgs'
+    folder.mkdir()
+    img = cv2.imread(setup['img_path'])
+    cv2.imwrite(str(folder / 'person.jpg'), img)
+    cv2.imwrite(str(folder / 'person.png'), img[:, ::-1])
+    out = tmp_path / 'out'
+    assert _run(setup, folder, out, '--whole-image') == 0
+    assert (out / 'person_jpg.npz').is_file() and (out / 'person_png.npz').is_file()
+    assert json.loads((out / 'person_png.json').read_text())['image'] == 'person_png'
+    assert demo.unique_stems(['a.jpg', 'b.png']) == ['a', 'b']  # names without a clash stay as they were
+
+
+def test_q25_batch_size_zero_is_refused_before_work(setup, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        _run(setup, setup['img_path'], tmp_path / 'out', '--whole-image', '--batch-size', '0')
+    assert exc.value.code == 2 and '--batch-size must be at least 1, got 0' in capsys.readouterr().err
+    assert not (tmp_path / 'out').exists()
+
+
+def test_q26_out_dir_under_a_file_is_exit_3_before_work(setup, tmp_path, capsys):
+    (tmp_path / 'a_file').write_text('x')
+    assert _run(setup, setup['img_path'], tmp_path / 'a_file' / 'out', '--whole-image') == 3
+    err = capsys.readouterr().err
+    assert f'error: cannot write --out-dir {tmp_path / "a_file" / "out"}: {tmp_path / "a_file"} is a file' in err
