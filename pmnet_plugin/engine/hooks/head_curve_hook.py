@@ -125,8 +125,8 @@ class HeadCurveHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         rec = dict(iter=iteration, **self.evaluate(model))
         self.records.append(rec)
-        runner.logger.info('head curve: ' + ', '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}'
-                                                     for k, v in rec.items()))
+        cells = [f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k, v in rec.items()]
+        runner.logger.info('head curve: ' + ', '.join(cells))
         path = self.out_file or osp.join(runner.work_dir, 'curves.json')
         tmp = path + '.tmp'
         with open(tmp, 'w') as f:
