@@ -251,7 +251,9 @@ def write_report(args: argparse.Namespace, results: Dict[str, List[dict]], wall:
         if 'PM-Net-oracle' in results:
             rows['PM-Net, oracle prototype in training and test'] = [
                 r['oracle_test'] for r in results['PM-Net-oracle']]
-        lines.append(results_table(rows, TABLE_COLUMNS))
+        names = {'PM-Net': 'PM-Net (default: joint-space soft selection)',
+                 'PM-Net-rotation': 'PM-Net, rotation-space hard selection'}
+        lines.append(results_table({names.get(n, n): v for n, v in rows.items()}, TABLE_COLUMNS))
     lines += ['', '![learning curves](curves.png)', '', '| run | training s |', '|---|---|']
     lines += [f'| {n} seed {r["seed"]} | {r["train_time"]:.0f} |' for n, runs in results.items() for r in runs]
     curves = {n: [r['curves'] for r in runs] for n, runs in results.items()}

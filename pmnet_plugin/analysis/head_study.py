@@ -19,6 +19,8 @@ STUDY_MODELS = {
                 {'loss.keypoints_3d_loss': dict(type='BalancedMSEGAILoss', gmm_file=None, init_noise_sigma=0.5)}),
     'PM-Net': ('configs/pmnet_effnet-lite0-1xb32-400it_synthetic-96x96.py', {}),
     'PM-Net-oracle': ('configs/pmnet_effnet-lite0-1xb32-400it_synthetic-96x96.py', {'train_init_from_gt': True}),
+    'PM-Net-rotation': ('configs/pmnet_effnet-lite0-1xb32-400it_synthetic-96x96.py',
+                        {'assign_space': 'rotation', 'assign_mode': 'hard'}),
 }
 # selector candidates: PM-Net head overrides, compared on the body pose of the tail; ``prototypes`` asks
 # for another prototype file (K, tilt weight) built from the same training poses
@@ -114,8 +116,10 @@ def paired_ratio(values: Sequence[float], baseline: Sequence[float]) -> Dict[str
 
 
 def mean_std(values: Sequence[float]) -> str:
+    """``mean ± std`` (mm to 0.1, accuracies to 0.001)."""
     v = np.asarray(values, np.float64)
-    return f'{v.mean():.1f} ± {v.std(ddof=1):.1f}' if len(v) > 1 else f'{v.mean():.1f}'
+    digits = 3 if np.abs(v).max() <= 1 else 1
+    return f'{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}' if len(v) > 1 else f'{v.mean():.{digits}f}'
 
 
 def ratio_cell(values: Sequence[float], baseline: Sequence[float]) -> str:
