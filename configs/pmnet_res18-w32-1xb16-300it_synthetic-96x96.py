@@ -5,4 +5,4 @@ _base_ = ['./_base_/mesh_res18_synthetic.py']
 
 model = dict(
     head=dict(type='PrototypeMemoryHead', prototype_file={{_base_.prototype_file}}, num_prototypes=32,
-              init_mode='top1'))
+              init_mode='top1', assign_space='joints', assign_mode='soft', assign_temperature=0.01))

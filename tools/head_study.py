@@ -105,8 +105,8 @@ def prepare(args: argparse.Namespace) -> Dict[str, str]:
     from pmnet_plugin.datasets import CachedFeatureDataset
     data = args.data
     stage = osp.join(ROOT, data, 'pose2d_effnet_400it_bs32', 'last_checkpoint')
-    needed = [osp.join(ROOT, data, f) for f in ('train.npz', 'test.npz', 'prototypes_k32.npz',
-                                                 'smpl_mean_params.npz')] + [stage]
+    files = ('train.npz', 'test.npz', 'prototypes_k32.npz', 'smpl_mean_params.npz')
+    needed = [osp.join(ROOT, data, f) for f in files] + [stage]
     missing = [f for f in needed if not osp.isfile(f)]
     if missing:
         sys.exit(f'head_study: {missing[0]} is missing; run `python tools/quickstart.py --data {data}` '
@@ -239,24 +239,27 @@ def write_report(args: argparse.Namespace, results: Dict[str, List[dict]], wall:
         rows = {name: [r['test'] for r in runs] for name, runs in results.items()}
         lines.append(results_table(rows, SELECTOR_COLUMNS, baseline=next(iter(rows))))
         base = rows[next(iter(rows))]
-        gap = sum(r['body_pose_tail5'] - r['oracle_body_pose_tail5'] for r in base) / len(base)
-        lines += ['', f'Share of the first row\'s oracle headroom ({gap:.1f} mm of tail-5 % body pose) '
-                  'captured: ' + ', '.join(
-                      f'{n}: {(sum(r["body_pose_tail5"] for r in base) - sum(r["body_pose_tail5"] for r in v)) / len(v) / gap:+.2f}'
-                      for n, v in rows.items())]
+        mean = {n: sum(r['body_pose_tail5'] for r in v) / len(v) for n, v in rows.items()}
+        first = next(iter(rows))
+        gap = mean[first] - sum(r['oracle_body_pose_tail5'] for r in base) / len(base)
+        lines += ['', f'Share of the first row\'s oracle headroom ({gap:.1f} mm of tail-5 % body pose) captured: '
+                  + ', '.join(f'{n}: {(mean[first] - m) / gap:+.2f}' for n, m in mean.items())]
     else:
         rows = {name: [r['test'] for r in runs] for name, runs in results.items() if name != 'PM-Net-oracle'}
         if 'PM-Net' in results:
             rows['PM-Net, oracle prototype at test'] = [r['oracle_test'] for r in results['PM-Net']]
         if 'PM-Net-oracle' in results:
-            rows['PM-Net, oracle prototype in training and test'] = [r['oracle_test']
-                                                                      for r in results['PM-Net-oracle']]
-        lines.append(results_table(rows, TABLE_COLUMNS))
+            rows['PM-Net, oracle prototype in training and test'] = [
+                r['oracle_test'] for r in results['PM-Net-oracle']]
+        names = {'PM-Net': 'PM-Net (default: joint-space soft selection)',
+                 'PM-Net-rotation': 'PM-Net, rotation-space hard selection'}
+        lines.append(results_table({names.get(n, n): v for n, v in rows.items()}, TABLE_COLUMNS))
     lines += ['', '![learning curves](curves.png)', '', '| run | training s |', '|---|---|']
     lines += [f'| {n} seed {r["seed"]} | {r["train_time"]:.0f} |' for n, runs in results.items() for r in runs]
     curves = {n: [r['curves'] for r in runs] for n, runs in results.items()}
     plot_curves(curves, {'SMPL-24 MPJPE, all (mm)': 'mpjpe_all', 'SMPL-24 MPJPE, tail 5 % (mm)': 'mpjpe_tail5',
-                         'body pose, tail 5 % (mm)': 'body_pose_tail5'}, osp.join(out, 'curves.png'))
+                         'body pose, tail 5 % (mm)': 'body_pose_tail5', 'selector top-1, all': 'top1_all',
+                         'selector top-5, all': 'top5_all'}, osp.join(out, 'curves.png'))
     with open(osp.join(out, 'report.md'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
     with open(osp.join(out, 'results.json'), 'w') as f:

@@ -14,7 +14,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpose.registry import DATASETS, MODELS
 
-from pmnet_plugin.datasets.cached_feature_dataset import CACHE_FORMAT, META_FILE, CachedFeatureDataset
+from pmnet_plugin.datasets.cached_feature_dataset import (CACHE_FORMAT, META_FILE,
+                                                          CachedFeatureDataset)
 from pmnet_plugin.datasets.collate import mesh_collate
 
 

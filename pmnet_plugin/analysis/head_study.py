@@ -19,6 +19,8 @@ STUDY_MODELS = {
                 {'loss.keypoints_3d_loss': dict(type='BalancedMSEGAILoss', gmm_file=None, init_noise_sigma=0.5)}),
     'PM-Net': ('configs/pmnet_effnet-lite0-1xb32-400it_synthetic-96x96.py', {}),
     'PM-Net-oracle': ('configs/pmnet_effnet-lite0-1xb32-400it_synthetic-96x96.py', {'train_init_from_gt': True}),
+    'PM-Net-rotation': ('configs/pmnet_effnet-lite0-1xb32-400it_synthetic-96x96.py',
+                        {'assign_space': 'rotation', 'assign_mode': 'hard'}),
 }
 # selector candidates: PM-Net head overrides, compared on the body pose of the tail; ``prototypes`` asks
 # for another prototype file (K, tilt weight) built from the same training poses
@@ -114,8 +116,10 @@ def paired_ratio(values: Sequence[float], baseline: Sequence[float]) -> Dict[str
 
 
 def mean_std(values: Sequence[float]) -> str:
+    """``mean ± std`` (mm to 0.1, accuracies to 0.001)."""
     v = np.asarray(values, np.float64)
-    return f'{v.mean():.1f} ± {v.std(ddof=1):.1f}' if len(v) > 1 else f'{v.mean():.1f}'
+    digits = 3 if np.abs(v).max() <= 1 else 1
+    return f'{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}' if len(v) > 1 else f'{v.mean():.{digits}f}'
 
 
 def ratio_cell(values: Sequence[float], baseline: Sequence[float]) -> str:
@@ -160,6 +164,8 @@ def plot_curves(curves: Dict[str, List[List[dict]]], keys: Dict[str, str], out_f
     fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 4.2))
     for ax, (title, key) in zip(np.atleast_1d(axes), keys.items()):
         for name, runs in curves.items():
+            if key not in runs[0][0]:  # e.g. selector accuracy of an HMR head
+                continue
             iters = [r['iter'] for r in runs[0]]
             vals = np.array([[r[key] for r in run[:len(iters)]] for run in runs if len(run) >= len(iters)])
             mean, std = vals.mean(0), vals.std(0)
@@ -167,7 +173,7 @@ def plot_curves(curves: Dict[str, List[List[dict]]], keys: Dict[str, str], out_f
             ax.fill_between(iters, mean - std, mean + std, alpha=0.2)
         ax.set_title(title)
         ax.set_xlabel('iteration (batch 32)')
-        ax.set_ylabel('mm')
+        ax.set_ylabel('accuracy' if 'top' in key else 'mm')
         ax.grid(alpha=0.3)
     np.atleast_1d(axes)[0].legend()
     fig.tight_layout()

@@ -10,7 +10,8 @@ from .supervision import joint_set_metainfo, to_joint_set
 from .transforms import *  # noqa: F401,F403
 
 __all__ = [
-    'CachedFeatureDataset', 'cached_feature_collate', 'mesh_collate', 'AnnotationError', 'read_annotations', 'read_humandata', 'read_spin_npz',
+    'CachedFeatureDataset', 'cached_feature_collate', 'mesh_collate', 'AnnotationError', 'read_annotations',
+    'read_humandata', 'read_spin_npz',
     'KEYPOINT_CONVENTIONS', 'convert_keypoints', 'get_keypoint_names', 'get_mapping',
     'MixedSMPLDataset', 'SMPL24_METAINFO_FILE', 'SMPLImageDataset', 'joint_set_metainfo',
     'to_joint_set'

@@ -25,7 +25,8 @@ class HeadCurveHook(Hook):
     ``body_pose`` (the predicted body pose posed with the GT orientation and shape: the articulation that
     the starting point is about), each on all samples and on the ``tail_fractions`` of samples whose GT
     mesh is farthest from the mean-pose mesh (the ``PoseRarity`` 'mesh' score); for a prototype head also
-    the selector's ``top1`` / ``top5`` against the prototype nearest to the GT pose. The records go to
+    the chosen start's ``top1`` (reranked with ``rerank_topk``) and the selector's ``top5`` against the
+    prototype nearest to the GT pose. The records go to
     ``out_file`` (JSON list) after each evaluation.
 
     Args:
@@ -92,13 +93,15 @@ class HeadCurveHook(Hook):
             idx = range(s, min(s + self.batch_size, len(data)))
             levels = [torch.from_numpy(np.asarray(level[idx.start:idx.stop])).float().to(device)
                       for level in data.feats]
-            feat = head._pool(model.extract_feat(dict(backbone_feats=levels)))
-            init = None
+            feats = model.extract_feat(dict(backbone_feats=levels))
+            feat = head._pool(feats)
+            init = None if oracle else head._test_init(feats, feat)
             if hasattr(head, 'assignment'):
                 assign = head.assignment(gt['rot'][idx.start:idx.stop].to(device))['index']
                 logits = head.selector_logits(feat)
                 top = logits.topk(min(5, logits.shape[1]), dim=1).indices
-                top1.append((top[:, 0] == assign).cpu().numpy())
+                chosen = top[:, 0] if init is None else init['proto_id']
+                top1.append((chosen == assign).cpu().numpy())
                 top5.append((top == assign[:, None]).any(1).cpu().numpy())
                 nearest.append(assign.cpu().numpy())
                 if oracle:
@@ -125,8 +128,8 @@ class HeadCurveHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         rec = dict(iter=iteration, **self.evaluate(model))
         self.records.append(rec)
-        runner.logger.info('head curve: ' + ', '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}'
-                                                     for k, v in rec.items()))
+        cells = [f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k, v in rec.items()]
+        runner.logger.info('head curve: ' + ', '.join(cells))
         path = self.out_file or osp.join(runner.work_dir, 'curves.json')
         tmp = path + '.tmp'
         with open(tmp, 'w') as f:

@@ -316,7 +316,8 @@ class HMRHead(BaseHead):
             has an H36M regressor, ``rarity`` (B,) mm and ``rarity_percentile`` (B,)
             (:class:`PoseRarityScorer`), and subclass extras.
         """
-        preds = self._forward_from_init(self._pool(feats), init)
+        feat = self._pool(feats)
+        preds = self._forward_from_init(feat, self._test_init(feats, feat) if init is None else init)
         body = self.run_body_model(preds['smpl_pose_rotmat'], preds['smpl_betas'],
                                    vertices=test_cfg.get('output_vertices', True))
         joints = body['joints'][:, :NUM_JOINTS].float()
@@ -355,6 +356,10 @@ class HMRHead(BaseHead):
         """
         return outputs_to_instances(outputs_to_host(self.predict_outputs(feats, test_cfg)),
                                     batch_data_samples, self.decoder)
+
+    def _test_init(self, feats: Tuple[Tensor], feat: Tensor) -> Optional[Dict[str, Tensor]]:
+        """Hook: the IEF starting point at test from all features (``None``: :meth:`_initial_estimate`)."""
+        return None
 
     def _predict_extras(self, preds: Dict[str, Tensor], with_rarity: bool) -> Dict[str, Tensor]:
         """Hook: extra per-sample tensors (B, ...) for :meth:`predict` (``with_rarity``: also those

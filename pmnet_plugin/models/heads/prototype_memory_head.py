@@ -9,6 +9,7 @@ from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptSampleList
 from torch import Tensor, nn
 
+from pmnet_plugin.models.necks.keypoint_heatmap_neck import soft_argmax
 from pmnet_plugin.prototypes.geometry import (body_chordal_distance, canonical_rotmats,
                                               pose_features, require_built_prototypes)
 from pmnet_plugin.prototypes.io import check_prototypes_fit, load_prototypes
@@ -53,6 +54,11 @@ class PrototypeMemoryHead(HMRHead):
         train_init_from_gt (bool): Train IEF from the GT-assigned prototype. Defaults to False.
         tilt_weight (float): Weight of the body's tilt in the prototypes (0: articulation only); must equal
             the file's. Defaults to 0.
+        rerank_topk (int): At test, IEF runs from each of the selector's top ``rerank_topk`` prototypes and
+            starts from the one whose result projects closest to the 2D joints of the neck's heatmaps
+            (``feats[0]``, :class:`KeypointHeatmapNeck`), weighted by their peaks; 0 or 1: the selector's
+            top-1. Defaults to 0.
+        rerank_beta (float): Soft-argmax sharpness of the heatmaps (the neck's ``beta``). Defaults to 20.
         ema_momentum (float, optional): Momentum of the update moving assigned prototypes towards their GT
             poses (:meth:`apply_ema_update`, needs ``PrototypeEMAHook``). Defaults to None (off).
         **kwargs: The arguments of :class:`HMRHead`, with its defaults.
@@ -78,6 +84,8 @@ class PrototypeMemoryHead(HMRHead):
                  init_betas_cam: str = 'mean',
                  train_init_from_gt: bool = False,
                  tilt_weight: float = 0.0,
+                 rerank_topk: int = 0,
+                 rerank_beta: float = 20.0,
                  ema_momentum: Optional[float] = None,
                  **kwargs):
         super().__init__(**kwargs)
@@ -113,6 +121,9 @@ class PrototypeMemoryHead(HMRHead):
         self.train_init_from_gt = train_init_from_gt
         self.ema_momentum = ema_momentum
         self.tilt_weight = float(tilt_weight)
+        if rerank_topk < 0 or rerank_topk > num_prototypes:
+            raise ValueError(f'PrototypeMemoryHead: rerank_topk must be in [0, K={num_prototypes}], got {rerank_topk}')
+        self.rerank_topk, self.rerank_beta = int(rerank_topk), float(rerank_beta)
         # set by PrototypeEMAHook before training; the assignment of the last training batch
         self.ema_hook_registered = False
         self._ema_batch: Optional[Dict[str, Tensor]] = None
@@ -328,6 +339,28 @@ class PrototypeMemoryHead(HMRHead):
         init = dict(self._initial_estimate(feat, index), proto_id=index)
         return outputs_to_instances(outputs_to_host(self.predict_outputs(feats, test_cfg, init)),
                                     batch_data_samples, self.decoder)
+
+    def _test_init(self, feats: Tuple[Tensor], feat: Tensor) -> Optional[Dict[str, Tensor]]:
+        """The start reranked by the 2D fit of its IEF result (``rerank_topk`` > 1), else ``None``."""
+        if self.rerank_topk <= 1:
+            return None
+        heatmaps = feats[0] if isinstance(feats, (list, tuple)) else None
+        if heatmaps is None or heatmaps.dim() != 4 or heatmaps.shape[1] < NUM_JOINTS:
+            raise ValueError('PrototypeMemoryHead: rerank_topk needs the 24 SMPL joint heatmaps as feats[0] '
+                             '(KeypointHeatmapNeck); set model.head.rerank_topk=0 for this neck')
+        B, k = feat.shape[0], self.rerank_topk
+        coords, peak = soft_argmax(heatmaps[:, :NUM_JOINTS], self.rerank_beta)  # (B, 24, 2), (B, 24)
+        top = self.selector_logits(feat).topk(k, dim=1).indices  # (B, k)
+        flat = feat.repeat_interleave(k, 0)
+        preds = self._forward_from_init(flat, self._initial_estimate(flat, top.reshape(-1)))
+        joints = self.run_body_model(preds['smpl_pose_rotmat'], preds['smpl_betas'], vertices=False,
+                                     regressed=False)['joints'][:, :NUM_JOINTS]
+        err = torch.linalg.norm(self.project(joints, preds['cam']).reshape(B, k, NUM_JOINTS, 2)
+                                - coords[:, None], dim=-1)
+        w = peak.clamp(min=0)[:, None]
+        fit = (err * w).sum(-1) / w.sum(-1).clamp(min=1e-6)  # (B, k)
+        index = top.gather(1, fit.argmin(1, keepdim=True))[:, 0]
+        return dict(self._initial_estimate(feat, index), proto_id=index)
 
     def _predict_extras(self, preds: Dict[str, Tensor], with_rarity: bool) -> Dict[str, Tensor]:
         """Selected prototype (``proto_id``, ``proto_score``) and, ``with_rarity``, the prototype nearest
