@@ -5,7 +5,7 @@ import torch
 
 from pmnet_plugin.models.heads import PrototypeMemoryHead
 from pmnet_plugin.prototypes import build_prototypes, save_prototypes
-from pmnet_plugin.utils.rotation import axis_angle_to_matrix, matrix_to_axis_angle
+from pmnet_plugin.utils.rotation import axis_angle_to_matrix, matrix_to_axis_angle, rot6d_to_matrix
 
 K = 4
 
@@ -72,3 +72,34 @@ def test_oracle_prototype_at_test_starts_from_the_gt_nearest(head_kwargs, proto_
 def test_assign_space_is_checked(head_kwargs, proto_file):
     with pytest.raises(ValueError, match='assign_space'):
         _head(head_kwargs, proto_file, assign_space='pixels')
+
+
+def _zero_ief_and_bias_selector(head, bias):
+    for layer in (head.regressor.dec_pose, head.regressor.dec_betas, head.regressor.dec_cam):
+        torch.nn.init.zeros_(layer.weight)
+        torch.nn.init.zeros_(layer.bias)
+    last = head.selector[-1]
+    torch.nn.init.zeros_(last.weight)
+    with torch.no_grad():
+        last.bias.copy_(torch.tensor(bias))
+
+
+def test_rerank_starts_from_the_candidate_that_fits_the_heatmaps(head_kwargs, proto_file):
+    head = _head(head_kwargs, proto_file, rerank_topk=K).eval()
+    _zero_ief_and_bias_selector(head, [3.0, 2.0, 1.0, 0.0])  # the selector ranks 0 > 1 > 2 > 3
+    feat = torch.randn(1, 32)
+    # heatmaps peaked where prototype 2's joints project (IEF residuals are zero: the result is the start)
+    start = head._initial_estimate(feat, torch.tensor([2]))
+    joints = head.run_body_model(rot6d_to_matrix(start['pose_rot6d'].reshape(1, 24, 6)), start['betas'],
+                                 vertices=False, regressed=False)['joints'][:, :24]
+    uv = head.project(joints, start['cam'])[0]  # (24, 2) in [-1, 1]
+    size = 64
+    heatmaps = torch.zeros(1, 24, size, size)
+    cells = ((uv + 1) / 2 * size).floor().long().clamp(0, size - 1)
+    heatmaps[0, torch.arange(24), cells[:, 1], cells[:, 0]] = 10.0
+    init = head._test_init((heatmaps, feat), feat)
+    assert init['proto_id'].tolist() == [2]
+    plain = _head(head_kwargs, proto_file).eval()
+    assert plain._test_init((heatmaps, feat), feat) is None  # rerank_topk=0: the selector's top-1
+    with pytest.raises(ValueError, match='heatmaps'):
+        head._test_init((feat, ), feat)
