@@ -345,10 +345,10 @@ def write_tracks(args, model, recorder) -> None:
     from pmnet_plugin.apis.export import find_body_model, write_track
     smooth = dict(min_cutoff=args.smooth_min_cutoff, beta=args.smooth_beta) if args.smooth else None
     stem = osp.splitext(osp.basename(osp.normpath(args.input)))[0]
-    tracks = recorder.tracks()
+    tracks, body_model, fps = recorder.tracks(), find_body_model(model), video_fps(args.input)
     for tid, track in tracks.items():
-        write_track(osp.join(args.out_dir, f'{stem}_track{tid}'), track, find_body_model(model),
-                    video_fps(args.input), smooth, bvh='bvh' in args.export)
+        write_track(osp.join(args.out_dir, f'{stem}_track{tid}'), track, body_model, fps, smooth,
+                    bvh='bvh' in args.export)
     logger.info(f'{len(tracks)} track(s) written to {args.out_dir}/{stem}_track*.npz')
 
 
