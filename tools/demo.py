@@ -65,8 +65,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--track', action=argparse.BooleanOptionalAction, default=None,
                    help='track people across frames and write one file per track (default: on for a video)')
     p.add_argument('--smooth', action='store_true', help='smooth each track over time (One-Euro filter)')
-    p.add_argument('--smooth-min-cutoff', type=float, default=1.0, help='One-Euro cutoff at rest, Hz')
-    p.add_argument('--smooth-beta', type=float, default=0.0, help='One-Euro speed coefficient')
+    p.add_argument('--smooth-min-cutoff', type=float, default=0.5, help='One-Euro cutoff at rest, Hz')
+    p.add_argument('--smooth-beta', type=float, default=0.7, help='One-Euro speed coefficient')
     p.add_argument('--batch-size', type=int, default=16, help='crops per forward pass')
     p.add_argument('--kpt-thr', type=float, default=0.3)
     p.add_argument('--no-side-view', action='store_true')

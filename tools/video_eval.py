@@ -2,7 +2,7 @@
 
     python tools/video_eval.py CONFIG CHECKPOINT --out-dir outputs/video_eval \\
         [--body-model data/body_models/smpl/SMPL_NEUTRAL.pkl] [--pose-library data/mocap/pose_library.npz] \\
-        [--frames 90] [--min-cutoff 1.0] [--beta 0.0] [--cfg-options ...]
+        [--frames 90] [--min-cutoff 0.5] [--beta 0.7] [--cfg-options ...]
 
 Renders each clip of ``CLIPS`` once into ``OUT`` (``pmnet_plugin.synthetic.video_clip``), reads the video back,
 runs the model on the ground-truth boxes of every frame (given in random order), tracks the people
@@ -40,8 +40,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--pose-library', default='data/mocap/pose_library.npz')
     p.add_argument('--clips', nargs='+', choices=sorted(CLIPS), default=sorted(CLIPS))
     p.add_argument('--frames', type=int, default=90, help='frames per clip')
-    p.add_argument('--min-cutoff', type=float, default=1.0, help='One-Euro cutoff at rest, Hz')
-    p.add_argument('--beta', type=float, default=0.0, help='One-Euro speed coefficient')
+    p.add_argument('--min-cutoff', type=float, default=0.5, help='One-Euro cutoff at rest, Hz')
+    p.add_argument('--beta', type=float, default=0.7, help='One-Euro speed coefficient')
     p.add_argument('--device', default='cpu')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
     return p.parse_args(argv)
