@@ -4,7 +4,10 @@ Person boxes come from an MMDetection detector (default: RTMDet-tiny, COCO perso
 COCO-style ``--bbox-file``, or ``--whole-image``. Per image it writes ``<stem>_vis.png``
 (skeleton + boxes | mesh overlay | side view), ``<stem>_mesh.png`` (overlay only),
 ``<stem>.npz`` and ``<stem>.json`` (SMPL pose/betas, cameras, 3D joints, pose rarity and its
-percentile, prototype), and with ``--save-mesh`` one ``<stem>_person<i>.obj`` per person. People whose
+percentile, prototype), and with ``--save-mesh`` (or ``--export obj``) one ``<stem>_person<i>.obj`` per person
+(``--export glb``: ``.glb``). On a video people are tracked across frames (box IoU) and each track is written
+to ``<video>_track<id>.npz``, its SMPL parameters smoothed with ``--smooth`` (One-Euro), and with
+``--export bvh`` as a BVH animation ``<video>_track<id>.bvh``. People whose
 rarity percentile reaches ``--rare-thr`` are labelled "rare pose (top x %)" on the overlay. With
 ``--backend onnxruntime`` the second argument is a model exported by ``tools/export_onnx.py --with-smpl``.
 See docs/demo.md and docs/deploy.md.
@@ -56,7 +59,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--max-persons', type=int, default=10, help='max people per image (<=0: all)')
     p.add_argument('--bbox-file', default=None, help='COCO-style json with person boxes')
     p.add_argument('--whole-image', action='store_true', help='one box = the whole image')
-    p.add_argument('--save-mesh', action='store_true', help='write .obj meshes')
+    p.add_argument('--save-mesh', action='store_true', help='write .obj meshes (as --export obj)')
+    p.add_argument('--export', nargs='+', choices=['obj', 'glb', 'bvh'], default=[],
+                   help='obj/glb: one mesh per person per image; bvh: one animation per track (video)')
+    p.add_argument('--track', action=argparse.BooleanOptionalAction, default=None,
+                   help='track people across frames and write one file per track (default: on for a video)')
+    p.add_argument('--smooth', action='store_true', help='smooth each track over time (One-Euro filter)')
+    p.add_argument('--smooth-min-cutoff', type=float, default=0.5, help='One-Euro cutoff at rest, Hz')
+    p.add_argument('--smooth-beta', type=float, default=0.7, help='One-Euro speed coefficient')
     p.add_argument('--batch-size', type=int, default=16, help='crops per forward pass')
     p.add_argument('--kpt-thr', type=float, default=0.3)
     p.add_argument('--no-side-view', action='store_true')
@@ -258,7 +268,7 @@ def to_json(stem: str, img_shape, arrays: Dict[str, np.ndarray]) -> str:
     n = len(arrays.get('bboxes', []))
     for i in range(n):
         person = {}
-        for k in ('bboxes', 'bbox_scores', 'smpl_pose', 'smpl_betas', 'cam', 'cam_t_full',
+        for k in ('track_id', 'bboxes', 'bbox_scores', 'smpl_pose', 'smpl_betas', 'cam', 'cam_t_full',
                   'keypoints', 'keypoint_scores', 'keypoints_3d', 'rarity', 'rarity_percentile',
                   'proto_id', 'proto_score', 'proto_nearest_id', 'proto_nearest_dist'):
             if k in arrays:
@@ -341,8 +351,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     faces = find_faces(model)
     vis.set_faces(faces)
     os.makedirs(args.out_dir, exist_ok=True)
+    tracks = None
+    if args.track or (args.track is None and osp.splitext(args.input)[1].lower() in VIDEO_EXTS):
+        from pmnet_plugin.apis.tracking import IoUTracker, TrackRecorder
+        tracks = (IoUTracker(), TrackRecorder())
     try:
-        done, skipped = process_frames(args, model, vis, faces, frames, total, detector, bbox_db)
+        done, skipped = process_frames(args, model, vis, faces, frames, total, detector, bbox_db, tracks)
+        if tracks is not None:
+            write_tracks(args, model, tracks[1])
     except OutputWriteError as e:
         print(f'error: {e}', file=sys.stderr)
         return 3
@@ -350,13 +366,40 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0 if done else 1
 
 
-def process_frames(args, model, vis, faces, frames, total: int, detector, bbox_db) -> Tuple[int, int]:
-    """Runs the model on every frame and writes its outputs; returns (processed, skipped) counts."""
+def write_tracks(args, model, recorder) -> None:
+    """Writes ``<input stem>_track<id>.npz`` (and ``.bvh``) per track (``pmnet_plugin.apis.export``)."""
+    from pmnet_plugin.apis.export import find_body_model, write_track
+    smooth = dict(min_cutoff=args.smooth_min_cutoff, beta=args.smooth_beta) if args.smooth else None
+    stem = osp.splitext(osp.basename(osp.normpath(args.input)))[0]
+    tracks, body_model, fps = recorder.tracks(), find_body_model(model), video_fps(args.input)
+    for tid, track in tracks.items():
+        write_track(osp.join(args.out_dir, f'{stem}_track{tid}'), track, body_model, fps, smooth,
+                    bvh='bvh' in args.export)
+    logger.info(f'{len(tracks)} track(s) written to {args.out_dir}/{stem}_track*.npz')
+
+
+def video_fps(path: str) -> float:
+    """Frames per second of a video file (30 for images or when the file does not say)."""
+    if osp.splitext(path)[1].lower() not in VIDEO_EXTS:
+        return 30.0
+    capture = cv2.VideoCapture(path)
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    return float(fps) if fps and fps > 0 else 30.0
+
+
+def process_frames(args, model, vis, faces, frames, total: int, detector, bbox_db,
+                   tracks=None) -> Tuple[int, int]:
+    """Runs the model on every frame and writes its outputs; returns (processed, skipped) counts.
+
+    ``tracks`` is ``(IoUTracker, TrackRecorder)``: the people of each frame get a ``track_id`` and are recorded.
+    """
     from mmengine.structures import InstanceData
     from mmengine.utils import ProgressBar
     from mmpose.structures import PoseDataSample, merge_data_samples
 
     from pmnet_plugin.apis import inference_mesh
+    from pmnet_plugin.apis.export import write_glb
     from pmnet_plugin.utils.input_checks import ImageReadError, read_image, tiny_image_warning
     from pmnet_plugin.visualization.rarity_label import draw_rarity_labels
     progress = ProgressBar(total) if total > 1 else None
@@ -392,12 +435,17 @@ def process_frames(args, model, vis, faces, frames, total: int, detector, bbox_d
         write_image(base + '_vis.png', np.concatenate(row, axis=1))
         write_image(base + '_mesh.png', panels['overlay'])
         arrays = collect_results(samples, img.shape[:2])
+        if tracks is not None:
+            arrays['track_id'] = tracks[0].update(arrays.get('bboxes', np.zeros((0, 5))))
+            tracks[1].add(index, arrays['track_id'], arrays)
         write_npz(base + '.npz', arrays)
         write_text(base + '.json', to_json(stem, img.shape[:2], arrays))
-        if args.save_mesh and 'vertices' in arrays:
-            for i, verts in enumerate(arrays['vertices']):
-                shift = arrays['cam_t_full'][i] if 'cam_t_full' in arrays else 0.0
+        for i, verts in enumerate(arrays.get('vertices', [])):
+            shift = arrays['cam_t_full'][i] if 'cam_t_full' in arrays else 0.0
+            if args.save_mesh or 'obj' in args.export:
                 write_text(f'{base}_person{i}.obj', obj_text(verts + shift, faces))
+            if 'glb' in args.export:
+                atomic_write(f'{base}_person{i}.glb', lambda tmp: write_glb(tmp, verts + shift, faces))
         done += 1
     if progress is not None:
         sys.stdout.write('\n')

@@ -26,6 +26,7 @@ import pmnet_plugin  # noqa: E402,F401  (registers components; torch>=2.6 checkp
 from pmnet_plugin.apis.checkpoint import find_resumable_checkpoint, read_checkpoint  # noqa: E402
 from pmnet_plugin.compat import close_distributed, setup_cpu_distributed  # noqa: E402
 from pmnet_plugin.datasets.body_fingerprint_check import check_render_bodies  # noqa: E402
+from pmnet_plugin.datasets.required_files import check_required_files  # noqa: E402
 from pmnet_plugin.utils import cli  # noqa: E402
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
 from pmnet_plugin.utils.workdir_lock import FolderLock  # noqa: E402
@@ -125,6 +126,7 @@ def main(argv=None) -> Runner:
     resolve_resume(cfg, required=args.resume == 'auto')  # before the lock: a mistyped dir is not created
     cli.check_work_dir(cfg)
     check_render_bodies(cfg, 'train')  # renders of another body model: exit 2 before anything is built
+    check_required_files(cfg, 'train')  # missing data or body model: exit 2 naming each file, nothing built
     lock = FolderLock(cfg.work_dir, 'work dir', 'Wait for that run to end, or choose another --work-dir.')
     if int(os.environ.get('RANK', '0')) == 0:  # one lock per run: rank 0 holds it for every rank
         lock.acquire()

@@ -33,15 +33,16 @@ from .checkpoint import load_model_checkpoint
 def smpl24_metainfo() -> Dict:
     """The MMPose dataset metainfo of the 24 SMPL joints (fallback when a model has none).
 
-    Parses the dataset-info config :class:`SMPLImageDataset` reads, ``configs/_base_/datasets/smpl24.py``.
+    Parses the dataset-info config :class:`SMPLImageDataset` reads, ``_base_/datasets/smpl24.py`` of the
+    shipped configs (in the installed package or the checkout, :func:`pmnet_plugin.utils.paths.config_path`).
 
     Returns:
         dict: parsed metainfo with ``skeleton_links``, ``flip_indices``, colours, ...
     """
     from mmpose.datasets.datasets.utils import parse_pose_metainfo
 
-    from pmnet_plugin.datasets import SMPL24_METAINFO_FILE
-    return parse_pose_metainfo(dict(from_file=SMPL24_METAINFO_FILE))
+    from pmnet_plugin.utils.paths import config_path
+    return parse_pose_metainfo(dict(from_file=config_path('_base_/datasets/smpl24.py')))
 
 
 def dataset_meta_from_config(config: Config) -> Optional[Dict]:

@@ -12,7 +12,7 @@ from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
 from mmpose.structures.bbox import bbox_overlaps, bbox_xywh2xyxy
 
-from pmnet_plugin.utils.paths import REPO_ROOT
+from pmnet_plugin.utils.paths import config_dir
 from pmnet_plugin.utils.safe_pickle import load_data_file
 from .humandata import read_annotations
 from .image_checks import load_test_sample
@@ -20,7 +20,8 @@ from .keypoint_conventions import get_keypoint_names
 from .label_checks import check_label_ranges
 from .supervision import check_claims, format_report, joint_set_metainfo, scatter_row, to_joint_set
 
-SMPL24_METAINFO_FILE = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets', 'smpl24.py')
+# in the installed package (pmnet_plugin/.mim/configs) or the checkout (configs/), pmnet_plugin.utils.paths
+SMPL24_METAINFO_FILE = osp.join(config_dir(), '_base_', 'datasets', 'smpl24.py')
 _SMPL_COLUMNS = ('smpl_pose', 'smpl_betas', 'has_smpl')
 _METAINFO_KEYS = ('dataset_name', 'upper_body_ids', 'lower_body_ids', 'flip_pairs',
                   'dataset_keypoint_weights', 'flip_indices', 'skeleton_links')

@@ -111,7 +111,7 @@ def test_video_input(setup, tmp_path):
     out = tmp_path / 'out'
     assert _run(setup, video, out, '--whole-image') == 0
     assert sorted(f for f in os.listdir(out) if f.endswith('.npz')) == [
-        'clip_000000.npz', 'clip_000001.npz', 'clip_000002.npz']
+        'clip_000000.npz', 'clip_000001.npz', 'clip_000002.npz', 'clip_track0.npz']  # one person, one track
 
 
 def test_clear_errors(setup, tmp_path, capsys):
