@@ -1,11 +1,11 @@
 """Speed and memory of the bare backbone, HMR and PM-Net, measured side by side in ONE run.
 
     python tools/benchmark.py                                   # res50 pair, cuda if available
-    python tools/benchmark.py --configs configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py \
-        configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py \
+    python tools/benchmark.py --configs configs/hmr_res18-w32_1xb16-300it_synthetic-96x96.py \
+        configs/pmnet_res18-w32_1xb16-300it_synthetic-96x96.py \
         --device cpu --batch-sizes 1 16 --iters 5 --warmup 1 --out-dir outputs/bench_cpu
     python tools/benchmark.py --device cuda --batch-sizes 1 256 --train-batch-size 128 --compile --profile
-    python tools/benchmark.py --configs configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py \
+    python tools/benchmark.py --configs configs/pmnet_res18-w32_1xb16-300it_synthetic-96x96.py \
         --device cpu --batch-sizes 1 16 --backends eager compile onnxruntime --backends-only \
         --threads 2 --out-dir outputs/bench_backends
 
@@ -44,8 +44,8 @@ PROFILE_LABELS = ('backbone', 'neck', 'head.selector', 'head.regressor', 'head.b
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description='Benchmark bare backbone vs HMR vs PM-Net')
     p.add_argument('--configs', nargs='+',
-                   default=['configs/hmr_res50-1xb64-200k_spin-mix-224x224.py',
-                            'configs/pmnet_res50-1xb64-200k_spin-mix-224x224.py'],
+                   default=['configs/hmr_res50_1xb64-200k_spin-mix-224x224.py',
+                            'configs/pmnet_res50_1xb64-200k_spin-mix-224x224.py'],
                    help='baseline first (HMR), then the candidate (PM-Net)')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--batch-sizes', nargs='+', type=int, default=[1, 64])

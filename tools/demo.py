@@ -13,7 +13,7 @@ rarity percentile reaches ``--rare-thr`` are labelled "rare pose (top x %)" on t
 See docs/demo.md and docs/deploy.md.
 
 Example:
-    python tools/demo.py configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py work_dirs/pmnet/epoch_10.pth \\
+    python tools/demo.py configs/pmnet_res18-w32_1xb16-300it_synthetic-96x96.py work_dirs/pmnet/epoch_10.pth \\
         photo.jpg --whole-image --out-dir vis/
 """
 import argparse

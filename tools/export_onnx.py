@@ -1,6 +1,6 @@
 """Export a mesh estimator (backbone + neck + head [+ SMPL]) to ONNX and check it against PyTorch.
 
-    python tools/export_onnx.py configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py work_dirs/pmnet/iter_400.pth \\
+    python tools/export_onnx.py configs/pmnet_res18-w32_1xb16-300it_synthetic-96x96.py work_dirs/pmnet/iter_400.pth \\
         --out pmnet.onnx --with-smpl --dynamic-batch
 
 ONNX Runtime and PyTorch run the same crops; every output must agree within ``--tol`` / ``--tol-other``

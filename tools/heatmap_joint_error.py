@@ -1,6 +1,6 @@
 """2D error of a model's heatmap joints on an SMPL split, in crop units (the crop is 2 wide), common vs rare.
 
-    python tools/heatmap_joint_error.py configs/td-hm_effnet-lite0-1xb32-400it_synthetic-96x96.py \
+    python tools/heatmap_joint_error.py configs/td-hm_effnet-lite0_1xb32-400it_synthetic-96x96.py \
         outputs/td_hm_effnet/iter_400.pth
 
 For the 2D stage and the mesh configs' ``KeypointHeatmapNeck``: soft-argmax joints against

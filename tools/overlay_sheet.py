@@ -6,8 +6,8 @@ name (and the chosen prototype for PM-Net) and the sample's clip.
 
 Usage:
     python tools/overlay_sheet.py data/synthetic/test.npz --out overlays.png \
-        --models configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py=hmr.pth \
-                 configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py=pmnet.pth \
+        --models configs/hmr_res18-w32_1xb16-300it_synthetic-96x96.py=hmr.pth \
+                 configs/pmnet_res18-w32_1xb16-300it_synthetic-96x96.py=pmnet.pth \
         [--labels HMR PM-Net] [--num 8]
 """
 import argparse

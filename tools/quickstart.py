@@ -35,10 +35,10 @@ from pmnet_plugin.utils.quickstart_cache import (DATA_OWN, OUT_OWN, FolderClaimE
 from pmnet_plugin.utils.quickstart_steps import Steps, end_children  # noqa: E402,F401
 from pmnet_plugin.utils.workdir_lock import FolderBusyError, FolderLock  # noqa: E402
 
-POSE2D_CONFIG = 'configs/td-hm_effnet-lite0-1xb32-400it_synthetic-96x96.py'
-MODEL_CONFIGS = {'HMR': 'configs/hmr_effnet-lite0-1xb32-400it_synthetic-96x96.py',
-                 'HMR-BMC': 'configs/hmr-bmc_effnet-lite0-1xb32-400it_synthetic-96x96.py',
-                 'PM-Net': 'configs/pmnet_effnet-lite0-1xb32-400it_synthetic-96x96.py'}
+POSE2D_CONFIG = 'configs/td-hm_effnet-lite0_1xb32-400it_synthetic-96x96.py'
+MODEL_CONFIGS = {'HMR': 'configs/hmr_effnet-lite0_1xb32-400it_synthetic-96x96.py',
+                 'HMR-BMC': 'configs/hmr-bmc_effnet-lite0_1xb32-400it_synthetic-96x96.py',
+                 'PM-Net': 'configs/pmnet_effnet-lite0_1xb32-400it_synthetic-96x96.py'}
 PRESETS = dict(
     demo=dict(out='outputs/quickstart', data='data/synthetic', num_train=5000, num_test=500, iters=400,
               batch_size=32, seeds=[0], models=['HMR', 'PM-Net'], workers=0, parallel=1, amp=None, pose2d_iters=400),

@@ -1,6 +1,6 @@
 """Evaluates a checkpoint with MMEngine's Runner (modelled on MMPose 1.x ``tools/test.py``).
 
-    python tools/test.py configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py work_dirs/pmnet/iter_1000.pth \
+    python tools/test.py configs/pmnet_res18-w32_1xb16-300it_synthetic-96x96.py work_dirs/pmnet/iter_1000.pth \
         --out metrics.json --dump preds.npz --show-dir vis
 
 ``--dump`` writes the predictions (``.npz``: per-sample SMPL arrays via ``SMPLPredictionDump``; ``.pkl``:

@@ -1,6 +1,6 @@
 """Trains a pmnet_plugin model with MMEngine's Runner (modelled on MMPose 1.x ``tools/train.py``).
 
-    python tools/train.py configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py --work-dir work_dirs/pmnet
+    python tools/train.py configs/pmnet_res18-w32_1xb16-300it_synthetic-96x96.py --work-dir work_dirs/pmnet
     python tools/train.py CONFIG --resume                    # resume from the newest checkpoint of work-dir
                                                              # that loads (truncated ones are skipped)
     python tools/train.py CONFIG --resume work_dirs/x/iter_100.pth

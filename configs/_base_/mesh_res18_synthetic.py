@@ -1,6 +1,6 @@
 # Everything but the head for the offline quickstart: ResNet-18 from scratch on the rendered long-tail
 # dataset (tools/make_synthetic_dataset.py -> data/synthetic/{train,test}.npz), CPU-friendly.
-# Leaf configs (`configs/{pmnet,hmr}_res18-w32-1xb16-300it_synthetic-96x96.py`) set the head type only.
+# Leaf configs (`configs/{pmnet,hmr}_res18-w32_1xb16-300it_synthetic-96x96.py`) set the head type only.
 # The real-data settings are inherited from mesh_res50_spin_mix.py and overridden here. See docs/configs.md.
 _base_ = ['./mesh_res50_spin_mix.py']
 

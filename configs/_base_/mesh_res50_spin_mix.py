@@ -1,5 +1,5 @@
 # Everything but the head: ResNet-50 (ImageNet init) on SPIN's mix of real datasets, evaluated on 3DPW test.
-# Leaf configs (`configs/{pmnet,hmr}_res50-1xb64-200k_spin-mix-224x224.py`) set the head type (and PM-Net's
+# Leaf configs (`configs/{pmnet,hmr}_res50_1xb64-200k_spin-mix-224x224.py`) set the head type (and PM-Net's
 # arguments) only. See docs/configs.md.
 _base_ = ['mmpose::_base_/default_runtime.py']
 

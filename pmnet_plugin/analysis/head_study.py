@@ -13,13 +13,13 @@ from mmengine.config import Config
 
 # model name -> (config, head overrides); the PM-Net rows of the table come from two of these runs
 STUDY_MODELS = {
-    'HMR': ('configs/hmr_effnet-lite0-1xb32-400it_synthetic-96x96.py', {}),
-    'HMR-BMC': ('configs/hmr-bmc_effnet-lite0-1xb32-400it_synthetic-96x96.py', {}),
-    'HMR-GAI': ('configs/hmr_effnet-lite0-1xb32-400it_synthetic-96x96.py',
+    'HMR': ('configs/hmr_effnet-lite0_1xb32-400it_synthetic-96x96.py', {}),
+    'HMR-BMC': ('configs/hmr-bmc_effnet-lite0_1xb32-400it_synthetic-96x96.py', {}),
+    'HMR-GAI': ('configs/hmr_effnet-lite0_1xb32-400it_synthetic-96x96.py',
                 {'loss.keypoints_3d_loss': dict(type='BalancedMSEGAILoss', gmm_file=None, init_noise_sigma=0.5)}),
-    'PM-Net': ('configs/pmnet_effnet-lite0-1xb32-400it_synthetic-96x96.py', {}),
-    'PM-Net-oracle': ('configs/pmnet_effnet-lite0-1xb32-400it_synthetic-96x96.py', {'train_init_from_gt': True}),
-    'PM-Net-rotation': ('configs/pmnet_effnet-lite0-1xb32-400it_synthetic-96x96.py',
+    'PM-Net': ('configs/pmnet_effnet-lite0_1xb32-400it_synthetic-96x96.py', {}),
+    'PM-Net-oracle': ('configs/pmnet_effnet-lite0_1xb32-400it_synthetic-96x96.py', {'train_init_from_gt': True}),
+    'PM-Net-rotation': ('configs/pmnet_effnet-lite0_1xb32-400it_synthetic-96x96.py',
                         {'assign_space': 'rotation', 'assign_mode': 'hard'}),
 }
 # selector candidates: PM-Net head overrides, compared on the body pose of the tail; ``prototypes`` asks

@@ -16,7 +16,7 @@ from pmnet_plugin.datasets import CachedFeatureDataset, cached_feature_collate, 
 pytestmark = pytest.mark.slow  # renders images and runs the EfficientNet backbone
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = 'configs/pmnet_effnet-lite0-1xb32-400it_synthetic-96x96.py'
+CONFIG = 'configs/pmnet_effnet-lite0_1xb32-400it_synthetic-96x96.py'
 SIZE = (64, 64)
 
 

@@ -7,11 +7,11 @@ import torch
 from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-PMNET_CONFIG = osp.join(REPO, 'configs', 'pmnet_res18-w32-1xb16-300it_synthetic-96x96.py')
+PMNET_CONFIG = osp.join(REPO, 'configs', 'pmnet_res18-w32_1xb16-300it_synthetic-96x96.py')
 
 
 def mesh_config(files: dict) -> Config:
-    """``configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py`` pointed at the fixture files (no prototype/rarity
+    """``configs/pmnet_res18-w32_1xb16-300it_synthetic-96x96.py`` pointed at the fixture files (no prototype/rarity
     file).
 
     Args:
@@ -32,9 +32,9 @@ def mesh_config(files: dict) -> Config:
 
 
 def hmr_config(files: dict) -> Config:
-    """``configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py`` pointed at the fixture files (HMR twin of
+    """``configs/hmr_res18-w32_1xb16-300it_synthetic-96x96.py`` pointed at the fixture files (HMR twin of
     :func:`mesh_config`)."""
-    cfg = Config.fromfile(osp.join(REPO, 'configs', 'hmr_res18-w32-1xb16-300it_synthetic-96x96.py'))
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'hmr_res18-w32_1xb16-300it_synthetic-96x96.py'))
     cfg.merge_from_dict({
         'model.head.body_model.model_path': files['model_path'],
         'model.head.body_model.joint_regressor_h36m': files['h36m_regressor'],

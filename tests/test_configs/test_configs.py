@@ -5,18 +5,18 @@ import pytest
 from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-PAIRS = [('configs/hmr_res50-1xb64-200k_spin-mix-224x224.py', 'configs/pmnet_res50-1xb64-200k_spin-mix-224x224.py'),
-         ('configs/hmr_res50-1xb64-200k_spin-mix-224x224_h36m-p2.py',
-          'configs/pmnet_res50-1xb64-200k_spin-mix-224x224_h36m-p2.py'),
-         ('configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py',
-          'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'),
-         ('configs/hmr_effnet-lite0-1xb32-400it_synthetic-96x96.py',
-          'configs/pmnet_effnet-lite0-1xb32-400it_synthetic-96x96.py')]
+PAIRS = [('configs/hmr_res50_1xb64-200k_spin-mix-224x224.py', 'configs/pmnet_res50_1xb64-200k_spin-mix-224x224.py'),
+         ('configs/hmr_res50_1xb64-200k_spin-mix-224x224-h36m-p2.py',
+          'configs/pmnet_res50_1xb64-200k_spin-mix-224x224-h36m-p2.py'),
+         ('configs/hmr_res18-w32_1xb16-300it_synthetic-96x96.py',
+          'configs/pmnet_res18-w32_1xb16-300it_synthetic-96x96.py'),
+         ('configs/hmr_effnet-lite0_1xb32-400it_synthetic-96x96.py',
+          'configs/pmnet_effnet-lite0_1xb32-400it_synthetic-96x96.py')]
 # HMR and HMR + Balanced MSE: the same model and training but for the head's loss
-BMC_PAIRS = [('configs/hmr_res50-1xb64-200k_spin-mix-224x224.py',
-              'configs/hmr-bmc_res50-1xb64-200k_spin-mix-224x224.py'),
-             ('configs/hmr_effnet-lite0-1xb32-400it_synthetic-96x96.py',
-              'configs/hmr-bmc_effnet-lite0-1xb32-400it_synthetic-96x96.py')]
+BMC_PAIRS = [('configs/hmr_res50_1xb64-200k_spin-mix-224x224.py',
+              'configs/hmr-bmc_res50_1xb64-200k_spin-mix-224x224.py'),
+             ('configs/hmr_effnet-lite0_1xb32-400it_synthetic-96x96.py',
+              'configs/hmr-bmc_effnet-lite0_1xb32-400it_synthetic-96x96.py')]
 LEAVES = [c for pair in PAIRS for c in pair] + [bmc for _, bmc in BMC_PAIRS]
 
 
@@ -83,7 +83,7 @@ def test_hmr_and_hmr_bmc_differ_only_in_the_3d_joint_loss(hmr, bmc):
 
 
 def test_spin_mix_base():
-    cfg = load('configs/pmnet_res50-1xb64-200k_spin-mix-224x224.py')
+    cfg = load('configs/pmnet_res50_1xb64-200k_spin-mix-224x224.py')
     mix = cfg.train_dataloader.dataset
     assert mix.type == 'MixedSMPLDataset'
     assert mix.ratios == [.35, .15, .1, .1, .1, .2]
@@ -112,7 +112,7 @@ def test_spin_mix_base():
 
 
 def test_synthetic_base():
-    cfg = load('configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py')
+    cfg = load('configs/pmnet_res18-w32_1xb16-300it_synthetic-96x96.py')
     # CPU budget: half-width ResNet-18 from scratch at 96 px (see the config's comments)
     assert cfg.model.backbone == dict(type='ResNet', depth=18, base_channels=32, init_cfg=None)
     assert tuple(cfg.codec.input_size) == (96, 96)
@@ -124,10 +124,10 @@ def test_synthetic_base():
 
 
 def test_h36m_p2_protocol_config():
-    cfg = load('configs/pmnet_res50-1xb64-200k_spin-mix-224x224_h36m-p2.py')
+    cfg = load('configs/pmnet_res50_1xb64-200k_spin-mix-224x224-h36m-p2.py')
     ds = cfg.test_dataloader.dataset
     assert ds.ann_file == 'preprocessed_datasets/h36m_valid_protocol2.npz' and ds.test_mode
     assert ds.rename_keypoints == dict(head_extra='jaw_extra', headtop='head_extra')
     assert [m.protocol for m in cfg.test_evaluator] == ['h36m_joints_lsp14']
     # same model and training
-    assert cfg.train_dataloader == load('configs/pmnet_res50-1xb64-200k_spin-mix-224x224.py').train_dataloader
+    assert cfg.train_dataloader == load('configs/pmnet_res50_1xb64-200k_spin-mix-224x224.py').train_dataloader

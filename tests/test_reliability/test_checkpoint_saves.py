@@ -26,7 +26,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
 
-PMNET = 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'
+PMNET = 'configs/pmnet_res18-w32_1xb16-300it_synthetic-96x96.py'
 
 KILL_DURING_SAVE = '''
 import os, signal, sys

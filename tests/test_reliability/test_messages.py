@@ -24,7 +24,7 @@ from pmnet_plugin.apis.checkpoint import read_checkpoint  # noqa: E402
 from pmnet_plugin.utils.cli import run_with_file_errors  # noqa: E402
 from pmnet_plugin.utils.safe_pickle import DataFileError  # noqa: E402
 
-PMNET = osp.join(ROOT, 'configs', 'pmnet_res18-w32-1xb16-300it_synthetic-96x96.py')
+PMNET = osp.join(ROOT, 'configs', 'pmnet_res18-w32_1xb16-300it_synthetic-96x96.py')
 
 
 class RunsCode:

@@ -19,7 +19,7 @@ from pmnet_plugin.utils.cli import run_with_file_errors
 
 pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
 
-PMNET = 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'
+PMNET = 'configs/pmnet_res18-w32_1xb16-300it_synthetic-96x96.py'
 
 
 @pytest.fixture(scope='module')

@@ -21,7 +21,7 @@ from tool_loader import load_tool
 from pmnet_plugin.utils.cli import run_with_file_errors
 from pmnet_plugin.utils.workdir_lock import FolderBusyError, FolderLock
 
-HMR = 'configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py'
+HMR = 'configs/hmr_res18-w32_1xb16-300it_synthetic-96x96.py'
 HOLD = ('import sys, time; sys.path.insert(0, {root!r}); from pmnet_plugin.utils.workdir_lock import FolderLock; '
         'FolderLock({wd!r}, command="train.py run A").acquire(); print("held", flush=True); time.sleep(120)')
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

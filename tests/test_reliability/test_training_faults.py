@@ -23,8 +23,8 @@ from pmnet_plugin.utils.safe_pickle import DataFileError
 
 pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
 
-PMNET = 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'
-HMR = 'configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py'
+PMNET = 'configs/pmnet_res18-w32_1xb16-300it_synthetic-96x96.py'
+HMR = 'configs/hmr_res18-w32_1xb16-300it_synthetic-96x96.py'
 
 
 def _logs(work_dir: str) -> str:

@@ -20,7 +20,7 @@ from pmnet_plugin.utils.cli import run_with_file_errors
 
 pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
 
-PMNET = 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'
+PMNET = 'configs/pmnet_res18-w32_1xb16-300it_synthetic-96x96.py'
 
 
 def test_pmnet_does_not_train_on_placeholder_prototypes(synth, tmp_path, error_line):

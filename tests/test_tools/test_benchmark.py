@@ -14,8 +14,8 @@ from pmnet_plugin.analysis.benchmark_report import (compute_ratios, evaluate_tar
 from pmnet_plugin.analysis.benchmarking import PeakMemory, summarize_times, time_interleaved
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = [osp.join(ROOT, 'configs', 'hmr_res18-w32-1xb16-300it_synthetic-96x96.py'),
-           osp.join(ROOT, 'configs', 'pmnet_res18-w32-1xb16-300it_synthetic-96x96.py')]
+CONFIGS = [osp.join(ROOT, 'configs', 'hmr_res18-w32_1xb16-300it_synthetic-96x96.py'),
+           osp.join(ROOT, 'configs', 'pmnet_res18-w32_1xb16-300it_synthetic-96x96.py')]
 
 
 def _new_pages(mb: int) -> mmap.mmap:

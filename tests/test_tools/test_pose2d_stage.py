@@ -1,4 +1,4 @@
-"""The offline 2D stage (configs/td-hm_effnet-lite0-1xb32-400it_synthetic-96x96.py) on a tiny rendered
+"""The offline 2D stage (configs/td-hm_effnet-lite0_1xb32-400it_synthetic-96x96.py) on a tiny rendered
 dataset: tools/train.py writes an ordinary checkpoint, tools/test.py evaluates it with MMPose's PCK / EPE,
 and the mesh config starts from it, with the same heatmap joints (tools/heatmap_joint_error.py)."""
 import json
@@ -21,7 +21,7 @@ import train as train_tool  # noqa: E402  (tools/train.py)
 
 pytestmark = pytest.mark.slow  # trains or runs tools end to end (make test-fast leaves it out)
 
-CONFIG = osp.join(ROOT, 'configs/td-hm_effnet-lite0-1xb32-400it_synthetic-96x96.py')
+CONFIG = osp.join(ROOT, 'configs/td-hm_effnet-lite0_1xb32-400it_synthetic-96x96.py')
 
 
 @pytest.fixture(scope='module')
@@ -68,7 +68,7 @@ def test_2d_stage_trains_tests_and_starts_the_mesh_config(renders, tmp_path, bod
     # the Runner's checkpoint (with its message hub and metainfo) starts the HMR config's backbone and neck
     from mmpose.registry import MODELS
     init_default_scope('mmpose')
-    mesh = Config.fromfile(osp.join(ROOT, 'configs/hmr_effnet-lite0-1xb32-400it_synthetic-96x96.py'))
+    mesh = Config.fromfile(osp.join(ROOT, 'configs/hmr_effnet-lite0_1xb32-400it_synthetic-96x96.py'))
     files = body_model_files
     mesh.model.head.body_model.update(model_path=files['model_path'], joint_regressor_h36m=files['h36m_regressor'])
     mesh.model.head.update(mean_params=files['mean_params'], rarity_file=None)

@@ -28,8 +28,8 @@ def _write_mix(data_root):
         write_images(osp.join(data_root, 'datasets', name), 4)
 
 
-@pytest.mark.parametrize('rel', ['configs/hmr_res50-1xb64-200k_spin-mix-224x224.py',
-                                 'configs/pmnet_res50-1xb64-200k_spin-mix-224x224.py'])
+@pytest.mark.parametrize('rel', ['configs/hmr_res50_1xb64-200k_spin-mix-224x224.py',
+                                 'configs/pmnet_res50_1xb64-200k_spin-mix-224x224.py'])
 def test_spin_mix_config_trains_and_validates(rel, tmp_path, body_model_files):
     data_root = str(tmp_path / 'data') + '/'
     _write_mix(data_root)

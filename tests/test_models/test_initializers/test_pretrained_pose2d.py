@@ -17,9 +17,9 @@ from pmnet_plugin.apis.checkpoint import CheckpointMismatchError
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 MMPOSE_CONFIGS = osp.join(osp.dirname(__import__('mmpose').__file__), '.mim', 'configs')
 ZOO_RES50 = osp.join(MMPOSE_CONFIGS, 'body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192.py')
-PMNET_RES50 = osp.join(ROOT, 'configs/pmnet_res50-1xb64-200k_spin-mix-224x224.py')
-TD_HM_EFFNET = osp.join(ROOT, 'configs/td-hm_effnet-lite0-1xb32-400it_synthetic-96x96.py')
-HMR_EFFNET = osp.join(ROOT, 'configs/hmr_effnet-lite0-1xb32-400it_synthetic-96x96.py')
+PMNET_RES50 = osp.join(ROOT, 'configs/pmnet_res50_1xb64-200k_spin-mix-224x224.py')
+TD_HM_EFFNET = osp.join(ROOT, 'configs/td-hm_effnet-lite0_1xb32-400it_synthetic-96x96.py')
+HMR_EFFNET = osp.join(ROOT, 'configs/hmr_effnet-lite0_1xb32-400it_synthetic-96x96.py')
 
 
 class LogRecords(logging.Handler):
