@@ -96,6 +96,11 @@ def run_worker(spec_file: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- the study
+def cache_root(data: str) -> str:
+    """The study's own folder for the caches of dataset ``data`` (the quickstart's folder stays its own)."""
+    return osp.join(ROOT, 'data', 'head_study', osp.basename(osp.normpath(data)))
+
+
 def prepare(args: argparse.Namespace) -> Dict[str, str]:
     """Feature caches of the 2D stage's backbone (and the label GMM of GAI). Exits 2 without the data."""
     from mmengine.config import Config
@@ -118,7 +123,7 @@ def prepare(args: argparse.Namespace) -> Dict[str, str]:
     cfg.model.head.update(mean_params=osp.join(ROOT, data, 'smpl_mean_params.npz'), rarity_file=None)
     caches = {}
     for split, draws in (('train', args.draws), ('test', 1)):
-        caches[split] = osp.join(ROOT, data, 'head_study_cache', split)
+        caches[split] = osp.join(cache_root(data), split)
         build_feature_cache(cfg, split, caches[split], checkpoint=pose2d, draws=draws, seed=0,
                             log=lambda s: print(f'[head study] {s}', flush=True))
     caches['gmm'] = None
@@ -140,7 +145,7 @@ def prepare(args: argparse.Namespace) -> Dict[str, str]:
 
 def study_prototypes(data: str, k: int, tilt_weight: float) -> str:
     """A prototype file of the training poses with ``k`` prototypes and ``tilt_weight`` (built once)."""
-    out = osp.join(ROOT, data, 'head_study_cache', f'prototypes_k{k}_tilt{tilt_weight:g}.npz')
+    out = osp.join(cache_root(data), f'prototypes_k{k}_tilt{tilt_weight:g}.npz')
     if not osp.isfile(out):
         sys.path.insert(0, osp.join(ROOT, 'tools'))
         import build_prototypes
