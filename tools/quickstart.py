@@ -2,8 +2,8 @@
 
 Builds the body model, pose library, renders and prototypes, trains a 2D stage and the mesh models with
 the same budget, tests them and writes ``OUT/report.md``; each step is skipped when its output exists,
-unless ``--fresh``. Steps and presets (``demo``, ``full``, ``gpu``): ``docs/learning.md``; times:
-``docs/benchmarks.md``.
+unless ``--fresh``. Steps and presets (``demo``, ``full``, ``gpu``): ``docs/quickstart.md``; figures:
+``docs/results.md``.
 
 Usage:
     python tools/quickstart.py [--preset demo|full|gpu] [--iters N] [--num-train N] [--seeds 0 1 2]
@@ -299,6 +299,8 @@ def main() -> None:
               + [f'{cfg}={latest_checkpoint(wds[n])}' for n, cfg in models],
               log=f'{out}/logs/overlays.log')
     write_report(args, results, diagnostics, steps)
+    for name, _ in models:  # the first seed's checkpoints at a fixed path (the README's demo commands use them)
+        shutil.copyfile(osp.join(ROOT, latest_checkpoint(wds[name])), osp.join(ROOT, out, f'{tag_of(name)}.pth'))
 
 
 def command_line() -> str:
@@ -325,7 +327,7 @@ def write_report(args: argparse.Namespace, results: Dict[str, List[dict]], diagn
         f'{time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, {os.cpu_count()} CPU cores, {gpu_name()}. '
         f'Training: {args.num_train} rendered images at {args.img_size} px (rare fraction {args.rare_fraction}), '
         f'test: {args.num_test} images (half rare), ImageNet EfficientNet-Lite0 at 96 px with a 2D heatmap '
-        f'neck (docs/learning.md){start}, {args.iters} iterations x batch {args.batch_size} for EACH model and seed '
+        f'neck (docs/quickstart.md){start}, {args.iters} iterations x batch {args.batch_size} for EACH model and seed '
         f'(seeds {seeds}{"; learning rate x " + str(args.batch_size / 32) if args.batch_size != 32 else ""}'
         f'{"; " + args.amp + " AMP" if args.amp else ""}; {args.workers} loader workers, {args.parallel} '
         f'trainings side by side), K={args.k} prototypes.', '',
