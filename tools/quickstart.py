@@ -4,8 +4,8 @@ Builds the body model, pose library, renders and prototypes, trains a 2D stage a
 the same budget, tests them and writes ``OUT/report.md``; each cached step is skipped when its output loads
 and was made from the same inputs, unless ``--fresh``. It writes and deletes only in the ``--data`` and
 ``--out`` folders it made (a marker file), one run at a time in each; SIGINT/SIGTERM end its children.
-Steps and presets (``demo``, ``full``, ``gpu``): ``docs/learning.md``; times: ``docs/benchmarks.md``;
-what it refuses and why: ``docs/reliability.md``.
+Steps and presets (``demo``, ``full``, ``gpu``): ``docs/quickstart.md``; figures: ``docs/results.md``; what
+it refuses and why: ``docs/reliability.md``.
 
 Usage:
     python tools/quickstart.py [--preset demo|full|gpu] [--iters N] [--num-train N] [--seeds 0 1 2]
@@ -366,6 +366,8 @@ def run(args: argparse.Namespace) -> None:
               + [f'{wds[n]}/{osp.basename(cfg)}={latest_checkpoint(wds[n])}' for n, cfg in models],
               log=f'{out}/logs/overlays.log')
     write_report(args, results, diagnostics, steps)
+    for name, _ in models:  # the first seed's checkpoints at a fixed path (the README's demo commands use them)
+        shutil.copyfile(osp.join(ROOT, latest_checkpoint(wds[name])), osp.join(ROOT, out, f'{tag_of(name)}.pth'))
 
 
 def command_line() -> str:
@@ -392,7 +394,7 @@ def write_report(args: argparse.Namespace, results: Dict[str, List[dict]], diagn
         f'{time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, {os.cpu_count()} CPU cores, {gpu_name()}. '
         f'Training: {args.num_train} rendered images at {args.img_size} px (rare fraction {args.rare_fraction}), '
         f'test: {args.num_test} images (half rare), ImageNet EfficientNet-Lite0 at 96 px with a 2D heatmap '
-        f'neck (docs/learning.md){start}, {args.iters} iterations x batch {args.batch_size} for EACH model and seed '
+        f'neck (docs/quickstart.md){start}, {args.iters} iterations x batch {args.batch_size} for EACH model and seed '
         f'(seeds {seeds}{"; learning rate x " + str(args.batch_size / 32) if args.batch_size != 32 else ""}'
         f'{"; " + args.amp + " AMP" if args.amp else ""}; {args.workers} loader workers, {args.parallel} '
         f'trainings side by side), K={args.k} prototypes.', '',

@@ -85,4 +85,4 @@ def check_required_files(cfg, stage: str = 'train') -> None:
     raise MissingFilesError(
         f'{len(missing)} file(s) the config needs do not exist (paths relative to {osp.abspath(".")}):\n'
         + '\n'.join(lines) + '\nOffline, `make demo` trains the synthetic configs with generated files '
-        '(docs/learning.md).')
+        '(docs/quickstart.md).')
