@@ -26,8 +26,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)  # pmnet_plugin without installing it
 PY = sys.executable
 
-from pmnet_plugin.analysis.quickstart_report import (articulation_table,  # noqa: E402
-                                                     baseline_table, comparison, metrics_table)
+from pmnet_plugin.analysis.quickstart_report import articulation_table  # noqa: E402
+from pmnet_plugin.analysis.quickstart_report import baseline_table, comparison, metrics_table
 from pmnet_plugin.utils.quickstart_cache import (DATA_OWN, OUT_OWN, FolderClaimError,  # noqa: E402
                                                  claim_folder, file_digest, pose_library_problem,
                                                  remove_own, renders_problem, stage_problem,
