@@ -163,14 +163,14 @@ def plot_curves(curves: Dict[str, List[List[dict]]], keys: Dict[str, str], out_f
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 4.2))
     for ax, (title, key) in zip(np.atleast_1d(axes), keys.items()):
-        for name, runs in curves.items():
+        for i, (name, runs) in enumerate(curves.items()):
             if key not in runs[0][0]:  # e.g. selector accuracy of an HMR head
                 continue
             iters = [r['iter'] for r in runs[0]]
             vals = np.array([[r[key] for r in run[:len(iters)]] for run in runs if len(run) >= len(iters)])
             mean, std = vals.mean(0), vals.std(0)
-            ax.plot(iters, mean, label=name)
-            ax.fill_between(iters, mean - std, mean + std, alpha=0.2)
+            ax.plot(iters, mean, label=name, color=f'C{i}')  # one colour per model in every panel
+            ax.fill_between(iters, mean - std, mean + std, alpha=0.2, color=f'C{i}')
         ax.set_title(title)
         ax.set_xlabel('iteration (batch 32)')
         ax.set_ylabel('accuracy' if 'top' in key else 'mm')
