@@ -176,10 +176,9 @@ class PrototypeMemoryHead(HMRHead):
 
     def canonical_joints(self, pose_rotmat: Tensor) -> Tensor:
         """Root-relative joints (N, 24, 3) of canonical poses (N, 24, 3, 3) at the mean betas."""
-        pose = self.canonical(pose_rotmat)
-        if self.tilt_weight <= 0:  # articulation only: the prototypes' root is the identity
-            pose = torch.cat([torch.eye(3, device=pose.device).expand(len(pose), 1, 3, 3), pose[:, 1:]], 1)
-        joints = self.run_body_model(pose, self.init_betas.expand(len(pose), -1), vertices=False,
+        pose = self.canonical(pose_rotmat)  # the identity root without tilt, as the prototypes have
+        # shape[0], not len(): an exported graph keeps the batch size dynamic
+        joints = self.run_body_model(pose, self.init_betas.expand(pose.shape[0], -1), vertices=False,
                                      regressed=False)['joints'][:, :NUM_JOINTS]
         return joints - joints[:, :1]
 
