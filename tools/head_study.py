@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 import time
 from typing import Dict, List
@@ -28,6 +27,8 @@ sys.path.insert(0, ROOT)
 
 from pmnet_plugin.analysis.head_study import (SELECTOR_CANDIDATES, STUDY_MODELS,  # noqa: E402
                                               plot_curves, results_table, study_config)
+from pmnet_plugin.utils.quickstart_cache import write_json  # noqa: E402
+from pmnet_plugin.utils.quickstart_steps import Steps  # noqa: E402
 
 TABLE_COLUMNS = {
     'all MPJPE': 'rarity/all_MPJPE', 'tail 10 % MPJPE': 'rarity/tail10_MPJPE',
@@ -89,10 +90,7 @@ def run_worker(spec_file: str) -> None:
         result['oracle_test'] = {**runner.test(), **hook.evaluate(runner.model, oracle=True)}
         result['test'].update({f'oracle_{k}': v for k, v in result['oracle_test'].items()
                                if not k.startswith('rarity/')})
-    tmp = osp.join(cfg.work_dir, 'result.json.tmp')
-    with open(tmp, 'w') as f:
-        json.dump(result, f, indent=1)
-    os.replace(tmp, osp.join(cfg.work_dir, 'result.json'))
+    write_json(osp.join(cfg.work_dir, 'result.json'), result)
 
 
 # ---------------------------------------------------------------------------------------------- the study
@@ -128,17 +126,17 @@ def prepare(args: argparse.Namespace) -> Dict[str, str]:
                             log=lambda s: print(f'[head study] {s}', flush=True))
     caches['gmm'] = None
     if 'HMR-GAI' in args.models and not args.selectors:
-        import numpy as np
+        import torch
 
         from pmnet_plugin.analysis.label_gmm import fit_label_gmm
+        from pmnet_plugin.models.losses.mesh_losses import root_relative
         train = CachedFeatureDataset(caches['train'])
         key = train.meta['fingerprint']['key'][:12]
         caches['gmm'] = osp.join(caches['train'], f'label_gmm_{key}.npz')
-        if not osp.isfile(caches['gmm']):
-            joints = train.labels['label/keypoints_3d'].reshape(len(train), -1, 3)
-            root = train.labels['label/keypoints_3d_root'].reshape(len(train), -1)
-            rel = joints - (root[..., None] * joints).sum(1, keepdims=True) / root.sum(1)[:, None, None]
-            fit_label_gmm(rel.reshape(len(train), -1).astype(np.float64), caches['gmm'])
+        if not osp.isfile(caches['gmm']):  # the loss's targets: 3D joints relative to the labelled root
+            joints = torch.from_numpy(train.labels['label/keypoints_3d'].reshape(len(train), -1, 3)).double()
+            root = torch.from_numpy(train.labels['label/keypoints_3d_root'].reshape(len(train), -1))
+            fit_label_gmm(root_relative(joints, root).reshape(len(train), -1).numpy(), caches['gmm'])
             print(f'[head study] label GMM of GAI: {caches["gmm"]}', flush=True)
     return dict(caches, pose2d=pose2d)
 
@@ -157,42 +155,20 @@ def study_prototypes(data: str, k: int, tilt_weight: float) -> str:
 
 
 def run_jobs(args: argparse.Namespace, jobs: List[dict]) -> None:
-    """Runs the worker of each job not done yet, ``--parallel`` at a time, each with its share of cores."""
-    env = dict(os.environ)
-    threads = str(max(1, (os.cpu_count() or 1) // args.parallel))
-    env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
-    start, running = time.time(), []
-    todo = [j for j in jobs if not osp.isfile(osp.join(j['work_dir'], 'result.json'))]
-    print(f'[head study] {len(jobs) - len(todo)} of {len(jobs)} runs done before; {len(todo)} to train',
-          flush=True)
-    done = len(jobs) - len(todo)
-    while todo or running:
-        while todo and len(running) < args.parallel:
-            job = todo.pop(0)
-            os.makedirs(job['work_dir'], exist_ok=True)
-            spec = osp.join(job['work_dir'], 'spec.json')
-            with open(spec, 'w') as f:
-                json.dump(job['spec'], f, indent=1)
-            log = open(osp.join(job['work_dir'], 'run.log'), 'w')
-            proc = subprocess.Popen([sys.executable, __file__, '--worker', spec], cwd=ROOT, env=env, stdout=log,
-                                    stderr=subprocess.STDOUT)
-            running.append((job, proc, log, time.time()))
-        time.sleep(1)
-        for item in [r for r in running if r[1].poll() is not None]:
-            job, proc, log, t0 = item
-            log.close()
-            running.remove(item)
-            if proc.returncode != 0:
-                for _, other, _, _ in running:
-                    other.terminate()
-                sys.exit(f'head_study: {job["label"]} failed (exit {proc.returncode}); see '
-                         f'{osp.join(job["work_dir"], "run.log")}')
-            done += 1
-            with open(osp.join(job['work_dir'], 'result.json')) as f:
-                res = json.load(f)['test']
-            print(f'[head study {done}/{len(jobs)} | {time.time() - start:5.0f} s] {job["label"]}: '
-                  f'{time.time() - t0:.0f} s, tail-5 % MPJPE {res["rarity/tail5_MPJPE"]:.1f}, body pose tail-5 % '
-                  f'{res["body_pose_tail5"]:.1f}', flush=True)
+    """Runs the worker of each job without a ``result.json``, ``--parallel`` at a time (quickstart's
+    :class:`Steps`: each gets its share of the cores, a failure lets the others finish, a signal ends them)."""
+    steps = Steps(total=len(jobs), root=ROOT, tool='head study')
+    todo = []
+    for job in jobs:
+        if osp.isfile(osp.join(job['work_dir'], 'result.json')):
+            steps.skip(job['label'], 'trained before')
+            continue
+        os.makedirs(job['work_dir'], exist_ok=True)
+        spec = osp.join(job['work_dir'], 'spec.json')
+        write_json(spec, job['spec'])
+        todo.append((job['label'], [sys.executable, __file__, '--worker', spec],
+                     osp.join(job['work_dir'], 'run.log')))
+    steps.run_many('trainings', todo, args.parallel)
 
 
 def main(argv=None) -> None:

@@ -1,7 +1,7 @@
-"""The steps of ``tools/quickstart.py``: subprocesses run one by one or side by side.
+"""The steps of ``tools/quickstart.py`` (and ``tools/head_study.py``): subprocesses run one by one or side by side.
 
 A failing step lets the steps running beside it finish (their outputs are complete and reused by a rerun)
-and then stops the quickstart naming it; an exception or a signal in the quickstart ends its running
+and then stops the tool naming it; an exception or a signal in the tool ends its running
 children (:func:`end_children`), so none trains on after it.
 """
 import os
@@ -20,10 +20,11 @@ class Steps:
     Args:
         total (int): The number of steps, for the progress lines.
         root (str): The folder the steps run in; relative ``skip_if`` and log paths are under it.
+        tool (str): The name the progress and error lines start with. Defaults to ``'quickstart'``.
     """
 
-    def __init__(self, total: int, root: str = '.') -> None:
-        self.total, self.done, self.times, self.root = total, 0, {}, root
+    def __init__(self, total: int, root: str = '.', tool: str = 'quickstart') -> None:
+        self.total, self.done, self.times, self.root, self.tool = total, 0, {}, root, tool
         self.start = time.time()
 
     def run(self, name: str, cmd: List[str], skip_if: str = None, log: str = None) -> None:
@@ -36,7 +37,7 @@ class Steps:
     def skip(self, name: str, why: str) -> None:
         """Counts a step whose output is reused."""
         self.done += 1
-        print(f'[quickstart {self.done}/{self.total} | {time.time() - self.start:6.0f}s] {name}: {why}, skipped',
+        print(f'[{self.tool} {self.done}/{self.total} | {time.time() - self.start:6.0f}s] {name}: {why}, skipped',
               flush=True)
 
     def run_many(self, label: str, jobs: List[tuple], parallel: int) -> None:
@@ -58,7 +59,7 @@ class Steps:
             tail = open(osp.join(self.root, log)).read()[-3000:] if log else ''
             others = f' ({len(failed) - 1} more failed: ' + ', '.join(f[0] for f in failed[1:]) + ')' \
                 if len(failed) > 1 else ''
-            sys.exit(f'quickstart: step "{name}" failed (exit {code}){others}. Steps running beside it were let '
+            sys.exit(f'{self.tool}: step "{name}" failed (exit {code}){others}. Steps running beside it were let '
                      f'finish; rerun the same command to continue from the outputs kept.\n{tail}')
         if parallel > 1 and len(jobs) > 1:
             self.times[f'{label}: wall time, {min(parallel, len(jobs))} side by side'] = time.time() - t0
@@ -70,7 +71,7 @@ class Steps:
                 name, cmd, log = pending.pop(0)
                 self.done += 1
                 side = f' (side by side: {len(running) + 1})' if parallel > 1 else ''
-                print(f'[quickstart {self.done}/{self.total} | {time.time() - self.start:6.0f}s] {name}{side} '
+                print(f'[{self.tool} {self.done}/{self.total} | {time.time() - self.start:6.0f}s] {name}{side} '
                       f'...\n    $ {" ".join(cmd)}', flush=True)
                 out = open(osp.join(self.root, log), 'w') if log else None
                 proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=out,
