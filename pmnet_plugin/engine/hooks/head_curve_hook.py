@@ -1,6 +1,5 @@
 """Learning curves of a mesh head on a cached test split: errors on all samples and on the rare tail."""
 import json
-import os
 import os.path as osp
 from typing import Dict, List, Optional
 
@@ -14,6 +13,7 @@ from pmnet_plugin.datasets.cached_feature_dataset import CachedFeatureDataset
 from pmnet_plugin.evaluation.functional import per_sample_mpjpe, select_tail
 from pmnet_plugin.evaluation.functional.mesh_eval import mesh_rarity
 from pmnet_plugin.models.rarity import canonical_mesh
+from pmnet_plugin.utils.atomic_io import atomic_write
 from pmnet_plugin.utils.rotation import axis_angle_to_matrix, rot6d_to_matrix
 
 
@@ -55,23 +55,23 @@ class HeadCurveHook(Hook):
         rot = axis_angle_to_matrix(pose.reshape(-1, 24, 3))
         body, device = head.body_model, head.init_betas.device
         gt = self._joints(head, rot, betas)
+        step = self.batch_size
         mean_rot = rot6d_to_matrix(head.init_pose_rot6d.reshape(24, 6))[None, 1:]
         mean_betas = head.init_betas
         reference = canonical_mesh(body, mean_rot, mean_betas).double().cpu().numpy()
-        meshes = torch.cat([canonical_mesh(body, rot[s:s + 250, 1:].to(device),
-                                           mean_betas.expand(len(rot[s:s + 250]), -1)).cpu()
-                            for s in range(0, len(rot), 250)]).double().numpy()
+        meshes = torch.cat([canonical_mesh(body, rot[s:s + step, 1:].to(device),
+                                           mean_betas.expand(len(rot[s:s + step]), -1)).cpu()
+                            for s in range(0, len(rot), step)]).double().numpy()
         scores = mesh_rarity(meshes, reference)
         masks = {'all': np.ones(len(data), bool)}
         masks.update({f'tail{round(f * 100)}': select_tail(scores, f) for f in self.tail_fractions})
         return dict(data=data, rot=rot, betas=betas, joints=gt, masks=masks)
 
-    @staticmethod
-    def _joints(head, rot: torch.Tensor, betas: torch.Tensor) -> np.ndarray:
+    def _joints(self, head, rot: torch.Tensor, betas: torch.Tensor) -> np.ndarray:
         """Root-relative SMPL joints (N, 24, 3) in mm of poses (N, 24, 3, 3) and betas (N, 10)."""
-        out, device = [], head.init_betas.device
-        for s in range(0, len(rot), 250):
-            j = head.run_body_model(rot[s:s + 250].to(device), betas[s:s + 250].to(device), vertices=False,
+        out, device, step = [], head.init_betas.device, self.batch_size
+        for s in range(0, len(rot), step):
+            j = head.run_body_model(rot[s:s + step].to(device), betas[s:s + step].to(device), vertices=False,
                                     regressed=False)['joints'][:, :24]
             out.append((j - j[:, :1]).cpu().numpy() * 1000.0)
         return np.concatenate(out)
@@ -88,7 +88,7 @@ class HeadCurveHook(Hook):
         was_training = model.training
         model.eval()
         device = next(head.parameters()).device
-        poses, betas, top1, top5, nearest = [], [], [], [], []
+        poses, betas, top1, top5 = [], [], [], []
         for s in range(0, len(data), self.batch_size):
             idx = range(s, min(s + self.batch_size, len(data)))
             levels = [torch.from_numpy(np.asarray(level[idx.start:idx.stop])).float().to(device)
@@ -103,7 +103,6 @@ class HeadCurveHook(Hook):
                 chosen = top[:, 0] if init is None else init['proto_id']
                 top1.append((chosen == assign).cpu().numpy())
                 top5.append((top == assign[:, None]).any(1).cpu().numpy())
-                nearest.append(assign.cpu().numpy())
                 if oracle:
                     init = head._initial_estimate(feat, assign)
             preds = head._forward_from_init(feat, init)
@@ -130,11 +129,11 @@ class HeadCurveHook(Hook):
         self.records.append(rec)
         cells = [f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k, v in rec.items()]
         runner.logger.info('head curve: ' + ', '.join(cells))
-        path = self.out_file or osp.join(runner.work_dir, 'curves.json')
-        tmp = path + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(self.records, f, indent=1)
-        os.replace(tmp, path)
+
+        def write(tmp: str) -> None:
+            with open(tmp, 'w') as f:
+                json.dump(self.records, f, indent=1)
+        atomic_write(self.out_file or osp.join(runner.work_dir, 'curves.json'), write)
 
     def before_train(self, runner) -> None:
         if runner.iter == 0:
