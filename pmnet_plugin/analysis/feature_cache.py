@@ -17,14 +17,7 @@ from mmpose.registry import DATASETS, MODELS
 from pmnet_plugin.datasets.cached_feature_dataset import (CACHE_FORMAT, META_FILE,
                                                           CachedFeatureDataset)
 from pmnet_plugin.datasets.collate import mesh_collate
-
-
-def _file_digest(path: str) -> str:
-    h = hashlib.sha1()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
+from pmnet_plugin.utils.quickstart_cache import file_digest
 
 
 def _folder_digest(path: str) -> str:
@@ -37,8 +30,9 @@ def _folder_digest(path: str) -> str:
     return h.hexdigest()
 
 
-def _canonical(obj) -> str:
-    return json.dumps(obj, sort_keys=True, default=str)
+def _digest(obj) -> str:
+    """SHA-1 of a config value's canonical JSON."""
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def cache_fingerprint(cfg: Config, split: str, checkpoint: Optional[str], draws: int, seed: int,
@@ -61,13 +55,14 @@ def cache_fingerprint(cfg: Config, split: str, checkpoint: Optional[str], draws:
     ds = cfg[f'{split}_dataloader'].dataset
     root = ds.get('data_root', '')
     parts = dict(
-        annotations=_file_digest(osp.join(root, ds.ann_file)),
+        annotations=file_digest(osp.join(root, ds.ann_file)),
         images=_folder_digest(osp.join(root, ds.get('data_prefix', {}).get('img', ''))),
-        pipeline=hashlib.sha1(_canonical(ds.pipeline).encode()).hexdigest(),
-        backbone=hashlib.sha1(_canonical([cfg.model.backbone, cfg.model.data_preprocessor]).encode()).hexdigest(),
-        checkpoint=_file_digest(checkpoint) if checkpoint else 'backbone initialisation',
-        options=_canonical(dict(split=split, draws=draws, seed=seed, dtype=dtype, format=CACHE_FORMAT)))
-    parts['key'] = hashlib.sha1(_canonical(parts).encode()).hexdigest()
+        pipeline=_digest(ds.pipeline),
+        backbone=_digest([cfg.model.backbone, cfg.model.data_preprocessor]),
+        checkpoint=file_digest(checkpoint) if checkpoint else 'backbone initialisation',
+        options=json.dumps(dict(split=split, draws=draws, seed=seed, dtype=dtype, format=CACHE_FORMAT),
+                           sort_keys=True))
+    parts['key'] = _digest(parts)
     return parts
 
 

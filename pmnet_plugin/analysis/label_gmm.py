@@ -4,6 +4,8 @@ import os.path as osp
 
 import numpy as np
 
+from pmnet_plugin.utils.atomic_io import atomic_write
+
 
 def fit_label_gmm(labels: np.ndarray, out_file: str, num_components: int = 8, seed: int = 0,
                   reg_covar: float = 1e-6) -> str:
@@ -28,8 +30,6 @@ def fit_label_gmm(labels: np.ndarray, out_file: str, num_components: int = 8, se
     gmm = GaussianMixture(num_components, covariance_type='full', reg_covar=reg_covar, random_state=seed,
                           max_iter=200).fit(labels)
     os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
-    tmp = out_file + '.tmp.npz'
-    np.savez(tmp, weights=gmm.weights_, means=gmm.means_, covariances=gmm.covariances_,
-             num_labels=len(labels))
-    os.replace(tmp, out_file)
+    atomic_write(out_file, lambda tmp: np.savez(tmp, weights=gmm.weights_, means=gmm.means_,
+                                                covariances=gmm.covariances_, num_labels=len(labels)))
     return out_file
